@@ -1,0 +1,31 @@
+#include "config/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include "llmux/version.hpp"
+
+namespace llmux::config {
+
+std::variant<cli_options, int> parse_command_line(int argc, const char* const* argv) {
+  cli_options options;
+  CLI::App app{"llmux: one OpenAI-compatible endpoint for several LLM engines sharing a GPU"};
+  app.name("llmux");
+  app.set_version_flag("--version", std::string{"llmux "} + llmux::version);
+  app.add_option("-c,--config", options.config_path, "Configuration file (JSON)")
+    ->capture_default_str();
+  app.add_option("-p,--port", options.port, "Proxy port; overrides \"port\" in the config");
+  app.add_flag("-v,--verbose", options.verbose,
+               "Log at debug level (LLMUX_LOG, e.g. info,engine=debug, sets levels per logger)");
+  app.add_flag("--check-config", options.check_config,
+               "Load and validate the configuration, print it with every default filled in, "
+               "and exit: 0 when valid, 1 otherwise");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int status = app.exit(e);
+    return status == 0 ? 0 : usage_error_status;
+  }
+  return options;
+}
+
+} // namespace llmux::config

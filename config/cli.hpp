@@ -1,0 +1,26 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace llmux::config {
+
+/// What the command line asked for.
+struct cli_options {
+  std::string config_path = "config.json";
+  std::optional<std::uint16_t> port;
+  bool verbose = false;
+  bool check_config = false;
+};
+
+/// Exit status for command-line mistakes (unknown flag, bad value), as the reference uses.
+inline constexpr int usage_error_status = 2;
+
+/// Parses `argv`. Returns the options, or the exit status when the program should end right
+/// away: 0 after `--help` or `--version` (their text already printed), `usage_error_status`
+/// after a usage error (its message already printed to standard error).
+std::variant<cli_options, int> parse_command_line(int argc, const char* const* argv);
+
+} // namespace llmux::config

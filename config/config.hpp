@@ -1,0 +1,128 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/eviction.hpp"
+
+namespace llmux::config {
+
+// Defaults: the same values as the reference implementation (spec §1.2–§1.7).
+inline constexpr std::uint16_t default_port = 3000;
+inline constexpr std::uint16_t default_metrics_port = 9090;
+inline constexpr std::string_view default_vllm_command = "vllm";
+inline constexpr std::uint64_t default_startup_timeout_secs = 1800;
+inline constexpr std::string_view default_policy_type = "fifo";
+inline constexpr std::uint64_t default_request_timeout_secs = 300;
+inline constexpr bool default_drain_before_switch = true;
+inline constexpr std::uint64_t default_min_active_secs = 5;
+inline constexpr std::uint64_t default_coalesce_window_ms = 2000;
+inline constexpr double default_amortization_factor = 0.5;
+inline constexpr std::uint64_t default_max_wait_secs = 15;
+inline constexpr std::uint64_t default_tick_interval_ms = 500;
+inline constexpr std::uint64_t default_min_quantum_ms = 2000;
+inline constexpr std::string_view default_criu_path = "criu";
+inline constexpr std::string_view default_cuda_plugin_dir = "/usr/lib/criu/";
+inline constexpr std::string_view default_images_dir = "/tmp/llmux-checkpoints";
+inline constexpr std::string_view default_cuda_checkpoint_path = "cuda-checkpoint";
+inline constexpr bool default_keep_images = true;
+inline constexpr std::string_view default_region = "us-east-1";
+
+/// The switch policies `policy.policy_type` may name.
+inline constexpr std::array<std::string_view, 3> policy_types{"fifo", "cost_aware", "time_slice"};
+
+/// An S3-compatible store that keeps checkpoint images (`checkpoint.object_store`).
+struct object_store_config {
+  std::string endpoint;
+  std::string bucket;
+  std::string access_key;
+  std::string secret_key;
+  std::string region{default_region};
+
+  friend bool operator==(const object_store_config&, const object_store_config&) = default;
+};
+
+/// Paths of the checkpoint tools and images (`checkpoint`).
+struct checkpoint_config {
+  std::string criu_path{default_criu_path};
+  std::string cuda_plugin_dir{default_cuda_plugin_dir};
+  std::string images_dir{default_images_dir};
+  std::string cuda_checkpoint_path{default_cuda_checkpoint_path};
+  bool keep_images = default_keep_images;
+  std::optional<object_store_config> object_store;
+
+  friend bool operator==(const checkpoint_config&, const checkpoint_config&) = default;
+};
+
+/// One model that llmux serves (`models.<name>`).
+struct model_config {
+  /// The public name clients put in the request's `model` field (the key in `models`).
+  std::string name;
+  /// Hugging Face id or local path, given to `vllm serve` and written into forwarded bodies.
+  std::string model_path;
+  /// Port of this model's engine on the loopback interface.
+  std::uint16_t port = 0;
+  /// Appended verbatim to the engine's command line.
+  std::vector<std::string> extra_args;
+  /// The model's own `eviction`, or `policy.eviction` when it names none.
+  eviction_policy eviction;
+  /// Existing CRIU images to restore from on the first request instead of a cold start.
+  std::optional<std::string> checkpoint_path;
+
+  friend bool operator==(const model_config&, const model_config&) = default;
+};
+
+/// How llmux decides when to switch models (`policy`).
+struct policy_config {
+  std::string policy_type{default_policy_type};
+  std::uint64_t request_timeout_secs = default_request_timeout_secs;
+  bool drain_before_switch = default_drain_before_switch;
+  /// Eviction for every model that names none of its own.
+  eviction_policy eviction;
+  std::uint64_t min_active_secs = default_min_active_secs;
+  std::uint64_t coalesce_window_ms = default_coalesce_window_ms;
+  double amortization_factor = default_amortization_factor;
+  std::uint64_t max_wait_secs = default_max_wait_secs;
+  std::uint64_t tick_interval_ms = default_tick_interval_ms;
+  /// Least time (time_slice) a model holds the GPU before another may take it.
+  std::uint64_t min_quantum_ms = default_min_quantum_ms;
+
+  friend bool operator==(const policy_config&, const policy_config&) = default;
+};
+
+/// The whole configuration file.
+struct config {
+  /// The models, in the order the file lists them.
+  std::vector<model_config> models;
+  policy_config policy;
+  /// Proxy port; 0 lets the system pick a free one.
+  std::uint16_t port = default_port;
+  /// Prometheus port; 0 disables metrics.
+  std::uint16_t metrics_port = default_metrics_port;
+  /// Admin API port; absent disables the admin API, 0 lets the system pick a free one.
+  std::optional<std::uint16_t> admin_port;
+  std::string vllm_command{default_vllm_command};
+  std::optional<checkpoint_config> checkpoint;
+  bool warmup = false;
+  /// Longest a cold engine start may take before it counts as failed.
+  std::uint64_t startup_timeout_secs = default_startup_timeout_secs;
+
+  friend bool operator==(const config&, const config&) = default;
+
+  /// The model clients call `name`, or null.
+  const model_config* find_model(std::string_view name) const;
+};
+
+/// The tensor-parallel size the model's `extra_args` ask for: `--tensor-parallel-size N`,
+/// `--tensor-parallel-size=N` or `-tp N`, the first one wins; 1 when none is given.
+std::uint64_t tensor_parallel_size(const model_config& model);
+
+/// The arguments that follow the engine command:
+/// `serve <model_path> --port <port> --host 127.0.0.1 --enable-sleep-mode <extra_args...>`.
+std::vector<std::string> engine_arguments(const model_config& model);
+
+} // namespace llmux::config

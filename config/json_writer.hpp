@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llmux::config {
+
+/// Builds indented JSON text value by value; the caller keeps the nesting balanced.
+class json_writer {
+public:
+  void begin_object();
+  void end_object();
+  void begin_array();
+  void end_array();
+
+  /// The key of the next member; must be followed by exactly one value.
+  void key(std::string_view name);
+
+  void string(std::string_view text);
+  void boolean(bool flag);
+  void integer(std::uint64_t number);
+  void real(double number);
+  void null();
+
+  /// The text so far.
+  const std::string& str() const {
+    return out_;
+  }
+
+private:
+  void open_value();
+  void open_scope(char bracket);
+  void close_scope(char bracket);
+
+  std::string out_;
+  std::vector<bool> scope_has_items_;
+  bool after_key_ = false;
+};
+
+/// `text` as a JSON string literal, quotes included.
+std::string json_quote(std::string_view text);
+
+} // namespace llmux::config

@@ -1,0 +1,177 @@
+#include "config/validate.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace llmux::config {
+
+namespace {
+
+std::string model_path_of(const model_config& model, std::string_view field = {}) {
+  auto base = member_path("models", model.name);
+  return field.empty() ? base : member_path(base, field);
+}
+
+// Every listener llmux opens and every engine port must be distinct.
+void check_ports(const config& cfg, diagnostics& out) {
+  std::vector<std::pair<std::uint16_t, std::string>> taken;
+  auto claim = [&](std::uint16_t port, std::string owner) {
+    if (port == 0) {
+      return;
+    }
+    for (const auto& [other_port, other_owner] : taken) {
+      if (other_port == port) {
+        out.error(owner, fmt::format("port {} is already used by {}", port, other_owner));
+        return;
+      }
+    }
+    taken.emplace_back(port, std::move(owner));
+  };
+  claim(cfg.port, "port");
+  claim(cfg.metrics_port, "metrics_port");
+  if (cfg.admin_port) {
+    claim(*cfg.admin_port, "admin_port");
+  }
+  for (const auto& model : cfg.models) {
+    claim(model.port, model_path_of(model, "port"));
+  }
+}
+
+void check_engine_arguments(const model_config& model, diagnostics& out) {
+  for (std::size_t i = 0; i < model.extra_args.size(); ++i) {
+    std::string_view arg = model.extra_args[i];
+    if (arg == "--port" || arg.starts_with("--port=")) {
+      out.error(fmt::format("{}[{}]", model_path_of(model, "extra_args"), i),
+                "llmux sets the engine's port from the model's \"port\"; remove --port here");
+    }
+  }
+}
+
+// CUDA graphs and custom all-reduce buffers do not survive cuda-checkpoint at TP > 1.
+void check_tensor_parallel_flags(const model_config& model, diagnostics& out) {
+  auto tp = tensor_parallel_size(model);
+  if (!model.eviction.needs_cuda_checkpoint() || tp <= 1) {
+    return;
+  }
+  auto has = [&](std::string_view flag) {
+    return std::find(model.extra_args.begin(), model.extra_args.end(), flag)
+           != model.extra_args.end();
+  };
+  auto path = model_path_of(model, "extra_args");
+  auto strategy = to_string(model.eviction.process);
+  if (!has("--enforce-eager")) {
+    out.warning(path, fmt::format("{} at tensor-parallel size {} without --enforce-eager: CUDA "
+                                  "graphs keep stale NCCL handles and crash on resume",
+                                  strategy, tp));
+  }
+  if (!has("--disable-custom-all-reduce")) {
+    out.warning(path, fmt::format("{} at tensor-parallel size {} without "
+                                  "--disable-custom-all-reduce: custom all-reduce IPC buffers "
+                                  "cannot survive cuda-checkpoint",
+                                  strategy, tp));
+  }
+}
+
+void check_checkpointing(const config& cfg, const model_config& model,
+                         const path_probe& path_exists, diagnostics& out) {
+  if (model.eviction.needs_cuda_checkpoint() && !cfg.checkpoint) {
+    out.error(model_path_of(model, "eviction"),
+              fmt::format("eviction {} needs the top-level \"checkpoint\" section (paths of "
+                          "cuda-checkpoint, criu and the images directory)",
+                          to_spec(model.eviction)));
+  }
+  if (!model.checkpoint_path) {
+    return;
+  }
+  auto path = model_path_of(model, "checkpoint_path");
+  bool has_object_store = cfg.checkpoint && cfg.checkpoint->object_store;
+  if (!path_exists(*model.checkpoint_path)) {
+    if (has_object_store) {
+      out.note(path, fmt::format("{} does not exist locally; it will be downloaded from the "
+                                 "object store on the first request",
+                                 *model.checkpoint_path));
+    } else {
+      out.error(path, fmt::format("{} does not exist; remove checkpoint_path or create the "
+                                  "checkpoint first",
+                                  *model.checkpoint_path));
+    }
+  }
+  if (!cfg.checkpoint) {
+    out.error(path, "checkpoint_path is set but the top-level \"checkpoint\" section is missing");
+  }
+}
+
+bool is_valid_bucket_name(std::string_view name) {
+  auto edge_ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return name.size() >= 3 && name.size() <= 63 && edge_ok(name.front()) && edge_ok(name.back())
+         && std::all_of(name.begin(), name.end(),
+                        [&](char c) { return edge_ok(c) || c == '-' || c == '.'; });
+}
+
+void check_object_store(const object_store_config& store, diagnostics& out) {
+  const std::string base = "checkpoint.object_store";
+  if (!store.endpoint.starts_with("http://") && !store.endpoint.starts_with("https://")) {
+    out.error(base + ".endpoint",
+              fmt::format("expected an http:// or https:// URL, found \"{}\"", store.endpoint));
+  }
+  if (!is_valid_bucket_name(store.bucket)) {
+    out.error(base + ".bucket",
+              fmt::format("\"{}\" is not a valid S3 bucket name (3 to 63 characters: lowercase "
+                          "letters, digits, '-' and '.', starting and ending with a letter or "
+                          "digit)",
+                          store.bucket));
+  }
+  if (store.access_key.empty()) {
+    out.error(base + ".access_key", "must not be empty");
+  }
+  if (store.secret_key.empty()) {
+    out.error(base + ".secret_key", "must not be empty");
+  }
+  if (store.region.empty()) {
+    out.error(base + ".region", "must not be empty");
+  }
+}
+
+void check_scalars(const config& cfg, diagnostics& out) {
+  if (cfg.models.empty()) {
+    out.warning("models", "no models are configured; every request will be answered 404");
+  }
+  if (cfg.vllm_command.empty()) {
+    out.error("vllm_command", "must not be empty");
+  }
+  if (cfg.startup_timeout_secs == 0) {
+    out.error("startup_timeout_secs", "must be at least 1");
+  }
+  if (cfg.policy.tick_interval_ms == 0) {
+    out.error("policy.tick_interval_ms", "must be at least 1");
+  }
+  if (cfg.policy.request_timeout_secs == 0) {
+    out.warning("policy.request_timeout_secs",
+                "0 fails every request that has to wait for a model switch at once");
+  }
+}
+
+} // namespace
+
+void validate_config(const config& cfg, const path_probe& path_exists, diagnostics& out) {
+  check_scalars(cfg, out);
+  check_ports(cfg, out);
+  for (const auto& model : cfg.models) {
+    check_engine_arguments(model, out);
+    check_tensor_parallel_flags(model, out);
+    check_checkpointing(cfg, model, path_exists, out);
+    if (model.eviction.frees_nothing() && cfg.models.size() > 1) {
+      out.warning(model_path_of(model, "eviction"),
+                  "retain+keep_running frees no GPU memory when this model is evicted; the next "
+                  "model may not fit");
+    }
+  }
+  if (cfg.checkpoint && cfg.checkpoint->object_store) {
+    check_object_store(*cfg.checkpoint->object_store, out);
+  }
+}
+
+} // namespace llmux::config
