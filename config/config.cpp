@@ -1,21 +1,8 @@
 #include "config/config.hpp"
 
-#include <charconv>
+#include "config/parsed.hpp"
 
 namespace llmux::config {
-
-namespace {
-
-std::optional<std::uint64_t> parse_count(std::string_view text) {
-  std::uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-} // namespace
 
 const model_config* config::find_model(std::string_view name) const {
   for (const auto& model : models) {
@@ -33,10 +20,10 @@ std::uint64_t tensor_parallel_size(const model_config& model) {
     std::string_view arg = args[i];
     std::optional<std::uint64_t> size;
     if ((arg == long_flag || arg == "-tp") && i + 1 < args.size()) {
-      size = parse_count(args[i + 1]);
+      size = parse_unsigned(args[i + 1]);
     } else if (arg.starts_with(long_flag) && arg.size() > long_flag.size()
                && arg[long_flag.size()] == '=') {
-      size = parse_count(arg.substr(long_flag.size() + 1));
+      size = parse_unsigned(arg.substr(long_flag.size() + 1));
     }
     if (size) {
       return *size;

@@ -41,9 +41,15 @@ void json_writer::open_value() {
     after_key_ = false;
     return;
   }
-  if (!scope_has_items_.empty()) {
-    out_ += scope_has_items_.back() ? ",\n" : "\n";
-    scope_has_items_.back() = true;
+  if (scope_has_items_.empty()) {
+    return;
+  }
+  if (scope_has_items_.back()) {
+    out_ += ',';
+  }
+  scope_has_items_.back() = true;
+  if (indented_) {
+    out_ += '\n';
     out_.append(2 * scope_has_items_.size(), ' ');
   }
 }
@@ -57,7 +63,7 @@ void json_writer::open_scope(char bracket) {
 void json_writer::close_scope(char bracket) {
   bool had_items = scope_has_items_.back();
   scope_has_items_.pop_back();
-  if (had_items) {
+  if (had_items && indented_) {
     out_ += '\n';
     out_.append(2 * scope_has_items_.size(), ' ');
   }
@@ -83,7 +89,7 @@ void json_writer::end_array() {
 void json_writer::key(std::string_view name) {
   open_value();
   out_ += json_quote(name);
-  out_ += ": ";
+  out_ += indented_ ? ": " : ":";
   after_key_ = true;
 }
 

@@ -7,9 +7,17 @@
 
 namespace llmux::config {
 
-/// Builds indented JSON text value by value; the caller keeps the nesting balanced.
+/// Builds JSON text value by value; the caller keeps the nesting balanced.
 class json_writer {
 public:
+  enum class layout {
+    indented, ///< one member per line, two spaces per level: for people
+    compact,  ///< no whitespace at all: one line, for SSE events and wire bodies
+  };
+
+  explicit json_writer(layout style = layout::indented) : indented_(style == layout::indented) {
+  }
+
   void begin_object();
   void end_object();
   void begin_array();
@@ -34,6 +42,7 @@ private:
   void open_scope(char bracket);
   void close_scope(char bracket);
 
+  bool indented_;
   std::string out_;
   std::vector<bool> scope_has_items_;
   bool after_key_ = false;

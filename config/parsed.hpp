@@ -1,7 +1,10 @@
 #pragma once
 
+#include <charconv>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace llmux::config {
@@ -44,5 +47,15 @@ private:
   std::optional<T> value_;
   std::string error_;
 };
+
+/// `text` as a whole unsigned decimal number, or nothing when it is anything else.
+inline std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return value;
+}
 
 } // namespace llmux::config

@@ -26,6 +26,23 @@ TEST(json_writer, writes_nested_values_indented) {
                        "  \"empty\": {},\n  \"f\": 0.5\n}");
 }
 
+TEST(json_writer, compact_layout_has_no_whitespace) {
+  json_writer out(json_writer::layout::compact);
+  out.begin_object();
+  out.key("a");
+  out.begin_array();
+  out.integer(1);
+  out.string("b c");
+  out.end_array();
+  out.key("o");
+  out.begin_object();
+  out.key("n");
+  out.null();
+  out.end_object();
+  out.end_object();
+  EXPECT_EQ(out.str(), R"({"a":[1,"b c"],"o":{"n":null}})");
+}
+
 TEST(json_writer, whole_reals_stay_visibly_real) {
   json_writer out;
   out.real(2.0);
