@@ -1,0 +1,56 @@
+#include "tools/mock-vllm/requests.hpp"
+#include "tools/mock-vllm/responses.hpp"
+
+#include <gtest/gtest.h>
+
+namespace llmux::tools::mock_vllm {
+namespace {
+
+TEST(requests, chat_fields) {
+  auto parsed = parse_generation_request(endpoint::chat, R"({"model":"m","messages":[
+    {"role":"system","content":"Be brief."},
+    {"role":"user","content":[{"type":"text","text":"Hi"}]}],
+    "max_completion_tokens":5,"seed":9,"stream":true,"stream_options":{}})");
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->model, "m");
+  EXPECT_EQ(parsed->prompt, "system: Be brief.\nuser: Hi\n");
+  EXPECT_EQ(parsed->max_tokens, 5u);
+  EXPECT_EQ(parsed->seed, 9u);
+  EXPECT_TRUE(parsed->stream);
+  EXPECT_TRUE(parsed->include_usage); // stream_options present: vLLM's default is true
+}
+
+TEST(requests, completion_and_embedding_inputs) {
+  auto completion = parse_generation_request(endpoint::completion, R"({"prompt":["a","b"]})");
+  ASSERT_TRUE(completion);
+  EXPECT_EQ(completion->prompt, "a\nb\n");
+  EXPECT_FALSE(completion->max_tokens);
+  auto embedding = parse_generation_request(endpoint::embedding, R"({"input":"x"})");
+  ASSERT_TRUE(embedding);
+  EXPECT_EQ(embedding->prompt, "x");
+}
+
+TEST(requests, malformed_bodies) {
+  EXPECT_NE(parse_generation_request(endpoint::chat, "{").error().find("JSON decode error"),
+            std::string::npos);
+  EXPECT_NE(parse_generation_request(endpoint::chat, R"({"model":"m"})").error().find("messages"),
+            std::string::npos);
+  EXPECT_FALSE(parse_generation_request(endpoint::completion, R"({"prompt":3})"));
+  EXPECT_EQ(parse_collective_rpc(R"({"method":"reload_weights"})").operator*(), "reload_weights");
+  EXPECT_EQ(parse_collective_rpc("{}").error(), "Missing 'method' in request body");
+}
+
+TEST(responses, error_and_event_shapes) {
+  EXPECT_EQ(error_body({404, "NotFoundError", "gone", "model"}),
+            R"({"error":{"message":"gone","type":"NotFoundError","param":"model","code":404}})");
+  EXPECT_EQ(error_body({400, "BadRequestError", "bad", ""}),
+            R"({"error":{"message":"bad","type":"BadRequestError","param":null,"code":400}})");
+  EXPECT_EQ(sse_event("[DONE]"), "data: [DONE]\n\n");
+  answer_header header{"cmpl-1", 5, "m"};
+  EXPECT_EQ(content_chunk(header, endpoint::completion, "hi", ""),
+            R"({"id":"cmpl-1","object":"text_completion","created":5,"model":"m","choices":[)"
+            R"({"index":0,"text":"hi","logprobs":null,"finish_reason":null}]})");
+}
+
+} // namespace
+} // namespace llmux::tools::mock_vllm

@@ -1,0 +1,171 @@
+// The OpenAI surface of the mock: chat and text completions (whole or streamed) and embeddings,
+// with vLLM's behaviour while the engine sleeps or its CUDA state is checkpointed.
+
+#include <chrono>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/status.hpp>
+#include <fmt/format.h>
+
+#include "tools/mock-vllm/mock_server.hpp"
+#include "tools/mock-vllm/responses.hpp"
+#include "tools/mock-vllm/text_model.hpp"
+
+namespace llmux::tools::mock_vllm {
+
+namespace http = beast::http;
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::string_view json_type = "application/json";
+constexpr std::size_t embedding_dimensions = 16;
+
+// Keeps a request counted in one of the engine's gauges for as long as it is in that phase.
+class gauge_slot {
+public:
+  explicit gauge_slot(std::uint64_t& gauge) : gauge_(gauge) {
+    ++gauge_;
+  }
+  gauge_slot(const gauge_slot&) = delete;
+  gauge_slot& operator=(const gauge_slot&) = delete;
+  ~gauge_slot() {
+    --gauge_;
+  }
+
+private:
+  std::uint64_t& gauge_;
+};
+
+} // namespace
+
+net::awaitable<bool> mock_server::reply_error(beast::tcp_stream& stream,
+                                              const http_request& request,
+                                              const request_error& error) {
+  co_return co_await reply(stream, request, static_cast<http::status>(error.status), json_type,
+                           error_body(error));
+}
+
+net::awaitable<void> mock_server::wait_until_servable() {
+  if (state_.can_serve()) {
+    co_return;
+  }
+  gauge_slot waiting(waiting_);
+  while (!state_.can_serve()) {
+    auto waiter = std::make_shared<net::steady_timer>(io_, net::steady_timer::time_point::max());
+    waiters_.push_back(waiter);
+    co_await waiter->async_wait(use_tuple);
+  }
+}
+
+net::awaitable<bool> mock_server::generate_answer(beast::tcp_stream& stream,
+                                                  const http_request& request, endpoint kind) {
+  auto parsed = parse_generation_request(kind, request.body());
+  if (!parsed) {
+    request_error error{400, "BadRequestError", parsed.error(), ""};
+    co_return co_await reply_error(stream, request, error);
+  }
+  if (!parsed->model.empty() && !serves(parsed->model)) {
+    request_error error{404, "NotFoundError",
+                        fmt::format("The model `{}` does not exist.", parsed->model), "model"};
+    co_return co_await reply_error(stream, request, error);
+  }
+  if (faults_.crash_on_request) {
+    fmt::print(stderr, "RuntimeError: EngineCore died (injected crash_on_request)\n");
+    exit_now(1);
+  }
+  if (!state_.can_serve()) {
+    if (state_.cuda() != cuda_state::running) {
+      // cuda-checkpoint has the GPU state: the engine cannot run work until restored.
+      co_return co_await reply(stream, request, http::status::internal_server_error, "", "");
+    }
+    if (opts_.while_sleeping == sleeping_requests::reject) {
+      co_return co_await reply(stream, request, http::status::service_unavailable,
+                               "text/plain; charset=utf-8", "Model is sleeping");
+    }
+    if (opts_.while_sleeping == sleeping_requests::crash) {
+      // vLLM <= 0.16 schedules the request against unmapped memory and the engine dies.
+      co_await reply(stream, request, http::status::internal_server_error, "", "");
+      fmt::print(stderr, "RuntimeError: CUDA error: an illegal memory access was encountered\n");
+      exit_now(1);
+    }
+  }
+  // Queued while asleep (vLLM >= 0.17): a stream has its 200 and headers at once and waits for
+  // its tokens; any other request waits for its whole answer.
+  if (parsed->stream && kind != endpoint::embedding) {
+    co_return co_await stream_answer(stream, request, *parsed);
+  }
+  co_await wait_until_servable();
+  gauge_slot running(running_);
+  ++request_count_;
+  answer_header header{fmt::format("{}-{:016x}", kind == endpoint::chat ? "chatcmpl" : "cmpl",
+                                   request_count_ * 0x9E3779B97F4A7C15ull),
+                       unix_time_now(), opts_.served_name()};
+  if (kind == endpoint::embedding) {
+    header.id = fmt::format("embd-{:016x}", request_count_);
+    prompt_tokens_total_ += count_tokens(parsed->prompt);
+    co_await pause_for(timing_.first_token_ms());
+    co_return co_await reply(
+      stream, request, http::status::ok, json_type,
+      embedding_body(header, embed(header.model, parsed->prompt, embedding_dimensions),
+                     count_tokens(parsed->prompt)));
+  }
+  auto answer = generate(header.model, parsed->prompt, parsed->seed, parsed->max_tokens,
+                         state_.weights_valid());
+  prompt_tokens_total_ += answer.prompt_tokens;
+  generation_tokens_total_ += answer.tokens.size();
+  co_await pause_for(timing_.first_token_ms()
+                     + timing_.token_interval_ms() * static_cast<double>(answer.tokens.size()));
+  co_return co_await reply(stream, request, http::status::ok, json_type,
+                           completion_body(header, kind, answer));
+}
+
+net::awaitable<bool> mock_server::stream_answer(beast::tcp_stream& stream,
+                                                const http_request& request,
+                                                const generation_request& parsed) {
+  event_stream events(stream, request);
+  if (!co_await events.open()) {
+    co_return false;
+  }
+  co_await wait_until_servable();
+  gauge_slot running(running_);
+  ++request_count_;
+  answer_header header{fmt::format("{}-{:016x}",
+                                   parsed.kind == endpoint::chat ? "chatcmpl" : "cmpl",
+                                   request_count_ * 0x9E3779B97F4A7C15ull),
+                       unix_time_now(), opts_.served_name()};
+  auto answer
+    = generate(header.model, parsed.prompt, parsed.seed, parsed.max_tokens, state_.weights_valid());
+  prompt_tokens_total_ += answer.prompt_tokens;
+  if (parsed.kind == endpoint::chat && !co_await events.send(sse_event(chat_role_chunk(header)))) {
+    co_return false;
+  }
+  co_await pause_for(timing_.first_token_ms());
+  for (std::size_t i = 0; i < answer.tokens.size(); ++i) {
+    if (faults_.crash_mid_stream >= 0 && static_cast<std::size_t>(faults_.crash_mid_stream) == i) {
+      fmt::print(stderr, "RuntimeError: EngineCore died mid-stream (injected crash_mid_stream)\n");
+      exit_now(1);
+    }
+    bool last = i + 1 == answer.tokens.size();
+    auto chunk = content_chunk(header, parsed.kind, answer.tokens[i],
+                               last ? std::string_view{answer.finish_reason} : "");
+    if (!co_await events.send(sse_event(chunk))) {
+      co_return false;
+    }
+    ++generation_tokens_total_;
+    if (!last) {
+      co_await pause_for(timing_.token_interval_ms());
+    }
+  }
+  if (parsed.include_usage
+      && !co_await events.send(sse_event(usage_chunk(header, parsed.kind, answer)))) {
+    co_return false;
+  }
+  if (!co_await events.send(sse_event("[DONE]"))) {
+    co_return false;
+  }
+  co_return co_await events.close();
+}
+
+} // namespace llmux::tools::mock_vllm

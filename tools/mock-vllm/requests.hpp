@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/parsed.hpp"
+
+namespace llmux::tools::mock_vllm {
+
+/// Which OpenAI endpoint a request came to.
+enum class endpoint { chat, completion, embedding };
+
+/// What the mock needs from an OpenAI request body.
+struct generation_request {
+  endpoint kind = endpoint::chat;
+  /// The `model` field; empty when absent (vLLM then uses the served model).
+  std::string model;
+  /// The prompt the answer depends on: chat messages as `role: content` lines, the completion
+  /// prompt, or the embedding input.
+  std::string prompt;
+  std::optional<std::uint64_t> max_tokens;
+  std::uint64_t seed = 0;
+  bool stream = false;
+  bool include_usage = false;
+};
+
+/// An OpenAI-shaped failure: HTTP status, error type and message.
+struct request_error {
+  int status = 400;
+  std::string type = "BadRequestError";
+  std::string message;
+  std::string param;
+};
+
+/// Reads an OpenAI request body for `kind`; errors are those vLLM answers with 400.
+config::parsed<generation_request> parse_generation_request(endpoint kind, std::string_view body);
+
+/// The `method` of a `/collective_rpc` body, or the 400 message vLLM gives.
+config::parsed<std::string> parse_collective_rpc(std::string_view body);
+
+} // namespace llmux::tools::mock_vllm
