@@ -16,6 +16,15 @@ std::variant<cli_options, int> parse_command_line(int argc, const char* const* a
   app.add_option("-p,--port", options.port, "Proxy port; overrides \"port\" in the config");
   app.add_flag("-v,--verbose", options.verbose,
                "Log at debug level (LLMUX_LOG, e.g. info,engine=debug, sets levels per logger)");
+  app.add_option("--host", options.host, "Address the proxy listens on")->capture_default_str();
+  app.add_option("--io-threads", options.io_threads, "Threads serving HTTP")
+    ->check(CLI::Range(1, 64))
+    ->capture_default_str();
+  app
+    .add_option("--shutdown-grace-secs", options.shutdown_grace_secs,
+                "On SIGINT/SIGTERM: how long requests in flight may finish before the engines "
+                "stop")
+    ->capture_default_str();
   app.add_flag("--check-config", options.check_config,
                "Load and validate the configuration, print it with every default filled in, "
                "and exit: 0 when valid, 1 otherwise");

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,12 @@ struct cli_options {
   std::optional<std::uint16_t> port;
   bool verbose = false;
   bool check_config = false;
+  /// Address the proxy listens on.
+  std::string host = "0.0.0.0";
+  /// Threads serving HTTP.
+  std::size_t io_threads = 1;
+  /// On SIGINT/SIGTERM, how long requests in flight may take to finish before engines stop.
+  std::uint64_t shutdown_grace_secs = 30;
 };
 
 /// Exit status for command-line mistakes (unknown flag, bad value), as the reference uses.

@@ -128,11 +128,11 @@ TEST_F(engine_fakes_test, fail_sleep_wake_and_reload_faults_answer_500_once) {
 
 TEST_F(engine_fakes_test, hang_faults_delay_sleep_and_wake) {
   auto engine = start("m", {"--enable-sleep-mode", "--mock-faults", "hang_sleep=5000"});
-  auto hung_sleep = tools::http_request("POST", engine.url("/sleep?level=1"), "", {}, 500ms);
+  auto hung_sleep = http::http_request("POST", engine.url("/sleep?level=1"), "", {}, 500ms);
   EXPECT_FALSE(hung_sleep.complete);
   EXPECT_NE(hung_sleep.failure.find("(28)"), std::string::npos) << hung_sleep.failure; // timeout
   ASSERT_EQ(engine.post("/mock/faults?hang_wake=5000").status, 200);
-  auto hung_wake = tools::http_request("POST", engine.url("/wake_up"), "", {}, 500ms);
+  auto hung_wake = http::http_request("POST", engine.url("/wake_up"), "", {}, 500ms);
   EXPECT_FALSE(hung_wake.complete);
   EXPECT_NE(hung_wake.failure.find("(28)"), std::string::npos) << hung_wake.failure;
 }

@@ -11,9 +11,9 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "http/client.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/scratch_dir.hpp"
-#include "tools/common/http_client.hpp"
 
 namespace llmux::testing_support {
 
@@ -28,12 +28,12 @@ struct mock_engine {
     return "http://127.0.0.1:" + std::to_string(port) + path;
   }
 
-  tools::http_result get(const std::string& path) const {
-    return tools::http_request("GET", url(path));
+  http::http_result get(const std::string& path) const {
+    return http::http_request("GET", url(path));
   }
 
-  tools::http_result post(const std::string& path, const std::string& body = {}) const {
-    return tools::http_request("POST", url(path), body);
+  http::http_result post(const std::string& path, const std::string& body = {}) const {
+    return http::http_request("POST", url(path), body);
   }
 };
 

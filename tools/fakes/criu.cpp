@@ -18,13 +18,15 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "tools/common/http_client.hpp"
+#include "http/client.hpp"
 #include "tools/mock-vllm/checkpoint_image.hpp"
 #include "tools/mock-vllm/gpu_registry.hpp"
 
 namespace {
 
 using namespace llmux::tools;
+using llmux::http::http_request;
+using llmux::http::url_encode;
 using namespace std::chrono_literals;
 
 constexpr auto dump_timeout = std::chrono::minutes(30);

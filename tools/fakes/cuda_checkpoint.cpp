@@ -8,12 +8,14 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "tools/common/http_client.hpp"
+#include "http/client.hpp"
 #include "tools/mock-vllm/gpu_registry.hpp"
 
 namespace {
 
 using namespace llmux::tools;
+using llmux::http::http_request;
+using llmux::http::url_encode;
 
 constexpr auto call_timeout = std::chrono::minutes(10);
 

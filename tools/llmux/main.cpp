@@ -1,23 +1,31 @@
-// llmux's entry point: command line, logging, configuration, then the chosen mode.
+// llmux's entry point: command line, logging, configuration, then the daemon.
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <pthread.h>
 #include <string>
 #include <variant>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/backend.hpp"
+#include "actors/messages.hpp"
 #include "config/cli.hpp"
 #include "config/load.hpp"
 #include "config/logging.hpp"
 #include "config/print.hpp"
+#include "http/server.hpp"
 
 namespace {
 
 using namespace llmux;
 
 constexpr int invalid_config_status = 1;
+constexpr int startup_failure_status = 1;
 
 // Diagnostics go to standard error as plain lines, so `--check-config` output can be read by
 // people and by scripts alike, whatever the log level.
@@ -38,6 +46,52 @@ std::variant<config::log_levels, int> log_levels_from_environment() {
     return config::usage_error_status;
   }
   return *levels;
+}
+
+// Serves until SIGINT or SIGTERM, then shuts down gracefully; returns the exit status.
+int serve(const config::cli_options& options, const config::config& cfg) {
+  auto log = spdlog::get("main");
+  // Block the stop signals before any thread exists, so only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  if (cfg.policy.policy_type != "fifo") {
+    log->warn("policy {} is not built yet; scheduling first come, first served",
+              cfg.policy.policy_type);
+  }
+  caf::actor_system_config system_config;
+  system_config.set("scheduler.max-threads", 2);
+  system_config.add_message_types<caf::id_block::llmux>();
+  caf::actor_system system{system_config};
+  auto backend = actors::make_actor_backend(system, cfg);
+
+  http::server_settings settings;
+  settings.host = options.host;
+  settings.port = cfg.port;
+  settings.io_threads = options.io_threads;
+  settings.request_timeout = std::chrono::seconds(cfg.policy.request_timeout_secs);
+  http::proxy_server server(*backend, settings);
+  std::string error;
+  auto port = server.start(error);
+  if (port == 0) {
+    log->critical("{}", error);
+    backend->shutdown(std::chrono::milliseconds(0));
+    return startup_failure_status;
+  }
+  log->info("serving {} model(s) on http://{}:{}", cfg.models.size(), options.host, port);
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  log->info("{} received: finishing requests in flight (up to {} s), then stopping engines",
+            strsignal(signal), options.shutdown_grace_secs);
+  server.stop_accepting();
+  backend->shutdown(std::chrono::seconds(options.shutdown_grace_secs));
+  server.stop();
+  log->info("stopped");
+  return 0;
 }
 
 } // namespace
@@ -66,7 +120,5 @@ int main(int argc, char** argv) {
     fmt::print("{}", config::to_json(loaded.cfg));
     return 0;
   }
-  spdlog::get("main")->error("serving is not built yet: this build only checks configurations "
-                             "(--check-config)");
-  return invalid_config_status;
+  return serve(options, loaded.cfg);
 }

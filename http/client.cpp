@@ -1,9 +1,9 @@
-#include "tools/common/http_client.hpp"
+#include "http/client.hpp"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
 
-namespace llmux::tools {
+namespace llmux::http {
 
 namespace {
 
@@ -77,4 +77,4 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
-} // namespace llmux::tools
+} // namespace llmux::http

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-namespace llmux::tools {
+namespace llmux::http {
 
 /// The outcome of one HTTP exchange.
 struct http_result {
@@ -19,7 +19,8 @@ struct http_result {
   std::string body;
 };
 
-/// One blocking HTTP request with libcurl: a real client for the tools and the tests.
+/// One blocking HTTP request with libcurl: the client of engine control calls, the tools and
+/// the tests. Never call it on a cooperative CAF worker or an Asio io thread.
 /// `method` is GET, POST, PUT, DELETE, ...; a non-empty `body` is sent as JSON unless a
 /// Content-Type is among `headers` (`Name: value`).
 http_result http_request(std::string_view method, const std::string& url,
@@ -29,4 +30,4 @@ http_result http_request(std::string_view method, const std::string& url,
 /// `url` with `text` percent-encoded for a query value.
 std::string url_encode(std::string_view text);
 
-} // namespace llmux::tools
+} // namespace llmux::http

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "actors/serving.hpp"
+#include "config/config.hpp"
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace llmux::actors {
+
+/// The serving backend made of actors: a scheduler with its model and engine actors. Each
+/// acquire runs in a session actor of its own, so thousands of requests can wait at once
+/// without holding a thread.
+class actor_backend : public serving_backend {
+public:
+  /// Refuses new requests, lets granted leases finish for up to `grace`, stops every engine,
+  /// and returns once they are gone. Blocks the calling thread (not an actor or io thread).
+  virtual void shutdown(std::chrono::milliseconds grace) = 0;
+
+  /// The scheduler's state as JSON (active model, switch count, queues, leases).
+  virtual std::string status() = 0;
+};
+
+/// Spawns the scheduler (and through it the model and engine actors) for `cfg`.
+std::unique_ptr<actor_backend> make_actor_backend(caf::actor_system& system,
+                                                  const config::config& cfg);
+
+} // namespace llmux::actors

@@ -1,0 +1,245 @@
+#include "actors/model.hpp"
+
+#include <optional>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/engine.hpp"
+#include "actors/lifecycle.hpp"
+
+namespace llmux::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Upper bounds on the engine's answers; the engine applies the real limits itself.
+constexpr auto engine_call_timeout = 5min;
+constexpr auto start_margin = 30s;
+
+class model_state {
+public:
+  static constexpr const char* name = "model";
+
+  explicit model_state(model_actor::stateful_pointer<model_state> self) : self_(self) {
+  }
+
+  model_state(const model_state&) = delete;
+  model_state& operator=(const model_state&) = delete;
+
+  // The engine (and with it the process) ends with the model actor.
+  ~model_state() {
+    if (engine_) {
+      caf::anon_send_exit(engine_, caf::exit_reason::user_shutdown);
+    }
+  }
+
+  model_actor::behavior_type make_behavior(const config::model_config& model,
+                                           const std::string& vllm_command,
+                                           std::chrono::seconds startup_timeout,
+                                           caf::actor scheduler);
+
+private:
+  caf::result<outcome> activate();
+  caf::result<outcome> evict();
+  caf::result<outcome> stop();
+  void on_engine_down(const std::string& reason);
+  // Stops the engine after a failed step and answers `promise` with `result`.
+  void stop_then(caf::typed_response_promise<outcome> promise, lifecycle_event event,
+                 outcome result);
+  void enter(lifecycle_event event);
+
+  model_actor::stateful_pointer<model_state> self_;
+  config::model_config model_;
+  std::chrono::seconds startup_timeout_{};
+  caf::actor scheduler_;
+  engine_actor engine_;
+  std::shared_ptr<spdlog::logger> log_;
+  lifecycle state_ = lifecycle::stopped;
+  /// The vLLM sleep level the engine is in while sleeping (0: weights were retained).
+  std::int32_t sleep_level_ = 0;
+};
+
+void model_state::enter(lifecycle_event event) {
+  auto next = next_state(state_, event);
+  if (!next) {
+    log_->error("{}: lifecycle event {} is impossible in state {}", model_.name,
+                static_cast<int>(event), to_string(state_));
+    return;
+  }
+  log_->debug("{}: {} -> {}", model_.name, to_string(state_), to_string(*next));
+  state_ = *next;
+}
+
+model_actor::behavior_type model_state::make_behavior(const config::model_config& model,
+                                                      const std::string& vllm_command,
+                                                      std::chrono::seconds startup_timeout,
+                                                      caf::actor scheduler) {
+  model_ = model;
+  startup_timeout_ = startup_timeout;
+  scheduler_ = std::move(scheduler);
+  log_ = spdlog::get("model");
+  engine_ = spawn_vllm_engine(self_->system(), model, vllm_command, startup_timeout,
+                              caf::actor_cast<caf::actor>(self_));
+  return {
+    [this](activate_atom) { return activate(); },
+    [this](evict_atom) { return evict(); },
+    [this](stop_atom) { return stop(); },
+    [this](down_atom, const std::string& reason) { on_engine_down(reason); },
+  };
+}
+
+caf::result<outcome> model_state::activate() {
+  if (state_ == lifecycle::active) {
+    return outcome{};
+  }
+  if (state_ != lifecycle::stopped && state_ != lifecycle::sleeping) {
+    return outcome::failure(fmt::format("{} is busy ({})", model_.name, to_string(state_)));
+  }
+  auto promise = self_->make_response_promise<outcome>();
+  bool cold = state_ == lifecycle::stopped;
+  enter(lifecycle_event::activate);
+  if (cold) {
+    self_->request(engine_, startup_timeout_ + start_margin, start_atom_v)
+      .then(
+        [this, promise](outcome& started) mutable {
+          if (started.ok) {
+            enter(lifecycle_event::started);
+            promise.deliver(outcome{});
+            return;
+          }
+          stop_then(
+            promise, lifecycle_event::start_failed,
+            outcome::failure(fmt::format("{} failed to start: {}", model_.name, started.error)));
+        },
+        [this, promise](caf::error& error) mutable {
+          stop_then(
+            promise, lifecycle_event::start_failed,
+            outcome::failure(fmt::format("{} failed to start: {}", model_.name, to_string(error))));
+        });
+    return promise;
+  }
+  self_->request(engine_, engine_call_timeout, wake_atom_v, sleep_level_)
+    .then(
+      [this, promise](outcome& woken) mutable {
+        if (woken.ok) {
+          enter(lifecycle_event::woken);
+          promise.deliver(outcome{});
+          return;
+        }
+        stop_then(promise, lifecycle_event::wake_failed,
+                  outcome::failure(fmt::format("{} failed to wake: {}", model_.name, woken.error)));
+      },
+      [this, promise](caf::error& error) mutable {
+        stop_then(
+          promise, lifecycle_event::wake_failed,
+          outcome::failure(fmt::format("{} failed to wake: {}", model_.name, to_string(error))));
+      });
+  return promise;
+}
+
+caf::result<outcome> model_state::evict() {
+  if (state_ != lifecycle::active) {
+    return outcome{};
+  }
+  enter(lifecycle_event::evict);
+  auto promise = self_->make_response_promise<outcome>();
+  const auto& eviction = model_.eviction;
+  bool keeps_process = eviction.process == config::process_strategy::keep_running;
+  if (!keeps_process) {
+    if (eviction.process != config::process_strategy::stop) {
+      log_->warn("{}: process strategy {} is not available yet; stopping the engine instead",
+                 model_.name, config::to_string(eviction.process));
+    }
+    stop_then(promise, lifecycle_event::stopped, outcome{});
+    return promise;
+  }
+  auto level = eviction.sleep_level();
+  if (!level) {
+    // retain+keep_running: the engine keeps everything, nothing to call.
+    sleep_level_ = 0;
+    enter(lifecycle_event::slept);
+    return outcome{};
+  }
+  self_->request(engine_, engine_call_timeout, sleep_atom_v, static_cast<std::int32_t>(*level))
+    .then(
+      [this, promise, level = *level](outcome& slept) mutable {
+        if (slept.ok) {
+          sleep_level_ = level;
+          enter(lifecycle_event::slept);
+          promise.deliver(outcome{});
+          return;
+        }
+        log_->warn("{}: {}; escalating to stop", model_.name, slept.error);
+        stop_then(promise, lifecycle_event::stopped, outcome{});
+      },
+      [this, promise](caf::error& error) mutable {
+        log_->warn("{}: sleep failed ({}); escalating to stop", model_.name, to_string(error));
+        stop_then(promise, lifecycle_event::stopped, outcome{});
+      });
+  return promise;
+}
+
+void model_state::stop_then(caf::typed_response_promise<outcome> promise, lifecycle_event event,
+                            outcome result) {
+  self_->request(engine_, engine_call_timeout, stop_atom_v)
+    .then(
+      [this, promise, event, result](outcome&) mutable {
+        enter(event);
+        promise.deliver(result);
+      },
+      [this, promise, event, result](caf::error& error) mutable {
+        log_->error("{}: stopping the engine failed: {}", model_.name, to_string(error));
+        enter(event);
+        promise.deliver(result);
+      });
+}
+
+caf::result<outcome> model_state::stop() {
+  auto promise = self_->make_response_promise<outcome>();
+  self_->request(engine_, engine_call_timeout, stop_atom_v)
+    .then(
+      [this, promise](outcome& stopped) mutable {
+        state_ = lifecycle::stopped;
+        promise.deliver(stopped);
+      },
+      [this, promise](caf::error& error) mutable {
+        state_ = lifecycle::stopped;
+        promise.deliver(outcome::failure(to_string(error)));
+      });
+  return promise;
+}
+
+void model_state::on_engine_down(const std::string& reason) {
+  log_->warn("{}: {}", model_.name, reason);
+  bool was_active = state_ == lifecycle::active;
+  if (state_ != lifecycle::stopped) {
+    enter(lifecycle_event::engine_died);
+  }
+  if (was_active) {
+    caf::anon_send(scheduler_, down_atom_v, model_.name);
+  }
+}
+
+model_actor::behavior_type model_impl(model_actor::stateful_pointer<model_state> self,
+                                      config::model_config model, std::string vllm_command,
+                                      std::chrono::seconds startup_timeout, caf::actor scheduler) {
+  return self->state.make_behavior(model, vllm_command, startup_timeout, std::move(scheduler));
+}
+
+} // namespace
+
+model_actor spawn_model(caf::actor_system& system, const config::model_config& model,
+                        const std::string& vllm_command, std::chrono::seconds startup_timeout,
+                        caf::actor scheduler) {
+  return system.spawn(model_impl, model, vllm_command, startup_timeout, std::move(scheduler));
+}
+
+} // namespace llmux::actors

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "config/config.hpp"
+
+namespace llmux::actors {
+
+/// The model protocol: one actor per model owns its lifecycle (lifecycle.hpp) and its engine.
+///
+/// ```
+/// (activate_atom)            -> outcome  put the model on the GPU: cold start or wake;
+///                                        ok only once the engine is healthy and awake
+/// (evict_atom)               -> outcome  apply the model's eviction; a failed step escalates
+///                                        to stopping the engine, so the GPU is always freed
+/// (stop_atom)                -> outcome  stop the engine (shutdown)
+/// (down_atom, string reason)             from the engine: it ended by itself
+/// to the scheduler: (down_atom, string model) when the engine of an active model died
+/// ```
+using model_actor = caf::typed_actor<
+  caf::replies_to<activate_atom>::with<outcome>, caf::replies_to<evict_atom>::with<outcome>,
+  caf::replies_to<stop_atom>::with<outcome>, caf::reacts_to<down_atom, std::string>>;
+
+/// Spawns the model actor for `model` and its `vllm_engine`; `scheduler` hears about deaths.
+model_actor spawn_model(caf::actor_system& system, const config::model_config& model,
+                        const std::string& vllm_command, std::chrono::seconds startup_timeout,
+                        caf::actor scheduler);
+
+} // namespace llmux::actors

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <thread>
+#include <vector>
+
+namespace llmux::actors {
+
+/// How to start one engine process.
+struct process_spec {
+  std::string executable;
+  std::vector<std::string> arguments;
+  /// Added to (and overriding) the daemon's environment: `KEY=value`.
+  std::vector<std::string> environment;
+  /// Prefix of the engine's output lines in the `engine` log.
+  std::string log_name;
+};
+
+/// A running engine process in its own process group. Its standard output and error are read
+/// by a thread of its own and logged line by line at debug level (ANSI colours stripped). The
+/// process gets SIGKILL if the daemon dies (parent-death signal), and its whole group is ended
+/// when the object goes away.
+class engine_process {
+public:
+  /// Starts the process; on failure returns null and sets `error` (e.g. the executable was not
+  /// found).
+  static std::unique_ptr<engine_process> spawn(const process_spec& spec, std::string& error);
+
+  engine_process(const engine_process&) = delete;
+  engine_process& operator=(const engine_process&) = delete;
+  ~engine_process();
+
+  pid_t pid() const {
+    return pid_;
+  }
+
+  /// The exit status once the process has ended (128 + N after signal N); never blocks.
+  std::optional<int> exit_status();
+
+  /// Sends SIGTERM to the group, waits up to `grace`, then SIGKILLs the group and reaps it.
+  void terminate(std::chrono::milliseconds grace);
+
+private:
+  engine_process(pid_t pid, int output_fd, std::string log_name);
+
+  pid_t pid_;
+  std::optional<int> exit_status_;
+  std::thread output_reader_;
+};
+
+/// `line` without ANSI escape sequences (ESC up to and including the next letter).
+std::string strip_ansi(std::string_view line);
+
+} // namespace llmux::actors

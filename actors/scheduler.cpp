@@ -1,0 +1,495 @@
+#include "actors/scheduler.hpp"
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/model.hpp"
+#include "actors/policy.hpp"
+#include "config/json_writer.hpp"
+
+namespace llmux::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+/// A switch that follows a failed one waits this long first.
+constexpr auto failure_backoff = 2s;
+/// Upper bounds on model actor answers; the engine applies the real limits.
+constexpr auto evict_timeout = 10min;
+constexpr auto activate_margin = 5min;
+/// Releases that overtook their acquire are remembered this long.
+constexpr auto early_release_memory = 60s;
+
+struct waiter {
+  std::uint64_t ticket;
+  caf::typed_response_promise<lease_outcome> promise;
+  clock_type::time_point since;
+};
+
+struct model_slot {
+  config::model_config config;
+  model_actor actor;
+  std::deque<waiter> waiting;
+  std::set<std::uint64_t> leases;
+};
+
+enum class switch_phase { cooldown, drain, evict, activate };
+
+struct switch_run {
+  std::size_t target;
+  std::optional<std::size_t> from;
+  switch_phase phase = switch_phase::cooldown;
+  clock_type::time_point began;
+};
+
+lease_outcome refusal(int status, std::string message) {
+  lease_outcome out;
+  out.status = status;
+  out.message = std::move(message);
+  return out;
+}
+
+class scheduler_state {
+public:
+  static constexpr const char* name = "scheduler";
+
+  explicit scheduler_state(scheduler_actor::stateful_pointer<scheduler_state> self) : self_(self) {
+  }
+
+  scheduler_state(const scheduler_state&) = delete;
+  scheduler_state& operator=(const scheduler_state&) = delete;
+
+  // CAF destroys the state when the actor ends: every waiting request gets an answer (a
+  // dropped promise answers nothing in CAF 0.17) and the model actors end with it.
+  ~scheduler_state() {
+    for (std::size_t i = 0; i < models_.size(); ++i) {
+      fail_all(i, 503, "llmux is shutting down");
+      caf::anon_send_exit(models_[i].actor, caf::exit_reason::user_shutdown);
+    }
+    if (shutdown_) {
+      shutdown_->deliver(outcome{});
+    }
+  }
+
+  scheduler_actor::behavior_type make_behavior(const config::config& cfg);
+
+private:
+  caf::result<lease_outcome> acquire(std::uint64_t ticket, const std::string& model,
+                                     std::uint64_t timeout_ms);
+  void release(std::uint64_t ticket);
+  void expire(std::uint64_t ticket);
+  void on_model_down(const std::string& model);
+  caf::result<outcome> shutdown(std::uint64_t grace_ms);
+
+  void consider(std::size_t target);
+  void begin_switch(std::size_t target);
+  void advance();
+  void finish_switch(bool ok, const std::string& error);
+  void pick_next();
+  void grant_all(std::size_t model);
+  void fail_all(std::size_t model, int status, const std::string& message);
+  void finish_shutdown_when_idle(bool deadline_passed);
+  std::string status_json() const;
+  scheduler_view view(std::vector<queue_view>& queues) const;
+  lease_outcome grant(std::size_t model) const;
+  std::optional<std::size_t> index_of(const std::string& model) const;
+
+  scheduler_actor::stateful_pointer<scheduler_state> self_;
+  std::shared_ptr<spdlog::logger> log_;
+  config::policy_config settings_;
+  std::unique_ptr<policy> policy_;
+  std::vector<model_slot> models_;
+  std::optional<std::size_t> active_;
+  clock_type::time_point activated_at_;
+  std::optional<switch_run> switch_;
+  std::optional<clock_type::time_point> last_failure_;
+  std::uint64_t switches_ = 0;
+  std::chrono::seconds startup_timeout_{};
+  std::map<std::uint64_t, clock_type::time_point> released_early_;
+  std::optional<caf::typed_response_promise<outcome>> shutdown_;
+  bool stopping_engines_ = false;
+};
+
+scheduler_actor::behavior_type scheduler_state::make_behavior(const config::config& cfg) {
+  log_ = spdlog::get("sched");
+  settings_ = cfg.policy;
+  policy_ = make_policy(cfg.policy);
+  startup_timeout_ = std::chrono::seconds(cfg.startup_timeout_secs);
+  for (const auto& model : cfg.models) {
+    auto actor = spawn_model(self_->system(), model, cfg.vllm_command, startup_timeout_,
+                             caf::actor_cast<caf::actor>(self_));
+    models_.push_back({model, actor, {}, {}});
+  }
+  return {
+    [this](acquire_atom, std::uint64_t ticket, const std::string& model, std::uint64_t timeout_ms) {
+      return acquire(ticket, model, timeout_ms);
+    },
+    [this](release_atom, std::uint64_t ticket) { release(ticket); },
+    [this](expire_atom, std::uint64_t ticket) { expire(ticket); },
+    [this](step_atom) {
+      if (switch_) {
+        advance();
+      } else {
+        pick_next();
+      }
+    },
+    [this](tick_atom) { finish_shutdown_when_idle(true); },
+    [this](down_atom, const std::string& model) { on_model_down(model); },
+    [this](status_atom) { return status_json(); },
+    [this](shutdown_atom, std::uint64_t grace_ms) { return shutdown(grace_ms); },
+  };
+}
+
+std::optional<std::size_t> scheduler_state::index_of(const std::string& model) const {
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    if (models_[i].config.name == model) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+lease_outcome scheduler_state::grant(std::size_t model) const {
+  lease_outcome out;
+  out.granted = true;
+  out.engine_port = models_[model].config.port;
+  out.model_path = models_[model].config.model_path;
+  return out;
+}
+
+caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const std::string& model,
+                                                    std::uint64_t timeout_ms) {
+  if (shutdown_) {
+    return refusal(503, "llmux is shutting down");
+  }
+  auto index = index_of(model);
+  if (!index) {
+    return refusal(404, fmt::format("The model `{}` does not exist.", model));
+  }
+  if (released_early_.erase(ticket) > 0) {
+    return refusal(499, "request cancelled");
+  }
+  if (active_ == index && !switch_) {
+    models_[*index].leases.insert(ticket);
+    return grant(*index);
+  }
+  auto promise = self_->make_response_promise<lease_outcome>();
+  models_[*index].waiting.push_back({ticket, promise, clock_type::now()});
+  self_->delayed_send(self_, milliseconds(timeout_ms), expire_atom_v, ticket);
+  consider(*index);
+  return promise;
+}
+
+void scheduler_state::release(std::uint64_t ticket) {
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    auto& slot = models_[i];
+    if (slot.leases.erase(ticket) > 0) {
+      bool drained = slot.leases.empty();
+      if (drained && switch_ && switch_->from == i && switch_->phase == switch_phase::drain) {
+        advance();
+      }
+      if (drained && shutdown_) {
+        finish_shutdown_when_idle(false);
+      }
+      return;
+    }
+    for (auto it = slot.waiting.begin(); it != slot.waiting.end(); ++it) {
+      if (it->ticket == ticket) {
+        it->promise.deliver(refusal(499, "request cancelled"));
+        slot.waiting.erase(it);
+        return;
+      }
+    }
+  }
+  // The release overtook its acquire (they come from different senders), or repeats one.
+  auto now = clock_type::now();
+  std::erase_if(released_early_,
+                [&](const auto& entry) { return now - entry.second > early_release_memory; });
+  released_early_.emplace(ticket, now);
+}
+
+void scheduler_state::expire(std::uint64_t ticket) {
+  for (auto& slot : models_) {
+    for (auto it = slot.waiting.begin(); it != slot.waiting.end(); ++it) {
+      if (it->ticket == ticket) {
+        auto waited = duration_cast<milliseconds>(clock_type::now() - it->since);
+        it->promise.deliver(
+          refusal(504, fmt::format("timed out after {:.1f} s waiting for model {}",
+                                   static_cast<double>(waited.count()) / 1000, slot.config.name)));
+        slot.waiting.erase(it);
+        return;
+      }
+    }
+  }
+}
+
+scheduler_view scheduler_state::view(std::vector<queue_view>& queues) const {
+  auto now = clock_type::now();
+  queues.clear();
+  for (const auto& slot : models_) {
+    queue_view queue;
+    queue.waiting = slot.waiting.size();
+    queue.oldest_wait
+      = slot.waiting.empty() ? clock_type::duration{} : now - slot.waiting.front().since;
+    queue.in_flight = slot.leases.size();
+    queues.push_back(queue);
+  }
+  scheduler_view result;
+  result.now = now;
+  result.active = switch_ ? std::nullopt : active_;
+  result.active_for = active_ ? now - activated_at_ : clock_type::duration{};
+  result.queues = queues;
+  return result;
+}
+
+void scheduler_state::consider(std::size_t target) {
+  if (switch_ || shutdown_) {
+    return;
+  }
+  std::vector<queue_view> queues;
+  auto decided = policy_->on_arrival(view(queues), target);
+  switch (decided.what) {
+    case decision::kind::switch_now:
+      begin_switch(target);
+      break;
+    case decision::kind::defer:
+      self_->delayed_send(self_, decided.delay, step_atom_v);
+      break;
+    case decision::kind::skip:
+      break;
+  }
+}
+
+void scheduler_state::begin_switch(std::size_t target) {
+  auto now = clock_type::now();
+  switch_ = switch_run{target, active_, switch_phase::cooldown, now};
+  clock_type::duration wait{};
+  if (last_failure_ && now - *last_failure_ < failure_backoff) {
+    wait = failure_backoff - (now - *last_failure_);
+  }
+  auto min_active = std::chrono::seconds(settings_.min_active_secs);
+  if (active_ && now - activated_at_ < min_active) {
+    wait = std::max(wait, min_active - (now - activated_at_));
+  }
+  log_->debug("switch to {} begins{}", models_[target].config.name,
+              wait > clock_type::duration{}
+                ? fmt::format(" after {} ms", duration_cast<milliseconds>(wait).count())
+                : std::string{});
+  if (wait > clock_type::duration{}) {
+    self_->delayed_send(self_, wait, step_atom_v);
+    return;
+  }
+  advance();
+}
+
+// Moves the running switch through cooldown -> drain -> evict -> activate.
+void scheduler_state::advance() {
+  auto& run = *switch_;
+  switch (run.phase) {
+    case switch_phase::cooldown:
+      run.phase = switch_phase::drain;
+      if (run.from && policy_->drains_before_switch() && !models_[*run.from].leases.empty()) {
+        return; // the last release continues the switch
+      }
+      [[fallthrough]];
+    case switch_phase::drain:
+      run.phase = switch_phase::evict;
+      if (run.from) {
+        auto from = *run.from;
+        self_->request(models_[from].actor, evict_timeout, evict_atom_v)
+          .then(
+            [this](outcome&) {
+              active_.reset();
+              advance();
+            },
+            [this, from](caf::error& error) {
+              log_->error("evicting {} failed: {}", models_[from].config.name, to_string(error));
+              active_.reset();
+              advance();
+            });
+        return;
+      }
+      [[fallthrough]];
+    case switch_phase::evict: {
+      run.phase = switch_phase::activate;
+      auto target = run.target;
+      self_->request(models_[target].actor, startup_timeout_ + activate_margin, activate_atom_v)
+        .then([this](outcome& activated) { finish_switch(activated.ok, activated.error); },
+              [this](caf::error& error) { finish_switch(false, to_string(error)); });
+      return;
+    }
+    case switch_phase::activate:
+      return;
+  }
+}
+
+void scheduler_state::finish_switch(bool ok, const std::string& error) {
+  auto run = *switch_;
+  switch_.reset();
+  auto now = clock_type::now();
+  const auto& target_name = models_[run.target].config.name;
+  auto took = duration_cast<milliseconds>(now - run.began);
+  if (ok) {
+    active_ = run.target;
+    activated_at_ = now;
+    last_failure_.reset();
+    ++switches_;
+    policy_->on_switch_complete(run.from, run.target, now - run.began);
+    log_->info("switched {} -> {} in {} ms",
+               run.from ? models_[*run.from].config.name : std::string{"(idle)"}, target_name,
+               took.count());
+    grant_all(run.target);
+  } else {
+    active_.reset();
+    last_failure_ = now;
+    log_->error("switch to {} failed after {} ms: {}", target_name, took.count(), error);
+    fail_all(run.target, 503, fmt::format("model {} is unavailable: {}", target_name, error));
+  }
+  if (shutdown_) {
+    finish_shutdown_when_idle(false);
+    return;
+  }
+  pick_next();
+}
+
+void scheduler_state::pick_next() {
+  if (switch_ || shutdown_) {
+    return;
+  }
+  std::vector<queue_view> queues;
+  if (auto next = policy_->next_target(view(queues))) {
+    begin_switch(*next);
+  }
+}
+
+void scheduler_state::grant_all(std::size_t model) {
+  auto& slot = models_[model];
+  while (!slot.waiting.empty()) {
+    auto next = std::move(slot.waiting.front());
+    slot.waiting.pop_front();
+    slot.leases.insert(next.ticket);
+    next.promise.deliver(grant(model));
+  }
+}
+
+void scheduler_state::fail_all(std::size_t model, int status, const std::string& message) {
+  auto& slot = models_[model];
+  while (!slot.waiting.empty()) {
+    slot.waiting.front().promise.deliver(refusal(status, message));
+    slot.waiting.pop_front();
+  }
+}
+
+void scheduler_state::on_model_down(const std::string& model) {
+  auto index = index_of(model);
+  if (index && active_ == index && !switch_) {
+    log_->warn("{} went down while active; its next request starts it again", model);
+    active_.reset();
+  }
+}
+
+caf::result<outcome> scheduler_state::shutdown(std::uint64_t grace_ms) {
+  if (shutdown_) {
+    return outcome::failure("shutdown already in progress");
+  }
+  shutdown_ = self_->make_response_promise<outcome>();
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    fail_all(i, 503, "llmux is shutting down");
+  }
+  self_->delayed_send(self_, milliseconds(grace_ms), tick_atom_v);
+  finish_shutdown_when_idle(false);
+  return *shutdown_;
+}
+
+// Once every lease is back (or the deadline passed) and no switch runs, stop every engine.
+void scheduler_state::finish_shutdown_when_idle(bool deadline_passed) {
+  if (!shutdown_ || stopping_engines_) {
+    return;
+  }
+  bool leases_out = std::any_of(models_.begin(), models_.end(),
+                                [](const model_slot& slot) { return !slot.leases.empty(); });
+  if (!deadline_passed && (leases_out || switch_)) {
+    return;
+  }
+  stopping_engines_ = true;
+  auto remaining = std::make_shared<std::size_t>(models_.size());
+  auto stopped_one = [this, remaining] {
+    if (--*remaining == 0) {
+      log_->info("every engine is stopped");
+      shutdown_->deliver(outcome{});
+      shutdown_.reset();
+      self_->quit();
+    }
+  };
+  if (models_.empty()) {
+    ++*remaining;
+    stopped_one();
+    return;
+  }
+  for (auto& slot : models_) {
+    self_->request(slot.actor, evict_timeout, stop_atom_v)
+      .then([stopped_one](outcome&) { stopped_one(); },
+            [stopped_one](caf::error&) { stopped_one(); });
+  }
+}
+
+std::string scheduler_state::status_json() const {
+  config::json_writer out(config::json_writer::layout::compact);
+  out.begin_object();
+  out.key("active");
+  if (active_ && !switch_) {
+    out.string(models_[*active_].config.name);
+  } else {
+    out.null();
+  }
+  out.key("switching_to");
+  if (switch_) {
+    out.string(models_[switch_->target].config.name);
+  } else {
+    out.null();
+  }
+  out.key("switches");
+  out.integer(switches_);
+  out.key("models");
+  out.begin_object();
+  for (const auto& slot : models_) {
+    out.key(slot.config.name);
+    out.begin_object();
+    out.key("waiting");
+    out.integer(slot.waiting.size());
+    out.key("in_flight");
+    out.integer(slot.leases.size());
+    out.end_object();
+  }
+  out.end_object();
+  out.end_object();
+  return out.str();
+}
+
+scheduler_actor::behavior_type
+scheduler_impl(scheduler_actor::stateful_pointer<scheduler_state> self, config::config cfg) {
+  return self->state.make_behavior(cfg);
+}
+
+} // namespace
+
+scheduler_actor spawn_scheduler(caf::actor_system& system, const config::config& cfg) {
+  return system.spawn(scheduler_impl, cfg);
+}
+
+} // namespace llmux::actors

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "config/config.hpp"
+
+namespace llmux::actors {
+
+/// The scheduler protocol: the one place that decides which model is on the GPU. It owns the
+/// per-model queues of waiting requests, the granted leases, the active model and the single
+/// switch in progress; its policy (policy.hpp) decides when to switch.
+///
+/// ```
+/// (acquire_atom, uint64 ticket, string model, uint64 timeout_ms) -> lease_outcome
+///     granted at once when `model` is active and no switch runs; otherwise queued until the
+///     model is active (granted), the timeout passes (504), the switch fails (503), the
+///     ticket is released (cancelled) or llmux shuts down (503)
+/// (release_atom, uint64 ticket)     end a ticket, waiting or granted; repeats are ignored
+/// (expire_atom, uint64 ticket)      self: a waiting ticket's timeout
+/// (step_atom)                       self: continue the switch after a wait
+/// (tick_atom)                       self: the shutdown deadline
+/// (down_atom, string model)         from a model actor: its engine died while active
+/// (status_atom) -> string           JSON: active model, switch count, queues, leases
+/// (shutdown_atom, uint64 grace_ms) -> outcome
+///     refuse new requests, let granted leases finish (up to grace_ms), stop every engine
+/// ```
+using scheduler_actor = caf::typed_actor<
+  caf::replies_to<acquire_atom, std::uint64_t, std::string, std::uint64_t>::with<lease_outcome>,
+  caf::reacts_to<release_atom, std::uint64_t>, caf::reacts_to<expire_atom, std::uint64_t>,
+  caf::reacts_to<step_atom>, caf::reacts_to<tick_atom>, caf::reacts_to<down_atom, std::string>,
+  caf::replies_to<status_atom>::with<std::string>,
+  caf::replies_to<shutdown_atom, std::uint64_t>::with<outcome>>;
+
+/// Spawns the scheduler with one model actor (and engine) per configured model.
+scheduler_actor spawn_scheduler(caf::actor_system& system, const config::config& cfg);
+
+} // namespace llmux::actors

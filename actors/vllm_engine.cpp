@@ -1,0 +1,233 @@
+#include "actors/engine.hpp"
+
+#include <memory>
+#include <optional>
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/spawn_options.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/process.hpp"
+#include "http/client.hpp"
+
+namespace llmux::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto start_poll_interval = 100ms;
+constexpr auto exit_watch_interval = 250ms;
+constexpr auto health_probe_timeout = 2s;
+constexpr auto sleep_timeout = 120s;
+constexpr auto wake_timeout = 30s;
+constexpr auto reload_timeout = 60s;
+constexpr auto reset_timeout = 30s;
+constexpr auto stop_grace = 10s;
+constexpr std::size_t error_body_excerpt = 300;
+
+std::string describe(const http::http_result& result) {
+  if (!result.complete) {
+    return result.failure;
+  }
+  auto body = result.body.substr(0, error_body_excerpt);
+  return body.empty() ? fmt::format("HTTP {}", result.status)
+                      : fmt::format("HTTP {}: {}", result.status, body);
+}
+
+class vllm_engine_state {
+public:
+  static constexpr const char* name = "vllm_engine";
+
+  explicit vllm_engine_state(engine_actor::stateful_pointer<vllm_engine_state> self) : self_(self) {
+  }
+
+  vllm_engine_state(const vllm_engine_state&) = delete;
+  vllm_engine_state& operator=(const vllm_engine_state&) = delete;
+
+  // A pending start gets an answer (CAF 0.17 sends nothing for a dropped promise); the
+  // process is ended by its own destructor.
+  ~vllm_engine_state() {
+    if (starting_) {
+      starting_->deliver(outcome::failure("engine actor stopped"));
+    }
+  }
+
+  engine_actor::behavior_type make_behavior(const config::model_config& model,
+                                            const std::string& vllm_command,
+                                            std::chrono::seconds startup_timeout, caf::actor owner);
+
+private:
+  caf::result<outcome> start();
+  void tick();
+  outcome control(const std::string& what, const std::string& path, const std::string& body,
+                  std::chrono::seconds timeout);
+  outcome wake(std::int32_t level);
+  outcome stop();
+
+  std::string url(const std::string& path) const {
+    return fmt::format("http://127.0.0.1:{}{}", model_.port, path);
+  }
+
+  engine_actor::stateful_pointer<vllm_engine_state> self_;
+  config::model_config model_;
+  std::string vllm_command_;
+  std::chrono::seconds startup_timeout_{};
+  caf::actor owner_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<engine_process> process_;
+  std::optional<caf::typed_response_promise<outcome>> starting_;
+  std::chrono::steady_clock::time_point start_began_;
+  bool ticking_ = false;
+};
+
+engine_actor::behavior_type vllm_engine_state::make_behavior(const config::model_config& model,
+                                                             const std::string& vllm_command,
+                                                             std::chrono::seconds startup_timeout,
+                                                             caf::actor owner) {
+  model_ = model;
+  vllm_command_ = vllm_command;
+  startup_timeout_ = startup_timeout;
+  owner_ = std::move(owner);
+  log_ = spdlog::get("model");
+  return {
+    [this](start_atom) -> caf::result<outcome> { return start(); },
+    [this](sleep_atom, std::int32_t level) {
+      return control(fmt::format("sleep level {}", level), fmt::format("/sleep?level={}", level),
+                     "", sleep_timeout);
+    },
+    [this](wake_atom, std::int32_t level) { return wake(level); },
+    [this](stop_atom) { return stop(); },
+    [this](tick_atom) { tick(); },
+  };
+}
+
+caf::result<outcome> vllm_engine_state::start() {
+  if (process_ && !process_->exit_status()) {
+    return outcome{};
+  }
+  if (starting_) {
+    return outcome::failure("a start is already running");
+  }
+  process_spec spec;
+  spec.executable = vllm_command_;
+  spec.arguments = config::engine_arguments(model_);
+  spec.environment = {"NO_COLOR=1", "VLLM_SERVER_DEV_MODE=1"};
+  spec.log_name = model_.name;
+  std::string error;
+  process_ = engine_process::spawn(spec, error);
+  if (!process_) {
+    return outcome::failure(error);
+  }
+  log_->info("{}: started engine pid {} on port {}", model_.name, process_->pid(), model_.port);
+  start_began_ = std::chrono::steady_clock::now();
+  starting_ = self_->make_response_promise<outcome>();
+  if (!ticking_) {
+    ticking_ = true;
+    self_->delayed_send(self_, start_poll_interval, tick_atom_v);
+  }
+  return *starting_;
+}
+
+// While starting: poll /health. While running: notice when the process ends by itself.
+void vllm_engine_state::tick() {
+  ticking_ = false;
+  if (!process_) {
+    return;
+  }
+  if (auto status = process_->exit_status()) {
+    auto reason = fmt::format("engine exited with status {}", *status);
+    process_.reset();
+    if (starting_) {
+      starting_->deliver(outcome::failure(reason + " during start-up"));
+      starting_.reset();
+    } else {
+      caf::anon_send(owner_, down_atom_v, reason);
+    }
+    return;
+  }
+  if (starting_) {
+    if (http::http_request("GET", url("/health"), "", {}, health_probe_timeout).status == 200) {
+      auto took = std::chrono::steady_clock::now() - start_began_;
+      log_->info("{}: engine healthy after {} ms", model_.name,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+      starting_->deliver(outcome{});
+      starting_.reset();
+    } else if (std::chrono::steady_clock::now() - start_began_ > startup_timeout_) {
+      process_->terminate(stop_grace);
+      process_.reset();
+      starting_->deliver(outcome::failure(
+        fmt::format("engine did not become healthy within {} s", startup_timeout_.count())));
+      starting_.reset();
+      return;
+    }
+  }
+  ticking_ = true;
+  self_->delayed_send(self_, starting_ ? start_poll_interval : exit_watch_interval, tick_atom_v);
+}
+
+outcome vllm_engine_state::control(const std::string& what, const std::string& path,
+                                   const std::string& body, std::chrono::seconds timeout) {
+  if (!process_) {
+    return outcome::failure(fmt::format("{}: the engine is not running", what));
+  }
+  auto result = http::http_request("POST", url(path), body, {}, timeout);
+  if (result.complete && result.status >= 200 && result.status < 300) {
+    return outcome{};
+  }
+  return outcome::failure(fmt::format("{} failed: {}", what, describe(result)));
+}
+
+outcome vllm_engine_state::wake(std::int32_t level) {
+  auto woken = control("wake_up", "/wake_up", "", wake_timeout);
+  if (!woken.ok || level != 2) {
+    return woken;
+  }
+  // Level 2 discarded the weights: they hold garbage until reloaded.
+  auto reloaded = control("reload_weights", "/collective_rpc", R"({"method":"reload_weights"})",
+                          reload_timeout);
+  if (!reloaded.ok) {
+    return reloaded;
+  }
+  if (auto reset = control("reset_prefix_cache", "/reset_prefix_cache", "", reset_timeout);
+      !reset.ok) {
+    log_->warn("{}: {}", model_.name, reset.error);
+  }
+  return outcome{};
+}
+
+outcome vllm_engine_state::stop() {
+  if (starting_) {
+    starting_->deliver(outcome::failure("engine stopped during start-up"));
+    starting_.reset();
+  }
+  if (process_) {
+    process_->terminate(stop_grace);
+    log_->info("{}: engine stopped", model_.name);
+    process_.reset();
+  }
+  return outcome{};
+}
+
+engine_actor::behavior_type vllm_engine_impl(engine_actor::stateful_pointer<vllm_engine_state> self,
+                                             config::model_config model, std::string vllm_command,
+                                             std::chrono::seconds startup_timeout,
+                                             caf::actor owner) {
+  return self->state.make_behavior(model, vllm_command, startup_timeout, std::move(owner));
+}
+
+} // namespace
+
+engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_config& model,
+                               const std::string& vllm_command,
+                               std::chrono::seconds startup_timeout, caf::actor owner) {
+  return system.spawn<caf::detached>(vllm_engine_impl, model, vllm_command, startup_timeout,
+                                     std::move(owner));
+}
+
+} // namespace llmux::actors

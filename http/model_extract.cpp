@@ -1,0 +1,91 @@
+#include "http/model_extract.hpp"
+
+#include <simdjson.h>
+
+#include "config/json_writer.hpp"
+
+namespace llmux::http {
+
+namespace {
+
+namespace od = simdjson::ondemand;
+
+bool is_visible_ascii(std::string_view text) {
+  for (char c : text) {
+    if (c < 0x21 || c > 0x7e) {
+      return false;
+    }
+  }
+  return !text.empty();
+}
+
+std::string_view trim_trailing_space(std::string_view token) {
+  while (!token.empty()
+         && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r'
+             || token.back() == '\t')) {
+    token.remove_suffix(1);
+  }
+  return token;
+}
+
+} // namespace
+
+model_reference find_model(std::string_view override_header, std::string& body) {
+  model_reference result;
+  if (is_visible_ascii(override_header)) {
+    result.model = override_header;
+  }
+  if (body.empty()) {
+    return result;
+  }
+  // Parsers are not thread-safe: one per io thread, reused across requests.
+  thread_local od::parser parser;
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::padded_string_view json(body.data(), body.size(), body.capacity());
+  od::document document;
+  od::object object;
+  auto fail = [&](std::string message) {
+    if (result.model.empty()) {
+      result.error = std::move(message);
+    }
+    return result;
+  };
+  if (parser.iterate(json).get(document) || document.get_object().get(object)) {
+    return fail("the request body is not a JSON object");
+  }
+  for (auto field : object) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) {
+      return fail("the request body is not valid JSON");
+    }
+    if (key != "model") {
+      continue;
+    }
+    auto value = field.value();
+    std::string_view token;
+    std::string_view name;
+    if (value.raw_json_token().get(token) || value.get_string().get(name)) {
+      return fail("the request body's \"model\" must be a string");
+    }
+    token = trim_trailing_space(token);
+    result.body_span = {static_cast<std::size_t>(token.data() - body.data()), token.size()};
+    if (result.model.empty()) {
+      result.model = name;
+    }
+    break;
+  }
+  return result;
+}
+
+std::string splice_model(std::string_view body, std::pair<std::size_t, std::size_t> span,
+                         std::string_view value) {
+  std::string out;
+  auto quoted = config::json_quote(value);
+  out.reserve(body.size() - span.second + quoted.size());
+  out.append(body.substr(0, span.first));
+  out.append(quoted);
+  out.append(body.substr(span.first + span.second));
+  return out;
+}
+
+} // namespace llmux::http

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "actors/serving.hpp"
+
+namespace llmux::http {
+
+/// How the proxy listens and what it accepts.
+struct server_settings {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 3000;
+  std::size_t io_threads = 1;
+  /// Larger request bodies get 413.
+  std::size_t body_limit = 32 * 1024 * 1024;
+  /// Larger request headers get 431.
+  std::size_t header_limit = 64 * 1024;
+  /// How long a request may wait for its model (`policy.request_timeout_secs`); then 504.
+  std::chrono::milliseconds request_timeout{300000};
+  /// How long an idle keep-alive connection stays open.
+  std::chrono::seconds idle_timeout{60};
+};
+
+/// The OpenAI-compatible proxy on `port`: answers /health and /v1/models itself, refuses
+/// engine control paths, and forwards everything else to the engine of the model the request
+/// names once `backend` grants a lease, streaming the answer back as it arrives. Beast lives
+/// only in the .cpp files.
+class proxy_server {
+public:
+  proxy_server(actors::serving_backend& backend, server_settings settings);
+  proxy_server(const proxy_server&) = delete;
+  proxy_server& operator=(const proxy_server&) = delete;
+  ~proxy_server();
+
+  /// Binds, listens and starts the io threads; returns the bound port (useful with port 0).
+  /// On failure returns 0 and sets `error`.
+  std::uint16_t start(std::string& error);
+
+  /// Stops accepting connections; requests in progress go on.
+  void stop_accepting();
+
+  /// Ends every connection and joins the io threads.
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace llmux::http
