@@ -21,9 +21,6 @@ public:
   /// Refuses new requests, lets granted leases finish for up to `grace`, stops every engine,
   /// and returns once they are gone. Blocks the calling thread (not an actor or io thread).
   virtual void shutdown(std::chrono::milliseconds grace) = 0;
-
-  /// The scheduler's state as JSON (active model, switch count, queues, leases).
-  virtual std::string status() = 0;
 };
 
 /// Spawns the scheduler (and through it the model and engine actors) for `cfg`.

@@ -16,7 +16,7 @@ error_kind kind_of(int status) {
     case 400:
       return {"invalid_request_error", "bad_request"};
     case 404:
-      return {"invalid_request_error", "model_not_found"};
+      return {"invalid_request_error", "not_found"};
     case 405:
       return {"invalid_request_error", "method_not_allowed"};
     case 413:
@@ -38,6 +38,9 @@ error_kind kind_of(int status) {
 
 std::string openai_error(int status, std::string_view message, std::string_view param) {
   auto kind = kind_of(status);
+  if (status == 404 && param == "model") {
+    kind.code = "model_not_found";
+  }
   config::json_writer out(config::json_writer::layout::compact);
   out.begin_object();
   out.key("error");

@@ -34,6 +34,9 @@ route route_of(std::string_view method, std::string_view path) {
   if (path == "/health") {
     return method == "GET" ? route::health : route::method_not_allowed;
   }
+  if (path == "/llmux/status") {
+    return method == "GET" ? route::status : route::method_not_allowed;
+  }
   if (path == "/v1/models" || path == "/models") {
     return method == "GET" ? route::model_list : route::method_not_allowed;
   }

@@ -8,6 +8,7 @@ namespace llmux::http {
 enum class route {
   health,             ///< GET /health: llmux itself answers
   model_list,         ///< GET /v1/models or /models: the configured names
+  status,             ///< GET /llmux/status: the scheduler's state, read-only
   engine_control,     ///< an engine's control endpoint: never reachable through llmux
   method_not_allowed, ///< a known local path with the wrong method
   proxy,              ///< everything else goes to a model's engine

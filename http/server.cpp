@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <sys/socket.h>
@@ -32,6 +33,7 @@ namespace bhttp = beast::http;
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr auto linger_timeout = std::chrono::seconds(2);
 
 // Turns the backend's callback into an Asio operation; the completion runs on the handler's
 // executor (the connection's strand), never on the actor thread that called back.
@@ -107,6 +109,22 @@ std::string model_list(const std::vector<std::string>& names) {
 
 } // namespace
 
+// Closing a socket with unread input makes the kernel reset the connection, which can destroy
+// an error response the client has not read yet. So stop sending, then read and discard what
+// the client still sends, for a bounded time.
+net::awaitable<void> linger(beast::tcp_stream& client) {
+  beast::error_code ignored;
+  client.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  client.expires_after(linger_timeout);
+  std::array<char, 16 * 1024> sink;
+  for (;;) {
+    auto [ec, n] = co_await client.async_read_some(net::buffer(sink), use_tuple);
+    if (ec) {
+      co_return;
+    }
+  }
+}
+
 net::awaitable<bool> send_response(beast::tcp_stream& client, const client_request& request,
                                    int status, std::string content_type, std::string body) {
   bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(status),
@@ -171,12 +189,17 @@ net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket) {
     if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
       client_request head{parser.get().method(), parser.get().target(), parser.get().version()};
       head.keep_alive(false);
-      bool body = ec == bhttp::error::body_limit;
-      co_await send_error(
-        client, head, body ? 413 : 431,
-        body ? fmt::format("the request body exceeds {} bytes", settings_.body_limit)
-             : fmt::format("the request headers exceed {} bytes", settings_.header_limit));
-      break;
+      // No conditional expressions with temporaries around co_await: g++ 12 destroys such
+      // temporaries twice.
+      int status = 431;
+      auto message = fmt::format("the request headers exceed {} bytes", settings_.header_limit);
+      if (ec == bhttp::error::body_limit) {
+        status = 413;
+        message = fmt::format("the request body exceeds {} bytes", settings_.body_limit);
+      }
+      co_await send_error(client, head, status, message);
+      co_await linger(client);
+      co_return;
     }
     if (ec) {
       break; // end of stream, idle timeout or a malformed request: close
@@ -202,6 +225,8 @@ net::awaitable<bool> proxy_server::impl::handle(beast::tcp_stream& client,
     case route::model_list:
       co_return co_await send_response(client, request, 200, "application/json",
                                        model_list(backend_.model_names()));
+    case route::status:
+      co_return co_await send_response(client, request, 200, "application/json", backend_.status());
     case route::engine_control:
       co_return co_await send_error(
         client, request, 404,

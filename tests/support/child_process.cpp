@@ -75,22 +75,19 @@ bool child_process::read_some(std::chrono::milliseconds timeout) {
   return true;
 }
 
-std::optional<std::string> child_process::wait_for_line(std::string_view prefix,
-                                                        std::chrono::milliseconds timeout) {
+template <class Match>
+std::optional<std::string> child_process::wait_for(Match matches,
+                                                   std::chrono::milliseconds timeout) {
   auto deadline = clock::now() + timeout;
   bool open = true;
   for (;;) {
     std::size_t start = 0;
-    while (true) {
-      auto end = output_.find('\n', start);
-      if (end == std::string::npos) {
-        break;
-      }
+    for (auto end = output_.find('\n'); end != std::string::npos;
+         start = end + 1, end = output_.find('\n', start)) {
       std::string_view line(output_.data() + start, end - start);
-      if (line.starts_with(prefix)) {
+      if (matches(line)) {
         return std::string{line};
       }
-      start = end + 1;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
     if (!open || left.count() <= 0) {
@@ -98,6 +95,16 @@ std::optional<std::string> child_process::wait_for_line(std::string_view prefix,
     }
     open = read_some(std::min(left, std::chrono::milliseconds(50)));
   }
+}
+
+std::optional<std::string> child_process::wait_for_line(std::string_view prefix,
+                                                        std::chrono::milliseconds timeout) {
+  return wait_for([&](std::string_view line) { return line.starts_with(prefix); }, timeout);
+}
+
+std::optional<std::string> child_process::wait_for_text(std::string_view fragment,
+                                                        std::chrono::milliseconds timeout) {
+  return wait_for([&](std::string_view line) { return line.find(fragment) != line.npos; }, timeout);
 }
 
 std::optional<int> child_process::wait_exit(std::chrono::milliseconds timeout) {

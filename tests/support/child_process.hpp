@@ -24,6 +24,10 @@ public:
   std::optional<std::string> wait_for_line(std::string_view prefix,
                                            std::chrono::milliseconds timeout);
 
+  /// The first output line (so far or within `timeout`) that contains `fragment`.
+  std::optional<std::string> wait_for_text(std::string_view fragment,
+                                           std::chrono::milliseconds timeout);
+
   /// The exit status once the process ends within `timeout` (128 + N after signal N).
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
@@ -37,6 +41,9 @@ public:
   }
 
 private:
+  template <class Match>
+  std::optional<std::string> wait_for(Match matches, std::chrono::milliseconds timeout);
+
   // Reads what is available within `timeout`; false at end of output.
   bool read_some(std::chrono::milliseconds timeout);
 

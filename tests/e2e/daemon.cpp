@@ -1,0 +1,96 @@
+#include "tests/e2e/daemon.hpp"
+
+#include <fstream>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace llmux::testing_support {
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+http::http_result running_daemon::chat(const std::string& model, bool stream,
+                                       const std::string& extra) const {
+  return http::http_request(
+    "POST", url("/v1/chat/completions"),
+    chat_request("Hello there", stream, fmt::format(R"(,"model":"{}"{})", model, extra)), {},
+    std::chrono::seconds(60));
+}
+
+simdjson::dom::element running_daemon::status(simdjson::dom::parser& parser) const {
+  auto result = http::http_request("GET", url("/llmux/status"));
+  EXPECT_EQ(result.status, 200) << result.failure;
+  return parse_json(parser, result.body);
+}
+
+running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
+                                         const std::string& policy, const std::string& top_level) {
+  engine_ports_.clear();
+  std::string entries;
+  for (const auto& model : models) {
+    auto port = free_port();
+    engine_ports_.emplace_back(model.name, port);
+    std::vector<std::string> args{"--mock-profile", "fast"};
+    args.insert(args.end(), model.mock_args.begin(), model.mock_args.end());
+    std::string quoted;
+    for (const auto& arg : args) {
+      quoted += fmt::format("{}\"{}\"", quoted.empty() ? "" : ",", arg);
+    }
+    entries += fmt::format(R"({}"{}":{{"model_path":"org/{}","port":{},"eviction":"{}",)"
+                           R"("extra_args":[{}]}})",
+                           entries.empty() ? "" : ",", model.name, model.name, port, model.eviction,
+                           quoted);
+  }
+  auto config_path = scratch_ / "llmux.json";
+  std::ofstream(config_path) << fmt::format(
+    R"({{"models":{{{}}},"policy":{{{}}},"vllm_command":"{}","metrics_port":0{}}})", entries,
+    policy, LLMUX_MOCK_VLLM, top_level.empty() ? "" : "," + top_level);
+  running_daemon daemon;
+  auto env = environment();
+  env.push_back("LLMUX_LOG=info");
+  daemon.process = std::make_unique<child_process>(
+    std::vector<std::string>{LLMUX_DAEMON, "-c", config_path, "-p", "0", "--host", "127.0.0.1"},
+    env);
+  constexpr std::string_view marker = "on http://127.0.0.1:";
+  auto serving = daemon.process->wait_for_text(marker, 20s);
+  if (!serving) {
+    ADD_FAILURE() << "llmux did not start serving; output:\n" << daemon.process->output();
+    return daemon;
+  }
+  daemon.port
+    = static_cast<std::uint16_t>(std::stoi(serving->substr(serving->find(marker) + marker.size())));
+  return daemon;
+}
+
+std::uint16_t daemon_test::engine_port(const std::string& model) const {
+  for (const auto& [name, port] : engine_ports_) {
+    if (name == model) {
+      return port;
+    }
+  }
+  return 0;
+}
+
+std::string daemon_test::content_of(const http::http_result& result) {
+  simdjson::dom::parser parser;
+  std::string_view content;
+  if (parse_json(parser, result.body)["choices"].at(0)["message"]["content"].get(content)) {
+    ADD_FAILURE() << "no content in " << result.body;
+  }
+  return std::string{content};
+}
+
+} // namespace llmux::testing_support

@@ -1,0 +1,59 @@
+#pragma once
+
+// A fixture that runs the llmux daemon over mock-vllm engines, all real processes on loopback.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/e2e/mock_engine.hpp"
+
+namespace llmux::testing_support {
+
+/// One model of a test configuration.
+struct test_model {
+  std::string name;
+  std::string eviction = "offload+keep_running";
+  /// Extra mock-vllm arguments (the fast profile is always on).
+  std::vector<std::string> mock_args = {};
+};
+
+/// A running llmux.
+struct running_daemon {
+  std::unique_ptr<child_process> process;
+  std::uint16_t port = 0;
+
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
+  }
+
+  /// A chat completion for `model` with the fixed test prompt.
+  http::http_result chat(const std::string& model, bool stream = false,
+                         const std::string& extra = {}) const;
+
+  /// `GET /llmux/status`, parsed.
+  simdjson::dom::element status(simdjson::dom::parser& parser) const;
+};
+
+class daemon_test : public mock_engine_test {
+protected:
+  /// Writes a configuration with `models` (each on a free port) and `policy` (JSON object
+  /// members), starts `llmux` on it and waits until it serves.
+  running_daemon start_daemon(const std::vector<test_model>& models,
+                              const std::string& policy = R"("min_active_secs": 0)",
+                              const std::string& top_level = {});
+
+  /// The ports the models of the last configuration run on, by model name.
+  std::uint16_t engine_port(const std::string& model) const;
+
+  /// The answer the mock engine gives to the test prompt as model `model_path`.
+  static std::string content_of(const http::http_result& result);
+
+  std::vector<std::pair<std::string, std::uint16_t>> engine_ports_;
+};
+
+/// A free TCP port on 127.0.0.1 (bound and released: a small race, fine on a test machine).
+std::uint16_t free_port();
+
+} // namespace llmux::testing_support

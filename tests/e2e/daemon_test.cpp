@@ -1,0 +1,220 @@
+// The llmux daemon end to end: real llmux, real mock-vllm engines, real sockets.
+
+#include <csignal>
+#include <future>
+#include <thread>
+
+#include "tests/e2e/daemon.hpp"
+#include "tools/mock-vllm/gpu_registry.hpp"
+
+namespace llmux::testing_support {
+namespace {
+
+std::string_view text_at(simdjson::dom::element element) {
+  std::string_view text;
+  return element.get_string().get(text) ? std::string_view{"<missing>"} : text;
+}
+
+std::uint64_t number_at(simdjson::dom::element element) {
+  std::uint64_t number = 0;
+  return element.get_uint64().get(number) ? 999999 : number;
+}
+
+bool engine_answers(std::uint16_t port) {
+  return http::http_request("GET", "http://127.0.0.1:" + std::to_string(port) + "/health", "", {},
+                            1s)
+    .complete;
+}
+
+TEST_F(daemon_test, starts_engines_lazily_and_switches_between_models) {
+  auto daemon = start_daemon({{"alpha"}, {"beta"}});
+  EXPECT_FALSE(engine_answers(engine_port("alpha"))); // nothing runs before the first request
+  auto first = daemon.chat("alpha");
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto second = daemon.chat("beta");
+  ASSERT_EQ(second.status, 200) << second.body;
+  auto third = daemon.chat("alpha");
+  ASSERT_EQ(third.status, 200) << third.body;
+  simdjson::dom::parser parser;
+  EXPECT_EQ(text_at(parse_json(parser, first.body)["model"]), "org/alpha");
+  EXPECT_EQ(text_at(parse_json(parser, second.body)["model"]), "org/beta");
+  EXPECT_EQ(content_of(third), content_of(first)); // the woken engine answers as before
+  EXPECT_NE(content_of(second), content_of(first));
+  auto status = daemon.status(parser);
+  EXPECT_EQ(text_at(status["active"]), "alpha");
+  EXPECT_EQ(number_at(status["switches"]), 3u);
+}
+
+TEST_F(daemon_test, hundred_concurrent_requests_over_two_models) {
+  // A slow first start lets every request arrive while it runs, so FIFO needs two switches:
+  // idle -> alpha, then alpha -> beta.
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-start-ms", "1500"}}, {"beta"}});
+  std::vector<std::future<http::http_result>> answers;
+  for (int i = 0; i < 100; ++i) {
+    answers.push_back(std::async(
+      std::launch::async, [&daemon, i] { return daemon.chat(i % 2 == 0 ? "alpha" : "beta"); }));
+  }
+  simdjson::dom::parser parser;
+  for (int i = 0; i < 100; ++i) {
+    auto answer = answers[i].get();
+    ASSERT_EQ(answer.status, 200) << answer.failure << answer.body;
+    EXPECT_EQ(text_at(parse_json(parser, answer.body)["model"]),
+              i % 2 == 0 ? "org/alpha" : "org/beta");
+  }
+  auto status = daemon.status(parser);
+  EXPECT_EQ(number_at(status["switches"]), 2u);
+  EXPECT_EQ(number_at(status["models"]["alpha"]["in_flight"]), 0u);
+  EXPECT_EQ(number_at(status["models"]["beta"]["in_flight"]), 0u);
+  EXPECT_EQ(number_at(status["models"]["alpha"]["waiting"]), 0u);
+}
+
+TEST_F(daemon_test, a_long_stream_survives_a_switch_requested_during_it) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "500"}}, {"beta"}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  auto stream = std::async(std::launch::async, [&daemon] {
+    return daemon.chat("alpha", true, R"(,"max_tokens":500,"ignore_eos":true)");
+  });
+  std::this_thread::sleep_for(200ms);
+  auto other = daemon.chat("beta");
+  auto streamed = stream.get();
+  ASSERT_TRUE(streamed.complete) << streamed.failure;
+  EXPECT_EQ(other.status, 200);
+  std::size_t tokens = 0;
+  for (auto at = streamed.body.find("\"content\":\""); at != std::string::npos;
+       at = streamed.body.find("\"content\":\"", at + 1)) {
+    ++tokens;
+  }
+  // The role chunk carries an empty content; the mock caps answers at its natural length.
+  EXPECT_GT(tokens, 8u);
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos);
+  EXPECT_EQ(streamed.body.find("\"error\""), std::string::npos);
+}
+
+TEST_F(daemon_test, a_client_that_leaves_releases_its_place_and_its_lease) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20"}}, {"beta"}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  // Leaves mid-stream: alpha's lease must come back.
+  auto cut
+    = http::http_request("POST", daemon.url("/v1/chat/completions"),
+                         chat_request("Hello there", true, R"(,"model":"alpha")"), {}, 300ms);
+  EXPECT_FALSE(cut.complete);
+  // Leaves while waiting: beta waits behind alpha's drain, so give up before it comes.
+  auto holder = std::async(std::launch::async, [&daemon] { return daemon.chat("alpha", true); });
+  std::this_thread::sleep_for(100ms);
+  auto gave_up = http::http_request("POST", daemon.url("/v1/chat/completions"),
+                                    chat_request("x", false, R"(,"model":"beta")"), {}, 200ms);
+  EXPECT_FALSE(gave_up.complete);
+  holder.get();
+  std::this_thread::sleep_for(300ms);
+  simdjson::dom::parser parser;
+  auto status = daemon.status(parser);
+  EXPECT_EQ(number_at(status["models"]["alpha"]["in_flight"]), 0u);
+  EXPECT_EQ(number_at(status["models"]["beta"]["waiting"]), 0u);
+  EXPECT_EQ(number_at(status["models"]["beta"]["in_flight"]), 0u);
+  EXPECT_EQ(daemon.chat("beta").status, 200);
+}
+
+TEST_F(daemon_test, a_failed_wake_fails_its_waiters_and_the_next_request_starts_afresh) {
+  auto daemon
+    = start_daemon({{"alpha"}, {"beta", "offload+keep_running", {"--mock-faults", "fail_wake=1"}}});
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  ASSERT_EQ(daemon.chat("alpha").status, 200); // beta sleeps
+  auto failed = daemon.chat("beta");           // its wake fails: 503, engine stopped
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  simdjson::dom::parser parser;
+  EXPECT_NE(text_at(parse_json(parser, failed.body)["error"]["message"]).find("failed to wake"),
+            std::string_view::npos)
+    << failed.body;
+  auto again = daemon.chat("beta"); // a cold start, no fault configured for it any more
+  EXPECT_EQ(again.status, 200) << again.body;
+}
+
+TEST_F(daemon_test, a_failed_sleep_escalates_to_stopping_the_engine) {
+  auto daemon = start_daemon(
+    {{"alpha", "offload+keep_running", {"--mock-faults", "fail_sleep=1"}}, {"beta"}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  EXPECT_FALSE(engine_answers(engine_port("alpha"))); // stopped, not left holding the GPU
+  EXPECT_EQ(daemon.chat("alpha").status, 200);
+}
+
+TEST_F(daemon_test, an_engine_crash_mid_stream_reaches_the_client_and_the_next_request_restarts) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-faults", "crash_mid_stream=3"}}});
+  auto stream = daemon.chat("alpha", true);
+  EXPECT_NE(stream.body.find("\"error\""), std::string::npos) << stream.body;
+  EXPECT_NE(stream.body.find("failed mid-stream"), std::string::npos) << stream.body;
+  std::this_thread::sleep_for(500ms); // the engine's exit is noticed
+  auto next = daemon.chat("alpha", true);
+  EXPECT_EQ(next.status, 200);
+}
+
+TEST_F(daemon_test, an_engine_that_never_becomes_healthy_hits_the_startup_timeout) {
+  auto daemon = start_daemon({{"alpha", "offload+keep_running", {"--mock-start-ms", "60000"}}},
+                             R"("min_active_secs": 0)", R"("startup_timeout_secs": 1)");
+  auto answer = daemon.chat("alpha");
+  EXPECT_EQ(answer.status, 503);
+  EXPECT_NE(answer.body.find("did not become healthy within 1 s"), std::string::npos)
+    << answer.body;
+}
+
+TEST_F(daemon_test, bad_requests_get_openai_errors_and_the_daemon_keeps_serving) {
+  auto daemon = start_daemon({{"alpha"}});
+  simdjson::dom::parser parser;
+  auto expect_error = [&](const http::http_result& result, long status, std::string_view type) {
+    SCOPED_TRACE(std::to_string(status) + " " + result.failure);
+    EXPECT_EQ(result.status, status) << result.body;
+    EXPECT_EQ(text_at(parse_json(parser, result.body)["error"]["type"]), type) << result.body;
+  };
+  expect_error(daemon.chat("nope"), 404, "invalid_request_error");
+  expect_error(http::http_request("POST", daemon.url("/v1/chat/completions"), R"({"messages":[]})"),
+               400, "invalid_request_error");
+  expect_error(http::http_request("POST", daemon.url("/v1/chat/completions"), "{not json"), 400,
+               "invalid_request_error");
+  expect_error(http::http_request("POST", daemon.url("/sleep?level=1"), ""), 404,
+               "invalid_request_error");
+  expect_error(http::http_request("POST", daemon.url("/collective_rpc"), R"({"model":"alpha"})"),
+               404, "invalid_request_error");
+  std::string huge(33 * 1024 * 1024, 'x');
+  expect_error(http::http_request("POST", daemon.url("/v1/completions"), huge), 413,
+               "invalid_request_error");
+  auto models = http::http_request("GET", daemon.url("/v1/models"));
+  ASSERT_EQ(models.status, 200) << models.failure;
+  EXPECT_EQ(text_at(parse_json(parser, models.body)["data"].at(0)["id"]), "alpha");
+  EXPECT_EQ(daemon.chat("alpha").status, 200);
+  // The model-override header names the model when the body does not.
+  auto overridden = http::http_request("POST", daemon.url("/v1/chat/completions"),
+                                       chat_request("Hi"), {"model-override: alpha"});
+  EXPECT_EQ(overridden.status, 200) << overridden.body;
+}
+
+TEST_F(daemon_test, sigterm_lets_requests_finish_and_leaves_no_engine_behind) {
+  auto daemon = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "40"}},
+                              {"beta", "offload+keep_running", {}}});
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  auto engines = run_tool("nvidia-smi", {"--query-compute-apps=pid", "--format=csv,noheader"});
+  std::vector<int> pids;
+  for (std::size_t at = 0; at < engines.output.size();) {
+    auto end = engines.output.find('\n', at);
+    pids.push_back(std::stoi(engines.output.substr(at, end - at)));
+    at = end + 1;
+  }
+  ASSERT_EQ(pids.size(), 2u) << engines.output;
+  auto stream = std::async(std::launch::async, [&daemon] { return daemon.chat("alpha", true); });
+  std::this_thread::sleep_for(150ms);
+  ::kill(daemon.process->pid(), SIGTERM);
+  auto finished = stream.get();
+  EXPECT_TRUE(finished.complete) << finished.failure;
+  EXPECT_NE(finished.body.find("data: [DONE]"), std::string::npos);
+  EXPECT_EQ(daemon.process->wait_exit(30s), 0) << daemon.process->output();
+  for (int pid : pids) {
+    EXPECT_FALSE(tools::mock_vllm::is_running(pid)) << "engine " << pid << " outlived llmux";
+  }
+}
+
+} // namespace
+} // namespace llmux::testing_support
