@@ -1,0 +1,45 @@
+// The official openai npm client against a running llmux: a chat completion, the same request
+// streamed, and an unknown model. Exits non-zero on any mismatch.
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+
+const [baseURL, model, modelPath] = process.argv.slice(2);
+const client = new OpenAI({ baseURL: `${baseURL}/v1`, apiKey: 'not-checked', maxRetries: 0 });
+const request = {
+  model,
+  messages: [{ role: 'user', content: 'Hello from the openai client' }],
+  max_tokens: 5,
+  seed: 7,
+};
+
+const chat = await client.chat.completions.create(request);
+assert.equal(chat.object, 'chat.completion');
+assert.equal(chat.model, modelPath);
+const answer = chat.choices[0].message.content;
+assert.ok(answer.length > 0, 'empty answer');
+assert.equal(chat.usage.completion_tokens, 5);
+
+const stream = await client.chat.completions.create({
+  ...request,
+  stream: true,
+  stream_options: { include_usage: true },
+});
+let streamed = '';
+let usage = null;
+for await (const chunk of stream) {
+  streamed += chunk.choices[0]?.delta?.content ?? '';
+  if (chunk.usage) {
+    usage = chunk.usage;
+  }
+}
+assert.equal(streamed, answer);
+assert.equal(usage?.completion_tokens, 5);
+
+await assert.rejects(
+  client.chat.completions.create({ ...request, model: 'no-such-model' }),
+  (error) => error instanceof OpenAI.NotFoundError && /does not exist/.test(error.message),
+);
+
+const models = await client.models.list();
+assert.deepEqual(models.data.map((m) => m.id), [model]);
+console.log(`openai client: ok (${JSON.stringify(answer)})`);

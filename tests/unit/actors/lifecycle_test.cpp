@@ -1,0 +1,50 @@
+#include "actors/lifecycle.hpp"
+
+#include <gtest/gtest.h>
+
+namespace llmux::actors {
+namespace {
+
+using s = lifecycle;
+using e = lifecycle_event;
+
+constexpr s all_states[]
+  = {s::stopped, s::starting, s::active, s::evicting, s::sleeping, s::waking};
+constexpr e all_events[] = {e::activate, e::started, e::start_failed, e::evict,      e::slept,
+                            e::stopped,  e::woken,   e::wake_failed,  e::engine_died};
+
+struct transition {
+  s from;
+  e event;
+  s to;
+};
+
+// Every allowed transition; everything else must be refused.
+constexpr transition table[] = {
+  {s::stopped, e::activate, s::starting},     {s::starting, e::started, s::active},
+  {s::starting, e::start_failed, s::stopped}, {s::active, e::evict, s::evicting},
+  {s::evicting, e::slept, s::sleeping},       {s::evicting, e::stopped, s::stopped},
+  {s::sleeping, e::activate, s::waking},      {s::sleeping, e::stopped, s::stopped},
+  {s::waking, e::woken, s::active},           {s::waking, e::wake_failed, s::stopped},
+  {s::starting, e::engine_died, s::stopped},  {s::active, e::engine_died, s::stopped},
+  {s::evicting, e::engine_died, s::stopped},  {s::sleeping, e::engine_died, s::stopped},
+  {s::waking, e::engine_died, s::stopped},
+};
+
+TEST(lifecycle, the_transition_table_is_exactly_as_documented) {
+  for (auto from : all_states) {
+    for (auto event : all_events) {
+      std::optional<s> expected;
+      for (const auto& row : table) {
+        if (row.from == from && row.event == event) {
+          expected = row.to;
+        }
+      }
+      EXPECT_EQ(next_state(from, event), expected)
+        << to_string(from) << " + event " << static_cast<int>(event);
+    }
+  }
+}
+
+} // namespace
+} // namespace llmux::actors
