@@ -74,6 +74,15 @@ public:
       .receive([](outcome&) {}, [](caf::error&) {});
   }
 
+  std::string warmup() override {
+    caf::scoped_actor self{system_};
+    std::string error;
+    self->request(scheduler_, caf::infinite, warmup_atom_v)
+      .receive([&](outcome& warmed) { error = warmed.ok ? "" : warmed.error; },
+               [&](caf::error& failure) { error = to_string(failure); });
+    return error;
+  }
+
   std::string status() override {
     caf::scoped_actor self{system_};
     std::string result;

@@ -21,6 +21,10 @@ public:
   /// Refuses new requests, lets granted leases finish for up to `grace`, stops every engine,
   /// and returns once they are gone. Blocks the calling thread (not an actor or io thread).
   virtual void shutdown(std::chrono::milliseconds grace) = 0;
+
+  /// Warms every model in turn (start, one inference, evict) before serving; returns an error
+  /// message, empty on success. Blocks the calling thread.
+  virtual std::string warmup() = 0;
 };
 
 /// Spawns the scheduler (and through it the model and engine actors) for `cfg`.

@@ -23,6 +23,7 @@ namespace llmux::actors {
 /// (wake_atom, int32 level)   -> outcome   undo a sleep of `level`: wake_up, and for level 2
 ///                                         reload_weights and reset_prefix_cache
 /// (stop_atom)                -> outcome   end the engine; ok when it is gone
+/// (probe_atom)               -> outcome   one deterministic inference (warmup, checks)
 /// (tick_atom)                             self: health polling while starting, exit watch
 /// to the owner: (down_atom, string reason) when the engine ends by itself
 /// ```
@@ -30,7 +31,8 @@ using engine_actor
   = caf::typed_actor<caf::replies_to<start_atom>::with<outcome>,
                      caf::replies_to<sleep_atom, std::int32_t>::with<outcome>,
                      caf::replies_to<wake_atom, std::int32_t>::with<outcome>,
-                     caf::replies_to<stop_atom>::with<outcome>, caf::reacts_to<tick_atom>>;
+                     caf::replies_to<stop_atom>::with<outcome>,
+                     caf::replies_to<probe_atom>::with<outcome>, caf::reacts_to<tick_atom>>;
 
 /// Spawns the engine actor for `model` on a thread of its own (its HTTP calls and process
 /// handling block). `owner` hears `(down_atom, reason)` when the process dies unexpectedly.

@@ -50,6 +50,7 @@ private:
   caf::result<outcome> activate();
   caf::result<outcome> evict();
   caf::result<outcome> stop();
+  caf::result<outcome> warmup();
   void on_engine_down(const std::string& reason);
   // Stops the engine after a failed step and answers `promise` with `result`.
   void stop_then(caf::typed_response_promise<outcome> promise, lifecycle_event event,
@@ -92,6 +93,7 @@ model_actor::behavior_type model_state::make_behavior(const config::model_config
     [this](activate_atom) { return activate(); },
     [this](evict_atom) { return evict(); },
     [this](stop_atom) { return stop(); },
+    [this](warmup_atom) { return warmup(); },
     [this](down_atom, const std::string& reason) { on_engine_down(reason); },
   };
 }
@@ -214,6 +216,36 @@ caf::result<outcome> model_state::stop() {
         state_ = lifecycle::stopped;
         promise.deliver(outcome::failure(to_string(error)));
       });
+  return promise;
+}
+
+// Warmup leaves the engine in its evicted state, so the first real request wakes it instead of
+// cold-starting it. Each step goes through this actor's own handlers.
+caf::result<outcome> model_state::warmup() {
+  auto promise = self_->make_response_promise<outcome>();
+  auto self = self_;
+  auto fail = [promise](std::string why) mutable { promise.deliver(outcome::failure(why)); };
+  self_->request(model_actor{self_}, startup_timeout_ + start_margin, activate_atom_v)
+    .then(
+      [this, self, promise, fail](outcome& active) mutable {
+        if (!active.ok) {
+          fail(active.error);
+          return;
+        }
+        self->request(engine_, engine_call_timeout, probe_atom_v)
+          .then(
+            [this, self, promise, fail](outcome& probed) mutable {
+              if (!probed.ok) {
+                fail(probed.error);
+                return;
+              }
+              self->request(model_actor{self}, engine_call_timeout, evict_atom_v)
+                .then([promise](outcome& evicted) mutable { promise.deliver(evicted); },
+                      [fail](caf::error& error) mutable { fail(to_string(error)); });
+            },
+            [fail](caf::error& error) mutable { fail(to_string(error)); });
+      },
+      [fail](caf::error& error) mutable { fail(to_string(error)); });
   return promise;
 }
 

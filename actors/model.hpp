@@ -20,12 +20,14 @@ namespace llmux::actors {
 /// (evict_atom)               -> outcome  apply the model's eviction; a failed step escalates
 ///                                        to stopping the engine, so the GPU is always freed
 /// (stop_atom)                -> outcome  stop the engine (shutdown)
+/// (warmup_atom)              -> outcome  before serving: start, run one inference, evict
 /// (down_atom, string reason)             from the engine: it ended by itself
 /// to the scheduler: (down_atom, string model) when the engine of an active model died
 /// ```
 using model_actor = caf::typed_actor<
   caf::replies_to<activate_atom>::with<outcome>, caf::replies_to<evict_atom>::with<outcome>,
-  caf::replies_to<stop_atom>::with<outcome>, caf::reacts_to<down_atom, std::string>>;
+  caf::replies_to<stop_atom>::with<outcome>, caf::replies_to<warmup_atom>::with<outcome>,
+  caf::reacts_to<down_atom, std::string>>;
 
 /// Spawns the model actor for `model` and its `vllm_engine`; `scheduler` hears about deaths.
 model_actor spawn_model(caf::actor_system& system, const config::model_config& model,

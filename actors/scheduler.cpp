@@ -15,7 +15,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "actors/model.hpp"
 #include "actors/policy.hpp"
 #include "config/json_writer.hpp"
 
@@ -86,9 +85,13 @@ public:
     }
   }
 
-  scheduler_actor::behavior_type make_behavior(const config::config& cfg);
+  scheduler_actor::behavior_type make_behavior(const config::config& cfg, model_factory factory);
 
 private:
+  void supervise(std::size_t model);
+  void on_model_exit(const caf::down_msg& message);
+  caf::result<outcome> warmup();
+  void warm_next(std::size_t model, caf::typed_response_promise<outcome> promise);
   caf::result<lease_outcome> acquire(std::uint64_t ticket, const std::string& model,
                                      std::uint64_t timeout_ms);
   void release(std::uint64_t ticket);
@@ -122,19 +125,29 @@ private:
   std::chrono::seconds startup_timeout_{};
   std::map<std::uint64_t, clock_type::time_point> released_early_;
   std::optional<caf::typed_response_promise<outcome>> shutdown_;
+  model_factory factory_;
   bool stopping_engines_ = false;
 };
 
-scheduler_actor::behavior_type scheduler_state::make_behavior(const config::config& cfg) {
+scheduler_actor::behavior_type scheduler_state::make_behavior(const config::config& cfg,
+                                                              model_factory factory) {
   log_ = spdlog::get("sched");
   settings_ = cfg.policy;
   policy_ = make_policy(cfg.policy);
   startup_timeout_ = std::chrono::seconds(cfg.startup_timeout_secs);
-  for (const auto& model : cfg.models) {
-    auto actor = spawn_model(self_->system(), model, cfg.vllm_command, startup_timeout_,
-                             caf::actor_cast<caf::actor>(self_));
-    models_.push_back({model, actor, {}, {}});
+  factory_ = std::move(factory);
+  if (!factory_) {
+    factory_
+      = [command = cfg.vllm_command, timeout = startup_timeout_](
+          caf::actor_system& system, const config::model_config& model, caf::actor scheduler) {
+          return spawn_model(system, model, command, timeout, std::move(scheduler));
+        };
   }
+  for (const auto& model : cfg.models) {
+    models_.push_back({model, {}, {}, {}});
+    supervise(models_.size() - 1);
+  }
+  self_->set_down_handler([this](caf::down_msg& message) { on_model_exit(message); });
   return {
     [this](acquire_atom, std::uint64_t ticket, const std::string& model, std::uint64_t timeout_ms) {
       return acquire(ticket, model, timeout_ms);
@@ -152,7 +165,65 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
     [this](down_atom, const std::string& model) { on_model_down(model); },
     [this](status_atom) { return status_json(); },
     [this](shutdown_atom, std::uint64_t grace_ms) { return shutdown(grace_ms); },
+    [this](warmup_atom) { return warmup(); },
   };
+}
+
+void scheduler_state::supervise(std::size_t model) {
+  models_[model].actor
+    = factory_(self_->system(), models_[model].config, caf::actor_cast<caf::actor>(self_));
+  self_->monitor(models_[model].actor);
+}
+
+// A model actor ended. During shutdown that is expected; otherwise it crashed: its engine ended
+// with it (the model state stops it), so a fresh actor starts from "stopped".
+void scheduler_state::on_model_exit(const caf::down_msg& message) {
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    if (models_[i].actor.address() != message.source) {
+      continue;
+    }
+    if (shutdown_ || stopping_engines_) {
+      return;
+    }
+    log_->error("model actor of {} ended ({}); starting a new one", models_[i].config.name,
+                to_string(message.reason));
+    if (active_ == i) {
+      active_.reset();
+    }
+    supervise(i);
+    return;
+  }
+}
+
+caf::result<outcome> scheduler_state::warmup() {
+  auto promise = self_->make_response_promise<outcome>();
+  warm_next(0, promise);
+  return promise;
+}
+
+// Warms the models one after another, so only one is ever on the GPU.
+void scheduler_state::warm_next(std::size_t model, caf::typed_response_promise<outcome> promise) {
+  if (model == models_.size()) {
+    log_->info("warmup done: every model is in its evicted state");
+    promise.deliver(outcome{});
+    return;
+  }
+  const auto& name = models_[model].config.name;
+  log_->info("warming {}", name);
+  self_->request(models_[model].actor, startup_timeout_ + activate_margin, warmup_atom_v)
+    .then(
+      [this, model, promise, name](outcome& warmed) mutable {
+        if (!warmed.ok) {
+          promise.deliver(
+            outcome::failure(fmt::format("warming {} failed: {}", name, warmed.error)));
+          return;
+        }
+        warm_next(model + 1, promise);
+      },
+      [promise, name](caf::error& error) mutable {
+        promise.deliver(
+          outcome::failure(fmt::format("warming {} failed: {}", name, to_string(error))));
+      });
 }
 
 std::optional<std::size_t> scheduler_state::index_of(const std::string& model) const {
@@ -482,14 +553,16 @@ std::string scheduler_state::status_json() const {
 }
 
 scheduler_actor::behavior_type
-scheduler_impl(scheduler_actor::stateful_pointer<scheduler_state> self, config::config cfg) {
-  return self->state.make_behavior(cfg);
+scheduler_impl(scheduler_actor::stateful_pointer<scheduler_state> self, config::config cfg,
+               model_factory factory) {
+  return self->state.make_behavior(cfg, std::move(factory));
 }
 
 } // namespace
 
-scheduler_actor spawn_scheduler(caf::actor_system& system, const config::config& cfg) {
-  return system.spawn(scheduler_impl, cfg);
+scheduler_actor spawn_scheduler(caf::actor_system& system, const config::config& cfg,
+                                model_factory factory) {
+  return system.spawn(scheduler_impl, cfg, std::move(factory));
 }
 
 } // namespace llmux::actors

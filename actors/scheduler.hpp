@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <caf/fwd.hpp>
@@ -8,6 +9,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/model.hpp"
 #include "config/config.hpp"
 
 namespace llmux::actors {
@@ -29,15 +31,28 @@ namespace llmux::actors {
 /// (status_atom) -> string           JSON: active model, switch count, queues, leases
 /// (shutdown_atom, uint64 grace_ms) -> outcome
 ///     refuse new requests, let granted leases finish (up to grace_ms), stop every engine
+/// (warmup_atom) -> outcome
+///     before serving: warm each model in turn (start, one inference, evict); the first
+///     failure is the answer
 /// ```
+///
+/// The scheduler also supervises its model actors: one that ends abnormally is replaced by a
+/// fresh one (its engine ended with it), and a switch waiting on it fails cleanly.
 using scheduler_actor = caf::typed_actor<
   caf::replies_to<acquire_atom, std::uint64_t, std::string, std::uint64_t>::with<lease_outcome>,
   caf::reacts_to<release_atom, std::uint64_t>, caf::reacts_to<expire_atom, std::uint64_t>,
   caf::reacts_to<step_atom>, caf::reacts_to<tick_atom>, caf::reacts_to<down_atom, std::string>,
   caf::replies_to<status_atom>::with<std::string>,
-  caf::replies_to<shutdown_atom, std::uint64_t>::with<outcome>>;
+  caf::replies_to<shutdown_atom, std::uint64_t>::with<outcome>,
+  caf::replies_to<warmup_atom>::with<outcome>>;
 
-/// Spawns the scheduler with one model actor (and engine) per configured model.
-scheduler_actor spawn_scheduler(caf::actor_system& system, const config::config& cfg);
+/// Makes the model actor for one model; `scheduler` is the handle it reports to.
+using model_factory = std::function<model_actor(
+  caf::actor_system& system, const config::model_config& model, caf::actor scheduler)>;
+
+/// Spawns the scheduler with one model actor per configured model, made by `factory` (by
+/// default real model actors with `vllm_engine`s).
+scheduler_actor spawn_scheduler(caf::actor_system& system, const config::config& cfg,
+                                model_factory factory = {});
 
 } // namespace llmux::actors

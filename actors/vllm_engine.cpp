@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -13,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/process.hpp"
+#include "config/json_writer.hpp"
 #include "http/client.hpp"
 
 namespace llmux::actors {
@@ -29,7 +31,10 @@ constexpr auto wake_timeout = 30s;
 constexpr auto reload_timeout = 60s;
 constexpr auto reset_timeout = 30s;
 constexpr auto stop_grace = 10s;
+constexpr auto probe_timeout = 30s;
 constexpr std::size_t error_body_excerpt = 300;
+/// Control calls are tried this often, waiting 0.5 s then 1 s in between (as the reference).
+constexpr int control_attempts = 3;
 
 std::string describe(const http::http_result& result) {
   if (!result.complete) {
@@ -66,9 +71,10 @@ private:
   caf::result<outcome> start();
   void tick();
   outcome control(const std::string& what, const std::string& path, const std::string& body,
-                  std::chrono::seconds timeout);
+                  std::chrono::seconds timeout, int attempts = control_attempts);
   outcome wake(std::int32_t level);
   outcome stop();
+  outcome probe();
 
   std::string url(const std::string& path) const {
     return fmt::format("http://127.0.0.1:{}{}", model_.port, path);
@@ -103,6 +109,7 @@ engine_actor::behavior_type vllm_engine_state::make_behavior(const config::model
     },
     [this](wake_atom, std::int32_t level) { return wake(level); },
     [this](stop_atom) { return stop(); },
+    [this](probe_atom) { return probe(); },
     [this](tick_atom) { tick(); },
   };
 }
@@ -172,15 +179,25 @@ void vllm_engine_state::tick() {
 }
 
 outcome vllm_engine_state::control(const std::string& what, const std::string& path,
-                                   const std::string& body, std::chrono::seconds timeout) {
-  if (!process_) {
-    return outcome::failure(fmt::format("{}: the engine is not running", what));
+                                   const std::string& body, std::chrono::seconds timeout,
+                                   int attempts) {
+  std::string failure;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    if (!process_) {
+      return outcome::failure(fmt::format("{}: the engine is not running", what));
+    }
+    auto result = http::http_request("POST", url(path), body, {}, timeout);
+    if (result.complete && result.status >= 200 && result.status < 300) {
+      return outcome{};
+    }
+    failure = describe(result);
+    if (attempt < attempts) {
+      log_->warn("{}: {} failed ({}); trying again", model_.name, what, failure);
+      // This actor has a thread of its own: waiting here blocks no one else.
+      std::this_thread::sleep_for(attempt == 1 ? 500ms : 1s);
+    }
   }
-  auto result = http::http_request("POST", url(path), body, {}, timeout);
-  if (result.complete && result.status >= 200 && result.status < 300) {
-    return outcome{};
-  }
-  return outcome::failure(fmt::format("{} failed: {}", what, describe(result)));
+  return outcome::failure(fmt::format("{} failed: {}", what, failure));
 }
 
 outcome vllm_engine_state::wake(std::int32_t level) {
@@ -199,6 +216,31 @@ outcome vllm_engine_state::wake(std::int32_t level) {
     log_->warn("{}: {}", model_.name, reset.error);
   }
   return outcome{};
+}
+
+// The reference's deterministic request: the same question, temperature 0, seed 42.
+outcome vllm_engine_state::probe() {
+  config::json_writer body(config::json_writer::layout::compact);
+  body.begin_object();
+  body.key("model");
+  body.string(model_.model_path);
+  body.key("messages");
+  body.begin_array();
+  body.begin_object();
+  body.key("role");
+  body.string("user");
+  body.key("content");
+  body.string("What is 2+2? Reply with just the number.");
+  body.end_object();
+  body.end_array();
+  body.key("temperature");
+  body.real(0.0);
+  body.key("seed");
+  body.integer(42);
+  body.key("max_tokens");
+  body.integer(10);
+  body.end_object();
+  return control("warmup inference", "/v1/chat/completions", body.str(), probe_timeout, 1);
 }
 
 outcome vllm_engine_state::stop() {

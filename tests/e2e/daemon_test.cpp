@@ -1,6 +1,7 @@
 // The llmux daemon end to end: real llmux, real mock-vllm engines, real sockets.
 
 #include <csignal>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -119,10 +120,10 @@ TEST_F(daemon_test, a_client_that_leaves_releases_its_place_and_its_lease) {
 
 TEST_F(daemon_test, a_failed_wake_fails_its_waiters_and_the_next_request_starts_afresh) {
   auto daemon
-    = start_daemon({{"alpha"}, {"beta", "offload+keep_running", {"--mock-faults", "fail_wake=1"}}});
+    = start_daemon({{"alpha"}, {"beta", "offload+keep_running", {"--mock-faults", "fail_wake=3"}}});
   ASSERT_EQ(daemon.chat("beta").status, 200);
   ASSERT_EQ(daemon.chat("alpha").status, 200); // beta sleeps
-  auto failed = daemon.chat("beta");           // its wake fails: 503, engine stopped
+  auto failed = daemon.chat("beta");           // three wake attempts fail: 503, engine stopped
   EXPECT_EQ(failed.status, 503) << failed.body;
   simdjson::dom::parser parser;
   EXPECT_NE(text_at(parse_json(parser, failed.body)["error"]["message"]).find("failed to wake"),
@@ -134,7 +135,7 @@ TEST_F(daemon_test, a_failed_wake_fails_its_waiters_and_the_next_request_starts_
 
 TEST_F(daemon_test, a_failed_sleep_escalates_to_stopping_the_engine) {
   auto daemon = start_daemon(
-    {{"alpha", "offload+keep_running", {"--mock-faults", "fail_sleep=1"}}, {"beta"}});
+    {{"alpha", "offload+keep_running", {"--mock-faults", "fail_sleep=3"}}, {"beta"}});
   ASSERT_EQ(daemon.chat("alpha").status, 200);
   ASSERT_EQ(daemon.chat("beta").status, 200);
   EXPECT_FALSE(engine_answers(engine_port("alpha"))); // stopped, not left holding the GPU
@@ -189,6 +190,32 @@ TEST_F(daemon_test, bad_requests_get_openai_errors_and_the_daemon_keeps_serving)
   auto overridden = http::http_request("POST", daemon.url("/v1/chat/completions"),
                                        chat_request("Hi"), {"model-override: alpha"});
   EXPECT_EQ(overridden.status, 200) << overridden.body;
+}
+
+TEST_F(daemon_test, warmup_leaves_every_engine_started_and_evicted_before_serving) {
+  auto daemon = start_daemon({{"alpha"}, {"beta"}}, R"("min_active_secs": 0)", R"("warmup": true)");
+  auto apps
+    = run_tool("nvidia-smi", {"--query-compute-apps=used_memory", "--format=csv,noheader,nounits"});
+  EXPECT_EQ(apps.output, "512\n512\n") << apps.output; // both asleep: CUDA context only
+  simdjson::dom::parser parser;
+  auto status = daemon.status(parser);
+  EXPECT_TRUE(status["active"].is_null());
+  EXPECT_EQ(number_at(status["switches"]), 0u);
+  auto answer = daemon.chat("beta"); // a wake, not a cold start
+  EXPECT_EQ(answer.status, 200) << answer.body;
+  EXPECT_NE(daemon.process->output().find("warmup done"), std::string::npos);
+}
+
+TEST_F(daemon_test, a_failed_warmup_stops_the_daemon_before_it_listens) {
+  engine_ports_.clear();
+  auto daemon_config = scratch_ / "broken.json";
+  std::ofstream(daemon_config) << R"({"models":{"m":{"model_path":"m","port":)" << free_port()
+                               << R"(}},"vllm_command":"/nonexistent/vllm","warmup":true,)"
+                               << R"("metrics_port":0})";
+  child_process daemon({LLMUX_DAEMON, "-c", daemon_config, "-p", "0"}, environment());
+  EXPECT_EQ(daemon.wait_exit(30s), 1);
+  EXPECT_NE(daemon.output().find("warmup failed"), std::string::npos) << daemon.output();
+  EXPECT_EQ(daemon.output().find("serving"), std::string::npos);
 }
 
 TEST_F(daemon_test, sigterm_lets_requests_finish_and_leaves_no_engine_behind) {

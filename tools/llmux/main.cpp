@@ -67,6 +67,14 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   system_config.add_message_types<caf::id_block::llmux>();
   caf::actor_system system{system_config};
   auto backend = actors::make_actor_backend(system, cfg);
+  // No listener opens before warmup has finished.
+  if (cfg.warmup) {
+    if (auto error = backend->warmup(); !error.empty()) {
+      log->critical("warmup failed: {}", error);
+      backend->shutdown(std::chrono::milliseconds(0));
+      return startup_failure_status;
+    }
+  }
 
   http::server_settings settings;
   settings.host = options.host;
