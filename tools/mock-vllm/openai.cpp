@@ -112,7 +112,7 @@ net::awaitable<bool> mock_server::generate_answer(beast::tcp_stream& stream,
                      count_tokens(parsed->prompt)));
   }
   auto answer = generate(header.model, parsed->prompt, parsed->seed, parsed->max_tokens,
-                         state_.weights_valid());
+                         state_.weights_valid(), parsed->ignore_eos);
   prompt_tokens_total_ += answer.prompt_tokens;
   generation_tokens_total_ += answer.tokens.size();
   co_await pause_for(timing_.first_token_ms()
@@ -135,8 +135,8 @@ net::awaitable<bool> mock_server::stream_answer(beast::tcp_stream& stream,
                                    parsed.kind == endpoint::chat ? "chatcmpl" : "cmpl",
                                    request_count_ * 0x9E3779B97F4A7C15ull),
                        unix_time_now(), opts_.served_name()};
-  auto answer
-    = generate(header.model, parsed.prompt, parsed.seed, parsed.max_tokens, state_.weights_valid());
+  auto answer = generate(header.model, parsed.prompt, parsed.seed, parsed.max_tokens,
+                         state_.weights_valid(), parsed.ignore_eos);
   prompt_tokens_total_ += answer.prompt_tokens;
   if (parsed.kind == endpoint::chat && !co_await events.send(sse_event(chat_role_chunk(header)))) {
     co_return false;

@@ -104,6 +104,9 @@ config::parsed<generation_request> parse_generation_request(endpoint kind, std::
   if (!object["stream"].get_bool().get(flag)) {
     request.stream = flag;
   }
+  if (!object["ignore_eos"].get_bool().get(flag)) {
+    request.ignore_eos = flag;
+  }
   dom::object stream_options;
   if (!object["stream_options"].get_object().get(stream_options)) {
     // vLLM: include_usage defaults to true once stream_options is given.

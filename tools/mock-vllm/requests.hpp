@@ -24,6 +24,8 @@ struct generation_request {
   std::uint64_t seed = 0;
   bool stream = false;
   bool include_usage = false;
+  /// vLLM's `ignore_eos`: generate exactly `max_tokens`, past the natural end.
+  bool ignore_eos = false;
 };
 
 /// An OpenAI-shaped failure: HTTP status, error type and message.

@@ -53,16 +53,16 @@ std::string generation::text() const {
 }
 
 generation generate(std::string_view model, std::string_view prompt, std::uint64_t seed,
-                    std::optional<std::uint64_t> max_tokens, bool weights_valid) {
+                    std::optional<std::uint64_t> max_tokens, bool weights_valid, bool ignore_eos) {
   generation result;
   result.prompt_tokens = count_tokens(prompt);
   std::uint64_t state = seed_of(model, prompt, seed);
   std::size_t natural = shortest_answer + next_random(state) % (longest_answer - shortest_answer);
   std::size_t length = natural;
-  if (max_tokens && *max_tokens < natural) {
+  if (max_tokens && (*max_tokens < natural || ignore_eos)) {
     length = *max_tokens;
   }
-  result.finish_reason = length < natural ? "length" : "stop";
+  result.finish_reason = length < natural || ignore_eos ? "length" : "stop";
   for (std::size_t i = 0; i < length; ++i) {
     auto word = vocabulary[next_random(state) % vocabulary.size()];
     if (!weights_valid) {

@@ -23,8 +23,10 @@ struct generation {
 /// that an answer after a wake equals the one before the sleep. With invalid weights (after a
 /// level-2 wake without `reload_weights`) every token is `!`, as real vLLM's output turns to
 /// garbage.
+/// With `ignore_eos` the answer runs to exactly `max_tokens`.
 generation generate(std::string_view model, std::string_view prompt, std::uint64_t seed,
-                    std::optional<std::uint64_t> max_tokens, bool weights_valid);
+                    std::optional<std::uint64_t> max_tokens, bool weights_valid,
+                    bool ignore_eos = false);
 
 /// Whitespace-separated words: the mock's token count for prompts.
 std::size_t count_tokens(std::string_view text);

@@ -32,6 +32,12 @@ TEST(text_model, max_tokens_cuts_with_finish_reason_length) {
   EXPECT_EQ(generate("m", "p", 0, 1000, true).finish_reason, "stop");
 }
 
+TEST(text_model, ignore_eos_runs_to_max_tokens) {
+  auto long_answer = generate("m", "p", 0, 500, true, true);
+  EXPECT_EQ(long_answer.tokens.size(), 500u);
+  EXPECT_EQ(long_answer.finish_reason, "length");
+}
+
 TEST(text_model, invalid_weights_give_garbage) {
   auto garbage = generate("m", "p", 0, 5, false);
   EXPECT_EQ(garbage.text(), "!!!!!");
