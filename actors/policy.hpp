@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -23,26 +25,44 @@ struct queue_view {
 };
 
 /// A read-only picture of the scheduler for a policy decision. Models are indexes into
-/// `queues`, in configuration order.
+/// `queues`, in configuration order. Policies are only asked while no switch runs.
 struct scheduler_view {
   clock_type::time_point now;
-  /// The model on the GPU, if any (none while a switch runs).
+  /// The model on the GPU, if any.
   std::optional<std::size_t> active;
   /// How long the active model has been active.
   clock_type::duration active_for{};
   std::span<const queue_view> queues;
 };
 
-/// What to do about a request for a model that is not active.
+/// What the scheduler should do now.
 struct decision {
-  enum class kind { switch_now, defer, skip };
-  kind what = kind::switch_now;
-  /// For `defer`: ask again after this long.
+  enum class kind {
+    stay,       ///< nothing for now
+    switch_now, ///< switch to `target` at once
+    defer,      ///< switch to `target` after `delay`, if it still has waiting requests
+    recheck,    ///< ask `reconsider` again after `delay`
+  };
+  kind what = kind::stay;
+  std::size_t target = 0;
   clock_type::duration delay{};
+
+  static decision stay() {
+    return {};
+  }
+  static decision switch_to(std::size_t target) {
+    return {kind::switch_now, target, {}};
+  }
+  static decision defer(std::size_t target, clock_type::duration delay) {
+    return {kind::defer, target, delay};
+  }
+  static decision recheck(clock_type::duration delay) {
+    return {kind::recheck, 0, delay};
+  }
 };
 
-/// A switch policy: pure logic behind the scheduler, given `now` and a view of the queues, so
-/// that it runs the same under a real clock and in simulation.
+/// A switch policy: pure logic behind the scheduler. It is given `now` and a view of the queues
+/// (never a clock of its own), so it runs the same on a real clock and in simulation.
 class policy {
 public:
   virtual ~policy() = default;
@@ -50,38 +70,121 @@ public:
   /// A request for `target` was queued while `target` is not active and no switch runs.
   virtual decision on_arrival(const scheduler_view& view, std::size_t target) = 0;
 
-  /// After a switch, or when the GPU is idle: the next model to switch to, if any.
-  virtual std::optional<std::size_t> next_target(const scheduler_view& view) = 0;
+  /// After a switch, on a `recheck` and on every tick: what now?
+  virtual decision reconsider(const scheduler_view& view) = 0;
+
+  /// The period of `reconsider` ticks, for policies that want them.
+  virtual std::optional<clock_type::duration> tick_interval() const {
+    return std::nullopt;
+  }
 
   /// Whether the outgoing model's in-flight requests finish before it is evicted.
   virtual bool drains_before_switch() const = 0;
 
-  /// A switch `from` (none: from an idle GPU) `to` took `duration`.
+  /// A switch `from` (none: an idle GPU) `to` begins.
+  virtual void on_switch_start(std::optional<std::size_t> from, std::size_t to) {
+    (void)from;
+    (void)to;
+  }
+
+  /// A switch `from` `to` succeeded after `duration`.
   virtual void on_switch_complete(std::optional<std::size_t> from, std::size_t to,
-                                  clock_type::duration duration)
-    = 0;
+                                  clock_type::duration duration) {
+    (void)from;
+    (void)to;
+    (void)duration;
+  }
 };
 
-/// First come, first served: every queued request may switch at once; after a switch the model
-/// whose oldest request has waited longest goes next. `drain` is `drain_before_switch`.
+/// The model whose oldest request has waited longest, other than `except`; none when no other
+/// model has waiting requests.
+std::optional<std::size_t> oldest_waiting(const scheduler_view& view,
+                                          std::optional<std::size_t> except);
+
+/// First come, first served (the reference's default): every queued request switches at once;
+/// after a switch the model whose oldest request has waited longest goes next.
 class fifo_policy : public policy {
 public:
   explicit fifo_policy(bool drain) : drain_(drain) {
   }
 
   decision on_arrival(const scheduler_view& view, std::size_t target) override;
-  std::optional<std::size_t> next_target(const scheduler_view& view) override;
+  decision reconsider(const scheduler_view& view) override;
   bool drains_before_switch() const override {
     return drain_;
-  }
-  void on_switch_complete(std::optional<std::size_t>, std::size_t, clock_type::duration) override {
   }
 
 private:
   bool drain_;
 };
 
-/// The policy `settings.policy_type` names.
-std::unique_ptr<policy> make_policy(const config::policy_config& settings);
+/// Per-direction switch costs as an exponential moving average of measured switches (α = 0.3,
+/// the first sample taken as it is, samples capped at 60 s so that a cold start does not
+/// poison the estimate), starting from a prior.
+class switch_costs {
+public:
+  explicit switch_costs(clock_type::duration prior) : prior_(prior) {
+  }
+
+  /// The estimate for switching `from` (none: an idle GPU) `to`.
+  clock_type::duration estimate(std::optional<std::size_t> from, std::size_t to) const;
+
+  void record(std::optional<std::size_t> from, std::size_t to, clock_type::duration took);
+
+private:
+  clock_type::duration prior_;
+  std::map<std::pair<std::size_t, std::size_t>, clock_type::duration> ema_;
+};
+
+/// The reference's cost_aware policy (spec §4.3): switch at once when the target's oldest
+/// request is stale or the GPU is idle; otherwise let the active model serve for a window as
+/// long as the estimated switch cost, then switch once enough requests wait
+/// (amortization_factor × cost seconds), else coalesce demand for `coalesce_window_ms`.
+class cost_aware_policy : public policy {
+public:
+  cost_aware_policy(const config::policy_config& settings, std::size_t models);
+
+  decision on_arrival(const scheduler_view& view, std::size_t target) override;
+  decision reconsider(const scheduler_view& view) override;
+  bool drains_before_switch() const override {
+    return true;
+  }
+  void on_switch_start(std::optional<std::size_t> from, std::size_t to) override;
+  void on_switch_complete(std::optional<std::size_t> from, std::size_t to,
+                          clock_type::duration duration) override;
+
+private:
+  double factor_;
+  clock_type::duration coalesce_;
+  clock_type::duration max_wait_;
+  switch_costs costs_;
+  std::vector<bool> defer_pending_;
+};
+
+/// The reference's time_slice policy (spec §4.4, "drain first"): a queued request switches at
+/// once only when stale or the GPU is idle; every tick, once the active model has had its
+/// minimum time (the longer of `min_active_secs` and `min_quantum_ms`) and has nothing queued
+/// or in flight, switch to the longest queue.
+class time_slice_policy : public policy {
+public:
+  explicit time_slice_policy(const config::policy_config& settings);
+
+  decision on_arrival(const scheduler_view& view, std::size_t target) override;
+  decision reconsider(const scheduler_view& view) override;
+  std::optional<clock_type::duration> tick_interval() const override {
+    return tick_;
+  }
+  bool drains_before_switch() const override {
+    return true;
+  }
+
+private:
+  clock_type::duration max_wait_;
+  clock_type::duration min_active_;
+  clock_type::duration tick_;
+};
+
+/// The policy `settings.policy_type` names, for `models` models.
+std::unique_ptr<policy> make_policy(const config::policy_config& settings, std::size_t models);
 
 } // namespace llmux::actors

@@ -109,6 +109,14 @@ private:
   void finish_shutdown_when_idle(bool deadline_passed);
   std::string status_json() const;
   scheduler_view view(std::vector<queue_view>& queues) const;
+  void apply(const decision& decided);
+  void on_tick(bool periodic);
+  void on_deferred(std::size_t model);
+
+  /// The actor clock: real time in the daemon, virtual time in simulations and tests.
+  clock_type::time_point now() const {
+    return self_->clock().now();
+  }
   lease_outcome grant(std::size_t model) const;
   std::optional<std::size_t> index_of(const std::string& model) const;
 
@@ -133,7 +141,7 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
                                                               model_factory factory) {
   log_ = spdlog::get("sched");
   settings_ = cfg.policy;
-  policy_ = make_policy(cfg.policy);
+  policy_ = make_policy(cfg.policy, cfg.models.size());
   startup_timeout_ = std::chrono::seconds(cfg.startup_timeout_secs);
   factory_ = std::move(factory);
   if (!factory_) {
@@ -148,6 +156,9 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
     supervise(models_.size() - 1);
   }
   self_->set_down_handler([this](caf::down_msg& message) { on_model_exit(message); });
+  if (auto interval = policy_->tick_interval()) {
+    self_->delayed_send(self_, *interval, tick_atom_v, true);
+  }
   return {
     [this](acquire_atom, std::uint64_t ticket, const std::string& model, std::uint64_t timeout_ms) {
       return acquire(ticket, model, timeout_ms);
@@ -157,11 +168,11 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
     [this](step_atom) {
       if (switch_) {
         advance();
-      } else {
-        pick_next();
       }
     },
-    [this](tick_atom) { finish_shutdown_when_idle(true); },
+    [this](step_atom, std::uint64_t model) { on_deferred(static_cast<std::size_t>(model)); },
+    [this](tick_atom, bool periodic) { on_tick(periodic); },
+    [this](shutdown_atom) { finish_shutdown_when_idle(true); },
     [this](down_atom, const std::string& model) { on_model_down(model); },
     [this](status_atom) { return status_json(); },
     [this](shutdown_atom, std::uint64_t grace_ms) { return shutdown(grace_ms); },
@@ -260,7 +271,7 @@ caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const 
     return grant(*index);
   }
   auto promise = self_->make_response_promise<lease_outcome>();
-  models_[*index].waiting.push_back({ticket, promise, clock_type::now()});
+  models_[*index].waiting.push_back({ticket, promise, now()});
   self_->delayed_send(self_, milliseconds(timeout_ms), expire_atom_v, ticket);
   consider(*index);
   return promise;
@@ -288,17 +299,17 @@ void scheduler_state::release(std::uint64_t ticket) {
     }
   }
   // The release overtook its acquire (they come from different senders), or repeats one.
-  auto now = clock_type::now();
+  auto current = now();
   std::erase_if(released_early_,
-                [&](const auto& entry) { return now - entry.second > early_release_memory; });
-  released_early_.emplace(ticket, now);
+                [&](const auto& entry) { return current - entry.second > early_release_memory; });
+  released_early_.emplace(ticket, current);
 }
 
 void scheduler_state::expire(std::uint64_t ticket) {
   for (auto& slot : models_) {
     for (auto it = slot.waiting.begin(); it != slot.waiting.end(); ++it) {
       if (it->ticket == ticket) {
-        auto waited = duration_cast<milliseconds>(clock_type::now() - it->since);
+        auto waited = duration_cast<milliseconds>(now() - it->since);
         it->promise.deliver(
           refusal(504, fmt::format("timed out after {:.1f} s waiting for model {}",
                                    static_cast<double>(waited.count()) / 1000, slot.config.name)));
@@ -310,20 +321,20 @@ void scheduler_state::expire(std::uint64_t ticket) {
 }
 
 scheduler_view scheduler_state::view(std::vector<queue_view>& queues) const {
-  auto now = clock_type::now();
+  auto current = now();
   queues.clear();
   for (const auto& slot : models_) {
     queue_view queue;
     queue.waiting = slot.waiting.size();
     queue.oldest_wait
-      = slot.waiting.empty() ? clock_type::duration{} : now - slot.waiting.front().since;
+      = slot.waiting.empty() ? clock_type::duration{} : current - slot.waiting.front().since;
     queue.in_flight = slot.leases.size();
     queues.push_back(queue);
   }
   scheduler_view result;
-  result.now = now;
+  result.now = current;
   result.active = switch_ ? std::nullopt : active_;
-  result.active_for = active_ ? now - activated_at_ : clock_type::duration{};
+  result.active_for = active_ ? current - activated_at_ : clock_type::duration{};
   result.queues = queues;
   return result;
 }
@@ -333,29 +344,59 @@ void scheduler_state::consider(std::size_t target) {
     return;
   }
   std::vector<queue_view> queues;
-  auto decided = policy_->on_arrival(view(queues), target);
+  apply(policy_->on_arrival(view(queues), target));
+}
+
+void scheduler_state::apply(const decision& decided) {
   switch (decided.what) {
+    case decision::kind::stay:
+      break;
     case decision::kind::switch_now:
-      begin_switch(target);
+      if (active_ != decided.target) {
+        begin_switch(decided.target);
+      }
       break;
     case decision::kind::defer:
-      self_->delayed_send(self_, decided.delay, step_atom_v);
+      self_->delayed_send(self_, decided.delay, step_atom_v,
+                          static_cast<std::uint64_t>(decided.target));
       break;
-    case decision::kind::skip:
+    case decision::kind::recheck:
+      self_->delayed_send(self_, decided.delay, tick_atom_v, false);
       break;
   }
 }
 
+void scheduler_state::on_tick(bool periodic) {
+  if (shutdown_) {
+    return;
+  }
+  if (periodic) {
+    self_->delayed_send(self_, *policy_->tick_interval(), tick_atom_v, true);
+  }
+  pick_next();
+}
+
+// A deferred switch is due. It still needs demand: a queue that emptied (timeouts,
+// cancellations) no longer justifies a switch.
+void scheduler_state::on_deferred(std::size_t model) {
+  if (switch_ || shutdown_ || model >= models_.size() || active_ == model
+      || models_[model].waiting.empty()) {
+    return;
+  }
+  begin_switch(model);
+}
+
 void scheduler_state::begin_switch(std::size_t target) {
-  auto now = clock_type::now();
-  switch_ = switch_run{target, active_, switch_phase::cooldown, now};
+  auto current = now();
+  switch_ = switch_run{target, active_, switch_phase::cooldown, current};
+  policy_->on_switch_start(active_, target);
   clock_type::duration wait{};
-  if (last_failure_ && now - *last_failure_ < failure_backoff) {
-    wait = failure_backoff - (now - *last_failure_);
+  if (last_failure_ && current - *last_failure_ < failure_backoff) {
+    wait = failure_backoff - (current - *last_failure_);
   }
   auto min_active = std::chrono::seconds(settings_.min_active_secs);
-  if (active_ && now - activated_at_ < min_active) {
-    wait = std::max(wait, min_active - (now - activated_at_));
+  if (active_ && current - activated_at_ < min_active) {
+    wait = std::max(wait, min_active - (current - activated_at_));
   }
   log_->debug("switch to {} begins{}", models_[target].config.name,
               wait > clock_type::duration{}
@@ -412,22 +453,22 @@ void scheduler_state::advance() {
 void scheduler_state::finish_switch(bool ok, const std::string& error) {
   auto run = *switch_;
   switch_.reset();
-  auto now = clock_type::now();
+  auto current = now();
   const auto& target_name = models_[run.target].config.name;
-  auto took = duration_cast<milliseconds>(now - run.began);
+  auto took = duration_cast<milliseconds>(current - run.began);
   if (ok) {
     active_ = run.target;
-    activated_at_ = now;
+    activated_at_ = current;
     last_failure_.reset();
     ++switches_;
-    policy_->on_switch_complete(run.from, run.target, now - run.began);
+    policy_->on_switch_complete(run.from, run.target, current - run.began);
     log_->info("switched {} -> {} in {} ms",
                run.from ? models_[*run.from].config.name : std::string{"(idle)"}, target_name,
                took.count());
     grant_all(run.target);
   } else {
     active_.reset();
-    last_failure_ = now;
+    last_failure_ = current;
     log_->error("switch to {} failed after {} ms: {}", target_name, took.count(), error);
     fail_all(run.target, 503, fmt::format("model {} is unavailable: {}", target_name, error));
   }
@@ -443,9 +484,7 @@ void scheduler_state::pick_next() {
     return;
   }
   std::vector<queue_view> queues;
-  if (auto next = policy_->next_target(view(queues))) {
-    begin_switch(*next);
-  }
+  apply(policy_->reconsider(view(queues)));
 }
 
 void scheduler_state::grant_all(std::size_t model) {
@@ -482,7 +521,7 @@ caf::result<outcome> scheduler_state::shutdown(std::uint64_t grace_ms) {
   for (std::size_t i = 0; i < models_.size(); ++i) {
     fail_all(i, 503, "llmux is shutting down");
   }
-  self_->delayed_send(self_, milliseconds(grace_ms), tick_atom_v);
+  self_->delayed_send(self_, milliseconds(grace_ms), shutdown_atom_v);
   finish_shutdown_when_idle(false);
   return *shutdown_;
 }

@@ -26,7 +26,9 @@ namespace llmux::actors {
 /// (release_atom, uint64 ticket)     end a ticket, waiting or granted; repeats are ignored
 /// (expire_atom, uint64 ticket)      self: a waiting ticket's timeout
 /// (step_atom)                       self: continue the switch after a wait
-/// (tick_atom)                       self: the shutdown deadline
+/// (step_atom, uint64 model)         self: a deferred switch to `model` is due
+/// (tick_atom, bool periodic)        self: ask the policy again (a recheck, or its tick)
+/// (shutdown_atom)                   self: the shutdown deadline
 /// (down_atom, string model)         from a model actor: its engine died while active
 /// (status_atom) -> string           JSON: active model, switch count, queues, leases
 /// (shutdown_atom, uint64 grace_ms) -> outcome
@@ -41,8 +43,9 @@ namespace llmux::actors {
 using scheduler_actor = caf::typed_actor<
   caf::replies_to<acquire_atom, std::uint64_t, std::string, std::uint64_t>::with<lease_outcome>,
   caf::reacts_to<release_atom, std::uint64_t>, caf::reacts_to<expire_atom, std::uint64_t>,
-  caf::reacts_to<step_atom>, caf::reacts_to<tick_atom>, caf::reacts_to<down_atom, std::string>,
-  caf::replies_to<status_atom>::with<std::string>,
+  caf::reacts_to<step_atom>, caf::reacts_to<step_atom, std::uint64_t>,
+  caf::reacts_to<tick_atom, bool>, caf::reacts_to<shutdown_atom>,
+  caf::reacts_to<down_atom, std::string>, caf::replies_to<status_atom>::with<std::string>,
   caf::replies_to<shutdown_atom, std::uint64_t>::with<outcome>,
   caf::replies_to<warmup_atom>::with<outcome>>;
 

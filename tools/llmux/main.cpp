@@ -58,10 +58,6 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  if (cfg.policy.policy_type != "fifo") {
-    log->warn("policy {} is not built yet; scheduling first come, first served",
-              cfg.policy.policy_type);
-  }
   caf::actor_system_config system_config;
   system_config.set("scheduler.max-threads", 2);
   system_config.add_message_types<caf::id_block::llmux>();

@@ -7,23 +7,125 @@ namespace llmux::actors {
 namespace {
 
 using namespace std::chrono_literals;
+using kind = decision::kind;
+
+scheduler_view view_of(std::vector<queue_view>& queues, std::optional<std::size_t> active,
+                       clock_type::duration active_for) {
+  return {clock_type::time_point{} + 1h, active, active_for, queues};
+}
 
 TEST(fifo_policy, switches_at_once_and_serves_the_longest_waiting_queue_next) {
   fifo_policy fifo(true);
   std::vector<queue_view> queues{{2, 1s, 0}, {1, 3s, 0}, {0, {}, 0}};
-  scheduler_view view{clock_type::now(), 0, 5s, queues};
-  EXPECT_EQ(fifo.on_arrival(view, 1).what, decision::kind::switch_now);
-  EXPECT_EQ(fifo.next_target(view), 1u);
+  auto view = view_of(queues, 0, 5s);
+  auto arrival = fifo.on_arrival(view, 1);
+  EXPECT_EQ(arrival.what, kind::switch_now);
+  EXPECT_EQ(arrival.target, 1u);
+  auto next = fifo.reconsider(view);
+  EXPECT_EQ(next.what, kind::switch_now);
+  EXPECT_EQ(next.target, 1u);
   queues[1].waiting = 0;
-  EXPECT_EQ(fifo.next_target(view), std::nullopt); // the active model's queue is not a target
+  EXPECT_EQ(fifo.reconsider(view).what, kind::stay); // the active model's queue is no target
   EXPECT_TRUE(fifo.drains_before_switch());
   EXPECT_FALSE(fifo_policy(false).drains_before_switch());
 }
 
-TEST(make_policy, follows_drain_before_switch) {
+TEST(switch_costs, ema_per_direction_with_a_prior_and_a_cap) {
+  switch_costs costs(10s);
+  EXPECT_EQ(costs.estimate(0, 1), 10s);
+  EXPECT_EQ(costs.estimate(std::nullopt, 1), 10s);
+  costs.record(0, 1, 4s);
+  EXPECT_EQ(costs.estimate(0, 1), 4s); // the first sample is taken as it is
+  costs.record(0, 1, 14s);
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(costs.estimate(0, 1)), 7000ms);
+  EXPECT_EQ(costs.estimate(1, 0), 10s); // the other direction is separate
+  costs.record(1, 0, 600s);
+  EXPECT_EQ(costs.estimate(1, 0), 60s); // capped
+  costs.record(std::nullopt, 1, 1s);
+  EXPECT_EQ(costs.estimate(std::nullopt, 1), 10s); // cold starts are not recorded
+}
+
+config::policy_config cost_settings() {
+  config::policy_config settings;
+  settings.policy_type = "cost_aware";
+  settings.amortization_factor = 0.5;
+  settings.coalesce_window_ms = 2000;
+  settings.max_wait_secs = 15;
+  return settings;
+}
+
+TEST(cost_aware_policy, stale_requests_and_an_idle_gpu_switch_at_once) {
+  cost_aware_policy policy(cost_settings(), 2);
+  std::vector<queue_view> queues{{0, {}, 1}, {1, 15s, 0}};
+  EXPECT_EQ(policy.on_arrival(view_of(queues, 0, 1s), 1).what, kind::switch_now);
+  queues[1].oldest_wait = 1s;
+  EXPECT_EQ(policy.on_arrival(view_of(queues, std::nullopt, {}), 1).what, kind::switch_now);
+}
+
+TEST(cost_aware_policy, serving_window_then_threshold_then_coalescing) {
+  cost_aware_policy policy(cost_settings(), 2);
+  std::vector<queue_view> queues{{0, {}, 1}, {1, 1s, 0}};
+  // Active for 3 s of a 10 s estimate: defer the rest of the window, once.
+  auto window = policy.on_arrival(view_of(queues, 0, 3s), 1);
+  EXPECT_EQ(window.what, kind::defer);
+  EXPECT_EQ(window.delay, 7s);
+  EXPECT_EQ(policy.on_arrival(view_of(queues, 0, 4s), 1).what, kind::stay);
+  policy.on_switch_start(0, 1); // the deferred switch ran: the flag clears
+  // Past the window, 5 waiting requests (0.5 x 10 s) are needed; fewer coalesce.
+  auto coalesce = policy.on_arrival(view_of(queues, 0, 20s), 1);
+  EXPECT_EQ(coalesce.what, kind::defer);
+  EXPECT_EQ(coalesce.delay, 2s);
+  queues[1].waiting = 5;
+  EXPECT_EQ(policy.on_arrival(view_of(queues, 0, 20s), 1).what, kind::switch_now);
+}
+
+TEST(cost_aware_policy, measured_costs_shorten_the_window) {
+  cost_aware_policy policy(cost_settings(), 2);
+  policy.on_switch_complete(0, 1, 2s);
+  std::vector<queue_view> queues{{0, {}, 0}, {1, 1s, 0}};
+  // Required depth is max(1, ceil(0.5 x 2)) = 1, and the 2 s window is over.
+  EXPECT_EQ(policy.on_arrival(view_of(queues, 0, 3s), 1).what, kind::switch_now);
+}
+
+TEST(time_slice_policy, drains_the_active_model_before_switching_to_the_longest_queue) {
+  config::policy_config settings;
+  settings.policy_type = "time_slice";
+  settings.min_active_secs = 5;
+  settings.min_quantum_ms = 2000;
+  settings.max_wait_secs = 15;
+  settings.tick_interval_ms = 500;
+  time_slice_policy policy(settings);
+  EXPECT_EQ(policy.tick_interval(), 500ms);
+  std::vector<queue_view> queues{{0, {}, 2}, {1, 2s, 0}, {3, 1s, 0}};
+  EXPECT_EQ(policy.on_arrival(view_of(queues, 0, 10s), 1).what, kind::stay);
+  EXPECT_EQ(policy.reconsider(view_of(queues, 0, 10s)).what, kind::stay); // in flight
+  queues[0].in_flight = 0;
+  EXPECT_EQ(policy.reconsider(view_of(queues, 0, 4s)).what, kind::stay); // minimum time
+  auto next = policy.reconsider(view_of(queues, 0, 10s));
+  EXPECT_EQ(next.what, kind::switch_now);
+  EXPECT_EQ(next.target, 2u); // the longest queue, not the oldest
+  queues[1].oldest_wait = 15s;
+  EXPECT_EQ(policy.on_arrival(view_of(queues, 0, 1s), 1).what, kind::switch_now); // stale
+}
+
+TEST(time_slice_policy, min_quantum_extends_the_minimum_time) {
+  config::policy_config settings;
+  settings.min_active_secs = 1;
+  settings.min_quantum_ms = 8000;
+  time_slice_policy policy(settings);
+  std::vector<queue_view> queues{{0, {}, 0}, {1, 1s, 0}};
+  EXPECT_EQ(policy.reconsider(view_of(queues, 0, 5s)).what, kind::stay);
+  EXPECT_EQ(policy.reconsider(view_of(queues, 0, 9s)).what, kind::switch_now);
+}
+
+TEST(make_policy, by_name) {
   config::policy_config settings;
   settings.drain_before_switch = false;
-  EXPECT_FALSE(make_policy(settings)->drains_before_switch());
+  EXPECT_FALSE(make_policy(settings, 2)->drains_before_switch());
+  settings.policy_type = "time_slice";
+  EXPECT_TRUE(make_policy(settings, 2)->tick_interval().has_value());
+  settings.policy_type = "cost_aware";
+  EXPECT_TRUE(make_policy(settings, 2)->drains_before_switch());
 }
 
 TEST(strip_ansi, removes_colour_sequences_and_keeps_the_text) {
