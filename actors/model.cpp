@@ -42,9 +42,8 @@ public:
   }
 
   model_actor::behavior_type make_behavior(const config::model_config& model,
-                                           const std::string& vllm_command,
                                            std::chrono::seconds startup_timeout,
-                                           caf::actor scheduler);
+                                           const engine_factory& make_engine, caf::actor scheduler);
 
 private:
   caf::result<outcome> activate();
@@ -80,15 +79,14 @@ void model_state::enter(lifecycle_event event) {
 }
 
 model_actor::behavior_type model_state::make_behavior(const config::model_config& model,
-                                                      const std::string& vllm_command,
                                                       std::chrono::seconds startup_timeout,
+                                                      const engine_factory& make_engine,
                                                       caf::actor scheduler) {
   model_ = model;
   startup_timeout_ = startup_timeout;
   scheduler_ = std::move(scheduler);
   log_ = spdlog::get("model");
-  engine_ = spawn_vllm_engine(self_->system(), model, vllm_command, startup_timeout,
-                              caf::actor_cast<caf::actor>(self_));
+  engine_ = make_engine(self_->system(), model, caf::actor_cast<caf::actor>(self_));
   return {
     [this](activate_atom) { return activate(); },
     [this](evict_atom) { return evict(); },
@@ -261,17 +259,26 @@ void model_state::on_engine_down(const std::string& reason) {
 }
 
 model_actor::behavior_type model_impl(model_actor::stateful_pointer<model_state> self,
-                                      config::model_config model, std::string vllm_command,
-                                      std::chrono::seconds startup_timeout, caf::actor scheduler) {
-  return self->state.make_behavior(model, vllm_command, startup_timeout, std::move(scheduler));
+                                      config::model_config model,
+                                      std::chrono::seconds startup_timeout,
+                                      engine_factory make_engine, caf::actor scheduler) {
+  return self->state.make_behavior(model, startup_timeout, make_engine, std::move(scheduler));
 }
 
 } // namespace
 
+engine_factory vllm_engines(std::string vllm_command, std::chrono::seconds startup_timeout) {
+  return [vllm_command = std::move(vllm_command), startup_timeout](
+           caf::actor_system& system, const config::model_config& model, caf::actor owner) {
+    return spawn_vllm_engine(system, model, vllm_command, startup_timeout, std::move(owner));
+  };
+}
+
 model_actor spawn_model(caf::actor_system& system, const config::model_config& model,
-                        const std::string& vllm_command, std::chrono::seconds startup_timeout,
+                        std::chrono::seconds startup_timeout, engine_factory make_engine,
                         caf::actor scheduler) {
-  return system.spawn(model_impl, model, vllm_command, startup_timeout, std::move(scheduler));
+  return system.spawn(model_impl, model, startup_timeout, std::move(make_engine),
+                      std::move(scheduler));
 }
 
 } // namespace llmux::actors

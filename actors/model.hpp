@@ -1,12 +1,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/engine.hpp"
 #include "actors/messages.hpp"
 #include "config/config.hpp"
 
@@ -29,9 +31,17 @@ using model_actor = caf::typed_actor<
   caf::replies_to<stop_atom>::with<outcome>, caf::replies_to<warmup_atom>::with<outcome>,
   caf::reacts_to<down_atom, std::string>>;
 
-/// Spawns the model actor for `model` and its `vllm_engine`; `scheduler` hears about deaths.
+/// Makes the engine actor for one model; `owner` (the model actor) hears `down_atom`.
+using engine_factory = std::function<engine_actor(
+  caf::actor_system& system, const config::model_config& model, caf::actor owner)>;
+
+/// Engines that run `vllm_command` (`vllm_engine`).
+engine_factory vllm_engines(std::string vllm_command, std::chrono::seconds startup_timeout);
+
+/// Spawns the model actor for `model` with an engine from `make_engine`; `scheduler` hears
+/// when the engine of the active model dies.
 model_actor spawn_model(caf::actor_system& system, const config::model_config& model,
-                        const std::string& vllm_command, std::chrono::seconds startup_timeout,
+                        std::chrono::seconds startup_timeout, engine_factory make_engine,
                         caf::actor scheduler);
 
 } // namespace llmux::actors

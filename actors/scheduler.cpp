@@ -146,9 +146,9 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
   factory_ = std::move(factory);
   if (!factory_) {
     factory_
-      = [command = cfg.vllm_command, timeout = startup_timeout_](
+      = [engines = vllm_engines(cfg.vllm_command, startup_timeout_), timeout = startup_timeout_](
           caf::actor_system& system, const config::model_config& model, caf::actor scheduler) {
-          return spawn_model(system, model, command, timeout, std::move(scheduler));
+          return spawn_model(system, model, timeout, engines, std::move(scheduler));
         };
   }
   for (const auto& model : cfg.models) {

@@ -47,9 +47,9 @@ TEST_F(daemon_test, starts_engines_lazily_and_switches_between_models) {
 }
 
 TEST_F(daemon_test, time_slice_switches_when_the_active_model_has_drained) {
-  auto daemon = start_daemon({{"alpha"}, {"beta"}},
-                             R"("policy_type": "time_slice", "min_active_secs": 0,)"
-                             R"( "min_quantum_ms": 0, "tick_interval_ms": 50)");
+  auto daemon
+    = start_daemon({{"alpha"}, {"beta"}}, R"("policy_type": "time_slice", "min_active_secs": 0,)"
+                                          R"( "min_quantum_ms": 0, "tick_interval_ms": 50)");
   ASSERT_EQ(daemon.chat("alpha").status, 200);
   auto beta = daemon.chat("beta"); // queued; the next tick finds alpha idle and switches
   EXPECT_EQ(beta.status, 200) << beta.body;

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "actors/engine.hpp"
+#include "actors/policy.hpp"
+
+namespace llmux::actors {
+
+/// How long each engine operation takes for one simulated model.
+struct sim_costs {
+  std::chrono::milliseconds cold_start{60000};
+  std::chrono::milliseconds sleep_level1{5000};
+  std::chrono::milliseconds sleep_level2{1000};
+  std::chrono::milliseconds wake_level1{1200};
+  /// Includes `reload_weights`.
+  std::chrono::milliseconds wake_level2{31000};
+  std::chrono::milliseconds stop{1000};
+};
+
+/// One engine operation as it happened on the simulated GPU.
+struct sim_operation {
+  std::size_t model = 0;
+  enum class kind { start, sleep, wake, stop } what = kind::start;
+  clock_type::time_point began;
+  clock_type::time_point ended;
+};
+
+/// What the simulated engines did; shared by the engines of one simulation, which all run on
+/// one thread (CAF's test coordinator).
+struct sim_timeline {
+  std::vector<sim_operation> operations;
+};
+
+/// Spawns a simulated engine for model number `model`: it answers the engine protocol after the
+/// durations in `costs`, on the actor clock, and records each operation in `timeline`.
+engine_actor spawn_sim_engine(caf::actor_system& system, std::size_t model, sim_costs costs,
+                              std::shared_ptr<sim_timeline> timeline);
+
+} // namespace llmux::actors

@@ -1,0 +1,262 @@
+#include "actors/simulation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/scheduler.hpp"
+#include "config/logging.hpp"
+
+namespace llmux::actors {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// The simulated clients: `(step_atom, i)` is the arrival of request i, `(release_atom, i)` the
+/// end of its service.
+using driver_actor = caf::typed_actor<caf::reacts_to<step_atom, std::uint64_t>,
+                                      caf::reacts_to<release_atom, std::uint64_t>>;
+
+constexpr auto acquire_margin = 1h;
+
+class driver_state {
+public:
+  static constexpr const char* name = "sim_driver";
+
+  explicit driver_state(driver_actor::stateful_pointer<driver_state> self) : self_(self) {
+  }
+
+  driver_actor::behavior_type make_behavior(scheduler_actor scheduler, const config::config& cfg,
+                                            std::vector<sim_request> workload, batching serving,
+                                            std::shared_ptr<sim_run> run) {
+    scheduler_ = std::move(scheduler);
+    workload_ = std::move(workload);
+    serving_ = serving;
+    run_ = std::move(run);
+    timeout_ms_ = cfg.policy.request_timeout_secs * 1000;
+    for (const auto& model : cfg.models) {
+      names_.push_back(model.name);
+    }
+    running_.assign(names_.size(), 0);
+    engine_queues_.resize(names_.size());
+    start_ = self_->clock().now();
+    run_->requests.resize(workload_.size());
+    for (std::uint64_t i = 0; i < workload_.size(); ++i) {
+      self_->delayed_send(self_, workload_[i].arrival, step_atom_v, i);
+    }
+    return {
+      [this](step_atom, std::uint64_t i) { arrive(i); },
+      [this](release_atom, std::uint64_t i) { finish(i); },
+    };
+  }
+
+private:
+  clock_type::duration elapsed() const {
+    return self_->clock().now() - start_;
+  }
+
+  void arrive(std::uint64_t i) {
+    run_->requests[i].arrival = elapsed();
+    const auto& request = workload_[i];
+    self_
+      ->request(scheduler_, std::chrono::milliseconds(timeout_ms_) + acquire_margin, acquire_atom_v,
+                i + 1, names_[request.model], timeout_ms_)
+      .then(
+        [this, i](lease_outcome& outcome) {
+          if (!outcome.granted) {
+            run_->requests[i].status = outcome.status;
+            run_->requests[i].finished = elapsed();
+            count_done();
+            return;
+          }
+          run_->requests[i].granted = elapsed();
+          auto model = workload_[i].model;
+          if (running_[model] < serving_.max_batch) {
+            serve(i);
+          } else {
+            engine_queues_[model].push_back(i);
+          }
+        },
+        [this, i](caf::error&) {
+          run_->requests[i].status = 503;
+          count_done();
+        });
+  }
+
+  void serve(std::uint64_t i) {
+    auto model = workload_[i].model;
+    auto together = ++running_[model];
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      workload_[i].service * std::pow(static_cast<double>(together), serving_.growth));
+    self_->delayed_send(self_, took, release_atom_v, i);
+  }
+
+  void finish(std::uint64_t i) {
+    auto model = workload_[i].model;
+    --running_[model];
+    run_->requests[i].served = true;
+    run_->requests[i].status = 200;
+    run_->requests[i].finished = elapsed();
+    self_->send(scheduler_, release_atom_v, i + 1);
+    if (!engine_queues_[model].empty()) {
+      auto next = engine_queues_[model].front();
+      engine_queues_[model].pop_front();
+      serve(next);
+    }
+    count_done();
+  }
+
+  void count_done() {
+    if (++done_ == workload_.size()) {
+      run_->ended = elapsed();
+    }
+  }
+
+  driver_actor::stateful_pointer<driver_state> self_;
+  scheduler_actor scheduler_;
+  std::vector<sim_request> workload_;
+  batching serving_;
+  std::shared_ptr<sim_run> run_;
+  std::uint64_t timeout_ms_ = 0;
+  std::vector<std::string> names_;
+  std::vector<std::size_t> running_;
+  std::vector<std::deque<std::uint64_t>> engine_queues_;
+  clock_type::time_point start_;
+  std::size_t done_ = 0;
+};
+
+driver_actor::behavior_type driver_impl(driver_actor::stateful_pointer<driver_state> self,
+                                        scheduler_actor scheduler, config::config cfg,
+                                        std::vector<sim_request> workload, batching serving,
+                                        std::shared_ptr<sim_run> run) {
+  return self->state.make_behavior(std::move(scheduler), cfg, std::move(workload), serving,
+                                   std::move(run));
+}
+
+double percentile(std::vector<double> values, double share) {
+  if (values.empty()) {
+    return 0;
+  }
+  std::sort(values.begin(), values.end());
+  auto rank = static_cast<std::size_t>(std::ceil(share * static_cast<double>(values.size())));
+  return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+double seconds_of(clock_type::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+} // namespace
+
+sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
+                 const std::vector<sim_request>& workload, const batching& serving) {
+  if (!spdlog::get("sched")) {
+    config::setup_logging(*config::parse_log_levels("off"), false);
+  }
+  caf::actor_system_config system_config;
+  system_config.set("scheduler.policy", caf::atom("testing"));
+  system_config.add_message_types<caf::id_block::llmux>();
+  caf::actor_system system{system_config};
+  auto& coordinator = dynamic_cast<caf::scheduler::test_coordinator&>(system.scheduler());
+  auto timeline = std::make_shared<sim_timeline>();
+  auto run = std::make_shared<sim_run>();
+  auto start_timeout = std::chrono::seconds(cfg.startup_timeout_secs);
+  // Each model's engine needs its own costs and index: build one engine factory per model.
+  model_factory per_model
+    = [&costs, timeline, start_timeout,
+       &cfg](caf::actor_system& sys, const config::model_config& model, caf::actor scheduler) {
+        std::size_t index = 0;
+        for (std::size_t i = 0; i < cfg.models.size(); ++i) {
+          if (cfg.models[i].name == model.name) {
+            index = i;
+          }
+        }
+        engine_factory engines
+          = [index, cost = costs.at(index), timeline](caf::actor_system& inner,
+                                                      const config::model_config&, caf::actor) {
+              return spawn_sim_engine(inner, index, cost, timeline);
+            };
+        return spawn_model(sys, model, start_timeout, engines, std::move(scheduler));
+      };
+  auto scheduler = spawn_scheduler(system, cfg, per_model);
+  auto start = system.clock().now();
+  auto driver = system.spawn(driver_impl, scheduler, cfg, workload, serving, run);
+  // Discrete-event loop: run every ready message, then jump to the next timeout.
+  auto all_done = [&] {
+    return std::all_of(run->requests.begin(), run->requests.end(),
+                       [](const sim_outcome& r) { return r.status != 0; });
+  };
+  coordinator.run();
+  while (!(run->requests.size() == workload.size() && all_done())) {
+    if (!coordinator.trigger_timeout()) {
+      break;
+    }
+    coordinator.run();
+  }
+  for (const auto& operation : timeline->operations) {
+    auto shifted = operation;
+    shifted.began = clock_type::time_point{} + (operation.began - start);
+    shifted.ended = clock_type::time_point{} + (operation.ended - start);
+    run->operations.push_back(shifted);
+  }
+  caf::anon_send_exit(driver, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
+  coordinator.run();
+  return *run;
+}
+
+sim_summary summarize(const sim_run& run) {
+  sim_summary summary;
+  std::vector<double> waits;
+  std::vector<std::pair<double, double>> service;
+  for (const auto& request : run.requests) {
+    if (!request.served) {
+      ++summary.failed;
+      continue;
+    }
+    ++summary.served;
+    waits.push_back(seconds_of(request.granted - request.arrival));
+    service.emplace_back(seconds_of(request.granted), seconds_of(request.finished));
+  }
+  for (const auto& operation : run.operations) {
+    summary.switching_seconds += seconds_of(operation.ended - operation.began);
+    if (operation.what == sim_operation::kind::start
+        || operation.what == sim_operation::kind::wake) {
+      ++summary.switches;
+    }
+  }
+  // Serving time: the union of the intervals in which at least one request is in service.
+  std::sort(service.begin(), service.end());
+  double covered_until = 0;
+  for (const auto& [from, to] : service) {
+    auto begin = std::max(from, covered_until);
+    if (to > begin) {
+      summary.serving_seconds += to - begin;
+      covered_until = to;
+    }
+  }
+  auto busy = summary.serving_seconds + summary.switching_seconds;
+  summary.gpu_serving_fraction = busy > 0 ? summary.serving_seconds / busy : 0;
+  if (!waits.empty()) {
+    double total = 0;
+    for (double wait : waits) {
+      total += wait;
+    }
+    summary.mean_wait = total / static_cast<double>(waits.size());
+    summary.p50_wait = percentile(waits, 0.50);
+    summary.p99_wait = percentile(waits, 0.99);
+    summary.max_wait = *std::max_element(waits.begin(), waits.end());
+  }
+  return summary;
+}
+
+} // namespace llmux::actors

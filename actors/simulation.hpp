@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/sim_engine.hpp"
+#include "config/config.hpp"
+
+namespace llmux::actors {
+
+/// One request of a simulated workload.
+struct sim_request {
+  std::chrono::milliseconds arrival{0};
+  std::size_t model = 0;
+  /// Service time when served alone.
+  std::chrono::milliseconds service{500};
+};
+
+/// How an engine serves concurrent requests. A real engine batches: up to `max_batch` requests
+/// run at once, and each takes `service × n^growth` when `n` run together (sublinear: the batch
+/// as a whole finishes sooner than one at a time). `max_batch = 1` serves one at a time, as the
+/// reference's simulator did.
+struct batching {
+  std::size_t max_batch = 1;
+  double growth = 0.3;
+};
+
+/// What happened to one request.
+struct sim_outcome {
+  bool served = false;
+  int status = 0;
+  clock_type::duration arrival{};
+  clock_type::duration granted{};
+  clock_type::duration finished{};
+};
+
+/// Everything a simulation produced, times relative to its start.
+struct sim_run {
+  std::vector<sim_outcome> requests;
+  std::vector<sim_operation> operations;
+  clock_type::duration ended{};
+};
+
+/// Runs `workload` through the real scheduler and model actors with simulated engines (one
+/// `sim_costs` per model of `cfg`), on CAF's deterministic test coordinator: virtual time, one
+/// thread, the same numbers on every run.
+sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
+                 const std::vector<sim_request>& workload, const batching& serving);
+
+/// The figures `llmux-sim` prints for one run.
+struct sim_summary {
+  std::size_t served = 0;
+  std::size_t failed = 0;
+  std::size_t switches = 0;
+  double switching_seconds = 0;
+  double serving_seconds = 0;
+  /// serving / (serving + switching): the share of busy GPU time spent serving.
+  double gpu_serving_fraction = 0;
+  double mean_wait = 0;
+  double p50_wait = 0;
+  double p99_wait = 0;
+  double max_wait = 0;
+};
+
+/// Summarises a run.
+sim_summary summarize(const sim_run& run);
+
+} // namespace llmux::actors
