@@ -146,12 +146,97 @@ decision time_slice_policy::reconsider(const scheduler_view& view) {
   return longest ? decision::switch_to(*longest) : decision::stay();
 }
 
+cost_quantum_policy::cost_quantum_policy(const config::policy_config& settings,
+                                         double quantum_factor)
+  : max_wait_(seconds(settings.max_wait_secs)),
+    min_active_(std::max<clock_type::duration>(seconds(settings.min_active_secs),
+                                               milliseconds(settings.min_quantum_ms))),
+    quantum_factor_(quantum_factor), costs_(default_cost_prior) {
+}
+
+std::optional<std::size_t> cost_quantum_policy::best(const scheduler_view& view) const {
+  std::optional<std::size_t> chosen;
+  double chosen_score = 0;
+  for (std::size_t i = 0; i < view.queues.size(); ++i) {
+    const auto& queue = view.queues[i];
+    if (queue.waiting == 0 || view.active == i) {
+      continue;
+    }
+    auto cost = std::max(to_seconds(costs_.estimate(view.active, i)), 0.001);
+    double score = static_cast<double>(queue.waiting) / cost;
+    if (!chosen || score > chosen_score
+        || (score == chosen_score && queue.oldest_wait > view.queues[*chosen].oldest_wait)) {
+      chosen = i;
+      chosen_score = score;
+    }
+  }
+  return chosen;
+}
+
+decision cost_quantum_policy::on_arrival(const scheduler_view& view, std::size_t) {
+  return reconsider(view);
+}
+
+decision cost_quantum_policy::reconsider(const scheduler_view& view) {
+  auto next = best(view);
+  if (!next) {
+    return decision::stay();
+  }
+  if (!view.active) {
+    return decision::switch_to(*next);
+  }
+  // Rule 2: the stalest model whose wait would pass the bound gets the GPU now; otherwise note
+  // when the first one will.
+  std::optional<clock_type::duration> until_stale;
+  std::optional<std::size_t> stale;
+  for (std::size_t i = 0; i < view.queues.size(); ++i) {
+    const auto& queue = view.queues[i];
+    if (queue.waiting == 0 || view.active == i) {
+      continue;
+    }
+    auto deadline = max_wait_ - costs_.estimate(view.active, i);
+    if (queue.oldest_wait >= deadline) {
+      if (!stale || queue.oldest_wait > view.queues[*stale].oldest_wait) {
+        stale = i;
+      }
+    } else if (!until_stale || deadline - queue.oldest_wait < *until_stale) {
+      until_stale = deadline - queue.oldest_wait;
+    }
+  }
+  if (stale) {
+    return decision::switch_to(*stale);
+  }
+  const auto& active = view.queues[*view.active];
+  if (active.waiting == 0 && active.in_flight == 0) {
+    return decision::switch_to(*next); // rule 3
+  }
+  auto quantum = std::max<clock_type::duration>(
+    min_active_, std::chrono::duration_cast<clock_type::duration>(
+                   quantum_factor_ * costs_.estimate(view.active, *next)));
+  if (view.active_for >= quantum) {
+    return decision::switch_to(*next); // rule 4
+  }
+  auto wait = quantum - view.active_for;
+  if (until_stale) {
+    wait = std::min(wait, *until_stale);
+  }
+  return decision::recheck(wait);
+}
+
+void cost_quantum_policy::on_switch_complete(std::optional<std::size_t> from, std::size_t to,
+                                             clock_type::duration duration) {
+  costs_.record(from, to, duration);
+}
+
 std::unique_ptr<policy> make_policy(const config::policy_config& settings, std::size_t models) {
   if (settings.policy_type == "cost_aware") {
     return std::make_unique<cost_aware_policy>(settings, models);
   }
   if (settings.policy_type == "time_slice") {
     return std::make_unique<time_slice_policy>(settings);
+  }
+  if (settings.policy_type == "cost_quantum") {
+    return std::make_unique<cost_quantum_policy>(settings);
   }
   return std::make_unique<fifo_policy>(settings.drain_before_switch);
 }

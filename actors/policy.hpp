@@ -184,6 +184,41 @@ private:
   clock_type::duration tick_;
 };
 
+/// llmux's own policy, "cost_quantum": the GPU's time is divided so that switching costs at most
+/// a fixed share of it, and no request waits much past `max_wait_secs`.
+///
+/// 1. An idle GPU goes at once to the model with the most waiting requests.
+/// 2. Staleness: a model whose oldest request, plus the estimated cost of switching to it, would
+///    exceed `max_wait_secs` gets the GPU now; the bound holds for the whole wait.
+/// 3. Drain first: when the active model has nothing waiting and nothing in flight, switch at
+///    once to the best other model (no coalescing delay while the GPU would idle).
+/// 4. Otherwise the active model keeps serving for a quantum of `quantum_factor` times the
+///    estimated cost of the next switch (at least the minimum time), so a switch costs at most
+///    1 / (1 + quantum_factor) of the GPU's time; then it switches.
+/// "Best" is the most waiting requests per second of switch cost in that direction, ties to
+/// the oldest. Switch costs are measured per direction (EMA). A deferred decision is a recheck,
+/// so demand that vanished (timeouts, cancellations) never causes a switch.
+class cost_quantum_policy : public policy {
+public:
+  cost_quantum_policy(const config::policy_config& settings, double quantum_factor = 3.0);
+
+  decision on_arrival(const scheduler_view& view, std::size_t target) override;
+  decision reconsider(const scheduler_view& view) override;
+  bool drains_before_switch() const override {
+    return true;
+  }
+  void on_switch_complete(std::optional<std::size_t> from, std::size_t to,
+                          clock_type::duration duration) override;
+
+private:
+  std::optional<std::size_t> best(const scheduler_view& view) const;
+
+  clock_type::duration max_wait_;
+  clock_type::duration min_active_;
+  double quantum_factor_;
+  switch_costs costs_;
+};
+
 /// The policy `settings.policy_type` names, for `models` models.
 std::unique_ptr<policy> make_policy(const config::policy_config& settings, std::size_t models);
 

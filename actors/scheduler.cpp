@@ -288,6 +288,11 @@ void scheduler_state::release(std::uint64_t ticket) {
       if (drained && shutdown_) {
         finish_shutdown_when_idle(false);
       }
+      // The active model has nothing left to do: the policy may want the GPU elsewhere now,
+      // rather than at its next tick.
+      if (drained && slot.waiting.empty() && active_ == i && !switch_) {
+        pick_next();
+      }
       return;
     }
     for (auto it = slot.waiting.begin(); it != slot.waiting.end(); ++it) {

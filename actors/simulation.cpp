@@ -48,11 +48,19 @@ public:
     }
     running_.assign(names_.size(), 0);
     engine_queues_.resize(names_.size());
-    start_ = self_->clock().now();
     run_->requests.resize(workload_.size());
-    for (std::uint64_t i = 0; i < workload_.size(); ++i) {
-      self_->delayed_send(self_, workload_[i].arrival, step_atom_v, i);
-    }
+    // Like a daemon with warmup, every model starts warm (evicted, not cold): the workload
+    // measures switching, not first starts.
+    self_->request(scheduler_, caf::infinite, warmup_atom_v)
+      .then(
+        [this](outcome&) {
+          start_ = self_->clock().now();
+          run_->measured_from = start_;
+          for (std::uint64_t i = 0; i < workload_.size(); ++i) {
+            self_->delayed_send(self_, workload_[i].arrival, step_atom_v, i);
+          }
+        },
+        [](caf::error&) {});
     return {
       [this](step_atom, std::uint64_t i) { arrive(i); },
       [this](release_atom, std::uint64_t i) { finish(i); },
@@ -67,6 +75,7 @@ private:
   void arrive(std::uint64_t i) {
     run_->requests[i].arrival = elapsed();
     const auto& request = workload_[i];
+    run_->requests[i].model = request.model;
     self_
       ->request(scheduler_, std::chrono::milliseconds(timeout_ms_) + acquire_margin, acquire_atom_v,
                 i + 1, names_[request.model], timeout_ms_)
@@ -188,7 +197,6 @@ sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
         return spawn_model(sys, model, start_timeout, engines, std::move(scheduler));
       };
   auto scheduler = spawn_scheduler(system, cfg, per_model);
-  auto start = system.clock().now();
   auto driver = system.spawn(driver_impl, scheduler, cfg, workload, serving, run);
   // Discrete-event loop: run every ready message, then jump to the next timeout.
   auto all_done = [&] {
@@ -202,7 +210,11 @@ sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
     }
     coordinator.run();
   }
+  auto start = run->measured_from;
   for (const auto& operation : timeline->operations) {
+    if (operation.began < start) {
+      continue; // warmup
+    }
     auto shifted = operation;
     shifted.began = clock_type::time_point{} + (operation.began - start);
     shifted.ended = clock_type::time_point{} + (operation.ended - start);

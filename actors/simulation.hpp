@@ -30,6 +30,7 @@ struct batching {
 
 /// What happened to one request.
 struct sim_outcome {
+  std::size_t model = 0;
   bool served = false;
   int status = 0;
   clock_type::duration arrival{};
@@ -39,6 +40,8 @@ struct sim_outcome {
 
 /// Everything a simulation produced, times relative to its start.
 struct sim_run {
+  /// When the workload began, after the warmup (actor-clock time).
+  clock_type::time_point measured_from;
   std::vector<sim_outcome> requests;
   std::vector<sim_operation> operations;
   clock_type::duration ended{};
@@ -46,7 +49,8 @@ struct sim_run {
 
 /// Runs `workload` through the real scheduler and model actors with simulated engines (one
 /// `sim_costs` per model of `cfg`), on CAF's deterministic test coordinator: virtual time, one
-/// thread, the same numbers on every run.
+/// thread, the same numbers on every run. The models are warmed first (started and evicted),
+/// and only what follows is measured.
 sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
                  const std::vector<sim_request>& workload, const batching& serving);
 

@@ -33,7 +33,8 @@ inline constexpr bool default_keep_images = true;
 inline constexpr std::string_view default_region = "us-east-1";
 
 /// The switch policies `policy.policy_type` may name.
-inline constexpr std::array<std::string_view, 3> policy_types{"fifo", "cost_aware", "time_slice"};
+inline constexpr std::array<std::string_view, 4> policy_types{"fifo", "cost_aware", "time_slice",
+                                                              "cost_quantum"};
 
 /// An S3-compatible store that keeps checkpoint images (`checkpoint.object_store`).
 struct object_store_config {

@@ -296,7 +296,7 @@ TEST(errors, unknown_policy_lists_the_valid_ones) {
   auto result = parse_config(R"({"models": {}, "policy": {"policy_type": "cost-aware"}})");
   EXPECT_FINDING(result.findings, severity::error, "policy.policy_type",
                  "unknown policy \"cost-aware\" (did you mean \"cost_aware\"?); valid policies: "
-                 "fifo, cost_aware, time_slice");
+                 "fifo, cost_aware, time_slice, cost_quantum");
   EXPECT_FINDING(parse_config(R"({"models": {}, "policy": {"policy_type": "lru"}})").findings,
                  severity::error, "policy.policy_type", "valid policies: fifo, cost_aware");
 }

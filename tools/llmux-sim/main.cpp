@@ -1,0 +1,149 @@
+// llmux-sim: runs workloads through the real scheduler and model actors on simulated engines and
+// virtual time, for each policy, and prints one comparison.
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "actors/simulation.hpp"
+#include "tools/llmux-sim/report.hpp"
+#include "tools/llmux-sim/workloads.hpp"
+
+namespace {
+
+using namespace llmux;
+using std::chrono::milliseconds;
+
+/// The reference's L40 measurements (spec §7.6/§7.7): gpt-oss-20b sleeps at level 1 (wake about
+/// 1.2 s, switch ~3.6 s with cooldown and the other model's sleep), gemma-12b at level 2 (wake
+/// with reload ~31 s, switch ~38 s), qwen3-4b is stopped (cold start ~60 s).
+struct model_type {
+  const char* name;
+  config::eviction_policy eviction;
+  actors::sim_costs costs;
+};
+
+const model_type l40_models[] = {
+  {"gpt-oss-20b",
+   {config::weight_strategy::offload, config::process_strategy::keep_running},
+   {milliseconds(60000), milliseconds(5800), milliseconds(300), milliseconds(1200),
+    milliseconds(8000), milliseconds(1000)}},
+  {"gemma-12b",
+   {config::weight_strategy::discard, config::process_strategy::keep_running},
+   {milliseconds(74000), milliseconds(3000), milliseconds(1000), milliseconds(1500),
+    milliseconds(31000), milliseconds(1000)}},
+  {"qwen3-4b",
+   {config::weight_strategy::retain, config::process_strategy::stop},
+   {milliseconds(60000), milliseconds(3000), milliseconds(300), milliseconds(800),
+    milliseconds(5000), milliseconds(1000)}},
+};
+
+config::config configuration(const std::vector<std::string>& names, const std::string& policy,
+                             std::uint64_t max_wait_secs, std::vector<actors::sim_costs>& costs) {
+  config::config cfg;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto& type = l40_models[i % std::size(l40_models)];
+    config::model_config model;
+    model.name = names[i];
+    model.model_path = type.name;
+    model.port = static_cast<std::uint16_t>(8001 + i);
+    model.eviction = type.eviction;
+    cfg.models.push_back(model);
+    costs.push_back(type.costs);
+  }
+  cfg.policy.policy_type = policy;
+  cfg.policy.max_wait_secs = max_wait_secs;
+  return cfg;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"llmux-sim: compare switch policies on the real scheduler with simulated engines"};
+  app.name("llmux-sim");
+  std::vector<std::string> policies{"fifo", "cost_aware", "time_slice", "cost_quantum"};
+  std::vector<std::string> profiles;
+  std::string trace;
+  std::string svg;
+  long service_ms = 500;
+  std::size_t max_batch = 1;
+  std::uint64_t max_wait_secs = 15;
+  double switch_cost_secs = 0;
+  app.add_option("--policy", policies, "Policies to compare")->capture_default_str();
+  app.add_option("--profile", profiles, "Workloads (default: every reference profile)");
+  app.add_option("--trace", trace, "A CSV workload: time,model,service_seconds");
+  app.add_option("--service-ms", service_ms, "Service time per request of the profiles")
+    ->capture_default_str();
+  app
+    .add_option("--batch", max_batch,
+                "Requests an engine serves at once (1: one at a time, as the reference's "
+                "simulator)")
+    ->capture_default_str();
+  app.add_option("--max-wait-secs", max_wait_secs, "policy.max_wait_secs")->capture_default_str();
+  app.add_option("--switch-cost-secs", switch_cost_secs,
+                 "Every switch costs this much (a wake of this length, sleeps free), as in the "
+                 "reference's simulator; default: the L40 measurements per model");
+  app.add_option("--svg", svg, "Write the timeline of the first run to this SVG file");
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<tools::sim::workload> workloads;
+  std::vector<std::string> trace_models;
+  if (!trace.empty()) {
+    std::ifstream file(trace);
+    std::stringstream text;
+    text << file.rdbuf();
+    auto parsed = tools::sim::read_trace(text.str(), trace_models);
+    if (!file || !parsed) {
+      fmt::print(stderr, "llmux-sim: {}: {}\n", trace, file ? parsed.error() : "cannot read");
+      return 1;
+    }
+    workloads.push_back(*parsed);
+  } else {
+    for (auto& w : tools::sim::reference_profiles(milliseconds(service_ms))) {
+      if (profiles.empty()
+          || std::find(profiles.begin(), profiles.end(), w.name) != profiles.end()) {
+        workloads.push_back(std::move(w));
+      }
+    }
+  }
+  if (workloads.empty()) {
+    fmt::print(stderr, "llmux-sim: no workload selected\n");
+    return 1;
+  }
+  std::vector<tools::sim::result_row> rows;
+  for (const auto& w : workloads) {
+    std::vector<std::string> names = trace_models;
+    for (std::size_t i = names.size(); i < w.models; ++i) {
+      names.push_back(std::string(1, static_cast<char>('A' + i)));
+    }
+    for (const auto& policy : policies) {
+      std::vector<actors::sim_costs> costs;
+      auto cfg = configuration(names, policy, max_wait_secs, costs);
+      if (switch_cost_secs > 0) {
+        auto fixed = milliseconds(static_cast<long>(switch_cost_secs * 1000));
+        for (auto& cost : costs) {
+          cost = {fixed, milliseconds(0), milliseconds(0), fixed, fixed, milliseconds(0)};
+        }
+      }
+      auto run = actors::simulate(cfg, costs, w.requests, {max_batch, 0.3});
+      tools::sim::result_row row{w.name, policy, actors::summarize(run), {}};
+      for (const auto& request : run.requests) {
+        if (request.served) {
+          row.waits.push_back(
+            std::chrono::duration<double>(request.granted - request.arrival).count());
+        }
+      }
+      if (!svg.empty() && rows.empty()) {
+        std::ofstream(svg) << tools::sim::svg_timeline(run, names,
+                                                       fmt::format("{} with {}", w.name, policy));
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  fmt::print("{}", tools::sim::markdown_report(rows));
+  return 0;
+}

@@ -1,0 +1,131 @@
+#include "tools/llmux-sim/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+namespace llmux::tools::sim {
+
+namespace {
+
+double seconds_of(actors::clock_type::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+double p99(std::vector<double> values) {
+  if (values.empty()) {
+    return 0;
+  }
+  std::sort(values.begin(), values.end());
+  auto rank = static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(values.size())));
+  return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+} // namespace
+
+std::string markdown_report(const std::vector<result_row>& rows) {
+  std::string out;
+  std::vector<std::string> workloads;
+  std::vector<std::string> policies;
+  for (const auto& row : rows) {
+    if (std::find(workloads.begin(), workloads.end(), row.workload) == workloads.end()) {
+      workloads.push_back(row.workload);
+    }
+    if (std::find(policies.begin(), policies.end(), row.policy) == policies.end()) {
+      policies.push_back(row.policy);
+    }
+  }
+  for (const auto& name : workloads) {
+    out += fmt::format("### {}\n\n", name);
+    out += "| policy | switches | switching s | GPU serving | served | failed | mean wait s | "
+           "p50 s | p99 s | max s |\n|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& row : rows) {
+      if (row.workload != name) {
+        continue;
+      }
+      const auto& s = row.summary;
+      out += fmt::format("| {} | {} | {:.1f} | {:.1f} % | {} | {} | {:.2f} | {:.2f} | {:.2f} | "
+                         "{:.2f} |\n",
+                         row.policy, s.switches, s.switching_seconds, 100 * s.gpu_serving_fraction,
+                         s.served, s.failed, s.mean_wait, s.p50_wait, s.p99_wait, s.max_wait);
+    }
+    out += "\n";
+  }
+  out += "### Suite (every workload that switches)\n\n";
+  out += "| policy | switches | switching s | weighted GPU serving | p99 wait s | max wait s | "
+         "failed |\n|---|---|---|---|---|---|---|\n";
+  for (const auto& policy : policies) {
+    std::size_t switches = 0;
+    std::size_t failed = 0;
+    double switching = 0;
+    double serving = 0;
+    double max_wait = 0;
+    std::vector<double> waits;
+    for (const auto& row : rows) {
+      if (row.policy != policy || row.workload == "single_model") {
+        continue;
+      }
+      switches += row.summary.switches;
+      failed += row.summary.failed;
+      switching += row.summary.switching_seconds;
+      serving += row.summary.serving_seconds;
+      max_wait = std::max(max_wait, row.summary.max_wait);
+      waits.insert(waits.end(), row.waits.begin(), row.waits.end());
+    }
+    auto busy = serving + switching;
+    out += fmt::format("| {} | {} | {:.1f} | {:.1f} % | {:.2f} | {:.2f} | {} |\n", policy, switches,
+                       switching, busy > 0 ? 100 * serving / busy : 0.0, p99(waits), max_wait,
+                       failed);
+  }
+  return out;
+}
+
+std::string svg_timeline(const actors::sim_run& run, const std::vector<std::string>& models,
+                         const std::string& title) {
+  constexpr double width = 1200;
+  constexpr double lane = 40;
+  constexpr double left = 110;
+  double end = std::max(seconds_of(run.ended), 1.0);
+  auto x = [&](double seconds) { return left + (width - left - 10) * seconds / end; };
+  double height = 50 + lane * static_cast<double>(models.size()) + 40;
+  std::string out = fmt::format(
+    R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" )"
+    R"(font-size="12"><rect width="100%" height="100%" fill="white"/>)"
+    R"(<text x="10" y="20" font-size="14">{}</text>)",
+    width, height, title);
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    double y = 40 + lane * static_cast<double>(m);
+    out += fmt::format(R"(<text x="10" y="{}">{}</text><line x1="{}" y1="{}" x2="{}" y2="{}" )"
+                       R"(stroke="#ddd"/>)",
+                       y + 20, models[m], left, y + 30, width - 10, y + 30);
+  }
+  for (const auto& op : run.operations) {
+    const char* colour = op.what == actors::sim_operation::kind::start   ? "#888"
+                         : op.what == actors::sim_operation::kind::wake  ? "#d33"
+                         : op.what == actors::sim_operation::kind::sleep ? "#e90"
+                                                                         : "#555";
+    double y = 40 + lane * static_cast<double>(op.model);
+    auto begin = seconds_of(op.began.time_since_epoch());
+    auto finish = seconds_of(op.ended.time_since_epoch());
+    out += fmt::format(R"(<rect x="{:.1f}" y="{}" width="{:.1f}" height="12" fill="{}"/>)",
+                       x(begin), y + 4, std::max(1.0, x(finish) - x(begin)), colour);
+  }
+  for (const auto& request : run.requests) {
+    if (!request.served) {
+      continue;
+    }
+    double y = 40 + lane * static_cast<double>(request.model);
+    auto begin = seconds_of(request.granted);
+    out += fmt::format(R"(<rect x="{:.1f}" y="{}" width="{:.1f}" height="8" fill="#3a3" )"
+                       R"(fill-opacity="0.5"/>)",
+                       x(begin), y + 18, std::max(1.0, x(seconds_of(request.finished)) - x(begin)));
+  }
+  out += fmt::format(R"(<text x="{}" y="{}">grey start · orange sleep · red wake · green )"
+                     R"(requests in service · {:.0f} s in all</text></svg>)",
+                     left, height - 12, end);
+  return out;
+}
+
+} // namespace llmux::tools::sim

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "actors/simulation.hpp"
+
+namespace llmux::tools::sim {
+
+/// One row of the comparison: a policy on a workload.
+struct result_row {
+  std::string workload;
+  std::string policy;
+  actors::sim_summary summary;
+  /// Every served request's wait, for suite-wide percentiles.
+  std::vector<double> waits;
+};
+
+/// A Markdown table per workload, then the suite per policy (workloads that need no switch, like
+/// single_model, are left out of the suite figures).
+std::string markdown_report(const std::vector<result_row>& rows);
+
+/// An SVG timeline of one run: per model a lane with its engine operations (start, sleep, wake,
+/// stop) and the intervals its requests were in service.
+std::string svg_timeline(const actors::sim_run& run, const std::vector<std::string>& models,
+                         const std::string& title);
+
+} // namespace llmux::tools::sim
