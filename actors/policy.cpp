@@ -148,7 +148,7 @@ decision time_slice_policy::reconsider(const scheduler_view& view) {
 
 cost_quantum_policy::cost_quantum_policy(const config::policy_config& settings,
                                          double quantum_factor)
-  : max_wait_(seconds(settings.max_wait_secs)),
+  : factor_(settings.amortization_factor), max_wait_(seconds(settings.max_wait_secs)),
     min_active_(std::max<clock_type::duration>(seconds(settings.min_active_secs),
                                                milliseconds(settings.min_quantum_ms))),
     quantum_factor_(quantum_factor), costs_(default_cost_prior) {
@@ -183,44 +183,48 @@ decision cost_quantum_policy::reconsider(const scheduler_view& view) {
     return decision::stay();
   }
   if (!view.active) {
-    return decision::switch_to(*next);
+    return decision::switch_to(*next); // rule 1
   }
-  // Rule 2: the stalest model whose wait would pass the bound gets the GPU now; otherwise note
-  // when the first one will.
-  std::optional<clock_type::duration> until_stale;
+  // Rule 2: the stalest model whose oldest request has waited max_wait_secs gets the GPU now,
+  // so no wait exceeds the bound by more than one switch; otherwise note when the first one
+  // will reach it.
   std::optional<std::size_t> stale;
+  auto recheck_in = clock_type::duration::max();
   for (std::size_t i = 0; i < view.queues.size(); ++i) {
     const auto& queue = view.queues[i];
     if (queue.waiting == 0 || view.active == i) {
       continue;
     }
-    auto deadline = max_wait_ - costs_.estimate(view.active, i);
+    auto deadline = max_wait_;
     if (queue.oldest_wait >= deadline) {
       if (!stale || queue.oldest_wait > view.queues[*stale].oldest_wait) {
         stale = i;
       }
-    } else if (!until_stale || deadline - queue.oldest_wait < *until_stale) {
-      until_stale = deadline - queue.oldest_wait;
+    } else {
+      recheck_in = std::min(recheck_in, deadline - queue.oldest_wait);
     }
   }
   if (stale) {
     return decision::switch_to(*stale);
   }
+  // Rule 3: enough demand to amortise the switch, once the active model has had its minimum
+  // time and has drained (or used up its quantum).
+  auto cost = costs_.estimate(view.active, *next);
+  auto required = std::max<std::size_t>(
+    1, static_cast<std::size_t>(std::ceil(std::max(0.0, factor_ * to_seconds(cost)))));
   const auto& active = view.queues[*view.active];
-  if (active.waiting == 0 && active.in_flight == 0) {
-    return decision::switch_to(*next); // rule 3
-  }
+  bool drained = active.waiting == 0 && active.in_flight == 0;
   auto quantum = std::max<clock_type::duration>(
-    min_active_, std::chrono::duration_cast<clock_type::duration>(
-                   quantum_factor_ * costs_.estimate(view.active, *next)));
-  if (view.active_for >= quantum) {
-    return decision::switch_to(*next); // rule 4
+    min_active_, std::chrono::duration_cast<clock_type::duration>(quantum_factor_ * cost));
+  if (view.queues[*next].waiting >= required) {
+    if (view.active_for >= min_active_ && (drained || view.active_for >= quantum)) {
+      return decision::switch_to(*next);
+    }
+    recheck_in = std::min(recheck_in, (drained ? min_active_ : quantum) - view.active_for);
   }
-  auto wait = quantum - view.active_for;
-  if (until_stale) {
-    wait = std::min(wait, *until_stale);
-  }
-  return decision::recheck(wait);
+  // Otherwise hold: the waiting model gathers demand until it is amortised or stale.
+  return decision::recheck(
+    std::max<clock_type::duration>(recheck_in, std::chrono::milliseconds(1)));
 }
 
 void cost_quantum_policy::on_switch_complete(std::optional<std::size_t> from, std::size_t to,

@@ -184,20 +184,19 @@ private:
   clock_type::duration tick_;
 };
 
-/// llmux's own policy, "cost_quantum": the GPU's time is divided so that switching costs at most
-/// a fixed share of it, and no request waits much past `max_wait_secs`.
+/// llmux's own policy, "cost_quantum": demand is gathered until it pays for the switch, and no
+/// request waits much past `max_wait_secs`.
 ///
-/// 1. An idle GPU goes at once to the model with the most waiting requests.
-/// 2. Staleness: a model whose oldest request, plus the estimated cost of switching to it, would
-///    exceed `max_wait_secs` gets the GPU now; the bound holds for the whole wait.
-/// 3. Drain first: when the active model has nothing waiting and nothing in flight, switch at
-///    once to the best other model (no coalescing delay while the GPU would idle).
-/// 4. Otherwise the active model keeps serving for a quantum of `quantum_factor` times the
-///    estimated cost of the next switch (at least the minimum time), so a switch costs at most
-///    1 / (1 + quantum_factor) of the GPU's time; then it switches.
-/// "Best" is the most waiting requests per second of switch cost in that direction, ties to
-/// the oldest. Switch costs are measured per direction (EMA). A deferred decision is a recheck,
-/// so demand that vanished (timeouts, cancellations) never causes a switch.
+/// 1. An idle GPU goes at once to the best waiting model.
+/// 2. Staleness: a model whose oldest request has waited `max_wait_secs` gets the GPU now, so no
+///    wait passes the bound by more than one switch (and the drain before it).
+/// 3. Amortisation: a model with at least `amortization_factor` × (estimated switch cost in
+///    seconds) waiting requests gets the GPU once the active model has had its minimum time and
+///    has drained, or has used up its quantum: `quantum_factor` × the estimated switch cost.
+/// 4. Otherwise hold, and look again when the next staleness or quantum deadline falls due.
+/// "Best" is the most waiting requests per second of switch cost in that direction, ties to the
+/// oldest; costs are measured per direction (EMA). Decisions are rechecks, not deferred
+/// switches, so demand that vanished (timeouts, cancellations) never causes a switch.
 class cost_quantum_policy : public policy {
 public:
   cost_quantum_policy(const config::policy_config& settings, double quantum_factor = 3.0);
@@ -213,6 +212,7 @@ public:
 private:
   std::optional<std::size_t> best(const scheduler_view& view) const;
 
+  double factor_;
   clock_type::duration max_wait_;
   clock_type::duration min_active_;
   double quantum_factor_;

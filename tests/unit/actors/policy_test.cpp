@@ -118,6 +118,57 @@ TEST(time_slice_policy, min_quantum_extends_the_minimum_time) {
   EXPECT_EQ(policy.reconsider(view_of(queues, 0, 9s)).what, kind::switch_now);
 }
 
+config::policy_config quantum_settings() {
+  config::policy_config settings;
+  settings.policy_type = "cost_quantum";
+  settings.amortization_factor = 0.5;
+  settings.max_wait_secs = 15;
+  settings.min_active_secs = 5;
+  settings.min_quantum_ms = 0;
+  return settings;
+}
+
+TEST(cost_quantum_policy, idle_gpu_and_stale_requests_switch_at_once) {
+  cost_quantum_policy policy(quantum_settings());
+  std::vector<queue_view> queues{{0, {}, 0}, {1, 1s, 0}, {3, 2s, 0}};
+  auto idle = policy.on_arrival(view_of(queues, std::nullopt, {}), 1);
+  EXPECT_EQ(idle.what, kind::switch_now);
+  EXPECT_EQ(idle.target, 2u); // the most waiting per second of switch cost
+  queues[0] = {4, 1s, 3};     // the active model is busy
+  queues[1].oldest_wait = 15s;
+  auto stale = policy.reconsider(view_of(queues, 0, 1s));
+  EXPECT_EQ(stale.what, kind::switch_now);
+  EXPECT_EQ(stale.target, 1u);
+}
+
+TEST(cost_quantum_policy, holds_until_the_demand_pays_for_the_switch) {
+  cost_quantum_policy policy(quantum_settings());
+  // 10 s estimated cost: 5 waiting requests pay for it.
+  std::vector<queue_view> queues{{0, {}, 0}, {2, 3s, 0}};
+  auto hold = policy.reconsider(view_of(queues, 0, 20s));
+  EXPECT_EQ(hold.what, kind::recheck);
+  EXPECT_EQ(hold.delay, 12s); // when the oldest request turns stale
+  queues[1].waiting = 5;
+  EXPECT_EQ(policy.reconsider(view_of(queues, 0, 20s)).what, kind::switch_now);
+  // Not before the active model's minimum time...
+  auto early = policy.reconsider(view_of(queues, 0, 2s));
+  EXPECT_EQ(early.what, kind::recheck);
+  EXPECT_EQ(early.delay, 3s);
+  // ... and, while it is busy, not before its quantum (3 x 10 s).
+  queues[0] = {1, 1s, 2};
+  auto busy = policy.reconsider(view_of(queues, 0, 20s));
+  EXPECT_EQ(busy.what, kind::recheck);
+  EXPECT_EQ(busy.delay, 10s);
+  EXPECT_EQ(policy.reconsider(view_of(queues, 0, 30s)).what, kind::switch_now);
+}
+
+TEST(cost_quantum_policy, measured_costs_change_the_threshold) {
+  cost_quantum_policy policy(quantum_settings());
+  policy.on_switch_complete(0, 1, 2s); // 0.5 x 2 s: one request pays for it
+  std::vector<queue_view> queues{{0, {}, 0}, {1, 1s, 0}};
+  EXPECT_EQ(policy.reconsider(view_of(queues, 0, 6s)).what, kind::switch_now);
+}
+
 TEST(make_policy, by_name) {
   config::policy_config settings;
   settings.drain_before_switch = false;
@@ -126,6 +177,8 @@ TEST(make_policy, by_name) {
   EXPECT_TRUE(make_policy(settings, 2)->tick_interval().has_value());
   settings.policy_type = "cost_aware";
   EXPECT_TRUE(make_policy(settings, 2)->drains_before_switch());
+  settings.policy_type = "cost_quantum";
+  EXPECT_NE(dynamic_cast<cost_quantum_policy*>(make_policy(settings, 2).get()), nullptr);
 }
 
 TEST(strip_ansi, removes_colour_sequences_and_keeps_the_text) {
