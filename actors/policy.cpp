@@ -207,22 +207,28 @@ decision cost_quantum_policy::reconsider(const scheduler_view& view) {
   if (stale) {
     return decision::switch_to(*stale);
   }
-  // Rule 3: enough demand to amortise the switch, once the active model has had its minimum
-  // time and has drained (or used up its quantum).
+  const auto& active = view.queues[*view.active];
+  bool drained = active.waiting == 0 && active.in_flight == 0;
+  // Rule 3: a drained model gives the GPU up as soon as it has had its minimum time; waiting
+  // longer would only idle the GPU.
+  if (drained) {
+    if (view.active_for >= min_active_) {
+      return decision::switch_to(*next);
+    }
+    return decision::recheck(std::min(recheck_in, min_active_ - view.active_for));
+  }
+  // Rule 4: a busy model is preempted after its quantum, for demand that pays for the switch.
   auto cost = costs_.estimate(view.active, *next);
   auto required = std::max<std::size_t>(
     1, static_cast<std::size_t>(std::ceil(std::max(0.0, factor_ * to_seconds(cost)))));
-  const auto& active = view.queues[*view.active];
-  bool drained = active.waiting == 0 && active.in_flight == 0;
   auto quantum = std::max<clock_type::duration>(
     min_active_, std::chrono::duration_cast<clock_type::duration>(quantum_factor_ * cost));
   if (view.queues[*next].waiting >= required) {
-    if (view.active_for >= min_active_ && (drained || view.active_for >= quantum)) {
+    if (view.active_for >= quantum) {
       return decision::switch_to(*next);
     }
-    recheck_in = std::min(recheck_in, (drained ? min_active_ : quantum) - view.active_for);
+    recheck_in = std::min(recheck_in, quantum - view.active_for);
   }
-  // Otherwise hold: the waiting model gathers demand until it is amortised or stale.
   return decision::recheck(
     std::max<clock_type::duration>(recheck_in, std::chrono::milliseconds(1)));
 }

@@ -184,19 +184,23 @@ private:
   clock_type::duration tick_;
 };
 
-/// llmux's own policy, "cost_quantum": demand is gathered until it pays for the switch, and no
-/// request waits much past `max_wait_secs`.
+/// llmux's own policy, "cost_quantum": drain first like time_slice, but driven by events
+/// rather than ticks, with a staleness bound that holds for every request, and busy models
+/// preempted after a quantum proportional to the switch cost.
 ///
 /// 1. An idle GPU goes at once to the best waiting model.
 /// 2. Staleness: a model whose oldest request has waited `max_wait_secs` gets the GPU now, so no
-///    wait passes the bound by more than one switch (and the drain before it).
-/// 3. Amortisation: a model with at least `amortization_factor` × (estimated switch cost in
-///    seconds) waiting requests gets the GPU once the active model has had its minimum time and
-///    has drained, or has used up its quantum: `quantum_factor` × the estimated switch cost.
-/// 4. Otherwise hold, and look again when the next staleness or quantum deadline falls due.
+///    wait passes the bound by more than one switch (and the drain before it); the policy sets
+///    a recheck for the moment the next request turns stale, so no arrival is needed to notice.
+/// 3. A drained active model (nothing waiting, nothing in flight) gives the GPU up as soon as it
+///    has had its minimum time (the longer of `min_active_secs` and `min_quantum_ms`).
+/// 4. A busy active model is preempted once it has had a quantum of `quantum_factor` × the
+///    estimated switch cost, and only for a model with at least `amortization_factor` ×
+///    cost-in-seconds waiting requests; so switching for that reason takes at most
+///    1 / (1 + quantum_factor) of the GPU's time.
 /// "Best" is the most waiting requests per second of switch cost in that direction, ties to the
-/// oldest; costs are measured per direction (EMA). Decisions are rechecks, not deferred
-/// switches, so demand that vanished (timeouts, cancellations) never causes a switch.
+/// oldest; costs are measured per direction (EMA). Every delay is a recheck, not a scheduled
+/// switch, so demand that vanished (timeouts, cancellations) never causes a switch.
 class cost_quantum_policy : public policy {
 public:
   cost_quantum_policy(const config::policy_config& settings, double quantum_factor = 3.0);

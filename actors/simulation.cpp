@@ -47,6 +47,9 @@ public:
       names_.push_back(model.name);
     }
     running_.assign(names_.size(), 0);
+    sent_dependents_.resize(workload_.size());
+    answered_dependents_.resize(workload_.size());
+    unmet_.resize(workload_.size());
     engine_queues_.resize(names_.size());
     run_->requests.resize(workload_.size());
     // Like a daemon with warmup, every model starts warm (evicted, not cold): the workload
@@ -57,7 +60,17 @@ public:
           start_ = self_->clock().now();
           run_->measured_from = start_;
           for (std::uint64_t i = 0; i < workload_.size(); ++i) {
-            self_->delayed_send(self_, workload_[i].arrival, step_atom_v, i);
+            const auto& request = workload_[i];
+            if (request.sent_after) {
+              sent_dependents_[*request.sent_after].push_back(i);
+            }
+            for (auto earlier : request.answered_after) {
+              answered_dependents_[earlier].push_back(i);
+            }
+            unmet_[i] = request.answered_after.size();
+            if (!request.sent_after && request.answered_after.empty()) {
+              self_->delayed_send(self_, request.arrival, step_atom_v, i);
+            }
           }
         },
         [](caf::error&) {});
@@ -72,10 +85,28 @@ private:
     return self_->clock().now() - start_;
   }
 
+  // Sends the closed-loop requests that wait for request `i` to be sent (or answered).
+  void release_dependents(std::uint64_t i, bool answered) {
+    if (!answered) {
+      for (auto j : sent_dependents_[i]) {
+        self_->delayed_send(self_, workload_[j].arrival, step_atom_v,
+                            static_cast<std::uint64_t>(j));
+      }
+      return;
+    }
+    for (auto j : answered_dependents_[i]) {
+      if (--unmet_[j] == 0) {
+        self_->delayed_send(self_, workload_[j].arrival, step_atom_v,
+                            static_cast<std::uint64_t>(j));
+      }
+    }
+  }
+
   void arrive(std::uint64_t i) {
     run_->requests[i].arrival = elapsed();
     const auto& request = workload_[i];
     run_->requests[i].model = request.model;
+    release_dependents(i, false);
     self_
       ->request(scheduler_, std::chrono::milliseconds(timeout_ms_) + acquire_margin, acquire_atom_v,
                 i + 1, names_[request.model], timeout_ms_)
@@ -84,6 +115,7 @@ private:
           if (!outcome.granted) {
             run_->requests[i].status = outcome.status;
             run_->requests[i].finished = elapsed();
+            release_dependents(i, true);
             count_done();
             return;
           }
@@ -116,6 +148,7 @@ private:
     run_->requests[i].status = 200;
     run_->requests[i].finished = elapsed();
     self_->send(scheduler_, release_atom_v, i + 1);
+    release_dependents(i, true);
     if (!engine_queues_[model].empty()) {
       auto next = engine_queues_[model].front();
       engine_queues_[model].pop_front();
@@ -139,6 +172,9 @@ private:
   std::vector<std::string> names_;
   std::vector<std::size_t> running_;
   std::vector<std::deque<std::uint64_t>> engine_queues_;
+  std::vector<std::vector<std::size_t>> sent_dependents_;
+  std::vector<std::vector<std::size_t>> answered_dependents_;
+  std::vector<std::size_t> unmet_;
   clock_type::time_point start_;
   std::size_t done_ = 0;
 };

@@ -13,10 +13,15 @@ namespace llmux::actors {
 
 /// One request of a simulated workload.
 struct sim_request {
+  /// When it arrives: from the start, or from the moment its dependencies below are met.
   std::chrono::milliseconds arrival{0};
   std::size_t model = 0;
   /// Service time when served alone.
   std::chrono::milliseconds service{500};
+  /// A closed-loop client: sent `arrival` after this earlier request was sent ...
+  std::optional<std::size_t> sent_after = {};
+  /// ... or after all of these earlier requests have their answers.
+  std::vector<std::size_t> answered_after = {};
 };
 
 /// How an engine serves concurrent requests. A real engine batches: up to `max_batch` requests

@@ -41,6 +41,30 @@ TEST(scheduler_sim, fifo_switches_on_every_alternation) {
   EXPECT_EQ(summary.switches, 10u); // every request wakes its model: the GPU is never shared
 }
 
+TEST(scheduler_sim, fifo_ping_pongs_on_a_closed_loop_alternation_and_the_others_do_not) {
+  // The reference's alternating client: A, then B 0.1 s later; the next round once both answer.
+  std::vector<sim_request> rounds;
+  for (std::size_t round = 0; round < 10; ++round) {
+    sim_request a{0ms, 0, 500ms};
+    if (round > 0) {
+      a.answered_after = {rounds.size() - 2, rounds.size() - 1};
+    }
+    rounds.push_back(a);
+    sim_request b{100ms, 1, 500ms};
+    b.sent_after = rounds.size() - 1;
+    rounds.push_back(b);
+  }
+  auto fifo = summarize(simulate(models(2, "fifo"), l40_costs(2), rounds, {}));
+  EXPECT_EQ(fifo.served, 20u);
+  EXPECT_EQ(fifo.switches, 20u); // a switch for every request
+  for (auto policy : {"cost_aware", "time_slice", "cost_quantum"}) {
+    auto smarter = summarize(simulate(models(2, policy), l40_costs(2), rounds, {}));
+    EXPECT_EQ(smarter.served, 20u) << policy;
+    EXPECT_LE(smarter.switches, 11u) << policy; // about one per round
+    EXPECT_GT(smarter.gpu_serving_fraction, fifo.gpu_serving_fraction) << policy;
+  }
+}
+
 TEST(scheduler_sim, every_policy_serves_every_request) {
   for (auto policy : all_policies) {
     auto summary = summarize(simulate(models(3, policy), l40_costs(3), mixed_bursts(), {}));

@@ -90,10 +90,19 @@ std::vector<workload> reference_profiles(milliseconds service) {
     add(single, milliseconds(0), 0, service);
   }
   all.push_back(single);
+  // The reference's benchmark client: each round sends A, then B 0.1 s later, and starts the
+  // next round once both have their answers (a closed loop).
   auto balanced = make("balanced", 2);
-  for (int round = 0; round < 20; ++round) {
-    add(balanced, milliseconds(2000) * round, 0, service);
-    add(balanced, milliseconds(2000) * round + milliseconds(100), 1, service);
+  for (std::size_t round = 0; round < 20; ++round) {
+    sim_request a{milliseconds(0), 0, service};
+    if (round > 0) {
+      auto previous = balanced.requests.size();
+      a.answered_after = {previous - 2, previous - 1};
+    }
+    balanced.requests.push_back(a);
+    sim_request b{milliseconds(100), 1, service};
+    b.sent_after = balanced.requests.size() - 1;
+    balanced.requests.push_back(b);
   }
   all.push_back(balanced);
   all.push_back(bursts("bursty", 4, 10, milliseconds(15000), service));

@@ -17,7 +17,9 @@ struct workload {
   std::vector<actors::sim_request> requests;
 };
 
-/// The reference's benchmark profiles (spec §7.3, §7.6), each request served in `service`:
+/// The reference's benchmark profiles (spec §7.3, §7.6), each request served in `service`
+/// (balanced is a closed loop, as the reference's benchmark client was; the rest arrive on a
+/// fixed schedule):
 /// single_model, balanced, bursty, dominant, interleave, surge, three_model, random_50,
 /// random_100, random_200, dominant_95, heavy_burst. Deterministic (the random ones use fixed
 /// seeds and a generator of our own).

@@ -141,31 +141,34 @@ TEST(cost_quantum_policy, idle_gpu_and_stale_requests_switch_at_once) {
   EXPECT_EQ(stale.target, 1u);
 }
 
-TEST(cost_quantum_policy, holds_until_the_demand_pays_for_the_switch) {
+TEST(cost_quantum_policy, a_drained_model_yields_after_its_minimum_time) {
   cost_quantum_policy policy(quantum_settings());
-  // 10 s estimated cost: 5 waiting requests pay for it.
-  std::vector<queue_view> queues{{0, {}, 0}, {2, 3s, 0}};
-  auto hold = policy.reconsider(view_of(queues, 0, 20s));
-  EXPECT_EQ(hold.what, kind::recheck);
-  EXPECT_EQ(hold.delay, 12s); // when the oldest request turns stale
-  queues[1].waiting = 5;
-  EXPECT_EQ(policy.reconsider(view_of(queues, 0, 20s)).what, kind::switch_now);
-  // Not before the active model's minimum time...
+  std::vector<queue_view> queues{{0, {}, 0}, {1, 1s, 0}};
   auto early = policy.reconsider(view_of(queues, 0, 2s));
   EXPECT_EQ(early.what, kind::recheck);
-  EXPECT_EQ(early.delay, 3s);
-  // ... and, while it is busy, not before its quantum (3 x 10 s).
-  queues[0] = {1, 1s, 2};
-  auto busy = policy.reconsider(view_of(queues, 0, 20s));
-  EXPECT_EQ(busy.what, kind::recheck);
-  EXPECT_EQ(busy.delay, 10s);
+  EXPECT_EQ(early.delay, 3s); // the rest of min_active_secs
+  EXPECT_EQ(policy.reconsider(view_of(queues, 0, 5s)).what, kind::switch_now);
+}
+
+TEST(cost_quantum_policy, a_busy_model_is_preempted_after_its_quantum_for_enough_demand) {
+  cost_quantum_policy policy(quantum_settings());
+  // 10 s estimated cost: a 30 s quantum, and 5 waiting requests pay for the switch.
+  std::vector<queue_view> queues{{3, 1s, 2}, {2, 3s, 0}};
+  auto hold = policy.reconsider(view_of(queues, 0, 40s));
+  EXPECT_EQ(hold.what, kind::recheck);
+  EXPECT_EQ(hold.delay, 12s); // not enough demand: look again when the oldest turns stale
+  queues[1].waiting = 5;
+  auto quantum = policy.reconsider(view_of(queues, 0, 20s));
+  EXPECT_EQ(quantum.what, kind::recheck);
+  EXPECT_EQ(quantum.delay, 10s); // the rest of the quantum
   EXPECT_EQ(policy.reconsider(view_of(queues, 0, 30s)).what, kind::switch_now);
 }
 
-TEST(cost_quantum_policy, measured_costs_change_the_threshold) {
+TEST(cost_quantum_policy, measured_costs_shorten_the_quantum) {
   cost_quantum_policy policy(quantum_settings());
-  policy.on_switch_complete(0, 1, 2s); // 0.5 x 2 s: one request pays for it
-  std::vector<queue_view> queues{{0, {}, 0}, {1, 1s, 0}};
+  policy.on_switch_complete(0, 1, 2s); // quantum max(5 s, 3 x 2 s) = 6 s; one request pays
+  std::vector<queue_view> queues{{1, 1s, 1}, {1, 1s, 0}};
+  EXPECT_EQ(policy.reconsider(view_of(queues, 0, 5s)).what, kind::recheck);
   EXPECT_EQ(policy.reconsider(view_of(queues, 0, 6s)).what, kind::switch_now);
 }
 
