@@ -197,6 +197,10 @@ TEST_F(daemon_test, bad_requests_get_openai_errors_and_the_daemon_keeps_serving)
                "invalid_request_error");
   expect_error(http::http_request("POST", daemon.url("/collective_rpc"), R"({"model":"alpha"})"),
                404, "invalid_request_error");
+  std::string long_header = "X-Padding: " + std::string(70 * 1024, 'p');
+  expect_error(http::http_request("POST", daemon.url("/v1/chat/completions"), chat_request("x"),
+                                  {long_header}),
+               431, "invalid_request_error");
   std::string huge(33 * 1024 * 1024, 'x');
   expect_error(http::http_request("POST", daemon.url("/v1/completions"), huge), 413,
                "invalid_request_error");
