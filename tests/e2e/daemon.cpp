@@ -84,6 +84,18 @@ std::uint16_t daemon_test::engine_port(const std::string& model) const {
   return 0;
 }
 
+std::vector<int> daemon_test::engine_pids() {
+  auto engines = run_tool("nvidia-smi", {"--query-compute-apps=pid", "--format=csv,noheader"});
+  EXPECT_EQ(engines.status, 0) << engines.output;
+  std::vector<int> pids;
+  for (std::size_t at = 0; at < engines.output.size();) {
+    auto end = engines.output.find('\n', at);
+    pids.push_back(std::stoi(engines.output.substr(at, end - at)));
+    at = end == std::string::npos ? engines.output.size() : end + 1;
+  }
+  return pids;
+}
+
 std::string daemon_test::content_of(const http::http_result& result) {
   simdjson::dom::parser parser;
   std::string_view content;

@@ -47,6 +47,9 @@ protected:
   /// The ports the models of the last configuration run on, by model name.
   std::uint16_t engine_port(const std::string& model) const;
 
+  /// The PIDs of the engines on the (emulated) GPU, as nvidia-smi lists them.
+  std::vector<int> engine_pids();
+
   /// The answer the mock engine gives to the test prompt as model `model_path`.
   static std::string content_of(const http::http_result& result);
 

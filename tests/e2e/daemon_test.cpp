@@ -240,19 +240,31 @@ TEST_F(daemon_test, a_failed_warmup_stops_the_daemon_before_it_listens) {
   EXPECT_EQ(daemon.output().find("serving"), std::string::npos);
 }
 
+TEST_F(daemon_test, engines_die_with_a_killed_daemon) {
+  auto daemon = start_daemon({{"alpha"}, {"beta"}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  auto pids = engine_pids();
+  ASSERT_EQ(pids.size(), 2u);
+  ::kill(daemon.process->pid(), SIGKILL); // no chance to clean up: the parent-death signal acts
+  EXPECT_EQ(daemon.process->wait_exit(10s), 128 + SIGKILL);
+  for (int pid : pids) {
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; ++i) {
+      gone = !tools::mock_vllm::is_running(pid);
+      std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_TRUE(gone) << "engine " << pid << " outlived a killed llmux";
+  }
+}
+
 TEST_F(daemon_test, sigterm_lets_requests_finish_and_leaves_no_engine_behind) {
   auto daemon = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "40"}},
                               {"beta", "offload+keep_running", {}}});
   ASSERT_EQ(daemon.chat("beta").status, 200);
   ASSERT_EQ(daemon.chat("alpha").status, 200);
-  auto engines = run_tool("nvidia-smi", {"--query-compute-apps=pid", "--format=csv,noheader"});
-  std::vector<int> pids;
-  for (std::size_t at = 0; at < engines.output.size();) {
-    auto end = engines.output.find('\n', at);
-    pids.push_back(std::stoi(engines.output.substr(at, end - at)));
-    at = end + 1;
-  }
-  ASSERT_EQ(pids.size(), 2u) << engines.output;
+  auto pids = engine_pids();
+  ASSERT_EQ(pids.size(), 2u);
   auto stream = std::async(std::launch::async, [&daemon] { return daemon.chat("alpha", true); });
   std::this_thread::sleep_for(150ms);
   ::kill(daemon.process->pid(), SIGTERM);
