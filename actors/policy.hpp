@@ -81,6 +81,12 @@ public:
   /// Whether the outgoing model's in-flight requests finish before it is evicted.
   virtual bool drains_before_switch() const = 0;
 
+  /// Whether the active model still gets its new requests while a switch away from it waits
+  /// out the cooldown (`min_active_secs`). The reference queued them; its policies keep that.
+  virtual bool serves_during_cooldown() const {
+    return false;
+  }
+
   /// A switch `from` (none: an idle GPU) `to` begins.
   virtual void on_switch_start(std::optional<std::size_t> from, std::size_t to) {
     (void)from;
@@ -200,7 +206,9 @@ private:
 ///    1 / (1 + quantum_factor) of the GPU's time.
 /// "Best" is the most waiting requests per second of switch cost in that direction, ties to the
 /// oldest; costs are measured per direction (EMA). Every delay is a recheck, not a scheduled
-/// switch, so demand that vanished (timeouts, cancellations) never causes a switch.
+/// switch, so demand that vanished (timeouts, cancellations) never causes a switch. Unlike the
+/// reference's policies, the active model keeps serving its new requests during the cooldown
+/// before a switch away from it.
 class cost_quantum_policy : public policy {
 public:
   cost_quantum_policy(const config::policy_config& settings, double quantum_factor = 3.0);
@@ -208,6 +216,9 @@ public:
   decision on_arrival(const scheduler_view& view, std::size_t target) override;
   decision reconsider(const scheduler_view& view) override;
   bool drains_before_switch() const override {
+    return true;
+  }
+  bool serves_during_cooldown() const override {
     return true;
   }
   void on_switch_complete(std::optional<std::size_t> from, std::size_t to,

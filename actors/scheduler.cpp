@@ -266,7 +266,12 @@ caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const 
   if (released_early_.erase(ticket) > 0) {
     return refusal(499, "request cancelled");
   }
-  if (active_ == index && !switch_) {
+  // With policies that want it, the active model keeps taking requests while a switch away from
+  // it waits out its cooldown: the GPU is still its own, and only the drain closes the door.
+  // (The reference queued them, which makes FIFO ping-pong; its policies keep that.)
+  bool cooling_down = switch_ && switch_->phase == switch_phase::cooldown && switch_->from == index
+                      && policy_->serves_during_cooldown();
+  if (active_ == index && (!switch_ || cooling_down)) {
     models_[*index].leases.insert(ticket);
     return grant(*index);
   }

@@ -181,7 +181,13 @@ TEST(make_policy, by_name) {
   settings.policy_type = "cost_aware";
   EXPECT_TRUE(make_policy(settings, 2)->drains_before_switch());
   settings.policy_type = "cost_quantum";
-  EXPECT_NE(dynamic_cast<cost_quantum_policy*>(make_policy(settings, 2).get()), nullptr);
+  auto quantum = make_policy(settings, 2);
+  EXPECT_NE(dynamic_cast<cost_quantum_policy*>(quantum.get()), nullptr);
+  // Only llmux's own policy keeps serving the active model during a switch's cooldown; the
+  // reference's policies keep the reference's queueing.
+  EXPECT_TRUE(quantum->serves_during_cooldown());
+  settings.policy_type = "fifo";
+  EXPECT_FALSE(make_policy(settings, 2)->serves_during_cooldown());
 }
 
 TEST(strip_ansi, removes_colour_sequences_and_keeps_the_text) {
