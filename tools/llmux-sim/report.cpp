@@ -122,9 +122,39 @@ std::string svg_timeline(const actors::sim_run& run, const std::vector<std::stri
                        R"(fill-opacity="0.5"/>)",
                        x(begin), y + 18, std::max(1.0, x(seconds_of(request.finished)) - x(begin)));
   }
+  // Queue depth per model: a step line from each request's arrival to its grant, scaled to the
+  // deepest queue of the run.
+  std::vector<std::vector<std::pair<double, int>>> changes(models.size());
+  for (const auto& request : run.requests) {
+    changes[request.model].emplace_back(seconds_of(request.arrival), +1);
+    changes[request.model].emplace_back(
+      seconds_of(request.served ? request.granted : request.finished), -1);
+  }
+  int deepest = 1;
+  for (auto& model : changes) {
+    std::sort(model.begin(), model.end());
+    int depth = 0;
+    for (const auto& change : model) {
+      deepest = std::max(deepest, depth += change.second);
+    }
+  }
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    double base = 40 + lane * static_cast<double>(m) + 30;
+    std::string points = fmt::format("{:.1f},{:.1f}", x(0), base);
+    int depth = 0;
+    for (const auto& [at, step] : changes[m]) {
+      double y_before = base - 26.0 * depth / deepest;
+      depth += step;
+      double y_after = base - 26.0 * depth / deepest;
+      points += fmt::format(" {:.1f},{:.1f} {:.1f},{:.1f}", x(at), y_before, x(at), y_after);
+    }
+    out += fmt::format(R"(<polyline points="{}" fill="none" stroke="#36c" stroke-width="1"/>)",
+                       points);
+  }
   out += fmt::format(R"(<text x="{}" y="{}">grey start · orange sleep · red wake · green )"
-                     R"(requests in service · {:.0f} s in all</text></svg>)",
-                     left, height - 12, end);
+                     R"(requests in service · blue queue depth (max {}) · {:.0f} s in all</text>)"
+                     R"(</svg>)",
+                     left, height - 12, deepest, end);
   return out;
 }
 

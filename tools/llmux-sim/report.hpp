@@ -21,7 +21,7 @@ struct result_row {
 std::string markdown_report(const std::vector<result_row>& rows);
 
 /// An SVG timeline of one run: per model a lane with its engine operations (start, sleep, wake,
-/// stop) and the intervals its requests were in service.
+/// stop), the intervals its requests were in service, and its queue depth over time.
 std::string svg_timeline(const actors::sim_run& run, const std::vector<std::string>& models,
                          const std::string& title);
 
