@@ -1,141 +1,18 @@
 #include "actors/scheduler.hpp"
 
-#include <deque>
-#include <map>
-#include <optional>
-#include <set>
-#include <vector>
-
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
-#include <caf/stateful_actor.hpp>
-#include <caf/typed_event_based_actor.hpp>
-#include <caf/typed_response_promise.hpp>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
-#include "actors/policy.hpp"
-#include "config/json_writer.hpp"
+#include "actors/scheduler_state.hpp"
 
 namespace llmux::actors {
 
-namespace {
+namespace detail {
 
-using namespace std::chrono_literals;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
-
-/// A switch that follows a failed one waits this long first.
-constexpr auto failure_backoff = 2s;
-/// Upper bounds on model actor answers; the engine applies the real limits.
-constexpr auto evict_timeout = 10min;
-constexpr auto activate_margin = 5min;
-/// Releases that overtook their acquire are remembered this long.
-constexpr auto early_release_memory = 60s;
-
-struct waiter {
-  std::uint64_t ticket;
-  caf::typed_response_promise<lease_outcome> promise;
-  clock_type::time_point since;
-};
-
-struct model_slot {
-  config::model_config config;
-  model_actor actor;
-  std::deque<waiter> waiting;
-  std::set<std::uint64_t> leases;
-};
-
-enum class switch_phase { cooldown, drain, evict, activate };
-
-struct switch_run {
-  std::size_t target;
-  std::optional<std::size_t> from;
-  switch_phase phase = switch_phase::cooldown;
-  clock_type::time_point began;
-};
-
-lease_outcome refusal(int status, std::string message) {
-  lease_outcome out;
-  out.status = status;
-  out.message = std::move(message);
-  return out;
-}
-
-class scheduler_state {
-public:
-  static constexpr const char* name = "scheduler";
-
-  explicit scheduler_state(scheduler_actor::stateful_pointer<scheduler_state> self) : self_(self) {
-  }
-
-  scheduler_state(const scheduler_state&) = delete;
-  scheduler_state& operator=(const scheduler_state&) = delete;
-
-  // CAF destroys the state when the actor ends: every waiting request gets an answer (a
-  // dropped promise answers nothing in CAF 0.17) and the model actors end with it.
-  ~scheduler_state() {
-    for (std::size_t i = 0; i < models_.size(); ++i) {
-      fail_all(i, 503, "llmux is shutting down");
-      caf::anon_send_exit(models_[i].actor, caf::exit_reason::user_shutdown);
-    }
-    if (shutdown_) {
-      shutdown_->deliver(outcome{});
-    }
-  }
-
-  scheduler_actor::behavior_type make_behavior(const config::config& cfg, model_factory factory);
-
-private:
-  void supervise(std::size_t model);
-  void on_model_exit(const caf::down_msg& message);
-  caf::result<outcome> warmup();
-  void warm_next(std::size_t model, caf::typed_response_promise<outcome> promise);
-  caf::result<lease_outcome> acquire(std::uint64_t ticket, const std::string& model,
-                                     std::uint64_t timeout_ms);
-  void release(std::uint64_t ticket);
-  void expire(std::uint64_t ticket);
-  void on_model_down(const std::string& model);
-  caf::result<outcome> shutdown(std::uint64_t grace_ms);
-
-  void consider(std::size_t target);
-  void begin_switch(std::size_t target);
-  void advance();
-  void finish_switch(bool ok, const std::string& error);
-  void pick_next();
-  void grant_all(std::size_t model);
-  void fail_all(std::size_t model, int status, const std::string& message);
-  void finish_shutdown_when_idle(bool deadline_passed);
-  std::string status_json() const;
-  scheduler_view view(std::vector<queue_view>& queues) const;
-  void apply(const decision& decided);
-  void on_tick(bool periodic);
-  void on_deferred(std::size_t model);
-
-  /// The actor clock: real time in the daemon, virtual time in simulations and tests.
-  clock_type::time_point now() const {
-    return self_->clock().now();
-  }
-  lease_outcome grant(std::size_t model) const;
-  std::optional<std::size_t> index_of(const std::string& model) const;
-
-  scheduler_actor::stateful_pointer<scheduler_state> self_;
-  std::shared_ptr<spdlog::logger> log_;
-  config::policy_config settings_;
-  std::unique_ptr<policy> policy_;
-  std::vector<model_slot> models_;
-  std::optional<std::size_t> active_;
-  clock_type::time_point activated_at_;
-  std::optional<switch_run> switch_;
-  std::optional<clock_type::time_point> last_failure_;
-  std::uint64_t switches_ = 0;
-  std::chrono::seconds startup_timeout_{};
-  std::map<std::uint64_t, clock_type::time_point> released_early_;
-  std::optional<caf::typed_response_promise<outcome>> shutdown_;
-  model_factory factory_;
-  bool stopping_engines_ = false;
-};
 
 scheduler_actor::behavior_type scheduler_state::make_behavior(const config::config& cfg,
                                                               model_factory factory) {
@@ -178,63 +55,6 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
     [this](shutdown_atom, std::uint64_t grace_ms) { return shutdown(grace_ms); },
     [this](warmup_atom) { return warmup(); },
   };
-}
-
-void scheduler_state::supervise(std::size_t model) {
-  models_[model].actor
-    = factory_(self_->system(), models_[model].config, caf::actor_cast<caf::actor>(self_));
-  self_->monitor(models_[model].actor);
-}
-
-// A model actor ended. During shutdown that is expected; otherwise it crashed: its engine ended
-// with it (the model state stops it), so a fresh actor starts from "stopped".
-void scheduler_state::on_model_exit(const caf::down_msg& message) {
-  for (std::size_t i = 0; i < models_.size(); ++i) {
-    if (models_[i].actor.address() != message.source) {
-      continue;
-    }
-    if (shutdown_ || stopping_engines_) {
-      return;
-    }
-    log_->error("model actor of {} ended ({}); starting a new one", models_[i].config.name,
-                to_string(message.reason));
-    if (active_ == i) {
-      active_.reset();
-    }
-    supervise(i);
-    return;
-  }
-}
-
-caf::result<outcome> scheduler_state::warmup() {
-  auto promise = self_->make_response_promise<outcome>();
-  warm_next(0, promise);
-  return promise;
-}
-
-// Warms the models one after another, so only one is ever on the GPU.
-void scheduler_state::warm_next(std::size_t model, caf::typed_response_promise<outcome> promise) {
-  if (model == models_.size()) {
-    log_->info("warmup done: every model is in its evicted state");
-    promise.deliver(outcome{});
-    return;
-  }
-  const auto& name = models_[model].config.name;
-  log_->info("warming {}", name);
-  self_->request(models_[model].actor, startup_timeout_ + activate_margin, warmup_atom_v)
-    .then(
-      [this, model, promise, name](outcome& warmed) mutable {
-        if (!warmed.ok) {
-          promise.deliver(
-            outcome::failure(fmt::format("warming {} failed: {}", name, warmed.error)));
-          return;
-        }
-        warm_next(model + 1, promise);
-      },
-      [promise, name](caf::error& error) mutable {
-        promise.deliver(
-          outcome::failure(fmt::format("warming {} failed: {}", name, to_string(error))));
-      });
 }
 
 std::optional<std::size_t> scheduler_state::index_of(const std::string& model) const {
@@ -515,103 +335,17 @@ void scheduler_state::fail_all(std::size_t model, int status, const std::string&
   }
 }
 
-void scheduler_state::on_model_down(const std::string& model) {
-  auto index = index_of(model);
-  if (index && active_ == index && !switch_) {
-    log_->warn("{} went down while active; its next request starts it again", model);
-    active_.reset();
-  }
-}
-
-caf::result<outcome> scheduler_state::shutdown(std::uint64_t grace_ms) {
-  if (shutdown_) {
-    return outcome::failure("shutdown already in progress");
-  }
-  shutdown_ = self_->make_response_promise<outcome>();
-  for (std::size_t i = 0; i < models_.size(); ++i) {
-    fail_all(i, 503, "llmux is shutting down");
-  }
-  self_->delayed_send(self_, milliseconds(grace_ms), shutdown_atom_v);
-  finish_shutdown_when_idle(false);
-  return *shutdown_;
-}
-
-// Once every lease is back (or the deadline passed) and no switch runs, stop every engine.
-void scheduler_state::finish_shutdown_when_idle(bool deadline_passed) {
-  if (!shutdown_ || stopping_engines_) {
-    return;
-  }
-  bool leases_out = std::any_of(models_.begin(), models_.end(),
-                                [](const model_slot& slot) { return !slot.leases.empty(); });
-  if (!deadline_passed && (leases_out || switch_)) {
-    return;
-  }
-  stopping_engines_ = true;
-  auto remaining = std::make_shared<std::size_t>(models_.size());
-  auto stopped_one = [this, remaining] {
-    if (--*remaining == 0) {
-      log_->info("every engine is stopped");
-      shutdown_->deliver(outcome{});
-      shutdown_.reset();
-      self_->quit();
-    }
-  };
-  if (models_.empty()) {
-    ++*remaining;
-    stopped_one();
-    return;
-  }
-  for (auto& slot : models_) {
-    self_->request(slot.actor, evict_timeout, stop_atom_v)
-      .then([stopped_one](outcome&) { stopped_one(); },
-            [stopped_one](caf::error&) { stopped_one(); });
-  }
-}
-
-std::string scheduler_state::status_json() const {
-  config::json_writer out(config::json_writer::layout::compact);
-  out.begin_object();
-  out.key("active");
-  if (active_ && !switch_) {
-    out.string(models_[*active_].config.name);
-  } else {
-    out.null();
-  }
-  out.key("switching_to");
-  if (switch_) {
-    out.string(models_[switch_->target].config.name);
-  } else {
-    out.null();
-  }
-  out.key("switches");
-  out.integer(switches_);
-  out.key("models");
-  out.begin_object();
-  for (const auto& slot : models_) {
-    out.key(slot.config.name);
-    out.begin_object();
-    out.key("waiting");
-    out.integer(slot.waiting.size());
-    out.key("in_flight");
-    out.integer(slot.leases.size());
-    out.end_object();
-  }
-  out.end_object();
-  out.end_object();
-  return out.str();
-}
-
 scheduler_actor::behavior_type
 scheduler_impl(scheduler_actor::stateful_pointer<scheduler_state> self, config::config cfg,
                model_factory factory) {
   return self->state.make_behavior(cfg, std::move(factory));
 }
 
-} // namespace
+} // namespace detail
 
 scheduler_actor spawn_scheduler(caf::actor_system& system, const config::config& cfg,
                                 model_factory factory) {
-  return system.spawn(scheduler_impl, cfg, std::move(factory));
+  return system.spawn(detail::scheduler_impl, cfg, std::move(factory));
 }
 
 } // namespace llmux::actors

@@ -1,0 +1,160 @@
+// The scheduler's own lifecycle: supervising its model actors, warming them, shutting down,
+// and reporting its state.
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <fmt/format.h>
+
+#include "actors/scheduler_state.hpp"
+#include "config/json_writer.hpp"
+
+namespace llmux::actors::detail {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+void scheduler_state::supervise(std::size_t model) {
+  models_[model].actor
+    = factory_(self_->system(), models_[model].config, caf::actor_cast<caf::actor>(self_));
+  self_->monitor(models_[model].actor);
+}
+
+// A model actor ended. During shutdown that is expected; otherwise it crashed: its engine ended
+// with it (the model state stops it), so a fresh actor starts from "stopped".
+void scheduler_state::on_model_exit(const caf::down_msg& message) {
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    if (models_[i].actor.address() != message.source) {
+      continue;
+    }
+    if (shutdown_ || stopping_engines_) {
+      return;
+    }
+    log_->error("model actor of {} ended ({}); starting a new one", models_[i].config.name,
+                to_string(message.reason));
+    if (active_ == i) {
+      active_.reset();
+    }
+    supervise(i);
+    return;
+  }
+}
+
+caf::result<outcome> scheduler_state::warmup() {
+  auto promise = self_->make_response_promise<outcome>();
+  warm_next(0, promise);
+  return promise;
+}
+
+// Warms the models one after another, so only one is ever on the GPU.
+void scheduler_state::warm_next(std::size_t model, caf::typed_response_promise<outcome> promise) {
+  if (model == models_.size()) {
+    log_->info("warmup done: every model is in its evicted state");
+    promise.deliver(outcome{});
+    return;
+  }
+  const auto& name = models_[model].config.name;
+  log_->info("warming {}", name);
+  self_->request(models_[model].actor, startup_timeout_ + activate_margin, warmup_atom_v)
+    .then(
+      [this, model, promise, name](outcome& warmed) mutable {
+        if (!warmed.ok) {
+          promise.deliver(
+            outcome::failure(fmt::format("warming {} failed: {}", name, warmed.error)));
+          return;
+        }
+        warm_next(model + 1, promise);
+      },
+      [promise, name](caf::error& error) mutable {
+        promise.deliver(
+          outcome::failure(fmt::format("warming {} failed: {}", name, to_string(error))));
+      });
+}
+
+void scheduler_state::on_model_down(const std::string& model) {
+  auto index = index_of(model);
+  if (index && active_ == index && !switch_) {
+    log_->warn("{} went down while active; its next request starts it again", model);
+    active_.reset();
+  }
+}
+
+caf::result<outcome> scheduler_state::shutdown(std::uint64_t grace_ms) {
+  if (shutdown_) {
+    return outcome::failure("shutdown already in progress");
+  }
+  shutdown_ = self_->make_response_promise<outcome>();
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    fail_all(i, 503, "llmux is shutting down");
+  }
+  self_->delayed_send(self_, milliseconds(grace_ms), shutdown_atom_v);
+  finish_shutdown_when_idle(false);
+  return *shutdown_;
+}
+
+// Once every lease is back (or the deadline passed) and no switch runs, stop every engine.
+void scheduler_state::finish_shutdown_when_idle(bool deadline_passed) {
+  if (!shutdown_ || stopping_engines_) {
+    return;
+  }
+  bool leases_out = std::any_of(models_.begin(), models_.end(),
+                                [](const model_slot& slot) { return !slot.leases.empty(); });
+  if (!deadline_passed && (leases_out || switch_)) {
+    return;
+  }
+  stopping_engines_ = true;
+  auto remaining = std::make_shared<std::size_t>(models_.size());
+  auto stopped_one = [this, remaining] {
+    if (--*remaining == 0) {
+      log_->info("every engine is stopped");
+      shutdown_->deliver(outcome{});
+      shutdown_.reset();
+      self_->quit();
+    }
+  };
+  if (models_.empty()) {
+    ++*remaining;
+    stopped_one();
+    return;
+  }
+  for (auto& slot : models_) {
+    self_->request(slot.actor, evict_timeout, stop_atom_v)
+      .then([stopped_one](outcome&) { stopped_one(); },
+            [stopped_one](caf::error&) { stopped_one(); });
+  }
+}
+
+std::string scheduler_state::status_json() const {
+  config::json_writer out(config::json_writer::layout::compact);
+  out.begin_object();
+  out.key("active");
+  if (active_ && !switch_) {
+    out.string(models_[*active_].config.name);
+  } else {
+    out.null();
+  }
+  out.key("switching_to");
+  if (switch_) {
+    out.string(models_[switch_->target].config.name);
+  } else {
+    out.null();
+  }
+  out.key("switches");
+  out.integer(switches_);
+  out.key("models");
+  out.begin_object();
+  for (const auto& slot : models_) {
+    out.key(slot.config.name);
+    out.begin_object();
+    out.key("waiting");
+    out.integer(slot.waiting.size());
+    out.key("in_flight");
+    out.integer(slot.leases.size());
+    out.end_object();
+  }
+  out.end_object();
+  out.end_object();
+  return out.str();
+}
+
+} // namespace llmux::actors::detail

@@ -1,0 +1,143 @@
+#pragma once
+
+// Internal to actors/: the scheduler actor's state, shared by scheduler.cpp (queues and
+// switches) and scheduler_lifecycle.cpp (supervision, warmup, shutdown, status).
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/model.hpp"
+#include "actors/policy.hpp"
+#include "actors/scheduler.hpp"
+
+namespace llmux::actors::detail {
+
+/// A switch that follows a failed one waits this long first.
+constexpr auto failure_backoff = std::chrono::seconds(2);
+/// Upper bounds on model actor answers; the engine applies the real limits.
+constexpr auto evict_timeout = std::chrono::minutes(10);
+constexpr auto activate_margin = std::chrono::minutes(5);
+/// Releases that overtook their acquire are remembered this long.
+constexpr auto early_release_memory = std::chrono::seconds(60);
+
+/// A request waiting for its model, with the promise its acquire is answered through.
+struct waiter {
+  std::uint64_t ticket;
+  caf::typed_response_promise<lease_outcome> promise;
+  clock_type::time_point since;
+};
+
+/// Everything the scheduler keeps per model.
+struct model_slot {
+  config::model_config config;
+  model_actor actor;
+  std::deque<waiter> waiting;
+  std::set<std::uint64_t> leases;
+};
+
+/// The phases a switch goes through, in order.
+enum class switch_phase { cooldown, drain, evict, activate };
+
+/// The one switch in progress.
+struct switch_run {
+  std::size_t target;
+  std::optional<std::size_t> from;
+  switch_phase phase = switch_phase::cooldown;
+  clock_type::time_point began;
+};
+
+/// An acquire answered without a lease.
+inline lease_outcome refusal(int status, std::string message) {
+  lease_outcome out;
+  out.status = status;
+  out.message = std::move(message);
+  return out;
+}
+
+/// The scheduler actor's state (scheduler.hpp documents the protocol).
+class scheduler_state {
+public:
+  static constexpr const char* name = "scheduler";
+
+  explicit scheduler_state(scheduler_actor::stateful_pointer<scheduler_state> self) : self_(self) {
+  }
+
+  scheduler_state(const scheduler_state&) = delete;
+  scheduler_state& operator=(const scheduler_state&) = delete;
+
+  // CAF destroys the state when the actor ends: every waiting request gets an answer (a
+  // dropped promise answers nothing in CAF 0.17) and the model actors end with it.
+  ~scheduler_state() {
+    for (std::size_t i = 0; i < models_.size(); ++i) {
+      fail_all(i, 503, "llmux is shutting down");
+      caf::anon_send_exit(models_[i].actor, caf::exit_reason::user_shutdown);
+    }
+    if (shutdown_) {
+      shutdown_->deliver(outcome{});
+    }
+  }
+
+  scheduler_actor::behavior_type make_behavior(const config::config& cfg, model_factory factory);
+
+private:
+  void supervise(std::size_t model);
+  void on_model_exit(const caf::down_msg& message);
+  caf::result<outcome> warmup();
+  void warm_next(std::size_t model, caf::typed_response_promise<outcome> promise);
+  caf::result<lease_outcome> acquire(std::uint64_t ticket, const std::string& model,
+                                     std::uint64_t timeout_ms);
+  void release(std::uint64_t ticket);
+  void expire(std::uint64_t ticket);
+  void on_model_down(const std::string& model);
+  caf::result<outcome> shutdown(std::uint64_t grace_ms);
+
+  void consider(std::size_t target);
+  void begin_switch(std::size_t target);
+  void advance();
+  void finish_switch(bool ok, const std::string& error);
+  void pick_next();
+  void grant_all(std::size_t model);
+  void fail_all(std::size_t model, int status, const std::string& message);
+  void finish_shutdown_when_idle(bool deadline_passed);
+  std::string status_json() const;
+  scheduler_view view(std::vector<queue_view>& queues) const;
+  void apply(const decision& decided);
+  void on_tick(bool periodic);
+  void on_deferred(std::size_t model);
+
+  /// The actor clock: real time in the daemon, virtual time in simulations and tests.
+  clock_type::time_point now() const {
+    return self_->clock().now();
+  }
+  lease_outcome grant(std::size_t model) const;
+  std::optional<std::size_t> index_of(const std::string& model) const;
+
+  scheduler_actor::stateful_pointer<scheduler_state> self_;
+  std::shared_ptr<spdlog::logger> log_;
+  config::policy_config settings_;
+  std::unique_ptr<policy> policy_;
+  std::vector<model_slot> models_;
+  std::optional<std::size_t> active_;
+  clock_type::time_point activated_at_;
+  std::optional<switch_run> switch_;
+  std::optional<clock_type::time_point> last_failure_;
+  std::uint64_t switches_ = 0;
+  std::chrono::seconds startup_timeout_{};
+  std::map<std::uint64_t, clock_type::time_point> released_early_;
+  std::optional<caf::typed_response_promise<outcome>> shutdown_;
+  model_factory factory_;
+  bool stopping_engines_ = false;
+};
+
+} // namespace llmux::actors::detail
