@@ -38,6 +38,16 @@ caf::behavior session_impl(caf::event_based_actor* self, scheduler_actor schedul
   return {};
 }
 
+// Reads the scheduler's status for the HTTP side, without blocking any thread.
+caf::behavior status_reader_impl(caf::event_based_actor* self, scheduler_actor scheduler,
+                                 std::function<void(std::string)> done) {
+  self->request(scheduler, status_timeout, status_atom_v)
+    .then(
+      [done](std::string& text) { done(std::move(text)); },
+      [done](caf::error& error) { done(fmt::format(R"({{"error":"{}"}})", to_string(error))); });
+  return {};
+}
+
 class backend_impl : public actor_backend {
 public:
   backend_impl(caf::actor_system& system, const config::config& cfg)
@@ -83,14 +93,8 @@ public:
     return error;
   }
 
-  std::string status() override {
-    caf::scoped_actor self{system_};
-    std::string result;
-    self->request(scheduler_, status_timeout, status_atom_v)
-      .receive(
-        [&](std::string& text) { result = std::move(text); },
-        [&](caf::error& error) { result = fmt::format(R"({{"error":"{}"}})", to_string(error)); });
-    return result;
+  void status(std::function<void(std::string)> done) override {
+    system_.spawn(status_reader_impl, scheduler_, std::move(done));
   }
 
 private:

@@ -45,10 +45,10 @@ public:
   /// The public model names, in configuration order.
   virtual const std::vector<std::string>& model_names() const = 0;
 
-  /// The scheduler's state as JSON: active model, switch in progress, switch count, and per
-  /// model the waiting requests and granted leases. Blocks briefly: call it off the io threads'
-  /// hot path only for status requests.
-  virtual std::string status() = 0;
+  /// Asks for the scheduler's state as JSON (active model, switch in progress, switch count,
+  /// and per model the waiting requests and granted leases); `done` gets it once, on an actor
+  /// thread.
+  virtual void status(std::function<void(std::string)> done) = 0;
 };
 
 } // namespace llmux::actors

@@ -35,25 +35,23 @@ namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto linger_timeout = std::chrono::seconds(2);
 
-// Turns the backend's callback into an Asio operation; the completion runs on the handler's
-// executor (the connection's strand), never on the actor thread that called back.
-template <class Token>
-auto async_acquire(actors::serving_backend& backend, std::string model,
-                   std::chrono::milliseconds timeout, std::uint64_t& ticket, Token&& token) {
-  return net::async_initiate<Token, void(actors::lease_outcome)>(
-    [&backend, &ticket](auto handler, std::string model, std::chrono::milliseconds timeout) {
+// Turns a call that reports through a callback (on an actor thread) into an Asio operation whose
+// completion runs on the handler's executor: the connection's strand, never the actor thread.
+// `start(done)` makes the call.
+template <class Result, class Start, class Token>
+auto async_callback(Start start, Token&& token) {
+  return net::async_initiate<Token, void(Result)>(
+    [start = std::move(start)](auto handler) mutable {
       auto work = net::make_work_guard(net::get_associated_executor(handler));
       auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-      ticket
-        = backend.acquire(model, timeout, [shared, work](actors::lease_outcome outcome) mutable {
-            auto executor = work.get_executor();
-            net::post(executor,
-                      [shared, work = std::move(work), outcome = std::move(outcome)]() mutable {
-                        (*shared)(std::move(outcome));
-                      });
-          });
+      start([shared, work](Result result) mutable {
+        auto executor = work.get_executor();
+        net::post(executor, [shared, work = std::move(work), result = std::move(result)]() mutable {
+          (*shared)(std::move(result));
+        });
+      });
     },
-    token, std::move(model), timeout);
+    token);
 }
 
 /// Shared by a request and the watcher that notices its client leaving while it waits.
@@ -225,8 +223,11 @@ net::awaitable<bool> proxy_server::impl::handle(beast::tcp_stream& client,
     case route::model_list:
       co_return co_await send_response(client, request, 200, "application/json",
                                        model_list(backend_.model_names()));
-    case route::status:
-      co_return co_await send_response(client, request, 200, "application/json", backend_.status());
+    case route::status: {
+      auto text = co_await async_callback<std::string>(
+        [&](auto done) { backend_.status(std::move(done)); }, net::use_awaitable);
+      co_return co_await send_response(client, request, 200, "application/json", std::move(text));
+    }
     case route::engine_control:
       co_return co_await send_error(
         client, request, 404,
@@ -263,8 +264,11 @@ net::awaitable<bool> proxy_server::impl::proxy(beast::tcp_stream& client, client
   auto watch = std::make_shared<wait_watch>();
   net::co_spawn(co_await net::this_coro::executor, watch_client(client.socket(), backend_, watch),
                 net::detached);
-  auto outcome = co_await async_acquire(backend_, reference.model, settings_.request_timeout,
-                                        watch->ticket, net::use_awaitable);
+  auto outcome = co_await async_callback<actors::lease_outcome>(
+    [&](auto done) {
+      watch->ticket = backend_.acquire(reference.model, settings_.request_timeout, std::move(done));
+    },
+    net::use_awaitable);
   beast::error_code ignored;
   client.socket().cancel(ignored);
   if (watch->client_gone) {
