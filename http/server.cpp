@@ -5,6 +5,7 @@
 #include <memory>
 #include <sys/socket.h>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -15,6 +16,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
@@ -183,7 +185,18 @@ net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket) {
     parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
     parser.body_limit(settings_.body_limit);
     client.expires_after(settings_.idle_timeout);
-    auto [ec, n] = co_await bhttp::async_read(client, buffer, parser, use_tuple);
+    beast::error_code ec;
+    std::tie(ec, std::ignore)
+      = co_await bhttp::async_read_header(client, buffer, parser, use_tuple);
+    if (!ec && !parser.is_done()
+        && beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      // The client holds a large body back until it hears this (curl waits a second).
+      bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, parser.get().version()};
+      std::tie(ec, std::ignore) = co_await bhttp::async_write(client, go_on, use_tuple);
+    }
+    if (!ec && !parser.is_done()) {
+      std::tie(ec, std::ignore) = co_await bhttp::async_read(client, buffer, parser, use_tuple);
+    }
     if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
       client_request head{parser.get().method(), parser.get().target(), parser.get().version()};
       head.keep_alive(false);

@@ -180,6 +180,17 @@ TEST_F(daemon_test, a_request_that_waits_too_long_gets_504) {
   EXPECT_NE(answer.body.find("timed out after"), std::string::npos) << answer.body;
 }
 
+TEST_F(daemon_test, a_large_body_is_not_held_back_by_expect_100_continue) {
+  auto daemon = start_daemon({{"alpha"}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  // libcurl sends "Expect: 100-continue" for bodies over 1 MiB and waits a second for the
+  // answer before sending the body anyway; llmux answers at once.
+  std::string padding(2 * 1024 * 1024, 'x');
+  auto body = chat_request(padding, false, R"(,"model":"alpha","max_tokens":2)");
+  auto answer = http::http_request("POST", daemon.url("/v1/chat/completions"), body, {}, 900ms);
+  EXPECT_EQ(answer.status, 200) << answer.failure;
+}
+
 TEST_F(daemon_test, bad_requests_get_openai_errors_and_the_daemon_keeps_serving) {
   auto daemon = start_daemon({{"alpha"}});
   simdjson::dom::parser parser;
