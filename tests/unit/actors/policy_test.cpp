@@ -151,7 +151,7 @@ TEST(cost_quantum_policy, a_drained_model_yields_after_its_minimum_time) {
 }
 
 TEST(cost_quantum_policy, a_busy_model_is_preempted_after_its_quantum_for_enough_demand) {
-  cost_quantum_policy policy(quantum_settings());
+  cost_quantum_policy policy(quantum_settings(), 3.0);
   // 10 s estimated cost: a 30 s quantum, and 5 waiting requests pay for the switch.
   std::vector<queue_view> queues{{3, 1s, 2}, {2, 3s, 0}};
   auto hold = policy.reconsider(view_of(queues, 0, 40s));
@@ -165,7 +165,7 @@ TEST(cost_quantum_policy, a_busy_model_is_preempted_after_its_quantum_for_enough
 }
 
 TEST(cost_quantum_policy, measured_costs_shorten_the_quantum) {
-  cost_quantum_policy policy(quantum_settings());
+  cost_quantum_policy policy(quantum_settings(), 3.0);
   policy.on_switch_complete(0, 1, 2s); // quantum max(5 s, 3 x 2 s) = 6 s; one request pays
   std::vector<queue_view> queues{{1, 1s, 1}, {1, 1s, 0}};
   EXPECT_EQ(policy.reconsider(view_of(queues, 0, 5s)).what, kind::recheck);
