@@ -187,15 +187,6 @@ driver_actor::behavior_type driver_impl(driver_actor::stateful_pointer<driver_st
                                    std::move(run));
 }
 
-double percentile(std::vector<double> values, double share) {
-  if (values.empty()) {
-    return 0;
-  }
-  std::sort(values.begin(), values.end());
-  auto rank = static_cast<std::size_t>(std::ceil(share * static_cast<double>(values.size())));
-  return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
-
 double seconds_of(clock_type::duration d) {
   return std::chrono::duration<double>(d).count();
 }
@@ -264,7 +255,7 @@ sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
 
 sim_summary summarize(const sim_run& run) {
   sim_summary summary;
-  std::vector<double> waits;
+  auto waits = served_waits(run);
   std::vector<std::pair<double, double>> service;
   for (const auto& request : run.requests) {
     if (!request.served) {
@@ -272,7 +263,6 @@ sim_summary summarize(const sim_run& run) {
       continue;
     }
     ++summary.served;
-    waits.push_back(seconds_of(request.granted - request.arrival));
     service.emplace_back(seconds_of(request.granted), seconds_of(request.finished));
   }
   for (const auto& operation : run.operations) {
@@ -305,6 +295,25 @@ sim_summary summarize(const sim_run& run) {
     summary.max_wait = *std::max_element(waits.begin(), waits.end());
   }
   return summary;
+}
+
+std::vector<double> served_waits(const sim_run& run) {
+  std::vector<double> waits;
+  for (const auto& request : run.requests) {
+    if (request.served) {
+      waits.push_back(seconds_of(request.granted - request.arrival));
+    }
+  }
+  return waits;
+}
+
+double percentile(std::vector<double> values, double share) {
+  if (values.empty()) {
+    return 0;
+  }
+  std::sort(values.begin(), values.end());
+  auto rank = static_cast<std::size_t>(std::ceil(share * static_cast<double>(values.size())));
+  return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
 } // namespace llmux::actors

@@ -77,4 +77,10 @@ struct sim_summary {
 /// Summarises a run.
 sim_summary summarize(const sim_run& run);
 
+/// The wait of every served request, in seconds, from its arrival to the grant of its lease.
+std::vector<double> served_waits(const sim_run& run);
+
+/// The nearest-rank percentile (`share` of 0.99 is p99) of `values`; 0 when there are none.
+double percentile(std::vector<double> values, double share);
+
 } // namespace llmux::actors

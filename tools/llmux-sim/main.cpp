@@ -130,13 +130,7 @@ int main(int argc, char** argv) {
         }
       }
       auto run = actors::simulate(cfg, costs, w.requests, {max_batch, 0.3});
-      tools::sim::result_row row{w.name, policy, actors::summarize(run), {}};
-      for (const auto& request : run.requests) {
-        if (request.served) {
-          row.waits.push_back(
-            std::chrono::duration<double>(request.granted - request.arrival).count());
-        }
-      }
+      tools::sim::result_row row{w.name, policy, actors::summarize(run), actors::served_waits(run)};
       if (!svg.empty() && rows.empty()) {
         std::ofstream(svg) << tools::sim::svg_timeline(run, names,
                                                        fmt::format("{} with {}", w.name, policy));

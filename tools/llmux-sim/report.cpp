@@ -14,15 +14,6 @@ double seconds_of(actors::clock_type::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-double p99(std::vector<double> values) {
-  if (values.empty()) {
-    return 0;
-  }
-  std::sort(values.begin(), values.end());
-  auto rank = static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(values.size())));
-  return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
-
 } // namespace
 
 std::string markdown_report(const std::vector<result_row>& rows) {
@@ -76,8 +67,8 @@ std::string markdown_report(const std::vector<result_row>& rows) {
     }
     auto busy = serving + switching;
     out += fmt::format("| {} | {} | {:.1f} | {:.1f} % | {:.2f} | {:.2f} | {} |\n", policy, switches,
-                       switching, busy > 0 ? 100 * serving / busy : 0.0, p99(waits), max_wait,
-                       failed);
+                       switching, busy > 0 ? 100 * serving / busy : 0.0,
+                       actors::percentile(waits, 0.99), max_wait, failed);
   }
   return out;
 }
