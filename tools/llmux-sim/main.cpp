@@ -13,54 +13,8 @@
 #include "tools/llmux-sim/report.hpp"
 #include "tools/llmux-sim/workloads.hpp"
 
-namespace {
-
 using namespace llmux;
 using std::chrono::milliseconds;
-
-/// The reference's L40 measurements (spec §7.6/§7.7): gpt-oss-20b sleeps at level 1 (wake about
-/// 1.2 s, switch ~3.6 s with cooldown and the other model's sleep), gemma-12b at level 2 (wake
-/// with reload ~31 s, switch ~38 s), qwen3-4b is stopped (cold start ~60 s).
-struct model_type {
-  const char* name;
-  config::eviction_policy eviction;
-  actors::sim_costs costs;
-};
-
-const model_type l40_models[] = {
-  {"gpt-oss-20b",
-   {config::weight_strategy::offload, config::process_strategy::keep_running},
-   {milliseconds(60000), milliseconds(5800), milliseconds(300), milliseconds(1200),
-    milliseconds(8000), milliseconds(1000)}},
-  {"gemma-12b",
-   {config::weight_strategy::discard, config::process_strategy::keep_running},
-   {milliseconds(74000), milliseconds(3000), milliseconds(1000), milliseconds(1500),
-    milliseconds(31000), milliseconds(1000)}},
-  {"qwen3-4b",
-   {config::weight_strategy::retain, config::process_strategy::stop},
-   {milliseconds(60000), milliseconds(3000), milliseconds(300), milliseconds(800),
-    milliseconds(5000), milliseconds(1000)}},
-};
-
-config::config configuration(const std::vector<std::string>& names, const std::string& policy,
-                             std::uint64_t max_wait_secs, std::vector<actors::sim_costs>& costs) {
-  config::config cfg;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    const auto& type = l40_models[i % std::size(l40_models)];
-    config::model_config model;
-    model.name = names[i];
-    model.model_path = type.name;
-    model.port = static_cast<std::uint16_t>(8001 + i);
-    model.eviction = type.eviction;
-    cfg.models.push_back(model);
-    costs.push_back(type.costs);
-  }
-  cfg.policy.policy_type = policy;
-  cfg.policy.max_wait_secs = max_wait_secs;
-  return cfg;
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"llmux-sim: compare switch policies on the real scheduler with simulated engines"};
@@ -122,7 +76,8 @@ int main(int argc, char** argv) {
     }
     for (const auto& policy : policies) {
       std::vector<actors::sim_costs> costs;
-      auto cfg = configuration(names, policy, max_wait_secs, costs);
+      auto cfg = tools::sim::l40_configuration(names, policy, costs);
+      cfg.policy.max_wait_secs = max_wait_secs;
       if (switch_cost_secs > 0) {
         auto fixed = milliseconds(static_cast<long>(switch_cost_secs * 1000));
         for (auto& cost : costs) {

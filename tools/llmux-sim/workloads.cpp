@@ -81,7 +81,45 @@ workload dominant(const std::string& name, std::size_t count, std::size_t every,
   return w;
 }
 
+struct model_type {
+  const char* name;
+  config::eviction_policy eviction;
+  actors::sim_costs costs;
+};
+
+const model_type l40_models[] = {
+  {"gpt-oss-20b",
+   {config::weight_strategy::offload, config::process_strategy::keep_running},
+   {milliseconds(60000), milliseconds(5800), milliseconds(300), milliseconds(1200),
+    milliseconds(8000), milliseconds(1000)}},
+  {"gemma-12b",
+   {config::weight_strategy::discard, config::process_strategy::keep_running},
+   {milliseconds(74000), milliseconds(3000), milliseconds(1000), milliseconds(1500),
+    milliseconds(31000), milliseconds(1000)}},
+  {"qwen3-4b",
+   {config::weight_strategy::retain, config::process_strategy::stop},
+   {milliseconds(60000), milliseconds(3000), milliseconds(300), milliseconds(800),
+    milliseconds(5000), milliseconds(1000)}},
+};
+
 } // namespace
+
+config::config l40_configuration(const std::vector<std::string>& names, const std::string& policy,
+                                 std::vector<actors::sim_costs>& costs) {
+  config::config cfg;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto& type = l40_models[i % std::size(l40_models)];
+    config::model_config model;
+    model.name = names[i];
+    model.model_path = type.name;
+    model.port = static_cast<std::uint16_t>(8001 + i);
+    model.eviction = type.eviction;
+    cfg.models.push_back(model);
+    costs.push_back(type.costs);
+  }
+  cfg.policy.policy_type = policy;
+  return cfg;
+}
 
 std::vector<workload> reference_profiles(milliseconds service) {
   std::vector<workload> all;

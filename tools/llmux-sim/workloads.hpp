@@ -25,6 +25,13 @@ struct workload {
 /// seeds and a generator of our own).
 std::vector<workload> reference_profiles(std::chrono::milliseconds service);
 
+/// A configuration of `names.size()` models on the reference's L40 measurements (spec §7.6 and
+/// §7.7), taking the model types in turn: gpt-oss-20b sleeps at level 1 (wake about 1.2 s),
+/// gemma-12b at level 2 (wake with reload about 31 s), qwen3-4b is stopped (cold start about
+/// 60 s). Appends each model's simulated costs to `costs`.
+config::config l40_configuration(const std::vector<std::string>& names, const std::string& policy,
+                                 std::vector<actors::sim_costs>& costs);
+
 /// A workload from CSV text, one request per line: `time,model,service_seconds` (seconds,
 /// model name); a header line is allowed. Models are numbered in order of first appearance.
 config::parsed<workload> read_trace(std::string_view csv, std::vector<std::string>& model_names);
