@@ -96,13 +96,4 @@ std::vector<int> daemon_test::engine_pids() {
   return pids;
 }
 
-std::string daemon_test::content_of(const http::http_result& result) {
-  simdjson::dom::parser parser;
-  std::string_view content;
-  if (parse_json(parser, result.body)["choices"].at(0)["message"]["content"].get(content)) {
-    ADD_FAILURE() << "no content in " << result.body;
-  }
-  return std::string{content};
-}
-
 } // namespace llmux::testing_support

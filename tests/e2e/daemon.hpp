@@ -50,9 +50,6 @@ protected:
   /// The PIDs of the engines on the (emulated) GPU, as nvidia-smi lists them.
   std::vector<int> engine_pids();
 
-  /// The answer the mock engine gives to the test prompt as model `model_path`.
-  static std::string content_of(const http::http_result& result);
-
   std::vector<std::pair<std::string, std::uint16_t>> engine_ports_;
 };
 

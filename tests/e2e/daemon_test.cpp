@@ -39,8 +39,8 @@ TEST_F(daemon_test, starts_engines_lazily_and_switches_between_models) {
   simdjson::dom::parser parser;
   EXPECT_EQ(text_at(parse_json(parser, first.body)["model"]), "org/alpha");
   EXPECT_EQ(text_at(parse_json(parser, second.body)["model"]), "org/beta");
-  EXPECT_EQ(content_of(third), content_of(first)); // the woken engine answers as before
-  EXPECT_NE(content_of(second), content_of(first));
+  EXPECT_EQ(answer_content(third), answer_content(first)); // the woken engine answers as before
+  EXPECT_NE(answer_content(second), answer_content(first));
   auto status = daemon.status(parser);
   EXPECT_EQ(text_at(status["active"]), "alpha");
   EXPECT_EQ(number_at(status["switches"]), 3u);

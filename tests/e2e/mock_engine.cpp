@@ -53,6 +53,10 @@ long mock_engine_test::gpu_memory_used() {
 std::string mock_engine_test::chat_answer(const mock_engine& engine, const std::string& prompt) {
   auto result = engine.post("/v1/chat/completions", chat_request(prompt));
   EXPECT_EQ(result.status, 200) << result.failure << result.body;
+  return answer_content(result);
+}
+
+std::string answer_content(const http::http_result& result) {
   simdjson::dom::parser parser;
   std::string_view content;
   if (parse_json(parser, result.body)["choices"].at(0)["message"]["content"].get(content)) {

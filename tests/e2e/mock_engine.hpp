@@ -68,6 +68,9 @@ protected:
 /// The document parsed from `json`, or a test failure.
 simdjson::dom::element parse_json(simdjson::dom::parser& parser, const std::string& json);
 
+/// The answer text (`choices[0].message.content`) of a chat completion, or a test failure.
+std::string answer_content(const http::http_result& result);
+
 /// Body of a chat completion request for `prompt` with seed 7.
 std::string chat_request(const std::string& prompt, bool stream = false,
                          const std::string& extra = {});
