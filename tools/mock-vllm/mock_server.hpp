@@ -11,6 +11,7 @@
 #include "tools/mock-vllm/http_session.hpp"
 #include "tools/mock-vllm/options.hpp"
 #include "tools/mock-vllm/requests.hpp"
+#include "tools/mock-vllm/responses.hpp"
 
 namespace llmux::tools::mock_vllm {
 
@@ -36,6 +37,8 @@ private:
                                        endpoint kind);
   net::awaitable<bool> stream_answer(beast::tcp_stream& stream, const http_request& request,
                                      const generation_request& parsed);
+  /// Counts one more answer and names it as vLLM does (`chatcmpl-…`, `cmpl-…`, `embd-…`).
+  answer_header next_answer(endpoint kind);
   /// Holds the caller until the engine is awake and CUDA runs (vLLM >= 0.17 queues requests).
   net::awaitable<void> wait_until_servable();
   net::awaitable<bool> reply_error(beast::tcp_stream& stream, const http_request& request,

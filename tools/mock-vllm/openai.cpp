@@ -40,6 +40,16 @@ private:
 
 } // namespace
 
+answer_header mock_server::next_answer(endpoint kind) {
+  ++request_count_;
+  if (kind == endpoint::embedding) {
+    return {fmt::format("embd-{:016x}", request_count_), unix_time_now(), opts_.served_name()};
+  }
+  return {fmt::format("{}-{:016x}", kind == endpoint::chat ? "chatcmpl" : "cmpl",
+                      request_count_ * 0x9E3779B97F4A7C15ull),
+          unix_time_now(), opts_.served_name()};
+}
+
 net::awaitable<bool> mock_server::reply_error(beast::tcp_stream& stream,
                                               const http_request& request,
                                               const request_error& error) {
@@ -98,12 +108,8 @@ net::awaitable<bool> mock_server::generate_answer(beast::tcp_stream& stream,
   }
   co_await wait_until_servable();
   gauge_slot running(running_);
-  ++request_count_;
-  answer_header header{fmt::format("{}-{:016x}", kind == endpoint::chat ? "chatcmpl" : "cmpl",
-                                   request_count_ * 0x9E3779B97F4A7C15ull),
-                       unix_time_now(), opts_.served_name()};
+  auto header = next_answer(kind);
   if (kind == endpoint::embedding) {
-    header.id = fmt::format("embd-{:016x}", request_count_);
     prompt_tokens_total_ += count_tokens(parsed->prompt);
     co_await pause_for(timing_.first_token_ms());
     co_return co_await reply(
@@ -130,11 +136,7 @@ net::awaitable<bool> mock_server::stream_answer(beast::tcp_stream& stream,
   }
   co_await wait_until_servable();
   gauge_slot running(running_);
-  ++request_count_;
-  answer_header header{fmt::format("{}-{:016x}",
-                                   parsed.kind == endpoint::chat ? "chatcmpl" : "cmpl",
-                                   request_count_ * 0x9E3779B97F4A7C15ull),
-                       unix_time_now(), opts_.served_name()};
+  auto header = next_answer(parsed.kind);
   auto answer = generate(header.model, parsed.prompt, parsed.seed, parsed.max_tokens,
                          state_.weights_valid(), parsed.ignore_eos);
   prompt_tokens_total_ += answer.prompt_tokens;
