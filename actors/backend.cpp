@@ -51,7 +51,8 @@ caf::behavior status_reader_impl(caf::event_based_actor* self, scheduler_actor s
 class backend_impl : public actor_backend {
 public:
   backend_impl(caf::actor_system& system, const config::config& cfg)
-    : system_(system), scheduler_(spawn_scheduler(system, cfg)) {
+    : system_(system), scheduler_(spawn_scheduler(system, cfg)),
+      warmup_timeout_(warmup_timeout(cfg)) {
     for (const auto& model : cfg.models) {
       names_.push_back(model.name);
     }
@@ -87,7 +88,7 @@ public:
   std::string warmup() override {
     caf::scoped_actor self{system_};
     std::string error;
-    self->request(scheduler_, caf::infinite, warmup_atom_v)
+    self->request(scheduler_, warmup_timeout_, warmup_atom_v)
       .receive([&](outcome& warmed) { error = warmed.ok ? "" : warmed.error; },
                [&](caf::error& failure) { error = to_string(failure); });
     return error;
@@ -100,6 +101,7 @@ public:
 private:
   caf::actor_system& system_;
   scheduler_actor scheduler_;
+  std::chrono::milliseconds warmup_timeout_;
   std::atomic<std::uint64_t> next_ticket_{1};
   std::vector<std::string> names_;
 };

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -48,6 +49,14 @@ using scheduler_actor = caf::typed_actor<
   caf::reacts_to<down_atom, std::string>, caf::replies_to<status_atom>::with<std::string>,
   caf::replies_to<shutdown_atom, std::uint64_t>::with<outcome>,
   caf::replies_to<warmup_atom>::with<outcome>>;
+
+/// An upper bound on how long `(warmup_atom)` takes for `cfg`: per model a cold start plus the
+/// bounds on the probe inference and the eviction.
+inline std::chrono::milliseconds warmup_timeout(const config::config& cfg) {
+  auto per_model = std::chrono::seconds(cfg.startup_timeout_secs) + std::chrono::minutes(15);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+    per_model * static_cast<long>(cfg.models.size() + 1));
+}
 
 /// Makes the model actor for one model; `scheduler` is the handle it reports to.
 using model_factory = std::function<model_actor(

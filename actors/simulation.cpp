@@ -54,7 +54,7 @@ public:
     run_->requests.resize(workload_.size());
     // Like a daemon with warmup, every model starts warm (evicted, not cold): the workload
     // measures switching, not first starts.
-    self_->request(scheduler_, caf::infinite, warmup_atom_v)
+    self_->request(scheduler_, warmup_timeout(cfg), warmup_atom_v)
       .then(
         [this](outcome&) {
           start_ = self_->clock().now();
