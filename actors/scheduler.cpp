@@ -218,7 +218,7 @@ void scheduler_state::on_deferred(std::size_t model) {
 
 void scheduler_state::begin_switch(std::size_t target) {
   auto current = now();
-  switch_ = switch_run{target, active_, switch_phase::cooldown, current};
+  switch_ = switch_run{target, active_, switch_phase::cooldown, current, ++switch_serial_};
   policy_->on_switch_start(active_, target);
   clock_type::duration wait{};
   if (last_failure_ && current - *last_failure_ < failure_backoff) {
@@ -253,16 +253,21 @@ void scheduler_state::advance() {
       run.phase = switch_phase::evict;
       if (run.from) {
         auto from = *run.from;
+        // Answers to a switch that has already ended (its model actor died) are dropped.
         self_->request(models_[from].actor, evict_timeout, evict_atom_v)
           .then(
-            [this](outcome&) {
-              active_.reset();
-              advance();
+            [this, serial = run.serial](outcome&) {
+              if (is_current(serial)) {
+                active_.reset();
+                advance();
+              }
             },
-            [this, from](caf::error& error) {
-              log_->error("evicting {} failed: {}", models_[from].config.name, to_string(error));
-              active_.reset();
-              advance();
+            [this, from, serial = run.serial](caf::error& error) {
+              if (is_current(serial)) {
+                log_->error("evicting {} failed: {}", models_[from].config.name, to_string(error));
+                active_.reset();
+                advance();
+              }
             });
         return;
       }
@@ -271,8 +276,17 @@ void scheduler_state::advance() {
       run.phase = switch_phase::activate;
       auto target = run.target;
       self_->request(models_[target].actor, startup_timeout_ + activate_margin, activate_atom_v)
-        .then([this](outcome& activated) { finish_switch(activated.ok, activated.error); },
-              [this](caf::error& error) { finish_switch(false, to_string(error)); });
+        .then(
+          [this, serial = run.serial](outcome& activated) {
+            if (is_current(serial)) {
+              finish_switch(activated.ok, activated.error);
+            }
+          },
+          [this, serial = run.serial](caf::error& error) {
+            if (is_current(serial)) {
+              finish_switch(false, to_string(error));
+            }
+          });
       return;
     }
     case switch_phase::activate:

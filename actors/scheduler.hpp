@@ -40,7 +40,8 @@ namespace llmux::actors {
 /// ```
 ///
 /// The scheduler also supervises its model actors: one that ends abnormally is replaced by a
-/// fresh one (its engine ended with it), and a switch waiting on it fails cleanly.
+/// fresh one (its engine ended with it); a switch that was evicting it goes on, one that was
+/// activating it fails at once, and late answers of the dead actor are ignored.
 using scheduler_actor = caf::typed_actor<
   caf::replies_to<acquire_atom, std::uint64_t, std::string, std::uint64_t>::with<lease_outcome>,
   caf::reacts_to<release_atom, std::uint64_t>, caf::reacts_to<expire_atom, std::uint64_t>,

@@ -36,6 +36,14 @@ void scheduler_state::on_model_exit(const caf::down_msg& message) {
       active_.reset();
     }
     supervise(i);
+    // A switch waiting on the dead actor would otherwise wait for its request to time out. Its
+    // engine ended with it, so an eviction is done and an activation has failed.
+    if (switch_ && switch_->phase == switch_phase::evict && switch_->from == i) {
+      active_.reset();
+      advance();
+    } else if (switch_ && switch_->phase == switch_phase::activate && switch_->target == i) {
+      finish_switch(false, fmt::format("the model actor of {} ended", models_[i].config.name));
+    }
     return;
   }
 }

@@ -55,6 +55,8 @@ struct switch_run {
   std::optional<std::size_t> from;
   switch_phase phase = switch_phase::cooldown;
   clock_type::time_point began;
+  /// Tells this switch's answers from those of a switch that has already ended.
+  std::uint64_t serial = 0;
 };
 
 /// An acquire answered without a lease.
@@ -107,6 +109,10 @@ private:
   void advance();
   void finish_switch(bool ok, const std::string& error);
   void pick_next();
+  /// True while the switch numbered `serial` is the one in progress.
+  bool is_current(std::uint64_t serial) const {
+    return switch_ && switch_->serial == serial;
+  }
   void grant_all(std::size_t model);
   void fail_all(std::size_t model, int status, const std::string& message);
   void finish_shutdown_when_idle(bool deadline_passed);
@@ -133,6 +139,7 @@ private:
   std::optional<switch_run> switch_;
   std::optional<clock_type::time_point> last_failure_;
   std::uint64_t switches_ = 0;
+  std::uint64_t switch_serial_ = 0;
   std::chrono::seconds startup_timeout_{};
   std::map<std::uint64_t, clock_type::time_point> released_early_;
   std::optional<caf::typed_response_promise<outcome>> shutdown_;

@@ -12,6 +12,7 @@
 #include <caf/send.hpp>
 #include <gtest/gtest.h>
 
+#include "actors/sim_engine.hpp"
 #include "config/logging.hpp"
 
 namespace llmux::actors {
@@ -101,6 +102,47 @@ TEST_F(scheduler_test, a_crashed_model_actor_is_replaced_and_keeps_answering) {
   auto second = acquire(scheduler, 2);
   EXPECT_EQ(second.status, 503);
   EXPECT_NE(second.message.find("cannot run"), std::string::npos) << second.message;
+  caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(scheduler_test, a_model_actor_that_dies_while_activating_fails_the_switch_at_once) {
+  std::mutex mutex;
+  std::vector<model_actor> made;
+  auto timeline = std::make_shared<sim_timeline>();
+  auto factory = [&](caf::actor_system& system, const config::model_config& model,
+                     caf::actor scheduler) {
+    // An engine whose cold start takes an hour: the activation is still running when the
+    // model actor is killed.
+    sim_costs slow;
+    slow.cold_start = std::chrono::hours(1);
+    auto engines
+      = [slow, timeline](caf::actor_system& sys, const config::model_config&, caf::actor) {
+          return spawn_sim_engine(sys, 0, slow, timeline);
+        };
+    auto actor = spawn_model(system, model, std::chrono::hours(2), engines, std::move(scheduler));
+    std::lock_guard<std::mutex> lock(mutex);
+    made.push_back(actor);
+    return actor;
+  };
+  auto scheduler = spawn_scheduler(system_, broken_engines(), factory);
+  caf::scoped_actor self{system_};
+  auto pending = self->request(scheduler, 30s, acquire_atom_v, std::uint64_t{1}, std::string{"m"},
+                               std::uint64_t{20000});
+  std::this_thread::sleep_for(200ms);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ASSERT_EQ(made.size(), 1u);
+    caf::anon_send_exit(made.front(), caf::exit_reason::kill);
+  }
+  auto began = std::chrono::steady_clock::now();
+  pending.receive(
+    [](lease_outcome& outcome) {
+      EXPECT_EQ(outcome.status, 503); // not the 504 of the request's own 20 s timeout
+      EXPECT_NE(outcome.message.find("the model actor of m ended"), std::string::npos)
+        << outcome.message;
+    },
+    [](caf::error& error) { ADD_FAILURE() << to_string(error); });
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 10s);
   caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
 }
 
