@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <map>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -134,6 +135,7 @@ private:
   }
 
   void serve(std::uint64_t i) {
+    run_->requests[i].started = elapsed();
     auto model = workload_[i].model;
     auto together = ++running_[model];
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -224,6 +226,7 @@ sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
         return spawn_model(sys, model, start_timeout, engines, std::move(scheduler));
       };
   auto scheduler = spawn_scheduler(system, cfg, per_model);
+  run->max_batch = serving.max_batch;
   auto driver = system.spawn(driver_impl, scheduler, cfg, workload, serving, run);
   // Discrete-event loop: run every ready message, then jump to the next timeout.
   auto all_done = [&] {
@@ -263,7 +266,7 @@ sim_summary summarize(const sim_run& run) {
       continue;
     }
     ++summary.served;
-    service.emplace_back(seconds_of(request.granted), seconds_of(request.finished));
+    service.emplace_back(seconds_of(request.started), seconds_of(request.finished));
   }
   for (const auto& operation : run.operations) {
     summary.switching_seconds += seconds_of(operation.ended - operation.began);
@@ -293,15 +296,58 @@ sim_summary summarize(const sim_run& run) {
     summary.p50_wait = percentile(waits, 0.50);
     summary.p99_wait = percentile(waits, 0.99);
     summary.max_wait = *std::max_element(waits.begin(), waits.end());
+    auto for_gpu = gpu_waits(run);
+    summary.max_gpu_wait = *std::max_element(for_gpu.begin(), for_gpu.end());
   }
   return summary;
+}
+
+std::vector<double> gpu_waits(const sim_run& run) {
+  // Per model, the intervals in which its engine ran a full batch: a sweep over service starts
+  // (+1) and ends (-1).
+  std::map<std::size_t, std::vector<std::pair<double, int>>> changes;
+  for (const auto& request : run.requests) {
+    if (request.served) {
+      changes[request.model].emplace_back(seconds_of(request.started), +1);
+      changes[request.model].emplace_back(seconds_of(request.finished), -1);
+    }
+  }
+  std::map<std::size_t, std::vector<std::pair<double, double>>> full;
+  for (auto& [model, events] : changes) {
+    std::sort(events.begin(), events.end());
+    std::size_t running = 0;
+    double full_since = 0;
+    for (const auto& [at, change] : events) {
+      bool was_full = running >= run.max_batch;
+      running = change > 0 ? running + 1 : running - 1;
+      if (!was_full && running >= run.max_batch) {
+        full_since = at;
+      } else if (was_full && running < run.max_batch && at > full_since) {
+        full[model].emplace_back(full_since, at);
+      }
+    }
+  }
+  std::vector<double> waits;
+  for (const auto& request : run.requests) {
+    if (!request.served) {
+      continue;
+    }
+    auto from = seconds_of(request.arrival);
+    auto to = seconds_of(request.started);
+    double behind_own = 0;
+    for (const auto& [begin, end] : full[request.model]) {
+      behind_own += std::max(0.0, std::min(end, to) - std::max(begin, from));
+    }
+    waits.push_back(to - from - behind_own);
+  }
+  return waits;
 }
 
 std::vector<double> served_waits(const sim_run& run) {
   std::vector<double> waits;
   for (const auto& request : run.requests) {
     if (request.served) {
-      waits.push_back(seconds_of(request.granted - request.arrival));
+      waits.push_back(seconds_of(request.started - request.arrival));
     }
   }
   return waits;

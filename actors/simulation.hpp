@@ -40,6 +40,8 @@ struct sim_outcome {
   int status = 0;
   clock_type::duration arrival{};
   clock_type::duration granted{};
+  /// When the engine began serving it: later than the grant when the engine was already full.
+  clock_type::duration started{};
   clock_type::duration finished{};
 };
 
@@ -50,6 +52,8 @@ struct sim_run {
   std::vector<sim_outcome> requests;
   std::vector<sim_operation> operations;
   clock_type::duration ended{};
+  /// The engines' batch size in this run.
+  std::size_t max_batch = 1;
 };
 
 /// Runs `workload` through the real scheduler and model actors with simulated engines (one
@@ -72,13 +76,22 @@ struct sim_summary {
   double p50_wait = 0;
   double p99_wait = 0;
   double max_wait = 0;
+  /// The longest wait for the GPU (see `gpu_waits`).
+  double max_gpu_wait = 0;
 };
 
 /// Summarises a run.
 sim_summary summarize(const sim_run& run);
 
-/// The wait of every served request, in seconds, from its arrival to the grant of its lease.
+/// The wait of every served request, in seconds, from its arrival to the start of its service
+/// (the grant of its lease, and then the engine's own queue when it was full).
 std::vector<double> served_waits(const sim_run& run);
+
+/// The part of every served request's wait (as `served_waits`, same order) spent waiting for
+/// the GPU rather than for its own model's earlier requests: the wait minus the time in which
+/// its model's engine was full with them. This is the part a switch policy decides, and what
+/// its staleness bound (`max_wait_secs`) is about.
+std::vector<double> gpu_waits(const sim_run& run);
 
 /// The nearest-rank percentile (`share` of 0.99 is p99) of `values`; 0 when there are none.
 double percentile(std::vector<double> values, double share);

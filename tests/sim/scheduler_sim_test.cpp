@@ -80,6 +80,7 @@ TEST(scheduler_sim, the_same_workload_gives_the_same_numbers) {
     ASSERT_EQ(first.requests.size(), second.requests.size());
     for (std::size_t i = 0; i < first.requests.size(); ++i) {
       EXPECT_EQ(first.requests[i].granted, second.requests[i].granted) << policy << " " << i;
+      EXPECT_EQ(first.requests[i].started, second.requests[i].started) << policy << " " << i;
       EXPECT_EQ(first.requests[i].finished, second.requests[i].finished) << policy << " " << i;
     }
     EXPECT_EQ(first.operations.size(), second.operations.size()) << policy;
@@ -132,7 +133,7 @@ std::chrono::nanoseconds lone_request_wait(const char* policy) {
   auto run = simulate(cfg, l40_costs(2), workload, {8, 0.3});
   for (const auto& request : run.requests) {
     if (request.model == 1) {
-      return request.granted - request.arrival;
+      return request.started - request.arrival;
     }
   }
   return {};

@@ -31,28 +31,31 @@ std::string markdown_report(const std::vector<result_row>& rows) {
   for (const auto& name : workloads) {
     out += fmt::format("### {}\n\n", name);
     out += "| policy | switches | switching s | GPU serving | served | failed | mean wait s | "
-           "p50 s | p99 s | max s |\n|---|---|---|---|---|---|---|---|---|---|\n";
+           "p50 s | p99 s | max s | max GPU wait s "
+           "|\n|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& row : rows) {
       if (row.workload != name) {
         continue;
       }
       const auto& s = row.summary;
       out += fmt::format("| {} | {} | {:.1f} | {:.1f} % | {} | {} | {:.2f} | {:.2f} | {:.2f} | "
-                         "{:.2f} |\n",
+                         "{:.2f} | {:.2f} |\n",
                          row.policy, s.switches, s.switching_seconds, 100 * s.gpu_serving_fraction,
-                         s.served, s.failed, s.mean_wait, s.p50_wait, s.p99_wait, s.max_wait);
+                         s.served, s.failed, s.mean_wait, s.p50_wait, s.p99_wait, s.max_wait,
+                         s.max_gpu_wait);
     }
     out += "\n";
   }
   out += "### Suite (every workload that switches)\n\n";
   out += "| policy | switches | switching s | weighted GPU serving | p99 wait s | max wait s | "
-         "failed |\n|---|---|---|---|---|---|---|\n";
+         "max GPU wait s | failed |\n|---|---|---|---|---|---|---|---|\n";
   for (const auto& policy : policies) {
     std::size_t switches = 0;
     std::size_t failed = 0;
     double switching = 0;
     double serving = 0;
     double max_wait = 0;
+    double max_gpu_wait = 0;
     std::vector<double> waits;
     for (const auto& row : rows) {
       if (row.policy != policy || row.workload == "single_model") {
@@ -63,12 +66,13 @@ std::string markdown_report(const std::vector<result_row>& rows) {
       switching += row.summary.switching_seconds;
       serving += row.summary.serving_seconds;
       max_wait = std::max(max_wait, row.summary.max_wait);
+      max_gpu_wait = std::max(max_gpu_wait, row.summary.max_gpu_wait);
       waits.insert(waits.end(), row.waits.begin(), row.waits.end());
     }
     auto busy = serving + switching;
-    out += fmt::format("| {} | {} | {:.1f} | {:.1f} % | {:.2f} | {:.2f} | {} |\n", policy, switches,
-                       switching, busy > 0 ? 100 * serving / busy : 0.0,
-                       actors::percentile(waits, 0.99), max_wait, failed);
+    out += fmt::format("| {} | {} | {:.1f} | {:.1f} % | {:.2f} | {:.2f} | {:.2f} | {} |\n", policy,
+                       switches, switching, busy > 0 ? 100 * serving / busy : 0.0,
+                       actors::percentile(waits, 0.99), max_wait, max_gpu_wait, failed);
   }
   return out;
 }
@@ -108,18 +112,18 @@ std::string svg_timeline(const actors::sim_run& run, const std::vector<std::stri
       continue;
     }
     double y = 40 + lane * static_cast<double>(request.model);
-    auto begin = seconds_of(request.granted);
+    auto begin = seconds_of(request.started);
     out += fmt::format(R"(<rect x="{:.1f}" y="{}" width="{:.1f}" height="8" fill="#3a3" )"
                        R"(fill-opacity="0.5"/>)",
                        x(begin), y + 18, std::max(1.0, x(seconds_of(request.finished)) - x(begin)));
   }
-  // Queue depth per model: a step line from each request's arrival to its grant, scaled to the
+  // Queue depth per model: a step line from each request's arrival to its service, scaled to the
   // deepest queue of the run.
   std::vector<std::vector<std::pair<double, int>>> changes(models.size());
   for (const auto& request : run.requests) {
     changes[request.model].emplace_back(seconds_of(request.arrival), +1);
     changes[request.model].emplace_back(
-      seconds_of(request.served ? request.granted : request.finished), -1);
+      seconds_of(request.served ? request.started : request.finished), -1);
   }
   int deepest = 1;
   for (auto& model : changes) {
