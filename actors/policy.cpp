@@ -185,6 +185,13 @@ decision cost_quantum_policy::reconsider(const scheduler_view& view) {
   if (!view.active) {
     return decision::switch_to(*next); // rule 1
   }
+  // Rule 0: requests that were already waiting when the active model got the GPU (held back by
+  // its concurrency limit) are served before it gives the GPU up. Otherwise, in overload, a
+  // model given the GPU for its stale requests would lose it at once to the other model's, and
+  // the two would trade the GPU back and forth serving almost nothing.
+  if (view.active_holds_backlog) {
+    return decision::stay();
+  }
   // Rule 2: the stalest model whose oldest request has waited max_wait_secs gets the GPU now,
   // so no wait exceeds the bound by more than one switch; otherwise note when the first one
   // will reach it.
@@ -205,7 +212,11 @@ decision cost_quantum_policy::reconsider(const scheduler_view& view) {
     }
   }
   if (stale) {
-    return decision::switch_to(*stale);
+    // The active model's held requests wait for its next turn, unless the stale request is
+    // already past its bound (max_wait_secs plus the switch): then they would add little to a
+    // wait that is long anyway, and leaving them would cost them a round trip.
+    auto bound = max_wait_ + costs_.estimate(view.active, *stale);
+    return decision::switch_to(*stale, view.queues[*stale].oldest_wait > bound);
   }
   const auto& active = view.queues[*view.active];
   bool drained = active.waiting == 0 && active.in_flight == 0;
@@ -225,7 +236,7 @@ decision cost_quantum_policy::reconsider(const scheduler_view& view) {
     min_active_, std::chrono::duration_cast<clock_type::duration>(quantum_factor_ * cost));
   if (view.queues[*next].waiting >= required) {
     if (view.active_for >= quantum) {
-      return decision::switch_to(*next);
+      return decision::switch_to(*next, false); // its held requests wait for its next turn
     }
     recheck_in = std::min(recheck_in, quantum - view.active_for);
   }

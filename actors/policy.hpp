@@ -33,6 +33,9 @@ struct scheduler_view {
   /// How long the active model has been active.
   clock_type::duration active_for{};
   std::span<const queue_view> queues;
+  /// The active model still holds back, by its concurrency limit, requests that were waiting
+  /// when it got the GPU. The scheduler asks `reconsider` again once the last is admitted.
+  bool active_holds_backlog = false;
 };
 
 /// What the scheduler should do now.
@@ -46,12 +49,18 @@ struct decision {
   kind what = kind::stay;
   std::size_t target = 0;
   clock_type::duration delay{};
+  /// With a concurrency limit (`max_concurrent_requests`) llmux holds back the requests an
+  /// engine would otherwise queue. Whether the switch first serves the outgoing model's held
+  /// requests that arrived before it began, as draining the engine's own queue would (what the
+  /// reference's policies expect), or leaves them for the model's next turn, so that the switch
+  /// waits only for the requests in service.
+  bool serve_held = true;
 
   static decision stay() {
     return {};
   }
-  static decision switch_to(std::size_t target) {
-    return {kind::switch_now, target, {}};
+  static decision switch_to(std::size_t target, bool serve_held = true) {
+    return {kind::switch_now, target, {}, serve_held};
   }
   static decision defer(std::size_t target, clock_type::duration delay) {
     return {kind::defer, target, delay};

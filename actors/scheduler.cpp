@@ -86,26 +86,60 @@ caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const 
   if (released_early_.erase(ticket) > 0) {
     return refusal(499, "request cancelled");
   }
-  // With policies that want it, the active model keeps taking requests while a switch away from
-  // it waits out its cooldown: the GPU is still its own, and only the drain closes the door.
-  // (The reference queued them, which makes FIFO ping-pong; its policies keep that.)
-  bool cooling_down = switch_ && switch_->phase == switch_phase::cooldown && switch_->from == index
-                      && policy_->serves_during_cooldown();
-  if (active_ == index && (!switch_ || cooling_down)) {
-    models_[*index].leases.insert(ticket);
+  auto& slot = models_[*index];
+  bool admitted = admits(*index);
+  if (admitted && slot.waiting.empty() && has_room(slot)) {
+    slot.leases.insert(ticket);
     return grant(*index);
   }
   auto promise = self_->make_response_promise<lease_outcome>();
-  models_[*index].waiting.push_back({ticket, promise, now()});
+  slot.waiting.push_back({ticket, promise, now(), arrivals_++});
   self_->delayed_send(self_, milliseconds(timeout_ms), expire_atom_v, ticket);
-  consider(*index);
+  // A request held back only by the model's concurrency limit needs no switch.
+  if (!admitted) {
+    consider(*index);
+  }
   return promise;
+}
+
+// With policies that want it, the active model keeps taking requests while a switch away from
+// it waits out its cooldown: the GPU is still its own, and only the drain closes the door.
+// (The reference queued them, which makes FIFO ping-pong; its policies keep that.)
+bool scheduler_state::admits(std::size_t model) const {
+  if (active_ != model) {
+    return false;
+  }
+  return !switch_
+         || (switch_->phase == switch_phase::cooldown && switch_->from == model
+             && policy_->serves_during_cooldown());
+}
+
+bool scheduler_state::holds_backlog(std::size_t model) const {
+  const auto& waiting = models_[model].waiting;
+  return !waiting.empty() && waiting.front().order < arrivals_before_activation_;
+}
+
+bool scheduler_state::has_room(const model_slot& slot) {
+  const auto& limit = slot.config.max_concurrent_requests;
+  return !limit || slot.leases.size() < *limit;
 }
 
 void scheduler_state::release(std::uint64_t ticket) {
   for (std::size_t i = 0; i < models_.size(); ++i) {
     auto& slot = models_[i];
     if (slot.leases.erase(ticket) > 0) {
+      if (admits(i)) {
+        bool had_backlog = holds_backlog(i);
+        admit_waiting(i);
+        // The requests that waited for this model's switch are all in service: an event
+        // policies may act on (cost_quantum does not preempt before it).
+        if (had_backlog && !holds_backlog(i) && !switch_) {
+          pick_next();
+        }
+      } else if (switch_ && switch_->from == i && switch_->phase <= switch_phase::drain
+                 && switch_->serve_held) {
+        admit_waiting(i, switch_->arrivals_before);
+      }
       bool drained = slot.leases.empty();
       if (drained && switch_ && switch_->from == i && switch_->phase == switch_phase::drain) {
         advance();
@@ -165,6 +199,7 @@ scheduler_view scheduler_state::view(std::vector<queue_view>& queues) const {
   result.now = current;
   result.active = switch_ ? std::nullopt : active_;
   result.active_for = active_ ? current - activated_at_ : clock_type::duration{};
+  result.active_holds_backlog = active_ && !switch_ && holds_backlog(*active_);
   result.queues = queues;
   return result;
 }
@@ -183,7 +218,7 @@ void scheduler_state::apply(const decision& decided) {
       break;
     case decision::kind::switch_now:
       if (active_ != decided.target) {
-        begin_switch(decided.target);
+        begin_switch(decided.target, decided.serve_held);
       }
       break;
     case decision::kind::defer:
@@ -216,9 +251,10 @@ void scheduler_state::on_deferred(std::size_t model) {
   begin_switch(model);
 }
 
-void scheduler_state::begin_switch(std::size_t target) {
+void scheduler_state::begin_switch(std::size_t target, bool serve_held) {
   auto current = now();
-  switch_ = switch_run{target, active_, switch_phase::cooldown, current, ++switch_serial_};
+  switch_ = switch_run{target,    active_,   switch_phase::cooldown, current, ++switch_serial_,
+                       arrivals_, serve_held};
   policy_->on_switch_start(active_, target);
   clock_type::duration wait{};
   if (last_failure_ && current - *last_failure_ < failure_backoff) {
@@ -303,13 +339,14 @@ void scheduler_state::finish_switch(bool ok, const std::string& error) {
   if (ok) {
     active_ = run.target;
     activated_at_ = current;
+    arrivals_before_activation_ = arrivals_;
     last_failure_.reset();
     ++switches_;
     policy_->on_switch_complete(run.from, run.target, current - run.began);
     log_->info("switched {} -> {} in {} ms",
                run.from ? models_[*run.from].config.name : std::string{"(idle)"}, target_name,
                took.count());
-    grant_all(run.target);
+    admit_waiting(run.target);
   } else {
     active_.reset();
     last_failure_ = current;
@@ -331,9 +368,11 @@ void scheduler_state::pick_next() {
   apply(policy_->reconsider(view(queues)));
 }
 
-void scheduler_state::grant_all(std::size_t model) {
+void scheduler_state::admit_waiting(std::size_t model,
+                                    std::optional<std::uint64_t> ordered_before) {
   auto& slot = models_[model];
-  while (!slot.waiting.empty()) {
+  while (!slot.waiting.empty() && has_room(slot)
+         && (!ordered_before || slot.waiting.front().order < *ordered_before)) {
     auto next = std::move(slot.waiting.front());
     slot.waiting.pop_front();
     slot.leases.insert(next.ticket);

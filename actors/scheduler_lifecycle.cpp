@@ -43,6 +43,8 @@ void scheduler_state::on_model_exit(const caf::down_msg& message) {
       advance();
     } else if (switch_ && switch_->phase == switch_phase::activate && switch_->target == i) {
       finish_switch(false, fmt::format("the model actor of {} ended", models_[i].config.name));
+    } else {
+      pick_next(); // requests it held back by its concurrency limit now need a switch
     }
     return;
   }
@@ -84,6 +86,7 @@ void scheduler_state::on_model_down(const std::string& model) {
   if (index && active_ == index && !switch_) {
     log_->warn("{} went down while active; its next request starts it again", model);
     active_.reset();
+    pick_next(); // requests it held back by its concurrency limit need it started again
   }
 }
 

@@ -36,6 +36,9 @@ struct waiter {
   std::uint64_t ticket;
   caf::typed_response_promise<lease_outcome> promise;
   clock_type::time_point since;
+  /// Arrival order across all models: tells requests that came before an event (a switch
+  /// beginning, a model getting the GPU) from those after it, even at the same instant.
+  std::uint64_t order;
 };
 
 /// Everything the scheduler keeps per model.
@@ -57,6 +60,10 @@ struct switch_run {
   clock_type::time_point began;
   /// Tells this switch's answers from those of a switch that has already ended.
   std::uint64_t serial = 0;
+  /// Requests ordered before this arrived before the switch began.
+  std::uint64_t arrivals_before = 0;
+  /// See `decision::serve_held`.
+  bool serve_held = true;
 };
 
 /// An acquire answered without a lease.
@@ -105,7 +112,7 @@ private:
   caf::result<outcome> shutdown(std::uint64_t grace_ms);
 
   void consider(std::size_t target);
-  void begin_switch(std::size_t target);
+  void begin_switch(std::size_t target, bool serve_held = true);
   void advance();
   void finish_switch(bool ok, const std::string& error);
   void pick_next();
@@ -113,7 +120,17 @@ private:
   bool is_current(std::uint64_t serial) const {
     return switch_ && switch_->serial == serial;
   }
-  void grant_all(std::size_t model);
+  /// Whether `model` takes new requests now: it is active, and no switch away from it has
+  /// passed its cooldown.
+  bool admits(std::size_t model) const;
+  /// Whether the active `model` still holds back, by its concurrency limit, requests that were
+  /// waiting before it got the GPU.
+  bool holds_backlog(std::size_t model) const;
+  /// Whether `slot` is below its concurrency limit.
+  static bool has_room(const model_slot& slot);
+  /// Grants `model`'s waiting requests, oldest first, up to its concurrency limit (and only
+  /// those ordered before `ordered_before`, when given).
+  void admit_waiting(std::size_t model, std::optional<std::uint64_t> ordered_before = std::nullopt);
   void fail_all(std::size_t model, int status, const std::string& message);
   void finish_shutdown_when_idle(bool deadline_passed);
   std::string status_json() const;
@@ -136,6 +153,9 @@ private:
   std::vector<model_slot> models_;
   std::optional<std::size_t> active_;
   clock_type::time_point activated_at_;
+  /// Requests ordered before this arrived before the active model got the GPU.
+  std::uint64_t arrivals_before_activation_ = 0;
+  std::uint64_t arrivals_ = 0;
   std::optional<switch_run> switch_;
   std::optional<clock_type::time_point> last_failure_;
   std::uint64_t switches_ = 0;

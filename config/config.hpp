@@ -73,6 +73,9 @@ struct model_config {
   eviction_policy eviction;
   /// Existing CRIU images to restore from on the first request instead of a cold start.
   std::optional<std::string> checkpoint_path;
+  /// Most requests llmux lets the engine hold at once; the rest wait in llmux's queue, where
+  /// the policy sees them and a switch need not drain them. Empty: no limit.
+  std::optional<std::uint64_t> max_concurrent_requests;
 
   friend bool operator==(const model_config&, const model_config&) = default;
 };

@@ -28,8 +28,8 @@ namespace dom = simdjson::dom;
 constexpr std::array<std::string_view, 9> top_level_keys{
   "models",       "policy",     "port",   "metrics_port",        "admin_port",
   "vllm_command", "checkpoint", "warmup", "startup_timeout_secs"};
-constexpr std::array<std::string_view, 5> model_keys{"model_path", "port", "extra_args", "eviction",
-                                                     "checkpoint_path"};
+constexpr std::array<std::string_view, 6> model_keys{
+  "model_path", "port", "extra_args", "eviction", "checkpoint_path", "max_concurrent_requests"};
 constexpr std::array<std::string_view, 2> eviction_keys{"weights", "process"};
 constexpr std::array<std::string_view, 10> policy_keys{
   "policy_type",      "request_timeout_secs", "drain_before_switch", "eviction",
@@ -239,6 +239,11 @@ model_entry read_model(std::string_view name, const dom::element& value, const s
   read(reader, "extra_args", entry.model.extra_args);
   read_optional(reader, "eviction", entry.eviction);
   read_optional(reader, "checkpoint_path", entry.model.checkpoint_path);
+  read_optional(reader, "max_concurrent_requests", entry.model.max_concurrent_requests);
+  if (entry.model.max_concurrent_requests == 0u) {
+    out.error(member_path(path, "max_concurrent_requests"),
+              "must be at least 1; leave it out (or null) for no limit");
+  }
   return entry;
 }
 

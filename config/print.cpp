@@ -38,6 +38,7 @@ void write_object(json_writer& out, const model_config& model) {
   put(out, "extra_args", model.extra_args);
   put(out, "eviction", model.eviction);
   put(out, "checkpoint_path", model.checkpoint_path);
+  put(out, "max_concurrent_requests", model.max_concurrent_requests);
 }
 
 void write_object(json_writer& out, const policy_config& policy) {

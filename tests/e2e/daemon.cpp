@@ -49,10 +49,13 @@ running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
     for (const auto& arg : args) {
       quoted += fmt::format("{}\"{}\"", quoted.empty() ? "" : ",", arg);
     }
+    auto limit = model.max_concurrent_requests
+                   ? fmt::format(R"(,"max_concurrent_requests":{})", *model.max_concurrent_requests)
+                   : std::string{};
     entries += fmt::format(R"({}"{}":{{"model_path":"org/{}","port":{},"eviction":"{}",)"
-                           R"("extra_args":[{}]}})",
+                           R"("extra_args":[{}]{}}})",
                            entries.empty() ? "" : ",", model.name, model.name, port, model.eviction,
-                           quoted);
+                           quoted, limit);
   }
   auto config_path = scratch_ / "llmux.json";
   std::ofstream(config_path) << fmt::format(

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ struct test_model {
   std::string eviction = "offload+keep_running";
   /// Extra mock-vllm arguments (the fast profile is always on).
   std::vector<std::string> mock_args = {};
+  std::optional<std::uint64_t> max_concurrent_requests = {};
 };
 
 /// A running llmux.

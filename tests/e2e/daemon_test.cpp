@@ -1,5 +1,6 @@
 // The llmux daemon end to end: real llmux, real mock-vllm engines, real sockets.
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <future>
@@ -79,6 +80,52 @@ TEST_F(daemon_test, hundred_concurrent_requests_over_two_models) {
   EXPECT_EQ(number_at(status["models"]["alpha"]["in_flight"]), 0u);
   EXPECT_EQ(number_at(status["models"]["beta"]["in_flight"]), 0u);
   EXPECT_EQ(number_at(status["models"]["alpha"]["waiting"]), 0u);
+}
+
+// The value of `name` in a Prometheus text page; -1 when it is missing.
+double metric_value(const std::string& page, std::string_view name) {
+  auto at = page.find(std::string("\n") + std::string(name) + "{");
+  if (at == std::string::npos) {
+    return -1;
+  }
+  auto space = page.find(' ', page.find('}', at));
+  return std::stod(page.substr(space + 1, page.find('\n', space) - space - 1));
+}
+
+TEST_F(daemon_test, max_concurrent_requests_holds_the_rest_in_llmux) {
+  auto daemon = start_daemon(
+    {{"alpha", "offload+keep_running", {"--mock-first-token-ms", "400"}, std::uint64_t{2}}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200); // started
+  std::vector<std::future<http::http_result>> answers;
+  for (int i = 0; i < 6; ++i) {
+    answers.push_back(std::async(std::launch::async, [&daemon] { return daemon.chat("alpha"); }));
+  }
+  auto metrics_url = "http://127.0.0.1:" + std::to_string(engine_port("alpha")) + "/metrics";
+  simdjson::dom::parser parser;
+  std::uint64_t most_in_flight = 0;
+  std::uint64_t most_waiting = 0;
+  double most_running = 0;
+  auto all_answered = [&] {
+    return std::all_of(answers.begin(), answers.end(), [](auto& answer) {
+      return answer.wait_for(0s) == std::future_status::ready;
+    });
+  };
+  while (!all_answered()) {
+    auto alpha = daemon.status(parser)["models"]["alpha"];
+    most_in_flight = std::max(most_in_flight, number_at(alpha["in_flight"]));
+    most_waiting = std::max(most_waiting, number_at(alpha["waiting"]));
+    auto page = http::http_request("GET", metrics_url, "", {}, 2s);
+    most_running = std::max(most_running, metric_value(page.body, "vllm:num_requests_running"));
+    std::this_thread::sleep_for(20ms);
+  }
+  for (auto& answer : answers) {
+    auto result = answer.get();
+    EXPECT_EQ(result.status, 200) << result.failure << result.body;
+  }
+  EXPECT_EQ(most_in_flight, 2u);
+  EXPECT_GE(most_waiting, 1u);  // the rest waited in llmux ...
+  EXPECT_LE(most_running, 2.0); // ... and never reached the engine
+  EXPECT_GE(most_running, 1.0);
 }
 
 TEST_F(daemon_test, a_long_stream_survives_a_switch_requested_during_it) {

@@ -153,5 +153,79 @@ TEST(scheduler_sim, time_slice_starves_a_lone_request_behind_a_busy_model_as_the
   EXPECT_GT(lone_request_wait("time_slice"), staleness_bound);
 }
 
+// Every model limited to `limit` concurrent requests.
+config::config limited(config::config cfg, std::uint64_t limit) {
+  for (auto& model : cfg.models) {
+    model.max_concurrent_requests = limit;
+  }
+  return cfg;
+}
+
+TEST(scheduler_sim, a_concurrency_limit_keeps_the_queue_in_llmux_rather_than_in_the_engine) {
+  for (auto policy : all_policies) {
+    auto unlimited = simulate(models(2, policy), l40_costs(2), mixed_bursts(), {});
+    EXPECT_TRUE(std::any_of(unlimited.requests.begin(), unlimited.requests.end(),
+                            [](const sim_outcome& r) { return r.started > r.granted; }))
+      << policy << ": without a limit the engine queues granted requests";
+    auto run = simulate(limited(models(2, policy), 1), l40_costs(2), mixed_bursts(), {});
+    EXPECT_EQ(summarize(run).served, mixed_bursts().size()) << policy;
+    for (std::size_t i = 0; i < run.requests.size(); ++i) {
+      EXPECT_EQ(run.requests[i].started, run.requests[i].granted)
+        << policy << ": request " << i << " was granted while its engine was full";
+    }
+  }
+}
+
+TEST(scheduler_sim, the_reference_policies_serve_alike_with_and_without_a_concurrency_limit) {
+  // A switch first serves the requests llmux held back, as draining the engine's queue would.
+  for (auto policy : {"fifo", "cost_aware", "time_slice"}) {
+    auto unlimited = simulate(models(2, policy), l40_costs(2), mixed_bursts(), {});
+    auto run = simulate(limited(models(2, policy), 1), l40_costs(2), mixed_bursts(), {});
+    ASSERT_EQ(run.requests.size(), unlimited.requests.size());
+    for (std::size_t i = 0; i < run.requests.size(); ++i) {
+      EXPECT_EQ(run.requests[i].started, unlimited.requests[i].started) << policy << " " << i;
+      EXPECT_EQ(run.requests[i].finished, unlimited.requests[i].finished) << policy << " " << i;
+    }
+  }
+}
+
+// A backlog of 38 s for the first model, one request at a time, and a lone request for the
+// second: its longest wait for the GPU.
+double lone_request_gpu_wait(const config::config& cfg) {
+  std::vector<sim_request> workload;
+  for (int i = 0; i < 76; ++i) {
+    workload.push_back({50ms * i, 0, 500ms});
+  }
+  workload.push_back({1s, 1, 500ms});
+  std::stable_sort(workload.begin(), workload.end(),
+                   [](const auto& a, const auto& b) { return a.arrival < b.arrival; });
+  auto waits = gpu_waits(simulate(cfg, l40_costs(2), workload, {}));
+  return *std::max_element(waits.begin(), waits.end());
+}
+
+TEST(scheduler_sim, with_a_concurrency_limit_cost_quantum_bounds_the_wait_for_the_gpu) {
+  auto bound = std::chrono::duration<double>(staleness_bound).count();
+  EXPECT_LE(lone_request_gpu_wait(limited(models(2, "cost_quantum"), 1)), bound);
+  // Without it the switch drains the engine's whole queue first.
+  EXPECT_GT(lone_request_gpu_wait(models(2, "cost_quantum")), bound);
+}
+
+TEST(scheduler_sim, with_a_concurrency_limit_cost_quantum_does_not_trade_the_gpu_back_and_forth) {
+  // Heavy overload: each model's oldest request is stale nearly all the time. A model given the
+  // GPU serves what waited for it before it loses the GPU again; were it to yield at once to the
+  // other model's stale requests, each turn would serve little and waits would grow.
+  std::vector<sim_request> workload;
+  for (int burst = 0; burst < 6; ++burst) {
+    for (int i = 0; i < 50; ++i) {
+      workload.push_back({20s * burst + 50ms * i, static_cast<std::size_t>(i % 2), 500ms});
+    }
+  }
+  auto unlimited = summarize(simulate(models(2, "cost_quantum"), l40_costs(2), workload, {}));
+  auto run = summarize(simulate(limited(models(2, "cost_quantum"), 1), l40_costs(2), workload, {}));
+  EXPECT_EQ(run.served, workload.size());
+  EXPECT_LE(run.switches, unlimited.switches);
+  EXPECT_LE(run.max_wait, unlimited.max_wait);
+}
+
 } // namespace
 } // namespace llmux::actors

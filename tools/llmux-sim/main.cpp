@@ -37,6 +37,11 @@ int main(int argc, char** argv) {
                 "Requests an engine serves at once (1: one at a time, as the reference's "
                 "simulator)")
     ->capture_default_str();
+  std::uint64_t max_concurrent = 0;
+  app
+    .add_option("--max-concurrent", max_concurrent,
+                "Every model's max_concurrent_requests (0: no limit, the engine queues the rest)")
+    ->capture_default_str();
   app.add_option("--max-wait-secs", max_wait_secs, "policy.max_wait_secs")->capture_default_str();
   app.add_option("--switch-cost-secs", switch_cost_secs,
                  "Every switch costs this much (a wake of this length, sleeps free), as in the "
@@ -78,6 +83,10 @@ int main(int argc, char** argv) {
       std::vector<actors::sim_costs> costs;
       auto cfg = tools::sim::l40_configuration(names, policy, costs);
       cfg.policy.max_wait_secs = max_wait_secs;
+      for (auto& model : cfg.models) {
+        model.max_concurrent_requests
+          = max_concurrent > 0 ? std::optional<std::uint64_t>(max_concurrent) : std::nullopt;
+      }
       if (switch_cost_secs > 0) {
         auto fixed = milliseconds(static_cast<long>(switch_cost_secs * 1000));
         for (auto& cost : costs) {

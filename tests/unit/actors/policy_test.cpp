@@ -164,6 +164,34 @@ TEST(cost_quantum_policy, a_busy_model_is_preempted_after_its_quantum_for_enough
   EXPECT_EQ(policy.reconsider(view_of(queues, 0, 30s)).what, kind::switch_now);
 }
 
+TEST(cost_quantum_policy, requests_held_from_before_the_switch_keep_the_gpu) {
+  cost_quantum_policy policy(quantum_settings());
+  std::vector<queue_view> queues{{6, 20s, 1}, {1, 16s, 0}}; // the other model is stale
+  auto view = view_of(queues, 0, 10s);
+  view.active_holds_backlog = true;
+  EXPECT_EQ(policy.reconsider(view).what, kind::stay);
+  view.active_holds_backlog = false; // the last of them is admitted
+  EXPECT_EQ(policy.reconsider(view).what, kind::switch_now);
+}
+
+TEST(cost_quantum_policy, a_switch_leaves_held_requests_unless_the_bound_is_already_broken) {
+  cost_quantum_policy policy(quantum_settings(), 3.0);
+  // Bound: max_wait_secs (15 s) plus the estimated switch (the 10 s prior).
+  std::vector<queue_view> queues{{4, 2s, 1}, {1, 15s, 0}};
+  auto stale = policy.reconsider(view_of(queues, 0, 10s));
+  EXPECT_EQ(stale.what, kind::switch_now);
+  EXPECT_FALSE(stale.serve_held); // it is within its bound: the switch waits only for service
+  queues[1].oldest_wait = 26s;
+  EXPECT_TRUE(policy.reconsider(view_of(queues, 0, 10s)).serve_held);
+  // A preemption after the quantum leaves them for the model's next turn too.
+  queues[1] = {5, 3s, 0};
+  auto preempt = policy.reconsider(view_of(queues, 0, 30s));
+  EXPECT_EQ(preempt.what, kind::switch_now);
+  EXPECT_FALSE(preempt.serve_held);
+  // The reference's policies serve them, as the engine's own queue would have been drained.
+  EXPECT_TRUE(fifo_policy(true).on_arrival(view_of(queues, 0, 30s), 1).serve_held);
+}
+
 TEST(cost_quantum_policy, measured_costs_shorten_the_quantum) {
   cost_quantum_policy policy(quantum_settings(), 3.0);
   policy.on_switch_complete(0, 1, 2s); // quantum max(5 s, 3 x 2 s) = 6 s; one request pays

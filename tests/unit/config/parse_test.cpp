@@ -91,6 +91,7 @@ TEST(defaults, model) {
   EXPECT_TRUE(model.extra_args.empty());
   EXPECT_EQ(model.eviction, (eviction_policy{weight_strategy::retain, process_strategy::stop}));
   EXPECT_EQ(model.checkpoint_path, std::nullopt);
+  EXPECT_EQ(model.max_concurrent_requests, std::nullopt);
 }
 
 TEST(defaults, policy) {
@@ -134,7 +135,7 @@ TEST(fields, every_field_is_read) {
   auto result = parse_ok(R"({
     "models": {"a": {"model_path": "org/a", "port": 8001, "extra_args": ["--x"],
                      "eviction": {"weights": "offload", "process": "keep_running"},
-                     "checkpoint_path": "/ckpt/a"}},
+                     "checkpoint_path": "/ckpt/a", "max_concurrent_requests": 8}},
     "policy": {"policy_type": "time_slice", "request_timeout_secs": 60,
                "drain_before_switch": false, "eviction": {"weights": "discard", "process": "stop"},
                "min_active_secs": 1, "coalesce_window_ms": 10, "amortization_factor": 2,
@@ -153,6 +154,7 @@ TEST(fields, every_field_is_read) {
   EXPECT_EQ(a.eviction,
             (eviction_policy{weight_strategy::offload, process_strategy::keep_running}));
   EXPECT_EQ(a.checkpoint_path, "/ckpt/a");
+  EXPECT_EQ(a.max_concurrent_requests, 8u);
   EXPECT_EQ(cfg.policy.policy_type, "time_slice");
   EXPECT_EQ(cfg.policy.request_timeout_secs, 60u);
   EXPECT_FALSE(cfg.policy.drain_before_switch);
@@ -284,6 +286,15 @@ TEST(errors, ports_out_of_range) {
   EXPECT_FINDING(f, severity::error, "models.b.port", "must be from 1 to 65535");
   EXPECT_FINDING(f, severity::error, "port", "found -1");
   EXPECT_FINDING(f, severity::error, "metrics_port", "found 3000.5");
+}
+
+TEST(errors, max_concurrent_requests_is_at_least_one) {
+  auto result = parse_config(R"({"models": {"a": {"model_path": "m", "port": 8001,
+    "max_concurrent_requests": 0}, "b": {"model_path": "m", "port": 8002,
+    "max_concurrent_requests": -3}}})");
+  const auto& f = result.findings;
+  EXPECT_FINDING(f, severity::error, "models.a.max_concurrent_requests", "must be at least 1");
+  EXPECT_FINDING(f, severity::error, "models.b.max_concurrent_requests", "found -3");
 }
 
 TEST(errors, null_is_not_a_value_for_defaulted_fields) {

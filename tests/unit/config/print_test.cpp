@@ -14,7 +14,7 @@ constexpr std::string_view full = R"({
   "models": {
     "org/a.1": {"model_path": "org/a", "port": 8001, "extra_args": ["--x", "quote\"d"],
                 "eviction": 4, "checkpoint_path": "/ckpt/a"},
-    "b": {"model_path": "b", "port": 8002}
+    "b": {"model_path": "b", "port": 8002, "max_concurrent_requests": 16}
   },
   "policy": {"policy_type": "cost_aware", "amortization_factor": 1.25,
              "eviction": "offload+keep_running"},
