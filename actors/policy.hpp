@@ -203,16 +203,21 @@ private:
 /// rather than ticks, with a staleness bound that holds for every request, and busy models
 /// preempted after a quantum proportional to the switch cost.
 ///
+/// 0. With a concurrency limit, the active model keeps the GPU until the requests that were
+///    waiting when it got it are all granted (`scheduler_view::active_holds_backlog`).
 /// 1. An idle GPU goes at once to the best waiting model.
 /// 2. Staleness: a model whose oldest request has waited `max_wait_secs` gets the GPU now, so no
 ///    wait passes the bound by more than one switch (and the drain before it); the policy sets
 ///    a recheck for the moment the next request turns stale, so no arrival is needed to notice.
+///    The outgoing model's held requests wait for its next turn unless the stale request is
+///    already past `max_wait_secs` plus the estimated switch.
 /// 3. A drained active model (nothing waiting, nothing in flight) gives the GPU up as soon as it
 ///    has had its minimum time (the longer of `min_active_secs` and `min_quantum_ms`).
 /// 4. A busy active model is preempted once it has had a quantum of `quantum_factor` × the
 ///    estimated switch cost, and only for a model with at least `amortization_factor` ×
 ///    cost-in-seconds waiting requests; so switching for that reason takes at most
-///    1 / (1 + quantum_factor) of the GPU's time. The default factor, 8, was the smallest of
+///    1 / (1 + quantum_factor) of the GPU's time. Its held requests wait for its next turn.
+///    The default factor, 8, was the smallest of
 ///    3, 5 and 8 with which llmux-sim found cost_quantum no worse than a reference policy in
 ///    serving fraction and p99 at once on any profile, in all four benchmark set-ups.
 /// "Best" is the most waiting requests per second of switch cost in that direction, ties to the
