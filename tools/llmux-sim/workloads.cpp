@@ -201,13 +201,18 @@ config::parsed<workload> read_trace(std::string_view csv, std::vector<std::strin
     double service = 0;
     auto time_text = line.substr(0, first);
     auto service_text = line.substr(second + 1);
+    // The whole field must be the number: "2.5s" or a fourth column is an error, not 2.5.
     auto [a, ea] = std::from_chars(time_text.data(), time_text.data() + time_text.size(), at);
     auto [b, eb]
       = std::from_chars(service_text.data(), service_text.data() + service_text.size(), service);
-    if (ea != std::errc{} || eb != std::errc{} || at < 0 || service <= 0) {
+    if (ea != std::errc{} || eb != std::errc{} || a != time_text.data() + time_text.size()
+        || b != service_text.data() + service_text.size() || at < 0 || service <= 0) {
       return result::failure(fmt::format("line {}: bad time or service time", line_number));
     }
     std::string model{line.substr(first + 1, second - first - 1)};
+    if (model.empty()) {
+      return result::failure(fmt::format("line {}: empty model name", line_number));
+    }
     auto known = std::find(model_names.begin(), model_names.end(), model);
     if (known == model_names.end()) {
       model_names.push_back(model);

@@ -55,6 +55,12 @@ TEST(workloads, bad_trace_lines_are_reported_with_their_number) {
   EXPECT_EQ(read_trace("x,a,1\n", names).error(), "line 1: bad time or service time");
   names.clear();
   EXPECT_EQ(read_trace("1,a,0\n", names).error(), "line 1: bad time or service time");
+  names.clear();
+  EXPECT_EQ(read_trace("1,a,2.5s\n", names).error(), "line 1: bad time or service time");
+  names.clear();
+  EXPECT_EQ(read_trace("1,a,2,extra\n", names).error(), "line 1: bad time or service time");
+  names.clear();
+  EXPECT_EQ(read_trace("0,a,1\n1,,1\n", names).error(), "line 2: empty model name");
 }
 
 } // namespace
