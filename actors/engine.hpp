@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -24,7 +25,8 @@ namespace llmux::actors {
 ///                                         reload_weights and reset_prefix_cache
 /// (stop_atom)                -> outcome   end the engine; ok when it is gone
 /// (probe_atom)               -> outcome   one deterministic inference (warmup, checks)
-/// (tick_atom)                             self: health polling while starting, exit watch
+/// (tick_atom)                             self: health polling while starting, then liveness
+///                                         probes and the exit watch while it runs
 /// to the owner: (down_atom, string reason) when the engine ends by itself
 /// ```
 using engine_actor
@@ -34,10 +36,47 @@ using engine_actor
                      caf::replies_to<stop_atom>::with<outcome>,
                      caf::replies_to<probe_atom>::with<outcome>, caf::reacts_to<tick_atom>>;
 
+/// The one time budget: each engine operation ends within its deadline, attempts and pauses
+/// included (a control call that timed out is not repeated: a hung engine would not answer
+/// again). The model actor's and the scheduler's bounds are derived from these, each with a
+/// margin, so an inner deadline always fires before the outer one.
+namespace deadlines {
+using namespace std::chrono_literals;
+/// `/sleep`, every attempt.
+inline constexpr std::chrono::seconds sleep = 150s;
+/// `/wake_up`, and for level 2 `reload_weights` and `reset_prefix_cache`, every attempt.
+inline constexpr std::chrono::seconds wake = 150s;
+/// SIGTERM, a grace period, then SIGKILL of the whole process group.
+inline constexpr std::chrono::seconds stop = 15s;
+/// One deterministic inference (warmup).
+inline constexpr std::chrono::seconds probe = 30s;
+/// What each enclosing layer adds for its own messaging.
+inline constexpr std::chrono::seconds margin = 5s;
+
+/// A cold start: the configured startup timeout plus a health poll.
+constexpr std::chrono::seconds start(std::chrono::seconds startup_timeout) {
+  return startup_timeout + margin;
+}
+/// The model actor's `activate`: a start or a wake, then stopping the engine if that failed.
+constexpr std::chrono::seconds activate(std::chrono::seconds startup_timeout) {
+  return std::max(start(startup_timeout), wake) + stop + margin;
+}
+/// The model actor's `evict`: a sleep, then stopping the engine if that failed.
+constexpr std::chrono::seconds evict() {
+  return sleep + stop + margin;
+}
+/// The model actor's `warmup`: activate, one inference, evict.
+constexpr std::chrono::seconds warmup(std::chrono::seconds startup_timeout) {
+  return activate(startup_timeout) + probe + evict() + 2 * margin;
+}
+} // namespace deadlines
+
 /// Spawns the engine actor for `model` on a thread of its own (its HTTP calls and process
-/// handling block). `owner` hears `(down_atom, reason)` when the process dies unexpectedly.
+/// handling block). `owner` hears `(down_atom, reason)` when the process dies unexpectedly or
+/// is killed because it stopped answering `/health` (`timeouts`).
 engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_config& model,
                                const std::string& vllm_command,
-                               std::chrono::seconds startup_timeout, caf::actor owner);
+                               std::chrono::seconds startup_timeout,
+                               const config::timeouts_config& timeouts, caf::actor owner);
 
 } // namespace llmux::actors

@@ -16,8 +16,10 @@ namespace llmux::actors {
 ///    │  ◀────────────────────┘  stopped (evict   slept     (activate)      │
 ///    │                           escalated to stop)                        │ wake_failed
 ///    └─────────────────────────────────────────────────────────────────────┘
-///  engine_died: every state with a process (starting, active, evicting, sleeping, waking)
-///  goes to stopped.
+///  engine_died, stopped (a stop on purpose: eviction, escalation, shutdown): every state with a
+///  process (starting, active, evicting, sleeping, waking) goes to stopped.
+///  In stopped, a late start_failed, wake_failed or stopped (the engine died while that step
+///  ran) leaves it stopped.
 /// ```
 enum class lifecycle { stopped, starting, active, evicting, sleeping, waking };
 
@@ -38,5 +40,7 @@ enum class lifecycle_event {
 std::optional<lifecycle> next_state(lifecycle state, lifecycle_event event);
 
 std::string_view to_string(lifecycle state);
+
+std::string_view to_string(lifecycle_event event);
 
 } // namespace llmux::actors

@@ -30,7 +30,7 @@ typename Inspector::result_type inspect(Inspector& f, outcome& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_outcome& x) {
   return f(caf::meta::type_name("lease_outcome"), x.granted, x.engine_port, x.model_path, x.status,
-           x.message);
+           x.message, x.retry_after_secs);
 }
 
 } // namespace llmux::actors
@@ -54,4 +54,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_ATOM(llmux, llmux::actors, tick_atom, "tick")
   CAF_ADD_ATOM(llmux, llmux::actors, warmup_atom, "warmup")
   CAF_ADD_ATOM(llmux, llmux::actors, probe_atom, "probe")
+  CAF_ADD_ATOM(llmux, llmux::actors, revoke_atom, "revoke")
+  CAF_ADD_ATOM(llmux, llmux::actors, drain_atom, "drain")
 CAF_END_TYPE_ID_BLOCK(llmux)

@@ -20,9 +20,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Upper bounds on the engine's answers; the engine applies the real limits itself.
-constexpr auto engine_call_timeout = 5min;
-constexpr auto start_margin = 30s;
+// Bounds on the engine's answers, a margin beyond the engine's own deadlines (engine.hpp).
+constexpr auto sleep_reply_bound = deadlines::sleep + deadlines::margin;
+constexpr auto wake_reply_bound = deadlines::wake + deadlines::margin;
+constexpr auto stop_reply_bound = deadlines::stop + deadlines::margin;
+constexpr auto probe_reply_bound = deadlines::probe + deadlines::margin;
 
 class model_state {
 public:
@@ -70,11 +72,12 @@ private:
 void model_state::enter(lifecycle_event event) {
   auto next = next_state(state_, event);
   if (!next) {
-    log_->error("{}: lifecycle event {} is impossible in state {}", model_.name,
-                static_cast<int>(event), to_string(state_));
+    log_->error("{}: lifecycle event {} is impossible in state {}", model_.name, to_string(event),
+                to_string(state_));
     return;
   }
-  log_->debug("{}: {} -> {}", model_.name, to_string(state_), to_string(*next));
+  log_->debug("{}: {} -> {} ({})", model_.name, to_string(state_), to_string(*next),
+              to_string(event));
   state_ = *next;
 }
 
@@ -107,7 +110,7 @@ caf::result<outcome> model_state::activate() {
   bool cold = state_ == lifecycle::stopped;
   enter(lifecycle_event::activate);
   if (cold) {
-    self_->request(engine_, startup_timeout_ + start_margin, start_atom_v)
+    self_->request(engine_, deadlines::start(startup_timeout_) + deadlines::margin, start_atom_v)
       .then(
         [this, promise](outcome& started) mutable {
           if (started.ok) {
@@ -126,7 +129,7 @@ caf::result<outcome> model_state::activate() {
         });
     return promise;
   }
-  self_->request(engine_, engine_call_timeout, wake_atom_v, sleep_level_)
+  self_->request(engine_, wake_reply_bound, wake_atom_v, sleep_level_)
     .then(
       [this, promise](outcome& woken) mutable {
         if (woken.ok) {
@@ -150,9 +153,17 @@ caf::result<outcome> model_state::evict() {
     return outcome{};
   }
   enter(lifecycle_event::evict);
-  auto promise = self_->make_response_promise<outcome>();
   const auto& eviction = model_.eviction;
   bool keeps_process = eviction.process == config::process_strategy::keep_running;
+  auto level = eviction.sleep_level();
+  if (keeps_process && !level) {
+    // retain+keep_running: the engine keeps everything, nothing to call. Answered here, so no
+    // promise is made (a promise made and dropped would never answer).
+    sleep_level_ = 0;
+    enter(lifecycle_event::slept);
+    return outcome{};
+  }
+  auto promise = self_->make_response_promise<outcome>();
   if (!keeps_process) {
     if (eviction.process != config::process_strategy::stop) {
       log_->warn("{}: process strategy {} is not available yet; stopping the engine instead",
@@ -161,14 +172,7 @@ caf::result<outcome> model_state::evict() {
     stop_then(promise, lifecycle_event::stopped, outcome{});
     return promise;
   }
-  auto level = eviction.sleep_level();
-  if (!level) {
-    // retain+keep_running: the engine keeps everything, nothing to call.
-    sleep_level_ = 0;
-    enter(lifecycle_event::slept);
-    return outcome{};
-  }
-  self_->request(engine_, engine_call_timeout, sleep_atom_v, static_cast<std::int32_t>(*level))
+  self_->request(engine_, sleep_reply_bound, sleep_atom_v, static_cast<std::int32_t>(*level))
     .then(
       [this, promise, level = *level](outcome& slept) mutable {
         if (slept.ok) {
@@ -189,7 +193,7 @@ caf::result<outcome> model_state::evict() {
 
 void model_state::stop_then(caf::typed_response_promise<outcome> promise, lifecycle_event event,
                             outcome result) {
-  self_->request(engine_, engine_call_timeout, stop_atom_v)
+  self_->request(engine_, stop_reply_bound, stop_atom_v)
     .then(
       [this, promise, event, result](outcome&) mutable {
         enter(event);
@@ -204,14 +208,14 @@ void model_state::stop_then(caf::typed_response_promise<outcome> promise, lifecy
 
 caf::result<outcome> model_state::stop() {
   auto promise = self_->make_response_promise<outcome>();
-  self_->request(engine_, engine_call_timeout, stop_atom_v)
+  self_->request(engine_, stop_reply_bound, stop_atom_v)
     .then(
       [this, promise](outcome& stopped) mutable {
-        state_ = lifecycle::stopped;
+        enter(lifecycle_event::stopped);
         promise.deliver(stopped);
       },
       [this, promise](caf::error& error) mutable {
-        state_ = lifecycle::stopped;
+        enter(lifecycle_event::stopped);
         promise.deliver(outcome::failure(to_string(error)));
       });
   return promise;
@@ -223,21 +227,23 @@ caf::result<outcome> model_state::warmup() {
   auto promise = self_->make_response_promise<outcome>();
   auto self = self_;
   auto fail = [promise](std::string why) mutable { promise.deliver(outcome::failure(why)); };
-  self_->request(model_actor{self_}, startup_timeout_ + start_margin, activate_atom_v)
+  self_
+    ->request(model_actor{self_}, deadlines::activate(startup_timeout_) + deadlines::margin,
+              activate_atom_v)
     .then(
       [this, self, promise, fail](outcome& active) mutable {
         if (!active.ok) {
           fail(active.error);
           return;
         }
-        self->request(engine_, engine_call_timeout, probe_atom_v)
+        self->request(engine_, probe_reply_bound, probe_atom_v)
           .then(
             [this, self, promise, fail](outcome& probed) mutable {
               if (!probed.ok) {
                 fail(probed.error);
                 return;
               }
-              self->request(model_actor{self}, engine_call_timeout, evict_atom_v)
+              self->request(model_actor{self}, deadlines::evict() + deadlines::margin, evict_atom_v)
                 .then([promise](outcome& evicted) mutable { promise.deliver(evicted); },
                       [fail](caf::error& error) mutable { fail(to_string(error)); });
             },
@@ -254,7 +260,7 @@ void model_state::on_engine_down(const std::string& reason) {
     enter(lifecycle_event::engine_died);
   }
   if (was_active) {
-    caf::anon_send(scheduler_, down_atom_v, model_.name);
+    caf::anon_send(scheduler_, down_atom_v, model_.name, reason);
   }
 }
 
@@ -267,10 +273,12 @@ model_actor::behavior_type model_impl(model_actor::stateful_pointer<model_state>
 
 } // namespace
 
-engine_factory vllm_engines(std::string vllm_command, std::chrono::seconds startup_timeout) {
-  return [vllm_command = std::move(vllm_command), startup_timeout](
+engine_factory vllm_engines(std::string vllm_command, std::chrono::seconds startup_timeout,
+                            const config::timeouts_config& timeouts) {
+  return [vllm_command = std::move(vllm_command), startup_timeout, timeouts](
            caf::actor_system& system, const config::model_config& model, caf::actor owner) {
-    return spawn_vllm_engine(system, model, vllm_command, startup_timeout, std::move(owner));
+    return spawn_vllm_engine(system, model, vllm_command, startup_timeout, timeouts,
+                             std::move(owner));
   };
 }
 

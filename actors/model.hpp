@@ -24,7 +24,8 @@ namespace llmux::actors {
 /// (stop_atom)                -> outcome  stop the engine (shutdown)
 /// (warmup_atom)              -> outcome  before serving: start, run one inference, evict
 /// (down_atom, string reason)             from the engine: it ended by itself
-/// to the scheduler: (down_atom, string model) when the engine of an active model died
+/// to the scheduler: (down_atom, string model, string reason) when the engine of an active
+///                    model died or was killed as hung
 /// ```
 using model_actor = caf::typed_actor<
   caf::replies_to<activate_atom>::with<outcome>, caf::replies_to<evict_atom>::with<outcome>,
@@ -35,8 +36,9 @@ using model_actor = caf::typed_actor<
 using engine_factory = std::function<engine_actor(
   caf::actor_system& system, const config::model_config& model, caf::actor owner)>;
 
-/// Engines that run `vllm_command` (`vllm_engine`).
-engine_factory vllm_engines(std::string vllm_command, std::chrono::seconds startup_timeout);
+/// Engines that run `vllm_command` (`vllm_engine`), watched as `timeouts` say.
+engine_factory vllm_engines(std::string vllm_command, std::chrono::seconds startup_timeout,
+                            const config::timeouts_config& timeouts);
 
 /// Spawns the model actor for `model` with an engine from `make_engine`; `scheduler` hears
 /// when the engine of the active model dies.

@@ -104,6 +104,10 @@ decision cost_aware_policy::reconsider(const scheduler_view& view) {
   return next ? on_arrival(view, *next) : decision::stay();
 }
 
+void cost_aware_policy::on_deferred_due(std::size_t target) {
+  defer_pending_[target] = false;
+}
+
 void cost_aware_policy::on_switch_start(std::optional<std::size_t>, std::size_t to) {
   defer_pending_[to] = false;
 }

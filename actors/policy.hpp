@@ -96,6 +96,13 @@ public:
     return false;
   }
 
+  /// A deferred switch to `target` came due. The scheduler calls this whether or not it then
+  /// switches (it drops the switch when the queue emptied or another switch runs), so a
+  /// policy that remembers its deferrals can forget this one.
+  virtual void on_deferred_due(std::size_t target) {
+    (void)target;
+  }
+
   /// A switch `from` (none: an idle GPU) `to` begins.
   virtual void on_switch_start(std::optional<std::size_t> from, std::size_t to) {
     (void)from;
@@ -164,6 +171,7 @@ public:
   bool drains_before_switch() const override {
     return true;
   }
+  void on_deferred_due(std::size_t target) override;
   void on_switch_start(std::optional<std::size_t> from, std::size_t to) override;
   void on_switch_complete(std::optional<std::size_t> from, std::size_t to,
                           clock_type::duration duration) override;

@@ -20,11 +20,13 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
   settings_ = cfg.policy;
   policy_ = make_policy(cfg.policy, cfg.models.size());
   startup_timeout_ = std::chrono::seconds(cfg.startup_timeout_secs);
+  timeouts_ = cfg.timeouts;
   factory_ = std::move(factory);
   if (!factory_) {
     factory_
-      = [engines = vllm_engines(cfg.vllm_command, startup_timeout_), timeout = startup_timeout_](
-          caf::actor_system& system, const config::model_config& model, caf::actor scheduler) {
+      = [engines = vllm_engines(cfg.vllm_command, startup_timeout_, cfg.timeouts),
+         timeout = startup_timeout_](caf::actor_system& system, const config::model_config& model,
+                                     caf::actor scheduler) {
           return spawn_model(system, model, timeout, engines, std::move(scheduler));
         };
   }
@@ -48,9 +50,12 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
       }
     },
     [this](step_atom, std::uint64_t model) { on_deferred(static_cast<std::size_t>(model)); },
+    [this](drain_atom, std::uint64_t serial) { on_drain_deadline(serial); },
     [this](tick_atom, bool periodic) { on_tick(periodic); },
     [this](shutdown_atom) { finish_shutdown_when_idle(true); },
-    [this](down_atom, const std::string& model) { on_model_down(model); },
+    [this](down_atom, const std::string& model, const std::string& reason) {
+      on_model_down(model, reason);
+    },
     [this](status_atom) { return status_json(); },
     [this](shutdown_atom, std::uint64_t grace_ms) { return shutdown(grace_ms); },
     [this](warmup_atom) { return warmup(); },
@@ -89,12 +94,19 @@ caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const 
   auto& slot = models_[*index];
   bool admitted = admits(*index);
   if (admitted && slot.waiting.empty() && has_room(slot)) {
-    slot.leases.insert(ticket);
+    slot.leases.emplace(ticket, self_->current_sender());
     return grant(*index);
   }
+  if (!admitted) {
+    if (auto refused = backing_off(*index)) {
+      return *refused;
+    }
+  }
   auto promise = self_->make_response_promise<lease_outcome>();
-  slot.waiting.push_back({ticket, promise, now(), arrivals_++});
-  self_->delayed_send(self_, milliseconds(timeout_ms), expire_atom_v, ticket);
+  slot.waiting.push_back({ticket, promise, now(), self_->current_sender(), arrivals_++});
+  if (timeout_ms > 0) {
+    self_->delayed_send(self_, milliseconds(timeout_ms), expire_atom_v, ticket);
+  }
   // A request held back only by the model's concurrency limit needs no switch.
   if (!admitted) {
     consider(*index);
@@ -244,8 +256,12 @@ void scheduler_state::on_tick(bool periodic) {
 // A deferred switch is due. It still needs demand: a queue that emptied (timeouts,
 // cancellations) no longer justifies a switch.
 void scheduler_state::on_deferred(std::size_t model) {
-  if (switch_ || shutdown_ || model >= models_.size() || active_ == model
-      || models_[model].waiting.empty()) {
+  if (model >= models_.size()) {
+    return;
+  }
+  policy_->on_deferred_due(model);
+  if (switch_ || shutdown_ || active_ == model || models_[model].waiting.empty()
+      || backing_off(model)) {
     return;
   }
   begin_switch(model);
@@ -257,9 +273,6 @@ void scheduler_state::begin_switch(std::size_t target, bool serve_held) {
                        arrivals_, serve_held};
   policy_->on_switch_start(active_, target);
   clock_type::duration wait{};
-  if (last_failure_ && current - *last_failure_ < failure_backoff) {
-    wait = failure_backoff - (current - *last_failure_);
-  }
   auto min_active = std::chrono::seconds(settings_.min_active_secs);
   if (active_ && current - activated_at_ < min_active) {
     wait = std::max(wait, min_active - (current - activated_at_));
@@ -282,13 +295,21 @@ void scheduler_state::advance() {
     case switch_phase::cooldown:
       run.phase = switch_phase::drain;
       if (run.from && policy_->drains_before_switch() && !models_[*run.from].leases.empty()) {
-        return; // the last release continues the switch
+        // The last release continues the switch, or the deadline cuts what is left.
+        self_->delayed_send(self_, std::chrono::seconds(timeouts_.drain_timeout_secs), drain_atom_v,
+                            run.serial);
+        return;
       }
       [[fallthrough]];
     case switch_phase::drain:
       run.phase = switch_phase::evict;
       if (run.from) {
         auto from = *run.from;
+        // It served until now: whatever failed before is behind it (unless it failed just
+        // now, and backs off).
+        if (!models_[from].retry_at) {
+          models_[from].failures = 0;
+        }
         // Answers to a switch that has already ended (its model actor died) are dropped.
         self_->request(models_[from].actor, evict_timeout, evict_atom_v)
           .then(
@@ -311,7 +332,9 @@ void scheduler_state::advance() {
     case switch_phase::evict: {
       run.phase = switch_phase::activate;
       auto target = run.target;
-      self_->request(models_[target].actor, startup_timeout_ + activate_margin, activate_atom_v)
+      self_
+        ->request(models_[target].actor, deadlines::activate(startup_timeout_) + deadlines::margin,
+                  activate_atom_v)
         .then(
           [this, serial = run.serial](outcome& activated) {
             if (is_current(serial)) {
@@ -340,7 +363,7 @@ void scheduler_state::finish_switch(bool ok, const std::string& error) {
     active_ = run.target;
     activated_at_ = current;
     arrivals_before_activation_ = arrivals_;
-    last_failure_.reset();
+    models_[run.target].retry_at.reset();
     ++switches_;
     policy_->on_switch_complete(run.from, run.target, current - run.began);
     log_->info("switched {} -> {} in {} ms",
@@ -349,9 +372,8 @@ void scheduler_state::finish_switch(bool ok, const std::string& error) {
     admit_waiting(run.target);
   } else {
     active_.reset();
-    last_failure_ = current;
     log_->error("switch to {} failed after {} ms: {}", target_name, took.count(), error);
-    fail_all(run.target, 503, fmt::format("model {} is unavailable: {}", target_name, error));
+    note_failure(run.target, fmt::format("model {} is unavailable: {}", target_name, error));
   }
   if (shutdown_) {
     finish_shutdown_when_idle(false);
@@ -375,17 +397,72 @@ void scheduler_state::admit_waiting(std::size_t model,
          && (!ordered_before || slot.waiting.front().order < *ordered_before)) {
     auto next = std::move(slot.waiting.front());
     slot.waiting.pop_front();
-    slot.leases.insert(next.ticket);
+    slot.leases.emplace(next.ticket, std::move(next.holder));
     next.promise.deliver(grant(model));
   }
 }
 
-void scheduler_state::fail_all(std::size_t model, int status, const std::string& message) {
+void scheduler_state::fail_all(std::size_t model, const lease_outcome& refused) {
   auto& slot = models_[model];
   while (!slot.waiting.empty()) {
-    slot.waiting.front().promise.deliver(refusal(status, message));
+    slot.waiting.front().promise.deliver(refused);
     slot.waiting.pop_front();
   }
+}
+
+void scheduler_state::revoke_leases(std::size_t model, const std::string& reason) {
+  auto& slot = models_[model];
+  if (slot.leases.empty()) {
+    return;
+  }
+  log_->warn("cutting {} request(s) of {}: {}", slot.leases.size(), slot.config.name, reason);
+  for (const auto& [ticket, holder] : slot.leases) {
+    if (holder) {
+      caf::anon_send(caf::actor_cast<caf::actor>(holder), revoke_atom_v, ticket, reason);
+    }
+  }
+  slot.leases.clear();
+}
+
+void scheduler_state::note_failure(std::size_t model, const std::string& why) {
+  auto& slot = models_[model];
+  ++slot.failures;
+  auto base = std::chrono::seconds(timeouts_.failure_backoff_secs);
+  auto cap = std::chrono::seconds(timeouts_.failure_backoff_max_secs);
+  auto backoff = base;
+  for (std::uint32_t i = 1; i < slot.failures && backoff < cap; ++i) {
+    backoff *= 2;
+  }
+  backoff = std::min(backoff, cap);
+  slot.retry_at = now() + backoff;
+  slot.last_failure = why;
+  log_->warn("{} backs off for {} s after {} failure(s) in a row", slot.config.name,
+             backoff.count(), slot.failures);
+  fail_all(model, *backing_off(model));
+}
+
+std::optional<lease_outcome> scheduler_state::backing_off(std::size_t model) const {
+  const auto& slot = models_[model];
+  auto current = now();
+  if (!slot.retry_at || current >= *slot.retry_at) {
+    return std::nullopt;
+  }
+  auto left = std::chrono::ceil<std::chrono::seconds>(*slot.retry_at - current);
+  auto refused
+    = refusal(503, fmt::format("{} (tried again in {} s)", slot.last_failure, left.count()));
+  refused.retry_after_secs = static_cast<std::uint32_t>(left.count());
+  return refused;
+}
+
+void scheduler_state::on_drain_deadline(std::uint64_t serial) {
+  if (!is_current(serial) || switch_->phase != switch_phase::drain || !switch_->from) {
+    return;
+  }
+  auto from = *switch_->from;
+  revoke_leases(from, fmt::format("{} is being switched out and its requests did not finish within "
+                                  "the drain deadline of {} s",
+                                  models_[from].config.name, timeouts_.drain_timeout_secs));
+  advance();
 }
 
 scheduler_actor::behavior_type

@@ -22,15 +22,21 @@ namespace llmux::actors {
 /// ```
 /// (acquire_atom, uint64 ticket, string model, uint64 timeout_ms) -> lease_outcome
 ///     granted at once when `model` is active and no switch runs; otherwise queued until the
-///     model is active (granted), the timeout passes (504), the switch fails (503), the
-///     ticket is released (cancelled) or llmux shuts down (503)
+///     model is active (granted), the timeout passes (504; timeout_ms 0: no timeout), the
+///     switch fails (503), the ticket is released (cancelled) or llmux shuts down (503)
+///     A model backing off after failures is refused at once (503 with retry_after_secs).
 /// (release_atom, uint64 ticket)     end a ticket, waiting or granted; repeats are ignored
+/// to the acquirer: (revoke_atom, uint64 ticket, string reason)
+///     a granted lease is taken back: its engine died or hung, the drain of a switch away
+///     from its model reached `timeouts.drain_timeout_secs`, or shutdown's grace ran out
 /// (expire_atom, uint64 ticket)      self: a waiting ticket's timeout
 /// (step_atom)                       self: continue the switch after a wait
 /// (step_atom, uint64 model)         self: a deferred switch to `model` is due
+/// (drain_atom, uint64 serial)       self: the drain deadline of switch number `serial`
 /// (tick_atom, bool periodic)        self: ask the policy again (a recheck, or its tick)
 /// (shutdown_atom)                   self: the shutdown deadline
-/// (down_atom, string model)         from a model actor: its engine died while active
+/// (down_atom, string model, string reason)
+///     from a model actor: its engine died (or was killed as hung) while it had the GPU
 /// (status_atom) -> string           JSON: active model, switch count, queues, leases
 /// (shutdown_atom, uint64 grace_ms) -> outcome
 ///     refuse new requests, let granted leases finish (up to grace_ms), stop every engine
@@ -46,17 +52,31 @@ using scheduler_actor = caf::typed_actor<
   caf::replies_to<acquire_atom, std::uint64_t, std::string, std::uint64_t>::with<lease_outcome>,
   caf::reacts_to<release_atom, std::uint64_t>, caf::reacts_to<expire_atom, std::uint64_t>,
   caf::reacts_to<step_atom>, caf::reacts_to<step_atom, std::uint64_t>,
-  caf::reacts_to<tick_atom, bool>, caf::reacts_to<shutdown_atom>,
-  caf::reacts_to<down_atom, std::string>, caf::replies_to<status_atom>::with<std::string>,
+  caf::reacts_to<drain_atom, std::uint64_t>, caf::reacts_to<tick_atom, bool>,
+  caf::reacts_to<shutdown_atom>, caf::reacts_to<down_atom, std::string, std::string>,
+  caf::replies_to<status_atom>::with<std::string>,
   caf::replies_to<shutdown_atom, std::uint64_t>::with<outcome>,
   caf::replies_to<warmup_atom>::with<outcome>>;
 
-/// An upper bound on how long `(warmup_atom)` takes for `cfg`: per model a cold start plus the
-/// bounds on the probe inference and the eviction.
+/// An upper bound on how long `(warmup_atom)` takes for `cfg`: the models are warmed one after
+/// another, each within its model actor's warmup deadline.
 inline std::chrono::milliseconds warmup_timeout(const config::config& cfg) {
-  auto per_model = std::chrono::seconds(cfg.startup_timeout_secs) + std::chrono::minutes(15);
+  auto per_model
+    = deadlines::warmup(std::chrono::seconds(cfg.startup_timeout_secs)) + 2 * deadlines::margin;
   return std::chrono::duration_cast<std::chrono::milliseconds>(
-    per_model * static_cast<long>(cfg.models.size() + 1));
+    per_model * static_cast<long>(cfg.models.size()) + deadlines::margin);
+}
+
+/// How long a requester waits for the answer to `(acquire_atom, ..., timeout_ms)`: the
+/// scheduler answers by `timeout_ms` itself, so this only guards against its death. A
+/// `timeout_ms` of 0 (no timeout) still gets a finite bound.
+inline std::chrono::milliseconds acquire_reply_bound(std::uint64_t timeout_ms) {
+  constexpr auto margin = std::chrono::seconds(30);
+  constexpr auto unlimited_wait = std::chrono::hours(24 * 30);
+  if (timeout_ms == 0) {
+    return unlimited_wait;
+  }
+  return std::chrono::milliseconds(timeout_ms) + margin;
 }
 
 /// Makes the model actor for one model; `scheduler` is the handle it reports to.

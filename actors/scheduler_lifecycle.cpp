@@ -32,13 +32,16 @@ void scheduler_state::on_model_exit(const caf::down_msg& message) {
     }
     log_->error("model actor of {} ended ({}); starting a new one", models_[i].config.name,
                 to_string(message.reason));
+    revoke_leases(i, fmt::format("the model actor of {} ended", models_[i].config.name));
     if (active_ == i) {
       active_.reset();
     }
     supervise(i);
     // A switch waiting on the dead actor would otherwise wait for its request to time out. Its
     // engine ended with it, so an eviction is done and an activation has failed.
-    if (switch_ && switch_->phase == switch_phase::evict && switch_->from == i) {
+    if (switch_ && switch_->phase == switch_phase::drain && switch_->from == i) {
+      advance(); // nothing left to drain; the fresh actor's eviction is done at once
+    } else if (switch_ && switch_->phase == switch_phase::evict && switch_->from == i) {
       active_.reset();
       advance();
     } else if (switch_ && switch_->phase == switch_phase::activate && switch_->target == i) {
@@ -65,7 +68,9 @@ void scheduler_state::warm_next(std::size_t model, caf::typed_response_promise<o
   }
   const auto& name = models_[model].config.name;
   log_->info("warming {}", name);
-  self_->request(models_[model].actor, startup_timeout_ + activate_margin, warmup_atom_v)
+  self_
+    ->request(models_[model].actor, deadlines::warmup(startup_timeout_) + deadlines::margin,
+              warmup_atom_v)
     .then(
       [this, model, promise, name](outcome& warmed) mutable {
         if (!warmed.ok) {
@@ -81,12 +86,36 @@ void scheduler_state::warm_next(std::size_t model, caf::typed_response_promise<o
       });
 }
 
-void scheduler_state::on_model_down(const std::string& model) {
+// The engine of a model that had the GPU died, or was killed as hung: its requests are cut
+// at once (their connections to it may not even close), and it backs off before it is tried
+// again.
+void scheduler_state::on_model_down(const std::string& model, const std::string& reason) {
   auto index = index_of(model);
-  if (index && active_ == index && !switch_) {
-    log_->warn("{} went down while active; its next request starts it again", model);
+  if (!index) {
+    return;
+  }
+  auto why = fmt::format("the engine of {} failed: {}", model, reason);
+  revoke_leases(*index, why);
+  if (active_ != index) {
+    return;
+  }
+  log_->warn("{} went down while active: {}", model, reason);
+  note_failure(*index, why);
+  if (switch_ && switch_->from == index) {
+    // The switch away from it goes on: nothing is left to drain, and evicting a stopped model
+    // is done at once.
+    if (switch_->phase == switch_phase::drain) {
+      advance();
+    }
+    return;
+  }
+  if (!switch_) {
     active_.reset();
-    pick_next(); // requests it held back by its concurrency limit need it started again
+    if (shutdown_) {
+      finish_shutdown_when_idle(false);
+      return;
+    }
+    pick_next();
   }
 }
 
@@ -96,7 +125,7 @@ caf::result<outcome> scheduler_state::shutdown(std::uint64_t grace_ms) {
   }
   shutdown_ = self_->make_response_promise<outcome>();
   for (std::size_t i = 0; i < models_.size(); ++i) {
-    fail_all(i, 503, "llmux is shutting down");
+    fail_all(i, refusal(503, "llmux is shutting down"));
   }
   self_->delayed_send(self_, milliseconds(grace_ms), shutdown_atom_v);
   finish_shutdown_when_idle(false);
@@ -112,6 +141,9 @@ void scheduler_state::finish_shutdown_when_idle(bool deadline_passed) {
                                 [](const model_slot& slot) { return !slot.leases.empty(); });
   if (!deadline_passed && (leases_out || switch_)) {
     return;
+  }
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    revoke_leases(i, "llmux is shutting down and the grace period is over");
   }
   stopping_engines_ = true;
   auto remaining = std::make_shared<std::size_t>(models_.size());
@@ -129,7 +161,7 @@ void scheduler_state::finish_shutdown_when_idle(bool deadline_passed) {
     return;
   }
   for (auto& slot : models_) {
-    self_->request(slot.actor, evict_timeout, stop_atom_v)
+    self_->request(slot.actor, stop_timeout, stop_atom_v)
       .then([stopped_one](outcome&) { stopped_one(); },
             [stopped_one](caf::error&) { stopped_one(); });
   }
@@ -161,6 +193,14 @@ std::string scheduler_state::status_json() const {
     out.integer(slot.waiting.size());
     out.key("in_flight");
     out.integer(slot.leases.size());
+    out.key("failures");
+    out.integer(slot.failures);
+    out.key("retry_in_secs");
+    if (auto refused = backing_off(static_cast<std::size_t>(&slot - models_.data()))) {
+      out.integer(refused->retry_after_secs);
+    } else {
+      out.null();
+    }
     out.end_object();
   }
   out.end_object();

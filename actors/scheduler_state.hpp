@@ -8,7 +8,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -23,11 +22,9 @@
 
 namespace llmux::actors::detail {
 
-/// A switch that follows a failed one waits this long first.
-constexpr auto failure_backoff = std::chrono::seconds(2);
-/// Upper bounds on model actor answers; the engine applies the real limits.
-constexpr auto evict_timeout = std::chrono::minutes(10);
-constexpr auto activate_margin = std::chrono::minutes(5);
+/// Bounds on model actor answers, a margin beyond the model actor's own (engine.hpp).
+constexpr auto evict_timeout = deadlines::evict() + deadlines::margin;
+constexpr auto stop_timeout = deadlines::stop + 2 * deadlines::margin;
 /// Releases that overtook their acquire are remembered this long.
 constexpr auto early_release_memory = std::chrono::seconds(60);
 
@@ -36,6 +33,8 @@ struct waiter {
   std::uint64_t ticket;
   caf::typed_response_promise<lease_outcome> promise;
   clock_type::time_point since;
+  /// The actor that asked: it hears `revoke_atom` if the lease is taken back.
+  caf::strong_actor_ptr holder;
   /// Arrival order across all models: tells requests that came before an event (a switch
   /// beginning, a model getting the GPU) from those after it, even at the same instant.
   std::uint64_t order;
@@ -46,7 +45,13 @@ struct model_slot {
   config::model_config config;
   model_actor actor;
   std::deque<waiter> waiting;
-  std::set<std::uint64_t> leases;
+  /// Granted leases, each with the actor that holds it.
+  std::map<std::uint64_t, caf::strong_actor_ptr> leases;
+  /// Failures in a row (a start or wake that failed, the engine dying while it served).
+  std::uint32_t failures = 0;
+  /// While this lies ahead, requests for the model are refused at once (503, Retry-After).
+  std::optional<clock_type::time_point> retry_at;
+  std::string last_failure;
 };
 
 /// The phases a switch goes through, in order.
@@ -89,7 +94,7 @@ public:
   // dropped promise answers nothing in CAF 0.17) and the model actors end with it.
   ~scheduler_state() {
     for (std::size_t i = 0; i < models_.size(); ++i) {
-      fail_all(i, 503, "llmux is shutting down");
+      fail_all(i, refusal(503, "llmux is shutting down"));
       caf::anon_send_exit(models_[i].actor, caf::exit_reason::user_shutdown);
     }
     if (shutdown_) {
@@ -108,7 +113,15 @@ private:
                                      std::uint64_t timeout_ms);
   void release(std::uint64_t ticket);
   void expire(std::uint64_t ticket);
-  void on_model_down(const std::string& model);
+  void on_model_down(const std::string& model, const std::string& reason);
+  /// Takes back every granted lease of `model`: their holders end the requests with `reason`.
+  void revoke_leases(std::size_t model, const std::string& reason);
+  /// The model failed (`why`): it backs off, exponentially with failures in a row.
+  void note_failure(std::size_t model, const std::string& why);
+  /// The drain of the switch numbered `serial` reached its deadline.
+  void on_drain_deadline(std::uint64_t serial);
+  /// The refusal for a request while `model` backs off, if it does.
+  std::optional<lease_outcome> backing_off(std::size_t model) const;
   caf::result<outcome> shutdown(std::uint64_t grace_ms);
 
   void consider(std::size_t target);
@@ -131,7 +144,8 @@ private:
   /// Grants `model`'s waiting requests, oldest first, up to its concurrency limit (and only
   /// those ordered before `ordered_before`, when given).
   void admit_waiting(std::size_t model, std::optional<std::uint64_t> ordered_before = std::nullopt);
-  void fail_all(std::size_t model, int status, const std::string& message);
+  /// Answers every waiting request of `model` with `refused`.
+  void fail_all(std::size_t model, const lease_outcome& refused);
   void finish_shutdown_when_idle(bool deadline_passed);
   std::string status_json() const;
   scheduler_view view(std::vector<queue_view>& queues) const;
@@ -157,10 +171,10 @@ private:
   std::uint64_t arrivals_before_activation_ = 0;
   std::uint64_t arrivals_ = 0;
   std::optional<switch_run> switch_;
-  std::optional<clock_type::time_point> last_failure_;
   std::uint64_t switches_ = 0;
   std::uint64_t switch_serial_ = 0;
   std::chrono::seconds startup_timeout_{};
+  config::timeouts_config timeouts_;
   std::map<std::uint64_t, clock_type::time_point> released_early_;
   std::optional<caf::typed_response_promise<outcome>> shutdown_;
   model_factory factory_;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 #include <map>
+#include <set>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -23,11 +24,11 @@ namespace {
 using namespace std::chrono_literals;
 
 /// The simulated clients: `(step_atom, i)` is the arrival of request i, `(release_atom, i)` the
-/// end of its service.
+/// end of its service; the scheduler's `(revoke_atom, ticket, reason)` cuts a request in
+/// service (a drain deadline).
 using driver_actor = caf::typed_actor<caf::reacts_to<step_atom, std::uint64_t>,
-                                      caf::reacts_to<release_atom, std::uint64_t>>;
-
-constexpr auto acquire_margin = 1h;
+                                      caf::reacts_to<release_atom, std::uint64_t>,
+                                      caf::reacts_to<revoke_atom, std::uint64_t, std::string>>;
 
 class driver_state {
 public:
@@ -78,6 +79,9 @@ public:
     return {
       [this](step_atom, std::uint64_t i) { arrive(i); },
       [this](release_atom, std::uint64_t i) { finish(i); },
+      [this](revoke_atom, std::uint64_t ticket, const std::string&) {
+        revoked_.insert(ticket - 1);
+      },
     };
   }
 
@@ -109,8 +113,8 @@ private:
     run_->requests[i].model = request.model;
     release_dependents(i, false);
     self_
-      ->request(scheduler_, std::chrono::milliseconds(timeout_ms_) + acquire_margin, acquire_atom_v,
-                i + 1, names_[request.model], timeout_ms_)
+      ->request(scheduler_, acquire_reply_bound(timeout_ms_), acquire_atom_v, i + 1,
+                names_[request.model], timeout_ms_)
       .then(
         [this, i](lease_outcome& outcome) {
           if (!outcome.granted) {
@@ -146,8 +150,10 @@ private:
   void finish(std::uint64_t i) {
     auto model = workload_[i].model;
     --running_[model];
-    run_->requests[i].served = true;
-    run_->requests[i].status = 200;
+    // A cut request still occupied the simulated engine until now, but its client got an error.
+    bool cut = revoked_.count(i) > 0;
+    run_->requests[i].served = !cut;
+    run_->requests[i].status = cut ? 502 : 200;
     run_->requests[i].finished = elapsed();
     self_->send(scheduler_, release_atom_v, i + 1);
     release_dependents(i, true);
@@ -173,6 +179,7 @@ private:
   std::uint64_t timeout_ms_ = 0;
   std::vector<std::string> names_;
   std::vector<std::size_t> running_;
+  std::set<std::uint64_t> revoked_;
   std::vector<std::deque<std::uint64_t>> engine_queues_;
   std::vector<std::vector<std::size_t>> sent_dependents_;
   std::vector<std::vector<std::size_t>> answered_dependents_;

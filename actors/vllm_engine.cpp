@@ -23,15 +23,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
+using engine_clock = std::chrono::steady_clock;
+
 constexpr auto start_poll_interval = 100ms;
 constexpr auto exit_watch_interval = 250ms;
-constexpr auto health_probe_timeout = 2s;
-constexpr auto sleep_timeout = 120s;
-constexpr auto wake_timeout = 30s;
-constexpr auto reload_timeout = 60s;
-constexpr auto reset_timeout = 30s;
+constexpr auto start_probe_timeout = 2s;
+// Per-attempt limits of the control calls (the reference's); the operation's deadline
+// (engine.hpp) bounds them all together.
+constexpr auto sleep_attempt_timeout = 120s;
+constexpr auto wake_attempt_timeout = 30s;
+constexpr auto reload_attempt_timeout = 60s;
+constexpr auto reset_attempt_timeout = 30s;
 constexpr auto stop_grace = 10s;
-constexpr auto probe_timeout = 30s;
+static_assert(stop_grace + 5s <= deadlines::stop);
 constexpr std::size_t error_body_excerpt = 300;
 /// Control calls are tried this often, waiting 0.5 s then 1 s in between (as the reference).
 constexpr int control_attempts = 3;
@@ -65,13 +69,20 @@ public:
 
   engine_actor::behavior_type make_behavior(const config::model_config& model,
                                             const std::string& vllm_command,
-                                            std::chrono::seconds startup_timeout, caf::actor owner);
+                                            std::chrono::seconds startup_timeout,
+                                            const config::timeouts_config& timeouts,
+                                            caf::actor owner);
 
 private:
   caf::result<outcome> start();
   void tick();
+  /// One liveness probe of a running engine; kills it after too many failures in a row.
+  void check_liveness();
+  /// Whether the engine answers `/health` within the probe timeout.
+  bool answers_health();
   outcome control(const std::string& what, const std::string& path, const std::string& body,
-                  std::chrono::seconds timeout, int attempts = control_attempts);
+                  std::chrono::seconds attempt_timeout, engine_clock::time_point deadline,
+                  int attempts = control_attempts);
   outcome wake(std::int32_t level);
   outcome stop();
   outcome probe();
@@ -84,28 +95,34 @@ private:
   config::model_config model_;
   std::string vllm_command_;
   std::chrono::seconds startup_timeout_{};
+  config::timeouts_config timeouts_;
   caf::actor owner_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<engine_process> process_;
   std::optional<caf::typed_response_promise<outcome>> starting_;
-  std::chrono::steady_clock::time_point start_began_;
+  engine_clock::time_point start_began_;
+  engine_clock::time_point last_probe_;
+  std::uint64_t probe_misses_ = 0;
+  /// The engine stopped answering: stopping it skips the SIGTERM grace.
+  bool hung_ = false;
   bool ticking_ = false;
 };
 
-engine_actor::behavior_type vllm_engine_state::make_behavior(const config::model_config& model,
-                                                             const std::string& vllm_command,
-                                                             std::chrono::seconds startup_timeout,
-                                                             caf::actor owner) {
+engine_actor::behavior_type
+vllm_engine_state::make_behavior(const config::model_config& model, const std::string& vllm_command,
+                                 std::chrono::seconds startup_timeout,
+                                 const config::timeouts_config& timeouts, caf::actor owner) {
   model_ = model;
   vllm_command_ = vllm_command;
   startup_timeout_ = startup_timeout;
+  timeouts_ = timeouts;
   owner_ = std::move(owner);
   log_ = spdlog::get("model");
   return {
     [this](start_atom) -> caf::result<outcome> { return start(); },
     [this](sleep_atom, std::int32_t level) {
       return control(fmt::format("sleep level {}", level), fmt::format("/sleep?level={}", level),
-                     "", sleep_timeout);
+                     "", sleep_attempt_timeout, engine_clock::now() + deadlines::sleep);
     },
     [this](wake_atom, std::int32_t level) { return wake(level); },
     [this](stop_atom) { return stop(); },
@@ -132,7 +149,9 @@ caf::result<outcome> vllm_engine_state::start() {
     return outcome::failure(error);
   }
   log_->info("{}: started engine pid {} on port {}", model_.name, process_->pid(), model_.port);
-  start_began_ = std::chrono::steady_clock::now();
+  start_began_ = engine_clock::now();
+  probe_misses_ = 0;
+  hung_ = false;
   starting_ = self_->make_response_promise<outcome>();
   if (!ticking_) {
     ticking_ = true;
@@ -159,13 +178,14 @@ void vllm_engine_state::tick() {
     return;
   }
   if (starting_) {
-    if (http::http_request("GET", url("/health"), "", {}, health_probe_timeout).status == 200) {
-      auto took = std::chrono::steady_clock::now() - start_began_;
+    if (http::http_request("GET", url("/health"), "", {}, start_probe_timeout).status == 200) {
+      auto took = engine_clock::now() - start_began_;
       log_->info("{}: engine healthy after {} ms", model_.name,
                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
       starting_->deliver(outcome{});
       starting_.reset();
-    } else if (std::chrono::steady_clock::now() - start_began_ > startup_timeout_) {
+      last_probe_ = engine_clock::now();
+    } else if (engine_clock::now() - start_began_ > startup_timeout_) {
       process_->terminate(stop_grace);
       process_.reset();
       starting_->deliver(outcome::failure(
@@ -173,24 +193,82 @@ void vllm_engine_state::tick() {
       starting_.reset();
       return;
     }
+  } else if (engine_clock::now() - last_probe_
+             >= std::chrono::milliseconds(timeouts_.health_interval_ms)) {
+    check_liveness();
+    if (!process_) {
+      return;
+    }
   }
   ticking_ = true;
   self_->delayed_send(self_, starting_ ? start_poll_interval : exit_watch_interval, tick_atom_v);
 }
 
+bool vllm_engine_state::answers_health() {
+  auto probe = http::http_request("GET", url("/health"), "", {},
+                                  std::chrono::milliseconds(timeouts_.health_timeout_ms));
+  return probe.complete && probe.status == 200;
+}
+
+// A process that runs but does not answer (SIGSTOP, a deadlock, a wedged GPU) would hold its
+// requests and the GPU forever: after `health_misses` failed probes in a row it is killed, and
+// the owner hears that it is down.
+void vllm_engine_state::check_liveness() {
+  last_probe_ = engine_clock::now();
+  auto probe = http::http_request("GET", url("/health"), "", {},
+                                  std::chrono::milliseconds(timeouts_.health_timeout_ms));
+  if (probe.complete && probe.status == 200) {
+    probe_misses_ = 0;
+    return;
+  }
+  ++probe_misses_;
+  auto failure = describe(probe);
+  log_->warn("{}: health probe {} of {} failed: {}", model_.name, probe_misses_,
+             timeouts_.health_misses, failure);
+  if (probe_misses_ < timeouts_.health_misses) {
+    return;
+  }
+  log_->error("{}: engine pid {} stopped answering /health; killing it", model_.name,
+              process_->pid());
+  process_->terminate(0ms);
+  process_.reset();
+  caf::anon_send(owner_, down_atom_v,
+                 fmt::format("the engine stopped answering /health ({} probes in a row failed, "
+                             "the last: {}) and was killed",
+                             probe_misses_, failure));
+}
+
 outcome vllm_engine_state::control(const std::string& what, const std::string& path,
-                                   const std::string& body, std::chrono::seconds timeout,
-                                   int attempts) {
+                                   const std::string& body, std::chrono::seconds attempt_timeout,
+                                   engine_clock::time_point deadline, int attempts) {
   std::string failure;
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     if (!process_) {
       return outcome::failure(fmt::format("{}: the engine is not running", what));
     }
-    auto result = http::http_request("POST", url(path), body, {}, timeout);
+    // A hung engine would hold the call for its whole timeout (minutes for a sleep): one that
+    // does not even answer /health fails the operation at once, and the caller escalates.
+    if (!answers_health()) {
+      hung_ = true;
+      return outcome::failure(fmt::format("{}: the engine does not answer /health within {} ms",
+                                          what, timeouts_.health_timeout_ms));
+    }
+    auto left
+      = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - engine_clock::now());
+    if (left <= 0ms) {
+      failure += " (the operation's deadline passed)";
+      break;
+    }
+    auto result = http::http_request("POST", url(path), body, {},
+                                     std::min<std::chrono::milliseconds>(attempt_timeout, left));
     if (result.complete && result.status >= 200 && result.status < 300) {
       return outcome{};
     }
     failure = describe(result);
+    if (result.timed_out) {
+      hung_ = true;
+      break; // a hung engine would not answer a second time either
+    }
     if (attempt < attempts) {
       log_->warn("{}: {} failed ({}); trying again", model_.name, what, failure);
       // This actor has a thread of its own: waiting here blocks no one else.
@@ -201,17 +279,19 @@ outcome vllm_engine_state::control(const std::string& what, const std::string& p
 }
 
 outcome vllm_engine_state::wake(std::int32_t level) {
-  auto woken = control("wake_up", "/wake_up", "", wake_timeout);
+  auto deadline = engine_clock::now() + deadlines::wake;
+  auto woken = control("wake_up", "/wake_up", "", wake_attempt_timeout, deadline);
   if (!woken.ok || level != 2) {
     return woken;
   }
   // Level 2 discarded the weights: they hold garbage until reloaded.
   auto reloaded = control("reload_weights", "/collective_rpc", R"({"method":"reload_weights"})",
-                          reload_timeout);
+                          reload_attempt_timeout, deadline);
   if (!reloaded.ok) {
     return reloaded;
   }
-  if (auto reset = control("reset_prefix_cache", "/reset_prefix_cache", "", reset_timeout);
+  if (auto reset
+      = control("reset_prefix_cache", "/reset_prefix_cache", "", reset_attempt_timeout, deadline);
       !reset.ok) {
     log_->warn("{}: {}", model_.name, reset.error);
   }
@@ -240,7 +320,8 @@ outcome vllm_engine_state::probe() {
   body.key("max_tokens");
   body.integer(10);
   body.end_object();
-  return control("warmup inference", "/v1/chat/completions", body.str(), probe_timeout, 1);
+  return control("warmup inference", "/v1/chat/completions", body.str(), deadlines::probe,
+                 engine_clock::now() + deadlines::probe, 1);
 }
 
 outcome vllm_engine_state::stop() {
@@ -249,8 +330,9 @@ outcome vllm_engine_state::stop() {
     starting_.reset();
   }
   if (process_) {
-    process_->terminate(stop_grace);
-    log_->info("{}: engine stopped", model_.name);
+    // A hung engine would not act on SIGTERM: it gets SIGKILL at once.
+    process_->terminate(hung_ ? 0ms : stop_grace);
+    log_->info("{}: engine stopped{}", model_.name, hung_ ? " (killed: it had hung)" : "");
     process_.reset();
   }
   return outcome{};
@@ -259,17 +341,19 @@ outcome vllm_engine_state::stop() {
 engine_actor::behavior_type vllm_engine_impl(engine_actor::stateful_pointer<vllm_engine_state> self,
                                              config::model_config model, std::string vllm_command,
                                              std::chrono::seconds startup_timeout,
-                                             caf::actor owner) {
-  return self->state.make_behavior(model, vllm_command, startup_timeout, std::move(owner));
+                                             config::timeouts_config timeouts, caf::actor owner) {
+  return self->state.make_behavior(model, vllm_command, startup_timeout, timeouts,
+                                   std::move(owner));
 }
 
 } // namespace
 
 engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_config& model,
                                const std::string& vllm_command,
-                               std::chrono::seconds startup_timeout, caf::actor owner) {
+                               std::chrono::seconds startup_timeout,
+                               const config::timeouts_config& timeouts, caf::actor owner) {
   return system.spawn<caf::detached>(vllm_engine_impl, model, vllm_command, startup_timeout,
-                                     std::move(owner));
+                                     timeouts, std::move(owner));
 }
 
 } // namespace llmux::actors

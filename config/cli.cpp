@@ -25,6 +25,16 @@ std::variant<cli_options, int> parse_command_line(int argc, const char* const* a
                 "On SIGINT/SIGTERM: how long requests in flight may finish before the engines "
                 "stop")
     ->capture_default_str();
+  app
+    .add_option("--max-connections", options.max_connections,
+                "Most client connections open at once; more wait until one closes")
+    ->check(CLI::Range(1, 1000000))
+    ->capture_default_str();
+  app
+    .add_option("--max-buffered-mb", options.max_buffered_mb,
+                "Most MiB of request bodies held at once over all requests; beyond it 503")
+    ->check(CLI::Range(1, 1000000))
+    ->capture_default_str();
   app.add_flag("--check-config", options.check_config,
                "Load and validate the configuration, print it with every default filled in, "
                "and exit: 0 when valid, 1 otherwise");

@@ -20,6 +20,10 @@ struct cli_options {
   std::size_t io_threads = 1;
   /// On SIGINT/SIGTERM, how long requests in flight may take to finish before engines stop.
   std::uint64_t shutdown_grace_secs = 30;
+  /// Most client connections open at once; beyond it new ones wait in the listen backlog.
+  std::size_t max_connections = 4096;
+  /// Most request body bytes held in memory at once, over all requests; beyond it 503.
+  std::size_t max_buffered_mb = 512;
 };
 
 /// Exit status for command-line mistakes (unknown flag, bad value), as the reference uses.

@@ -32,6 +32,16 @@ inline constexpr std::string_view default_cuda_checkpoint_path = "cuda-checkpoin
 inline constexpr bool default_keep_images = true;
 inline constexpr std::string_view default_region = "us-east-1";
 
+// Defaults of the `timeouts` object (not in the reference, which has no such bounds).
+inline constexpr std::uint64_t default_health_interval_ms = 2000;
+inline constexpr std::uint64_t default_health_timeout_ms = 5000;
+inline constexpr std::uint64_t default_health_misses = 3;
+inline constexpr std::uint64_t default_drain_timeout_secs = 600;
+inline constexpr std::uint64_t default_engine_idle_timeout_secs = 600;
+inline constexpr std::uint64_t default_client_write_timeout_secs = 120;
+inline constexpr std::uint64_t default_failure_backoff_secs = 2;
+inline constexpr std::uint64_t default_failure_backoff_max_secs = 120;
+
 /// The switch policies `policy.policy_type` may name.
 inline constexpr std::array<std::string_view, 4> policy_types{"fifo", "cost_aware", "time_slice",
                                                               "cost_quantum"};
@@ -98,6 +108,30 @@ struct policy_config {
   friend bool operator==(const policy_config&, const policy_config&) = default;
 };
 
+/// Bounds on every wait that involves an engine or a client (`timeouts`), so that no lease
+/// outlives a hung engine or a stalled client.
+struct timeouts_config {
+  /// While an engine process runs, its `/health` is probed this often ...
+  std::uint64_t health_interval_ms = default_health_interval_ms;
+  /// ... each probe failing after this long ...
+  std::uint64_t health_timeout_ms = default_health_timeout_ms;
+  /// ... and this many failures in a row mean the engine is hung: it is killed.
+  std::uint64_t health_misses = default_health_misses;
+  /// Longest a switch waits for the outgoing model's requests; then they are cut with an error.
+  std::uint64_t drain_timeout_secs = default_drain_timeout_secs;
+  /// Longest the engine may send nothing once its response has begun.
+  std::uint64_t engine_idle_timeout_secs = default_engine_idle_timeout_secs;
+  /// Longest a client may leave the response unread.
+  std::uint64_t client_write_timeout_secs = default_client_write_timeout_secs;
+  /// A model whose start or wake failed is not tried again for this long, doubling with each
+  /// failure in a row ...
+  std::uint64_t failure_backoff_secs = default_failure_backoff_secs;
+  /// ... up to this.
+  std::uint64_t failure_backoff_max_secs = default_failure_backoff_max_secs;
+
+  friend bool operator==(const timeouts_config&, const timeouts_config&) = default;
+};
+
 /// The whole configuration file.
 struct config {
   /// The models, in the order the file lists them.
@@ -114,6 +148,7 @@ struct config {
   bool warmup = false;
   /// Longest a cold engine start may take before it counts as failed.
   std::uint64_t startup_timeout_secs = default_startup_timeout_secs;
+  timeouts_config timeouts;
 
   friend bool operator==(const config&, const config&) = default;
 

@@ -25,9 +25,13 @@ using json_fields::type_error;
 using json_fields::type_name;
 namespace dom = simdjson::dom;
 
-constexpr std::array<std::string_view, 9> top_level_keys{
-  "models",       "policy",     "port",   "metrics_port",        "admin_port",
-  "vllm_command", "checkpoint", "warmup", "startup_timeout_secs"};
+constexpr std::array<std::string_view, 10> top_level_keys{
+  "models",       "policy",     "port",   "metrics_port",         "admin_port",
+  "vllm_command", "checkpoint", "warmup", "startup_timeout_secs", "timeouts"};
+constexpr std::array<std::string_view, 8> timeouts_keys{
+  "health_interval_ms",   "health_timeout_ms",        "health_misses",
+  "drain_timeout_secs",   "engine_idle_timeout_secs", "client_write_timeout_secs",
+  "failure_backoff_secs", "failure_backoff_max_secs"};
 constexpr std::array<std::string_view, 6> model_keys{
   "model_path", "port", "extra_args", "eviction", "checkpoint_path", "max_concurrent_requests"};
 constexpr std::array<std::string_view, 2> eviction_keys{"weights", "process"};
@@ -50,6 +54,8 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
              checkpoint_config& field);
 void convert(const dom::element& value, const std::string& path, diagnostics& out,
              policy_config& field);
+void convert(const dom::element& value, const std::string& path, diagnostics& out,
+             timeouts_config& field);
 
 template <class Field>
 void read(object_reader& reader, std::string_view key, Field& field) {
@@ -206,6 +212,20 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
   });
 }
 
+void convert(const dom::element& value, const std::string& path, diagnostics& out,
+             timeouts_config& field) {
+  read_object(value, path, out, timeouts_keys, [&](object_reader& reader) {
+    read(reader, "health_interval_ms", field.health_interval_ms);
+    read(reader, "health_timeout_ms", field.health_timeout_ms);
+    read(reader, "health_misses", field.health_misses);
+    read(reader, "drain_timeout_secs", field.drain_timeout_secs);
+    read(reader, "engine_idle_timeout_secs", field.engine_idle_timeout_secs);
+    read(reader, "client_write_timeout_secs", field.client_write_timeout_secs);
+    read(reader, "failure_backoff_secs", field.failure_backoff_secs);
+    read(reader, "failure_backoff_max_secs", field.failure_backoff_max_secs);
+  });
+}
+
 // A model as written, before `policy.eviction` fills in an eviction it does not name.
 struct model_entry {
   model_config model;
@@ -291,6 +311,7 @@ void read_document(const dom::element& root, load_result& result) {
   read_optional(top, "checkpoint", cfg.checkpoint);
   read(top, "warmup", cfg.warmup);
   read(top, "startup_timeout_secs", cfg.startup_timeout_secs);
+  read(top, "timeouts", cfg.timeouts);
   for (auto& entry : entries) {
     entry.model.eviction = entry.eviction.value_or(cfg.policy.eviction);
     cfg.models.push_back(std::move(entry.model));

@@ -54,6 +54,17 @@ void write_object(json_writer& out, const policy_config& policy) {
   put(out, "min_quantum_ms", policy.min_quantum_ms);
 }
 
+void write_object(json_writer& out, const timeouts_config& timeouts) {
+  put(out, "health_interval_ms", timeouts.health_interval_ms);
+  put(out, "health_timeout_ms", timeouts.health_timeout_ms);
+  put(out, "health_misses", timeouts.health_misses);
+  put(out, "drain_timeout_secs", timeouts.drain_timeout_secs);
+  put(out, "engine_idle_timeout_secs", timeouts.engine_idle_timeout_secs);
+  put(out, "client_write_timeout_secs", timeouts.client_write_timeout_secs);
+  put(out, "failure_backoff_secs", timeouts.failure_backoff_secs);
+  put(out, "failure_backoff_max_secs", timeouts.failure_backoff_max_secs);
+}
+
 void write_object(json_writer& out, const object_store_config& store) {
   put(out, "endpoint", store.endpoint);
   put(out, "bucket", store.bucket);
@@ -86,6 +97,7 @@ void write_object(json_writer& out, const config& cfg) {
   put(out, "checkpoint", cfg.checkpoint);
   put(out, "warmup", cfg.warmup);
   put(out, "startup_timeout_secs", cfg.startup_timeout_secs);
+  put(out, "timeouts", cfg.timeouts);
 }
 
 // One JSON value for each kind of field; structs go through their `write_object`.

@@ -145,12 +145,25 @@ void check_scalars(const config& cfg, diagnostics& out) {
   if (cfg.startup_timeout_secs == 0) {
     out.error("startup_timeout_secs", "must be at least 1");
   }
+  const auto& timeouts = cfg.timeouts;
+  for (auto [value, name] : {std::pair{timeouts.health_interval_ms, "health_interval_ms"},
+                             {timeouts.health_timeout_ms, "health_timeout_ms"},
+                             {timeouts.health_misses, "health_misses"},
+                             {timeouts.drain_timeout_secs, "drain_timeout_secs"},
+                             {timeouts.engine_idle_timeout_secs, "engine_idle_timeout_secs"},
+                             {timeouts.client_write_timeout_secs, "client_write_timeout_secs"},
+                             {timeouts.failure_backoff_secs, "failure_backoff_secs"}}) {
+    if (value == 0) {
+      out.error(fmt::format("timeouts.{}", name), "must be at least 1");
+    }
+  }
+  if (timeouts.failure_backoff_max_secs < timeouts.failure_backoff_secs) {
+    out.error(
+      "timeouts.failure_backoff_max_secs",
+      fmt::format("must be at least failure_backoff_secs ({})", timeouts.failure_backoff_secs));
+  }
   if (cfg.policy.tick_interval_ms == 0) {
     out.error("policy.tick_interval_ms", "must be at least 1");
-  }
-  if (cfg.policy.request_timeout_secs == 0) {
-    out.warning("policy.request_timeout_secs",
-                "0 fails every request that has to wait for a model switch at once");
   }
 }
 

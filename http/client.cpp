@@ -59,6 +59,7 @@ http_result http_request(std::string_view method, const std::string& url, const 
     result.content_type = type;
   }
   result.complete = code == CURLE_OK;
+  result.timed_out = code == CURLE_OPERATION_TIMEDOUT;
   if (!result.complete) {
     result.failure = fmt::format("{} ({})", curl_easy_strerror(code), static_cast<int>(code));
   }

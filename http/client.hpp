@@ -13,6 +13,8 @@ struct http_result {
   bool complete = false;
   /// libcurl's description of what went wrong, when `complete` is false.
   std::string failure;
+  /// The peer accepted the connection (or never answered it) but did not answer in time.
+  bool timed_out = false;
   long status = 0;
   std::string content_type;
   /// The body as received, chunked framing removed; for a response cut off midway, what came.

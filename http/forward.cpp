@@ -5,7 +5,11 @@
 #include <string_view>
 #include <tuple>
 
+#include <sys/socket.h>
+
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -44,15 +48,49 @@ bool is_hop_by_hop(std::string_view name) {
   return false;
 }
 
-client_request engine_request(const client_request& request, std::string body, std::uint16_t port) {
-  client_request out{request.method(), request.target(), 11};
+// What the engine must not see (spec §2.4 step 5): the client's credentials, browser context
+// and cache validators are the business of the client and llmux, not of the engine.
+bool is_client_private(std::string_view name) {
+  static constexpr std::array<std::string_view, 14> names{"authorization",
+                                                          "x-api-key",
+                                                          "api-key",
+                                                          "cookie",
+                                                          "origin",
+                                                          "referer",
+                                                          "if-modified-since",
+                                                          "if-none-match",
+                                                          "if-match",
+                                                          "if-unmodified-since",
+                                                          "if-range",
+                                                          "model-override",
+                                                          "x-forwarded-proto",
+                                                          "x-forwarded-for"};
+  for (auto private_name : names) {
+    if (beast::iequals(name, private_name)) {
+      return true;
+    }
+  }
+  auto starts_with = [&](std::string_view prefix) {
+    return name.size() >= prefix.size() && beast::iequals(name.substr(0, prefix.size()), prefix);
+  };
+  return starts_with("sec-fetch-") || starts_with("sec-ch-ua");
+}
+
+client_request engine_request(const client_request& request, std::string_view target,
+                              std::string body, std::uint16_t port,
+                              std::string_view client_address) {
+  client_request out{request.method(), target, 11};
   for (const auto& field : request) {
     auto name = field.name_string();
-    if (!is_hop_by_hop(name) && !beast::iequals(name, "model-override")) {
+    if (!is_hop_by_hop(name) && !is_client_private(name)) {
       out.insert(name, field.value());
     }
   }
   out.set(bhttp::field::host, fmt::format("127.0.0.1:{}", port));
+  out.set("x-forwarded-proto", "http");
+  if (!client_address.empty()) {
+    out.set("x-forwarded-for", client_address);
+  }
   out.keep_alive(false);
   out.body() = std::move(body);
   out.prepare_payload();
@@ -60,16 +98,91 @@ client_request engine_request(const client_request& request, std::string body, s
 }
 
 // The engine failed after the response began: tell an SSE client in-band, as vLLM does.
-std::string stream_error_event(std::string_view what) {
-  return fmt::format("data: {}\n\ndata: [DONE]\n\n", openai_error(502, what));
+std::string stream_error_event(int status, std::string_view what) {
+  return fmt::format("data: {}\n\ndata: [DONE]\n\n", openai_error(status, what));
+}
+
+// The client side of one relayed response: how its body is framed, and writes bounded by the
+// client write limit.
+class client_writer {
+public:
+  client_writer(beast::tcp_stream& client, bool chunked, std::chrono::seconds write_limit)
+    : client_(client), chunked_(chunked), write_limit_(write_limit) {
+  }
+
+  net::awaitable<bool> write(net::const_buffer piece) {
+    client_.expires_after(write_limit_);
+    beast::error_code ec;
+    if (chunked_) {
+      std::tie(ec, std::ignore)
+        = co_await net::async_write(client_, bhttp::make_chunk(piece), use_tuple);
+    } else {
+      std::tie(ec, std::ignore) = co_await net::async_write(client_, piece, use_tuple);
+    }
+    client_.expires_never();
+    co_return !ec;
+  }
+
+  net::awaitable<bool> finish() {
+    if (!chunked_) {
+      co_return true;
+    }
+    client_.expires_after(write_limit_);
+    auto [ec, n] = co_await net::async_write(client_, bhttp::make_chunk_last(), use_tuple);
+    client_.expires_never();
+    co_return !ec;
+  }
+
+private:
+  beast::tcp_stream& client_;
+  bool chunked_;
+  std::chrono::seconds write_limit_;
+};
+
+// Points `cut` at the engine connection while it is open.
+class cut_scope {
+public:
+  cut_scope(relay_cut& cut, beast::tcp_stream& engine) : cut_(cut) {
+    cut_.engine = &engine;
+  }
+  cut_scope(const cut_scope&) = delete;
+  cut_scope& operator=(const cut_scope&) = delete;
+  ~cut_scope() {
+    cut_.engine = nullptr;
+  }
+
+private:
+  relay_cut& cut_;
+};
+
+// While the engine works on a request and nothing has been sent back, a client that leaves
+// cancels the request: the engine connection is closed, so the engine stops generating.
+net::awaitable<void> cancel_when_client_leaves(tcp::socket& client,
+                                               std::shared_ptr<relay_cut> cut) {
+  auto [ec] = co_await client.async_wait(tcp::socket::wait_read, use_tuple);
+  if (!ec && peer_closed(client)) {
+    cut->cut("the client closed its connection");
+  }
 }
 
 } // namespace
 
+bool peer_closed(tcp::socket& socket) {
+  char byte;
+  auto peeked = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_request& request,
-                                       std::string body, const actors::lease_outcome& lease) {
+                                       std::string target, std::string body,
+                                       const actors::lease_outcome& lease,
+                                       const relay_limits& limits, std::shared_ptr<relay_cut> cut) {
   auto log = spdlog::get("http");
+  if (cut->reason) {
+    co_return co_await send_error(client, request, 503, *cut->reason);
+  }
   beast::tcp_stream engine(co_await net::this_coro::executor);
+  cut_scope scope(*cut, engine);
   engine.expires_after(connect_timeout);
   tcp::endpoint endpoint(net::ip::make_address_v4("127.0.0.1"), lease.engine_port);
   if (auto [ec] = co_await engine.async_connect(endpoint, use_tuple); ec) {
@@ -78,18 +191,32 @@ net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_r
       client, request, 502,
       fmt::format("the engine of {} is unreachable: {}", lease.model_path, ec.message()));
   }
-  // Generation can take as long as it takes; the lease and the client bound it.
+  // The answer may take as long as the generation does: the engine's liveness probes, a
+  // revoked lease or the client leaving end the wait for it.
   engine.expires_never();
-  auto outgoing = engine_request(request, std::move(body), lease.engine_port);
-  if (auto [ec, n] = co_await bhttp::async_write(engine, outgoing, use_tuple); ec) {
-    co_return co_await send_error(client, request, 502,
-                                  fmt::format("sending to the engine failed: {}", ec.message()));
-  }
+  beast::error_code no_peer;
+  auto peer = client.socket().remote_endpoint(no_peer);
+  auto outgoing = engine_request(request, target, std::move(body), lease.engine_port,
+                                 no_peer ? std::string{} : peer.address().to_string());
+  net::co_spawn(co_await net::this_coro::executor, cancel_when_client_leaves(client.socket(), cut),
+                net::detached);
   beast::flat_buffer engine_buffer;
   bhttp::response_parser<bhttp::buffer_body> parser;
   parser.body_limit(boost::none);
-  if (auto [ec, n] = co_await bhttp::async_read_header(engine, engine_buffer, parser, use_tuple);
-      ec) {
+  beast::error_code ec;
+  std::tie(ec, std::ignore) = co_await bhttp::async_write(engine, outgoing, use_tuple);
+  if (!ec) {
+    std::tie(ec, std::ignore)
+      = co_await bhttp::async_read_header(engine, engine_buffer, parser, use_tuple);
+  }
+  // Stop watching the client: from here on its departure shows as a failed write.
+  beast::error_code ignored;
+  client.socket().cancel(ignored);
+  if (ec) {
+    if (cut->reason) {
+      log->info("request to {} cut before the engine answered: {}", lease.model_path, *cut->reason);
+      co_return co_await send_error(client, request, 503, *cut->reason);
+    }
     log->warn("engine on port {} failed before answering: {}", lease.engine_port, ec.message());
     co_return co_await send_error(
       client, request, 502, fmt::format("the engine closed the connection: {}", ec.message()));
@@ -104,57 +231,65 @@ net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_r
       response.insert(field.name_string(), field.value());
     }
   }
-  bool chunked = !length || event_stream;
+  // HTTP/1.0 has no chunked encoding: a body of unknown length ends with the connection.
+  bool open_length = !length || event_stream;
+  bool chunked = open_length && request.version() >= 11;
+  bool keep_alive = request.keep_alive() && !(open_length && !chunked);
   if (chunked) {
     response.chunked(true);
-  } else {
+  } else if (!open_length) {
     response.content_length(*length);
   }
-  response.keep_alive(request.keep_alive());
+  response.keep_alive(keep_alive);
   bhttp::response_serializer<bhttp::empty_body> serializer{response};
-  if (auto [ec, n] = co_await bhttp::async_write_header(client, serializer, use_tuple); ec) {
+  client.expires_after(limits.client_write);
+  std::tie(ec, std::ignore) = co_await bhttp::async_write_header(client, serializer, use_tuple);
+  client.expires_never();
+  if (ec) {
     co_return false;
   }
+  client_writer to_client(client, chunked, limits.client_write);
   std::array<char, relay_buffer_size> buffer;
   while (!parser.is_done()) {
     parser.get().body().data = buffer.data();
     parser.get().body().size = buffer.size();
-    auto [ec, n] = co_await bhttp::async_read_some(engine, engine_buffer, parser, use_tuple);
+    engine.expires_after(limits.engine_idle);
+    std::tie(ec, std::ignore)
+      = co_await bhttp::async_read_some(engine, engine_buffer, parser, use_tuple);
     if (ec == bhttp::error::need_buffer) {
       ec = {};
     }
     auto got = buffer.size() - parser.get().body().size;
-    if (got > 0) {
-      // Each piece goes out as soon as it arrives: SSE events are not held back.
-      auto piece = net::buffer(buffer.data(), got);
-      beast::error_code write_error;
-      if (chunked) {
-        std::tie(write_error, std::ignore)
-          = co_await net::async_write(client, bhttp::make_chunk(piece), use_tuple);
-      } else {
-        std::tie(write_error, std::ignore) = co_await net::async_write(client, piece, use_tuple);
-      }
-      if (write_error) {
-        co_return false; // the client went away; the lease is returned by the caller
-      }
+    // Each piece goes out as soon as it arrives: SSE events are not held back.
+    if (got > 0 && !co_await to_client.write(net::buffer(buffer.data(), got))) {
+      co_return false; // the client went away or stopped reading; the caller releases the lease
     }
     if (ec) {
-      log->warn("engine on port {} failed mid-response: {}", lease.engine_port, ec.message());
+      // No conditional expressions with temporaries in a coroutine: g++ 12 destroys such
+      // temporaries twice.
+      std::string what;
+      if (cut->reason) {
+        what = *cut->reason;
+      } else if (ec == beast::error::timeout) {
+        what = fmt::format("the engine of {} sent nothing for {} s", lease.model_path,
+                           limits.engine_idle.count());
+      } else {
+        what
+          = fmt::format("the engine of {} failed mid-response: {}", lease.model_path, ec.message());
+      }
+      log->warn("{} (port {})", what, lease.engine_port);
       if (event_stream) {
-        auto event = stream_error_event(
-          fmt::format("the engine of {} failed mid-stream: {}", lease.model_path, ec.message()));
-        co_await net::async_write(client, bhttp::make_chunk(net::buffer(event)), use_tuple);
-        co_await net::async_write(client, bhttp::make_chunk_last(), use_tuple);
+        auto event = stream_error_event(cut->reason ? 503 : 502, what);
+        co_await to_client.write(net::buffer(event));
+        co_await to_client.finish();
       }
       co_return false;
     }
   }
-  if (chunked) {
-    if (auto [ec, n] = co_await net::async_write(client, bhttp::make_chunk_last(), use_tuple); ec) {
-      co_return false;
-    }
+  if (!co_await to_client.finish()) {
+    co_return false;
   }
-  co_return request.keep_alive();
+  co_return keep_alive;
 }
 
 } // namespace llmux::http

@@ -1,46 +1,207 @@
 #include "http/router.hpp"
 
+#include <algorithm>
 #include <array>
+#include <vector>
 
 namespace llmux::http {
 
 namespace {
 
-// vLLM's development-mode and administrative endpoints: only llmux may call them.
-constexpr std::array<std::string_view, 12> engine_control_paths{"/sleep",
-                                                                "/wake_up",
-                                                                "/is_sleeping",
-                                                                "/collective_rpc",
-                                                                "/reset_prefix_cache",
-                                                                "/reset_mm_cache",
-                                                                "/reset_encoder_cache",
-                                                                "/server_info",
-                                                                "/pause",
-                                                                "/resume",
-                                                                "/is_paused",
-                                                                "/scale_elastic_ep"};
+// The inference surface vLLM serves (vllm-interface §2.1): the only paths forwarded.
+// GET /v1/models and /models are answered by llmux; control, LoRA loading, /metrics and
+// anything unknown are not forwarded.
+constexpr std::array<std::string_view, 24> forwarded_paths{
+  "/v1/chat/completions",
+  "/v1/completions",
+  "/v1/chat/completions/render",
+  "/v1/completions/render",
+  "/v1/responses",
+  "/v1/messages",
+  "/v1/messages/count_tokens",
+  "/v1/audio/transcriptions",
+  "/v1/audio/translations",
+  "/v1/embeddings",
+  "/v1/score",
+  "/v1/rerank",
+  "/v2/rerank",
+  "/pooling",
+  "/classify",
+  "/score",
+  "/rerank",
+  "/tokenize",
+  "/detokenize",
+  "/invocations",
+  "/version",
+  "/tokenizer_info",
+  "/inference/v1/generate",
+  "/load",
+};
+
+// `GET /v1/responses/{id}` and `POST /v1/responses/{id}/cancel`.
+constexpr std::string_view responses_prefix = "/v1/responses/";
+
+bool is_response_id(std::string_view id) {
+  return !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+           || c == '_';
+  });
+}
+
+bool is_forwarded(std::string_view path) {
+  if (std::find(forwarded_paths.begin(), forwarded_paths.end(), path) != forwarded_paths.end()) {
+    return true;
+  }
+  if (!path.starts_with(responses_prefix)) {
+    return false;
+  }
+  auto rest = path.substr(responses_prefix.size());
+  if (rest.ends_with("/cancel")) {
+    rest.remove_suffix(std::string_view("/cancel").size());
+  }
+  return is_response_id(rest);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
+
+std::optional<std::string> percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%') {
+      if (i + 2 >= text.size()) {
+        return std::nullopt;
+      }
+      int high = hex_value(text[i + 1]);
+      int low = hex_value(text[i + 2]);
+      if (high < 0 || low < 0) {
+        return std::nullopt;
+      }
+      c = static_cast<char>(high * 16 + low);
+      i += 2;
+    }
+    if (is_control(static_cast<unsigned char>(c))) {
+      return std::nullopt;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// RFC 3986 §5.2.4, plus empty segments dropped ("//v1//x" is "/v1/x").
+std::string remove_dot_segments(std::string_view path) {
+  std::vector<std::string_view> segments;
+  while (!path.empty()) {
+    auto slash = path.find('/');
+    auto segment = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
+    if (segment.empty() || segment == ".") {
+      continue;
+    }
+    if (segment == "..") {
+      if (!segments.empty()) {
+        segments.pop_back();
+      }
+      continue;
+    }
+    segments.push_back(segment);
+  }
+  std::string out;
+  for (auto segment : segments) {
+    out += '/';
+    out += segment;
+  }
+  return out.empty() ? std::string("/") : out;
+}
+
+// The path-and-query part of an absolute-form target ("http://host:port/p?q" -> "/p?q").
+std::optional<std::string_view> strip_scheme_and_authority(std::string_view target) {
+  auto colon = target.find("://");
+  if (colon == std::string_view::npos) {
+    return std::nullopt;
+  }
+  auto scheme = target.substr(0, colon);
+  if (scheme.empty() || !std::all_of(scheme.begin(), scheme.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      })) {
+    return std::nullopt;
+  }
+  auto rest = target.substr(colon + 3);
+  auto path_start = rest.find_first_of("/?");
+  if (path_start == std::string_view::npos) {
+    return std::string_view("/");
+  }
+  return rest.substr(path_start);
+}
 
 } // namespace
 
-route route_of(std::string_view method, std::string_view path) {
-  while (path.size() > 1 && path.back() == '/') {
-    path.remove_suffix(1);
+std::optional<normalized_target> normalize_target(std::string_view target) {
+  if (target.empty()) {
+    return std::nullopt;
   }
-  for (auto control : engine_control_paths) {
-    if (path == control) {
-      return route::engine_control;
+  if (target.front() != '/') {
+    auto origin_form = strip_scheme_and_authority(target);
+    if (!origin_form) {
+      return std::nullopt;
+    }
+    target = *origin_form;
+  }
+  target = target.substr(0, target.find('#'));
+  auto question = target.find('?');
+  auto raw_path = target.substr(0, question);
+  normalized_target out;
+  if (question != std::string_view::npos) {
+    out.query = std::string(target.substr(question + 1));
+    if (std::any_of(out.query.begin(), out.query.end(),
+                    [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
+      return std::nullopt;
     }
   }
+  auto decoded = percent_decode(raw_path);
+  if (!decoded) {
+    return std::nullopt;
+  }
+  out.path = remove_dot_segments(*decoded);
+  return out;
+}
+
+route_decision route_request(std::string_view method, std::string_view target) {
+  auto normalized = normalize_target(target);
+  if (!normalized) {
+    return {route::bad_target, {}, {}};
+  }
+  route_decision out;
+  out.path = normalized->path;
+  const auto& path = out.path;
+  auto local = [&](route answer) { return method == "GET" ? answer : route::method_not_allowed; };
   if (path == "/health") {
-    return method == "GET" ? route::health : route::method_not_allowed;
+    out.what = local(route::health);
+  } else if (path == "/llmux/status") {
+    out.what = local(route::status);
+  } else if (path == "/v1/models" || path == "/models") {
+    out.what = local(route::model_list);
+  } else if (is_forwarded(path)) {
+    out.what = route::proxy;
+    out.forward_target = normalized->query.empty() ? path : path + "?" + normalized->query;
   }
-  if (path == "/llmux/status") {
-    return method == "GET" ? route::status : route::method_not_allowed;
-  }
-  if (path == "/v1/models" || path == "/models") {
-    return method == "GET" ? route::model_list : route::method_not_allowed;
-  }
-  return route::proxy;
+  return out;
 }
 
 } // namespace llmux::http

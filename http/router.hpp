@@ -1,20 +1,50 @@
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace llmux::http {
 
-/// What the proxy port does with a request, decided from its method and path alone.
+/// A request target as the engine will route it. vLLM (uvicorn) routes on the percent-decoded
+/// path, so llmux judges that, after removing dot segments and empty segments, and forwards
+/// exactly what it judged.
+struct normalized_target {
+  /// Percent-decoded, starting with '/', no "." or ".." segments, no empty segments, no
+  /// trailing '/' (except the root).
+  std::string path;
+  /// The query as the client sent it, without its '?'; empty when there is none.
+  std::string query;
+};
+
+/// Normalises an origin-form ("/a/b?q") or absolute-form ("http://host/a/b?q") target; nothing
+/// when it cannot name a path: another form ("*", "host:port"), a malformed or NUL
+/// percent-escape, or a control character.
+std::optional<normalized_target> normalize_target(std::string_view target);
+
+/// What the proxy port does with a request, decided from its method and target alone.
 enum class route {
   health,             ///< GET /health: llmux itself answers
   model_list,         ///< GET /v1/models or /models: the configured names
   status,             ///< GET /llmux/status: the scheduler's state, read-only
-  engine_control,     ///< an engine's control endpoint: never reachable through llmux
-  method_not_allowed, ///< a known local path with the wrong method
-  proxy,              ///< everything else goes to a model's engine
+  proxy,              ///< the OpenAI inference surface: forwarded to a model's engine
+  not_found,          ///< anything else, engine control included: never forwarded
+  method_not_allowed, ///< a local path with the wrong method
+  bad_target,         ///< the target names no path (`normalize_target` failed)
 };
 
-/// Routes `method` (e.g. "GET") and `path` (the target without its query).
-route route_of(std::string_view method, std::string_view path);
+/// A routing decision, with the target to forward when the route is `proxy`.
+struct route_decision {
+  route what = route::not_found;
+  /// The normalised path (empty for `bad_target`).
+  std::string path;
+  /// `path` plus the client's query: what the engine receives.
+  std::string forward_target;
+};
+
+/// Routes `method` (e.g. "GET") and the raw request `target`. Only the paths vLLM serves for
+/// inference are forwarded (README lists them); control endpoints such as /sleep, /wake_up or
+/// /collective_rpc are unreachable however they are spelled.
+route_decision route_request(std::string_view method, std::string_view target);
 
 } // namespace llmux::http

@@ -13,6 +13,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -36,6 +37,50 @@ namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto linger_timeout = std::chrono::seconds(2);
+constexpr auto accept_pause = std::chrono::milliseconds(100);
+
+// Counts an open connection for as long as it lives.
+class counted_connection {
+public:
+  explicit counted_connection(std::atomic<std::size_t>& count) : count_(count) {
+  }
+  counted_connection(const counted_connection&) = delete;
+  counted_connection& operator=(const counted_connection&) = delete;
+  ~counted_connection() {
+    --count_;
+  }
+
+private:
+  std::atomic<std::size_t>& count_;
+};
+
+// Holds `bytes` of the global body budget while a request is handled.
+class body_reservation {
+public:
+  body_reservation(std::atomic<std::size_t>& total, std::size_t limit, std::size_t bytes)
+    : total_(total) {
+    auto before = total_.fetch_add(bytes);
+    if (before + bytes > limit && bytes > 0) {
+      total_ -= bytes;
+      return;
+    }
+    bytes_ = bytes;
+    granted_ = true;
+  }
+  body_reservation(const body_reservation&) = delete;
+  body_reservation& operator=(const body_reservation&) = delete;
+  ~body_reservation() {
+    total_ -= bytes_;
+  }
+  bool granted() const {
+    return granted_;
+  }
+
+private:
+  std::atomic<std::size_t>& total_;
+  std::size_t bytes_ = 0;
+  bool granted_ = false;
+};
 
 // Turns a call that reports through a callback (on an actor thread) into an Asio operation whose
 // completion runs on the handler's executor: the connection's strand, never the actor thread.
@@ -62,21 +107,63 @@ struct wait_watch {
   bool client_gone = false;
 };
 
-// Waits until the client's socket becomes readable while its request waits for a lease; a
-// peek that finds the connection closed cancels the request in the scheduler.
-net::awaitable<void> watch_client(tcp::socket& socket, actors::serving_backend& backend,
-                                  std::shared_ptr<wait_watch> watch) {
+// While a request waits for a lease, a client that leaves cancels its place in the queue.
+net::awaitable<void> cancel_wait_when_client_leaves(tcp::socket& socket,
+                                                    actors::serving_backend& backend,
+                                                    std::shared_ptr<wait_watch> watch) {
   auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
-  if (ec) {
-    co_return; // cancelled: the lease came first
-  }
-  char byte;
-  auto peeked = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+  if (!ec && peer_closed(socket)) {
     watch->client_gone = true;
     backend.release(watch->ticket);
   }
 }
+
+// A deadline for reading a request that cancels the socket's operations instead of closing
+// it (as a tcp_stream's own timeout would), so that a request arriving too slowly can still
+// be answered with 408.
+class read_deadline {
+public:
+  explicit read_deadline(tcp::socket& socket)
+    : timer_(socket.get_executor()), state_(std::make_shared<state>(&socket)) {
+  }
+  read_deadline(const read_deadline&) = delete;
+  read_deadline& operator=(const read_deadline&) = delete;
+
+  void arm(std::chrono::steady_clock::duration after) {
+    state_->expired = false;
+    auto generation = ++state_->generation;
+    timer_.expires_after(after);
+    timer_.async_wait([weak = std::weak_ptr<state>(state_), generation](beast::error_code ec) {
+      auto current = weak.lock();
+      if (ec || !current || current->generation != generation) {
+        return;
+      }
+      current->expired = true;
+      beast::error_code ignored;
+      current->socket->cancel(ignored);
+    });
+  }
+
+  void disarm() {
+    ++state_->generation;
+    timer_.cancel();
+  }
+
+  bool expired() const {
+    return state_->expired;
+  }
+
+private:
+  struct state {
+    explicit state(tcp::socket* s) : socket(s) {
+    }
+    tcp::socket* socket;
+    bool expired = false;
+    std::uint64_t generation = 0;
+  };
+  net::steady_timer timer_;
+  std::shared_ptr<state> state_;
+};
 
 // Returns the ticket exactly once, however the request ends.
 class lease_guard {
@@ -125,8 +212,10 @@ net::awaitable<void> linger(beast::tcp_stream& client) {
   }
 }
 
-net::awaitable<bool> send_response(beast::tcp_stream& client, const client_request& request,
-                                   int status, std::string content_type, std::string body) {
+namespace {
+
+bhttp::response<bhttp::string_body> make_response(const client_request& request, int status,
+                                                  std::string content_type, std::string body) {
   bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(status),
                                                request.version()};
   response.set(bhttp::field::server, "llmux");
@@ -134,14 +223,49 @@ net::awaitable<bool> send_response(beast::tcp_stream& client, const client_reque
   response.keep_alive(request.keep_alive());
   response.body() = std::move(body);
   response.prepare_payload();
+  return response;
+}
+
+net::awaitable<bool> write_response(beast::tcp_stream& client, const client_request& request,
+                                    bhttp::response<bhttp::string_body> response) {
   auto [ec, n] = co_await bhttp::async_write(client, response, use_tuple);
   co_return !ec && request.keep_alive();
+}
+
+// A refused lease: its status and message, and Retry-After for a model that backs off.
+net::awaitable<bool> send_refusal(beast::tcp_stream& client, const client_request& request,
+                                  const actors::lease_outcome& refused) {
+  auto response = make_response(request, refused.status, "application/json",
+                                openai_error(refused.status, refused.message));
+  if (refused.retry_after_secs > 0) {
+    response.set(bhttp::field::retry_after, std::to_string(refused.retry_after_secs));
+  }
+  co_return co_await write_response(client, request, std::move(response));
+}
+
+} // namespace
+
+net::awaitable<bool> send_response(beast::tcp_stream& client, const client_request& request,
+                                   int status, std::string content_type, std::string body) {
+  co_return co_await write_response(
+    client, request, make_response(request, status, std::move(content_type), std::move(body)));
 }
 
 net::awaitable<bool> send_error(beast::tcp_stream& client, const client_request& request,
                                 int status, std::string_view message, std::string_view param) {
   co_return co_await send_response(client, request, status, "application/json",
                                    openai_error(status, message, param));
+}
+
+// Answers a request that will not be read to the end, then closes the connection without
+// resetting it (so the client gets to read the answer).
+net::awaitable<void> refuse_and_close(beast::tcp_stream& client,
+                                      const bhttp::request_parser<bhttp::string_body>& parser,
+                                      int status, std::string message) {
+  client_request head{parser.get().method(), parser.get().target(), parser.get().version()};
+  head.keep_alive(false);
+  co_await send_error(client, head, status, message);
+  co_await linger(client);
 }
 
 struct proxy_server::impl {
@@ -152,8 +276,17 @@ struct proxy_server::impl {
 
   net::awaitable<void> accept_loop();
   net::awaitable<void> serve_connection(tcp::socket socket);
+  /// Why a request could not be read, as an error response; nothing when the client left.
+  struct read_refusal {
+    int status;
+    std::string message;
+  };
+  std::optional<read_refusal> refusal_for(beast::error_code ec,
+                                          const bhttp::request_parser<bhttp::string_body>& parser,
+                                          bool deadline_expired, std::size_t buffered) const;
   net::awaitable<bool> handle(beast::tcp_stream& client, client_request& request);
-  net::awaitable<bool> proxy(beast::tcp_stream& client, client_request& request);
+  net::awaitable<bool> proxy(beast::tcp_stream& client, client_request& request,
+                             std::string target);
 
   actors::serving_backend& backend_;
   server_settings settings_;
@@ -161,33 +294,81 @@ struct proxy_server::impl {
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
   std::shared_ptr<spdlog::logger> log_ = spdlog::get("http");
+  std::atomic<std::size_t> connections_{0};
+  /// Request body bytes held by all connections now.
+  std::atomic<std::size_t> buffered_bytes_{0};
 };
 
 net::awaitable<void> proxy_server::impl::accept_loop() {
+  net::steady_timer pause(acceptor_.get_executor());
+  bool paused = false;
   for (;;) {
+    // At the connection cap new clients wait in the listen backlog, not in llmux's memory.
+    if (connections_.load() >= settings_.max_connections) {
+      if (!paused) {
+        log_->warn("{} connections open, the most allowed (--max-connections): new ones wait",
+                   settings_.max_connections);
+      }
+      paused = true;
+      pause.expires_after(accept_pause);
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
     auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), use_tuple);
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) {
       co_return;
     }
     if (ec) {
+      // Out of file descriptors (or buffers): the connection stays in the backlog, and trying
+      // again at once would spin.
+      if (!paused) {
+        log_->warn("accepting a connection failed: {}; pausing accepts", ec.message());
+      }
+      paused = true;
+      pause.expires_after(accept_pause);
+      co_await pause.async_wait(use_tuple);
       continue;
     }
+    if (paused) {
+      log_->info("accepting connections again ({} open)", connections_.load());
+      paused = false;
+    }
     auto executor = socket.get_executor();
+    ++connections_;
     net::co_spawn(executor, serve_connection(std::move(socket)), net::detached);
   }
 }
 
 net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket) {
+  counted_connection counted(connections_);
   beast::tcp_stream client(std::move(socket));
+  beast::error_code ignored;
+  client.socket().set_option(tcp::no_delay(true), ignored);
+  read_deadline deadline(client.socket());
   beast::flat_buffer buffer;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
     parser.body_limit(settings_.body_limit);
-    client.expires_after(settings_.idle_timeout);
+    // One deadline for the next request, header and body: an idle keep-alive connection is
+    // closed, a request that arrives too slowly gets 408.
+    deadline.arm(settings_.idle_timeout);
     beast::error_code ec;
     std::tie(ec, std::ignore)
       = co_await bhttp::async_read_header(client, buffer, parser, use_tuple);
+    // Bodies count against one budget for all connections; a chunked body of unknown length
+    // is counted once it has arrived.
+    std::optional<body_reservation> reserved;
+    if (!ec && !parser.is_done()) {
+      reserved.emplace(buffered_bytes_, settings_.max_buffered_bytes,
+                       parser.content_length().value_or(0));
+      if (!reserved->granted()) {
+        deadline.disarm();
+        co_await refuse_and_close(client, parser, 503,
+                                  "llmux holds too many request bodies right now; try again");
+        co_return;
+      }
+    }
     if (!ec && !parser.is_done()
         && beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
       // The client holds a large body back until it hears this (curl waits a second).
@@ -197,39 +378,61 @@ net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket) {
     if (!ec && !parser.is_done()) {
       std::tie(ec, std::ignore) = co_await bhttp::async_read(client, buffer, parser, use_tuple);
     }
-    if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
-      client_request head{parser.get().method(), parser.get().target(), parser.get().version()};
-      head.keep_alive(false);
-      // No conditional expressions with temporaries around co_await: g++ 12 destroys such
-      // temporaries twice.
-      int status = 431;
-      auto message = fmt::format("the request headers exceed {} bytes", settings_.header_limit);
-      if (ec == bhttp::error::body_limit) {
-        status = 413;
-        message = fmt::format("the request body exceeds {} bytes", settings_.body_limit);
-      }
-      co_await send_error(client, head, status, message);
-      co_await linger(client);
-      co_return;
-    }
+    deadline.disarm();
     if (ec) {
-      break; // end of stream, idle timeout or a malformed request: close
+      if (auto refusal = refusal_for(ec, parser, deadline.expired(), buffer.size())) {
+        co_await refuse_and_close(client, parser, refusal->status, refusal->message);
+      }
+      co_return; // answered, or end of stream, or a client that left
     }
-    client.expires_never();
+    if (reserved && !parser.content_length()) {
+      reserved.emplace(buffered_bytes_, settings_.max_buffered_bytes, parser.get().body().size());
+      if (!reserved->granted()) {
+        co_await refuse_and_close(client, parser, 503,
+                                  "llmux holds too many request bodies right now; try again");
+        co_return;
+      }
+    }
     auto request = parser.release();
     if (!co_await handle(client, request)) {
       break;
     }
   }
-  beast::error_code ignored;
   client.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+std::optional<proxy_server::impl::read_refusal>
+proxy_server::impl::refusal_for(beast::error_code ec,
+                                const bhttp::request_parser<bhttp::string_body>& parser,
+                                bool deadline_expired, std::size_t buffered) const {
+  if (ec == bhttp::error::header_limit) {
+    return read_refusal{431,
+                        fmt::format("the request headers exceed {} bytes", settings_.header_limit)};
+  }
+  if (ec == bhttp::error::body_limit) {
+    return read_refusal{413,
+                        fmt::format("the request body exceeds {} bytes", settings_.body_limit)};
+  }
+  if (deadline_expired) {
+    // Nothing of a next request arrived: an idle keep-alive connection, closed quietly.
+    if (!parser.got_some() && buffered == 0) {
+      return std::nullopt;
+    }
+    return read_refusal{
+      408, fmt::format("the request did not arrive within {} s", settings_.idle_timeout.count())};
+  }
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message
+      || ec.category() != bhttp::make_error_code(bhttp::error::bad_target).category()) {
+    return std::nullopt; // the client closed or reset the connection
+  }
+  return read_refusal{400, fmt::format("malformed HTTP request: {}", ec.message())};
 }
 
 net::awaitable<bool> proxy_server::impl::handle(beast::tcp_stream& client,
                                                 client_request& request) {
-  auto target = std::string_view(request.target());
-  auto path = target.substr(0, target.find('?'));
-  switch (route_of(std::string_view(request.method_string()), path)) {
+  auto decided
+    = route_request(std::string_view(request.method_string()), std::string_view(request.target()));
+  switch (decided.what) {
     case route::health:
       co_return co_await send_response(client, request, 200, "application/json",
                                        R"({"status":"ok"})");
@@ -241,21 +444,24 @@ net::awaitable<bool> proxy_server::impl::handle(beast::tcp_stream& client,
         [&](auto done) { backend_.status(std::move(done)); }, net::use_awaitable);
       co_return co_await send_response(client, request, 200, "application/json", std::move(text));
     }
-    case route::engine_control:
+    case route::not_found:
       co_return co_await send_error(
         client, request, 404,
-        fmt::format("{} is an engine control endpoint; llmux does not forward it", path));
+        fmt::format("{} is not an endpoint llmux serves or forwards", decided.path));
+    case route::bad_target:
+      co_return co_await send_error(client, request, 400, "the request target is not a valid path");
     case route::method_not_allowed:
-      co_return co_await send_error(
-        client, request, 405,
-        fmt::format("{} does not allow {}", path, std::string_view(request.method_string())));
+      co_return co_await send_error(client, request, 405,
+                                    fmt::format("{} does not allow {}", decided.path,
+                                                std::string_view(request.method_string())));
     case route::proxy:
       break;
   }
-  co_return co_await proxy(client, request);
+  co_return co_await proxy(client, request, decided.forward_target);
 }
 
-net::awaitable<bool> proxy_server::impl::proxy(beast::tcp_stream& client, client_request& request) {
+net::awaitable<bool> proxy_server::impl::proxy(beast::tcp_stream& client, client_request& request,
+                                               std::string target) {
   auto reference = find_model(request["model-override"], request.body());
   if (!reference.error.empty()) {
     co_return co_await send_error(client, request, 400, reference.error);
@@ -274,32 +480,38 @@ net::awaitable<bool> proxy_server::impl::proxy(beast::tcp_stream& client, client
   }
   // While the request waits, a watcher notices a client that leaves and cancels the wait. It
   // reads the ticket only after its socket wait completes, by when acquire has assigned it.
+  auto executor = co_await net::this_coro::executor;
   auto watch = std::make_shared<wait_watch>();
-  net::co_spawn(co_await net::this_coro::executor, watch_client(client.socket(), backend_, watch),
+  auto cut = std::make_shared<relay_cut>();
+  net::co_spawn(executor, cancel_wait_when_client_leaves(client.socket(), backend_, watch),
                 net::detached);
+  // A revocation arrives on an actor thread; the cut is made on this connection's strand.
+  auto revoked = [executor, cut](std::string reason) {
+    net::post(executor,
+              [cut, reason = std::move(reason)]() mutable { cut->cut(std::move(reason)); });
+  };
   auto outcome = co_await async_callback<actors::lease_outcome>(
     [&](auto done) {
-      watch->ticket = backend_.acquire(reference.model, settings_.request_timeout, std::move(done));
+      watch->ticket
+        = backend_.acquire(reference.model, settings_.request_timeout, std::move(done), revoked);
     },
     net::use_awaitable);
+  lease_guard lease(backend_, watch->ticket);
   beast::error_code ignored;
   client.socket().cancel(ignored);
   if (watch->client_gone) {
-    if (outcome.granted) {
-      backend_.release(watch->ticket);
-    }
     co_return false;
   }
   if (!outcome.granted) {
-    co_return co_await send_error(client, request, outcome.status, outcome.message);
+    co_return co_await send_refusal(client, request, outcome);
   }
-  lease_guard lease(backend_, watch->ticket);
   auto body = reference.body_span
                 ? splice_model(request.body(), *reference.body_span, outcome.model_path)
                 : std::move(request.body());
-  log_->debug("{} {} -> {} (port {})", std::string_view(request.method_string()),
-              std::string_view(request.target()), reference.model, outcome.engine_port);
-  co_return co_await forward_to_engine(client, request, std::move(body), outcome);
+  log_->debug("{} {} -> {} (port {})", std::string_view(request.method_string()), target,
+              reference.model, outcome.engine_port);
+  co_return co_await forward_to_engine(client, request, std::move(target), std::move(body), outcome,
+                                       settings_.relay, cut);
 }
 
 proxy_server::proxy_server(actors::serving_backend& backend, server_settings settings)

@@ -10,6 +10,15 @@
 
 namespace llmux::http {
 
+/// How long a relay lets either side stay silent.
+struct relay_limits {
+  /// The engine sends nothing for this long once its response has begun: the relay ends
+  /// (an SSE error event for streams).
+  std::chrono::seconds engine_idle{600};
+  /// The client leaves a write unread for this long: the connection is closed.
+  std::chrono::seconds client_write{120};
+};
+
 /// How the proxy listens and what it accepts.
 struct server_settings {
   std::string host = "0.0.0.0";
@@ -20,15 +29,23 @@ struct server_settings {
   /// Larger request headers get 431.
   std::size_t header_limit = 64 * 1024;
   /// How long a request may wait for its model (`policy.request_timeout_secs`); then 504.
+  /// Zero: no limit.
   std::chrono::milliseconds request_timeout{300000};
-  /// How long an idle keep-alive connection stays open.
+  /// How long an idle keep-alive connection stays open, and how long a request may take to
+  /// arrive (then 408).
   std::chrono::seconds idle_timeout{60};
+  relay_limits relay;
+  /// Most client connections open at once; while at it, new ones wait in the listen backlog.
+  std::size_t max_connections = 4096;
+  /// Most request body bytes buffered at once over all connections; a request that would
+  /// exceed it gets 503.
+  std::size_t max_buffered_bytes = 512u * 1024 * 1024;
 };
 
-/// The OpenAI-compatible proxy on `port`: answers /health and /v1/models itself, refuses
-/// engine control paths, and forwards everything else to the engine of the model the request
-/// names once `backend` grants a lease, streaming the answer back as it arrives. Beast lives
-/// only in the .cpp files.
+/// The OpenAI-compatible proxy on `port`: answers /health, /llmux/status and /v1/models
+/// itself, forwards the OpenAI inference surface (router.hpp) to the engine of the model the
+/// request names once `backend` grants a lease, streaming the answer back as it arrives, and
+/// answers everything else with 404. Beast lives only in the .cpp files.
 class proxy_server {
 public:
   proxy_server(actors::serving_backend& backend, server_settings settings);

@@ -2,6 +2,11 @@
 
 // Internal to http/: what the connection code and the forwarding code share.
 
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -9,6 +14,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "actors/serving.hpp"
+#include "http/server.hpp"
 
 namespace llmux::http {
 
@@ -25,10 +31,36 @@ net::awaitable<bool> send_response(beast::tcp_stream& client, const client_reque
 net::awaitable<bool> send_error(beast::tcp_stream& client, const client_request& request,
                                 int status, std::string_view message, std::string_view param = {});
 
-/// Forwards `request` (with `body` as its body) to the engine the lease names and streams the
-/// engine's response back to `client` as it arrives. Returns whether the client connection
-/// may carry another request.
+/// For a client socket that just became readable: whether that is because the client closed
+/// or reset its connection (a peek finds no data) rather than because it sent more.
+bool peer_closed(tcp::socket& socket);
+
+/// Ends a relay from outside: the scheduler revoked the lease, or the client left while the
+/// engine had not answered yet. Only touched on the connection's strand.
+struct relay_cut {
+  /// Why the relay was cut, once it was.
+  std::optional<std::string> reason;
+  /// The engine connection while one is open: closing it ends the relay at once.
+  beast::tcp_stream* engine = nullptr;
+
+  void cut(std::string why) {
+    if (!reason) {
+      reason = std::move(why);
+    }
+    if (engine != nullptr) {
+      beast::error_code ignored;
+      engine->socket().close(ignored);
+    }
+  }
+};
+
+/// Forwards `request` to `target` (the normalised path and query) with `body` as its body on
+/// the engine the lease names, and streams the engine's response back to `client` as it
+/// arrives, within `limits`; `cut` may end it early. Returns whether the client connection may
+/// carry another request.
 net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_request& request,
-                                       std::string body, const actors::lease_outcome& lease);
+                                       std::string target, std::string body,
+                                       const actors::lease_outcome& lease,
+                                       const relay_limits& limits, std::shared_ptr<relay_cut> cut);
 
 } // namespace llmux::http

@@ -65,6 +65,28 @@ TEST(scheduler_sim, fifo_ping_pongs_on_a_closed_loop_alternation_and_the_others_
   }
 }
 
+// retain+keep_running evicts without calling the engine: the eviction is answered at once, so
+// a switch away from such a model takes no longer than waking the other.
+TEST(scheduler_sim, a_switch_away_from_a_model_that_keeps_everything_completes) {
+  auto cfg = models(2, "fifo");
+  for (auto& model : cfg.models) {
+    model.eviction = {config::weight_strategy::retain, config::process_strategy::keep_running};
+  }
+  auto summary = summarize(simulate(cfg, l40_costs(2), alternating(6, 120s), {}));
+  EXPECT_EQ(summary.served, 6u);
+  EXPECT_EQ(summary.failed, 0u);
+  EXPECT_LT(summary.max_wait, 60.0);
+}
+
+// request_timeout_secs 0 means no timeout: requests wait out every switch.
+TEST(scheduler_sim, a_request_timeout_of_zero_means_no_timeout) {
+  auto cfg = models(2, "fifo");
+  cfg.policy.request_timeout_secs = 0;
+  auto summary = summarize(simulate(cfg, l40_costs(2), alternating(6, 120s), {}));
+  EXPECT_EQ(summary.served, 6u);
+  EXPECT_EQ(summary.failed, 0u);
+}
+
 TEST(scheduler_sim, every_policy_serves_every_request) {
   for (auto policy : all_policies) {
     auto summary = summarize(simulate(models(3, policy), l40_costs(3), mixed_bursts(), {}));

@@ -1,10 +1,14 @@
 // llmux's entry point: command line, logging, configuration, then the daemon.
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <future>
 #include <pthread.h>
 #include <string>
+#include <sys/resource.h>
 #include <variant>
 
 #include <caf/actor_system.hpp>
@@ -48,6 +52,26 @@ std::variant<config::log_levels, int> log_levels_from_environment() {
   return *levels;
 }
 
+// Each client connection takes a descriptor, each relayed request one more: lift the soft
+// limit (often 1024) towards the hard one so that --max-connections, not EMFILE, is the bound.
+void raise_file_limit(std::size_t connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return;
+  }
+  auto wanted = static_cast<rlim_t>(2 * connections + 256);
+  if (limit.rlim_cur >= wanted) {
+    return;
+  }
+  limit.rlim_cur = std::min(wanted, limit.rlim_max);
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < wanted) {
+    spdlog::get("main")->warn(
+      "the open-file limit ({}) is below what {} connections need ({}); accepts pause when it "
+      "is reached",
+      limit.rlim_cur, connections, wanted);
+  }
+}
+
 // Serves until SIGINT or SIGTERM, then shuts down gracefully; returns the exit status.
 int serve(const config::cli_options& options, const config::config& cfg) {
   auto log = spdlog::get("main");
@@ -63,9 +87,21 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   system_config.add_message_types<caf::id_block::llmux>();
   caf::actor_system system{system_config};
   auto backend = actors::make_actor_backend(system, cfg);
-  // No listener opens before warmup has finished.
+  auto grace = std::chrono::seconds(options.shutdown_grace_secs);
+  // No listener opens before warmup has finished; a stop signal during warmup ends it.
   if (cfg.warmup) {
-    if (auto error = backend->warmup(); !error.empty()) {
+    auto warming = std::async(std::launch::async, [&backend] { return backend->warmup(); });
+    while (warming.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      timespec poll{0, 100'000'000};
+      int signal = sigtimedwait(&stop_signals, nullptr, &poll);
+      if (signal > 0) {
+        log->info("{} received during warmup: stopping engines", strsignal(signal));
+        backend->shutdown(grace);
+        warming.wait();
+        return startup_failure_status;
+      }
+    }
+    if (auto error = warming.get(); !error.empty()) {
       log->critical("warmup failed: {}", error);
       backend->shutdown(std::chrono::milliseconds(0));
       return startup_failure_status;
@@ -77,6 +113,11 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   settings.port = cfg.port;
   settings.io_threads = options.io_threads;
   settings.request_timeout = std::chrono::seconds(cfg.policy.request_timeout_secs);
+  settings.relay.engine_idle = std::chrono::seconds(cfg.timeouts.engine_idle_timeout_secs);
+  settings.relay.client_write = std::chrono::seconds(cfg.timeouts.client_write_timeout_secs);
+  settings.max_connections = options.max_connections;
+  settings.max_buffered_bytes = options.max_buffered_mb * 1024 * 1024;
+  raise_file_limit(options.max_connections);
   http::proxy_server server(*backend, settings);
   std::string error;
   auto port = server.start(error);
@@ -92,7 +133,7 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   log->info("{} received: finishing requests in flight (up to {} s), then stopping engines",
             strsignal(signal), options.shutdown_grace_secs);
   server.stop_accepting();
-  backend->shutdown(std::chrono::seconds(options.shutdown_grace_secs));
+  backend->shutdown(grace);
   server.stop();
   log->info("stopped");
   return 0;

@@ -79,6 +79,19 @@ TEST(cost_aware_policy, serving_window_then_threshold_then_coalescing) {
   EXPECT_EQ(policy.on_arrival(view_of(queues, 0, 20s), 1).what, kind::switch_now);
 }
 
+// A deferral the scheduler dropped (its queue emptied) must not keep later requests for the
+// same model from being deferred again: they would wait for their timeout while the GPU idles.
+TEST(cost_aware_policy, a_dropped_deferral_does_not_stick) {
+  cost_aware_policy policy(cost_settings(), 2);
+  std::vector<queue_view> queues{{0, {}, 0}, {1, 0s, 0}};
+  EXPECT_EQ(policy.on_arrival(view_of(queues, 0, 1s), 1).what, kind::defer);
+  EXPECT_EQ(policy.on_arrival(view_of(queues, 0, 1s), 1).what, kind::stay); // one is pending
+  policy.on_deferred_due(1); // due with an empty queue: the scheduler dropped it
+  auto again = policy.on_arrival(view_of(queues, 0, 2s), 1);
+  EXPECT_EQ(again.what, kind::defer);
+  EXPECT_EQ(again.target, 1u);
+}
+
 TEST(cost_aware_policy, measured_costs_shorten_the_window) {
   cost_aware_policy policy(cost_settings(), 2);
   policy.on_switch_complete(0, 1, 2s);

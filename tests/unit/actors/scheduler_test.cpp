@@ -66,7 +66,7 @@ TEST_F(scheduler_test, a_crashed_model_actor_is_replaced_and_keeps_answering) {
   std::vector<model_actor> made;
   auto factory
     = [&](caf::actor_system& system, const config::model_config& model, caf::actor scheduler) {
-        auto actor = spawn_model(system, model, 5s, vllm_engines("/nonexistent/vllm", 5s),
+        auto actor = spawn_model(system, model, 5s, vllm_engines("/nonexistent/vllm", 5s, {}),
                                  std::move(scheduler));
         std::lock_guard<std::mutex> lock(mutex);
         made.push_back(actor);

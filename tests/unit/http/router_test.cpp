@@ -7,6 +7,10 @@
 namespace llmux::http {
 namespace {
 
+route route_of(std::string_view method, std::string_view target) {
+  return route_request(method, target).what;
+}
+
 TEST(router, local_and_forwarded_paths) {
   EXPECT_EQ(route_of("GET", "/health"), route::health);
   EXPECT_EQ(route_of("GET", "/v1/models"), route::model_list);
@@ -15,14 +19,76 @@ TEST(router, local_and_forwarded_paths) {
   EXPECT_EQ(route_of("GET", "/llmux/status"), route::status);
   EXPECT_EQ(route_of("POST", "/v1/chat/completions"), route::proxy);
   EXPECT_EQ(route_of("POST", "/v1/embeddings"), route::proxy);
-  EXPECT_EQ(route_of("GET", "/metrics"), route::proxy);
+  EXPECT_EQ(route_of("POST", "/tokenize"), route::proxy);
+  EXPECT_EQ(route_of("GET", "/v1/responses/resp_0aF-9"), route::proxy);
+  EXPECT_EQ(route_of("POST", "/v1/responses/resp_1/cancel"), route::proxy);
+  EXPECT_EQ(route_of("GET", "/metrics"), route::not_found);
+  EXPECT_EQ(route_of("GET", "/"), route::not_found);
+  EXPECT_EQ(route_of("GET", "/v1/responses/a/b"), route::not_found);
+  EXPECT_EQ(route_of("GET", "/v1/responses/a%20b"), route::not_found);
 }
 
-TEST(router, engine_control_paths_are_never_forwarded) {
-  for (auto path : {"/sleep", "/wake_up", "/is_sleeping", "/collective_rpc", "/reset_prefix_cache",
-                    "/reset_mm_cache", "/server_info", "/sleep/"}) {
-    EXPECT_EQ(route_of("POST", path), route::engine_control) << path;
+TEST(router, forwards_the_normalised_path_with_the_query_as_sent) {
+  auto decided = route_request("POST", "/v1/./chat//completions/?x=%2F&y");
+  EXPECT_EQ(decided.what, route::proxy);
+  EXPECT_EQ(decided.path, "/v1/chat/completions");
+  EXPECT_EQ(decided.forward_target, "/v1/chat/completions?x=%2F&y");
+  decided = route_request("POST", "http://engine:8000/v1/%63ompletions");
+  EXPECT_EQ(decided.what, route::proxy);
+  EXPECT_EQ(decided.forward_target, "/v1/completions");
+  EXPECT_EQ(route_request("GET", "/version#frag").forward_target, "/version");
+}
+
+// Every spelling the engine would route to a control endpoint, and some it would not route at
+// all: none is forwarded.
+TEST(router, engine_control_is_unreachable_however_spelled) {
+  for (auto target : {"/sleep",
+                      "/sleep?level=1",
+                      "/%73leep?level=1",
+                      "/%77ake_up",
+                      "/wake_up/",
+                      "/%63ollective_rpc",
+                      "/reset%5Fprefix%5Fcache",
+                      "/reset_prefix_cache",
+                      "/is_sleeping",
+                      "/SLEEP",
+                      "/Sleep",
+                      "/v1/../sleep",
+                      "/v1/%2e%2e/sleep",
+                      "/v1/%2E%2E/wake_up",
+                      "//sleep",
+                      "/./sleep",
+                      "/sleep;x=1",
+                      "/sleep%3Bx",
+                      "/v1/chat/completions/../../collective_rpc",
+                      "/v1%2f..%2fsleep",
+                      "http://127.0.0.1:8001/sleep",
+                      "HTTP://x/collective_rpc",
+                      "/pause",
+                      "/scale_elastic_ep",
+                      "/v1/load_lora_adapter",
+                      "/server_info"}) {
+    auto decided = route_request("POST", target);
+    EXPECT_EQ(decided.what, route::not_found) << target;
+    EXPECT_TRUE(decided.forward_target.empty()) << target;
   }
+}
+
+TEST(router, targets_that_name_no_path_are_bad) {
+  for (auto target : {"", "*", "example.com:443", "/v1/chat%2", "/v1/chat%zzcompletions",
+                      "/v1%00/chat/completions", "/v1/chat/completions%0a", "ftp//x"}) {
+    EXPECT_EQ(route_of("POST", target), route::bad_target) << target;
+  }
+}
+
+TEST(router, normalisation_follows_rfc_3986_dot_segments) {
+  auto normal = [](std::string_view target) { return normalize_target(target)->path; };
+  EXPECT_EQ(normal("/a/b/c/./../../g"), "/a/g");
+  EXPECT_EQ(normal("/../../x"), "/x");
+  EXPECT_EQ(normal("/a/.."), "/");
+  EXPECT_EQ(normal("/a%2Fb"), "/a/b");
+  EXPECT_EQ(normal("/%7euser"), "/~user");
+  EXPECT_EQ(normalize_target("/p?q=1?2")->query, "q=1?2");
 }
 
 TEST(errors, openai_shape_with_type_and_code_from_the_status) {
