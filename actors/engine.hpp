@@ -39,44 +39,47 @@ using engine_actor
 /// The one time budget: each engine operation ends within its deadline, attempts and pauses
 /// included (a control call that timed out is not repeated: a hung engine would not answer
 /// again). The model actor's and the scheduler's bounds are derived from these, each with a
-/// margin, so an inner deadline always fires before the outer one.
-namespace deadlines {
-using namespace std::chrono_literals;
-/// `/sleep`, every attempt.
-inline constexpr std::chrono::seconds sleep = 150s;
-/// `/wake_up`, and for level 2 `reload_weights` and `reset_prefix_cache`, every attempt.
-inline constexpr std::chrono::seconds wake = 150s;
-/// SIGTERM, a grace period, then SIGKILL of the whole process group.
-inline constexpr std::chrono::seconds stop = 15s;
-/// One deterministic inference (warmup).
-inline constexpr std::chrono::seconds probe = 30s;
-/// What each enclosing layer adds for its own messaging.
-inline constexpr std::chrono::seconds margin = 5s;
+/// margin, so an inner deadline always fires before an outer one.
+struct engine_deadlines {
+  /// A cold start until `/health` answers (`startup_timeout_secs`).
+  std::chrono::seconds start{1800};
+  /// `/sleep`, every attempt (`timeouts.sleep_timeout_secs`).
+  std::chrono::seconds sleep{120};
+  /// `/wake_up`, and for level 2 `reload_weights` and `reset_prefix_cache`, every attempt
+  /// (`timeouts.wake_timeout_secs`).
+  std::chrono::seconds wake{120};
+  /// SIGTERM, a grace period, then SIGKILL of the whole process group.
+  static constexpr std::chrono::seconds stop{15};
+  /// One deterministic inference (warmup).
+  static constexpr std::chrono::seconds probe{30};
+  /// What each enclosing layer adds for its own messaging.
+  static constexpr std::chrono::seconds margin{5};
 
-/// A cold start: the configured startup timeout plus a health poll.
-constexpr std::chrono::seconds start(std::chrono::seconds startup_timeout) {
-  return startup_timeout + margin;
-}
-/// The model actor's `activate`: a start or a wake, then stopping the engine if that failed.
-constexpr std::chrono::seconds activate(std::chrono::seconds startup_timeout) {
-  return std::max(start(startup_timeout), wake) + stop + margin;
-}
-/// The model actor's `evict`: a sleep, then stopping the engine if that failed.
-constexpr std::chrono::seconds evict() {
-  return sleep + stop + margin;
-}
-/// The model actor's `warmup`: activate, one inference, evict.
-constexpr std::chrono::seconds warmup(std::chrono::seconds startup_timeout) {
-  return activate(startup_timeout) + probe + evict() + 2 * margin;
-}
-} // namespace deadlines
+  static engine_deadlines from(const config::config& cfg) {
+    return {std::chrono::seconds(cfg.startup_timeout_secs),
+            std::chrono::seconds(cfg.timeouts.sleep_timeout_secs),
+            std::chrono::seconds(cfg.timeouts.wake_timeout_secs)};
+  }
+
+  /// The model actor's `activate`: a start or a wake, then stopping the engine if that failed.
+  std::chrono::seconds activate() const {
+    return std::max(start + margin, wake) + stop + margin;
+  }
+  /// The model actor's `evict`: a sleep, then stopping the engine if that failed.
+  std::chrono::seconds evict() const {
+    return sleep + stop + margin;
+  }
+  /// The model actor's `warmup`: activate, one inference, evict.
+  std::chrono::seconds warmup() const {
+    return activate() + probe + evict() + 2 * margin;
+  }
+};
 
 /// Spawns the engine actor for `model` on a thread of its own (its HTTP calls and process
 /// handling block). `owner` hears `(down_atom, reason)` when the process dies unexpectedly or
 /// is killed because it stopped answering `/health` (`timeouts`).
 engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_config& model,
-                               const std::string& vllm_command,
-                               std::chrono::seconds startup_timeout,
+                               const std::string& vllm_command, const engine_deadlines& deadlines,
                                const config::timeouts_config& timeouts, caf::actor owner);
 
 } // namespace llmux::actors

@@ -20,11 +20,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Bounds on the engine's answers, a margin beyond the engine's own deadlines (engine.hpp).
-constexpr auto sleep_reply_bound = deadlines::sleep + deadlines::margin;
-constexpr auto wake_reply_bound = deadlines::wake + deadlines::margin;
-constexpr auto stop_reply_bound = deadlines::stop + deadlines::margin;
-constexpr auto probe_reply_bound = deadlines::probe + deadlines::margin;
+// Bounds on the engine's answers: a margin beyond the engine's own deadlines (engine.hpp).
+constexpr auto stop_reply_bound = engine_deadlines::stop + engine_deadlines::margin;
+constexpr auto probe_reply_bound = engine_deadlines::probe + engine_deadlines::margin;
 
 class model_state {
 public:
@@ -44,7 +42,7 @@ public:
   }
 
   model_actor::behavior_type make_behavior(const config::model_config& model,
-                                           std::chrono::seconds startup_timeout,
+                                           const engine_deadlines& deadlines,
                                            const engine_factory& make_engine, caf::actor scheduler);
 
 private:
@@ -60,7 +58,7 @@ private:
 
   model_actor::stateful_pointer<model_state> self_;
   config::model_config model_;
-  std::chrono::seconds startup_timeout_{};
+  engine_deadlines deadlines_;
   caf::actor scheduler_;
   engine_actor engine_;
   std::shared_ptr<spdlog::logger> log_;
@@ -82,11 +80,11 @@ void model_state::enter(lifecycle_event event) {
 }
 
 model_actor::behavior_type model_state::make_behavior(const config::model_config& model,
-                                                      std::chrono::seconds startup_timeout,
+                                                      const engine_deadlines& deadlines,
                                                       const engine_factory& make_engine,
                                                       caf::actor scheduler) {
   model_ = model;
-  startup_timeout_ = startup_timeout;
+  deadlines_ = deadlines;
   scheduler_ = std::move(scheduler);
   log_ = spdlog::get("model");
   engine_ = make_engine(self_->system(), model, caf::actor_cast<caf::actor>(self_));
@@ -110,7 +108,7 @@ caf::result<outcome> model_state::activate() {
   bool cold = state_ == lifecycle::stopped;
   enter(lifecycle_event::activate);
   if (cold) {
-    self_->request(engine_, deadlines::start(startup_timeout_) + deadlines::margin, start_atom_v)
+    self_->request(engine_, deadlines_.start + 2 * engine_deadlines::margin, start_atom_v)
       .then(
         [this, promise](outcome& started) mutable {
           if (started.ok) {
@@ -129,7 +127,7 @@ caf::result<outcome> model_state::activate() {
         });
     return promise;
   }
-  self_->request(engine_, wake_reply_bound, wake_atom_v, sleep_level_)
+  self_->request(engine_, deadlines_.wake + engine_deadlines::margin, wake_atom_v, sleep_level_)
     .then(
       [this, promise](outcome& woken) mutable {
         if (woken.ok) {
@@ -172,7 +170,9 @@ caf::result<outcome> model_state::evict() {
     stop_then(promise, lifecycle_event::stopped, outcome{});
     return promise;
   }
-  self_->request(engine_, sleep_reply_bound, sleep_atom_v, static_cast<std::int32_t>(*level))
+  self_
+    ->request(engine_, deadlines_.sleep + engine_deadlines::margin, sleep_atom_v,
+              static_cast<std::int32_t>(*level))
     .then(
       [this, promise, level = *level](outcome& slept) mutable {
         if (slept.ok) {
@@ -228,8 +228,7 @@ caf::result<outcome> model_state::warmup() {
   auto self = self_;
   auto fail = [promise](std::string why) mutable { promise.deliver(outcome::failure(why)); };
   self_
-    ->request(model_actor{self_}, deadlines::activate(startup_timeout_) + deadlines::margin,
-              activate_atom_v)
+    ->request(model_actor{self_}, deadlines_.activate() + engine_deadlines::margin, activate_atom_v)
     .then(
       [this, self, promise, fail](outcome& active) mutable {
         if (!active.ok) {
@@ -243,7 +242,9 @@ caf::result<outcome> model_state::warmup() {
                 fail(probed.error);
                 return;
               }
-              self->request(model_actor{self}, deadlines::evict() + deadlines::margin, evict_atom_v)
+              self
+                ->request(model_actor{self}, deadlines_.evict() + engine_deadlines::margin,
+                          evict_atom_v)
                 .then([promise](outcome& evicted) mutable { promise.deliver(evicted); },
                       [fail](caf::error& error) mutable { fail(to_string(error)); });
             },
@@ -265,28 +266,25 @@ void model_state::on_engine_down(const std::string& reason) {
 }
 
 model_actor::behavior_type model_impl(model_actor::stateful_pointer<model_state> self,
-                                      config::model_config model,
-                                      std::chrono::seconds startup_timeout,
+                                      config::model_config model, engine_deadlines deadlines,
                                       engine_factory make_engine, caf::actor scheduler) {
-  return self->state.make_behavior(model, startup_timeout, make_engine, std::move(scheduler));
+  return self->state.make_behavior(model, deadlines, make_engine, std::move(scheduler));
 }
 
 } // namespace
 
-engine_factory vllm_engines(std::string vllm_command, std::chrono::seconds startup_timeout,
+engine_factory vllm_engines(std::string vllm_command, const engine_deadlines& deadlines,
                             const config::timeouts_config& timeouts) {
-  return [vllm_command = std::move(vllm_command), startup_timeout, timeouts](
+  return [vllm_command = std::move(vllm_command), deadlines, timeouts](
            caf::actor_system& system, const config::model_config& model, caf::actor owner) {
-    return spawn_vllm_engine(system, model, vllm_command, startup_timeout, timeouts,
-                             std::move(owner));
+    return spawn_vllm_engine(system, model, vllm_command, deadlines, timeouts, std::move(owner));
   };
 }
 
 model_actor spawn_model(caf::actor_system& system, const config::model_config& model,
-                        std::chrono::seconds startup_timeout, engine_factory make_engine,
+                        const engine_deadlines& deadlines, engine_factory make_engine,
                         caf::actor scheduler) {
-  return system.spawn(model_impl, model, startup_timeout, std::move(make_engine),
-                      std::move(scheduler));
+  return system.spawn(model_impl, model, deadlines, std::move(make_engine), std::move(scheduler));
 }
 
 } // namespace llmux::actors

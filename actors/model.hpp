@@ -37,13 +37,13 @@ using engine_factory = std::function<engine_actor(
   caf::actor_system& system, const config::model_config& model, caf::actor owner)>;
 
 /// Engines that run `vllm_command` (`vllm_engine`), watched as `timeouts` say.
-engine_factory vllm_engines(std::string vllm_command, std::chrono::seconds startup_timeout,
+engine_factory vllm_engines(std::string vllm_command, const engine_deadlines& deadlines,
                             const config::timeouts_config& timeouts);
 
 /// Spawns the model actor for `model` with an engine from `make_engine`; `scheduler` hears
 /// when the engine of the active model dies.
 model_actor spawn_model(caf::actor_system& system, const config::model_config& model,
-                        std::chrono::seconds startup_timeout, engine_factory make_engine,
+                        const engine_deadlines& deadlines, engine_factory make_engine,
                         caf::actor scheduler);
 
 } // namespace llmux::actors

@@ -19,19 +19,20 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
   log_ = spdlog::get("sched");
   settings_ = cfg.policy;
   policy_ = make_policy(cfg.policy, cfg.models.size());
-  startup_timeout_ = std::chrono::seconds(cfg.startup_timeout_secs);
+  deadlines_ = engine_deadlines::from(cfg);
   timeouts_ = cfg.timeouts;
   factory_ = std::move(factory);
   if (!factory_) {
-    factory_
-      = [engines = vllm_engines(cfg.vllm_command, startup_timeout_, cfg.timeouts),
-         timeout = startup_timeout_](caf::actor_system& system, const config::model_config& model,
-                                     caf::actor scheduler) {
-          return spawn_model(system, model, timeout, engines, std::move(scheduler));
-        };
+    factory_ = [engines = vllm_engines(cfg.vllm_command, deadlines_, cfg.timeouts),
+                deadlines = deadlines_](caf::actor_system& system,
+                                        const config::model_config& model, caf::actor scheduler) {
+      return spawn_model(system, model, deadlines, engines, std::move(scheduler));
+    };
   }
   for (const auto& model : cfg.models) {
-    models_.push_back({model, {}, {}, {}});
+    model_slot slot;
+    slot.config = model;
+    models_.push_back(std::move(slot));
     supervise(models_.size() - 1);
   }
   self_->set_down_handler([this](caf::down_msg& message) { on_model_exit(message); });
@@ -311,7 +312,9 @@ void scheduler_state::advance() {
           models_[from].failures = 0;
         }
         // Answers to a switch that has already ended (its model actor died) are dropped.
-        self_->request(models_[from].actor, evict_timeout, evict_atom_v)
+        self_
+          ->request(models_[from].actor, deadlines_.evict() + engine_deadlines::margin,
+                    evict_atom_v)
           .then(
             [this, serial = run.serial](outcome&) {
               if (is_current(serial)) {
@@ -333,7 +336,7 @@ void scheduler_state::advance() {
       run.phase = switch_phase::activate;
       auto target = run.target;
       self_
-        ->request(models_[target].actor, deadlines::activate(startup_timeout_) + deadlines::margin,
+        ->request(models_[target].actor, deadlines_.activate() + engine_deadlines::margin,
                   activate_atom_v)
         .then(
           [this, serial = run.serial](outcome& activated) {

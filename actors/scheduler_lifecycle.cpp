@@ -69,8 +69,7 @@ void scheduler_state::warm_next(std::size_t model, caf::typed_response_promise<o
   const auto& name = models_[model].config.name;
   log_->info("warming {}", name);
   self_
-    ->request(models_[model].actor, deadlines::warmup(startup_timeout_) + deadlines::margin,
-              warmup_atom_v)
+    ->request(models_[model].actor, deadlines_.warmup() + engine_deadlines::margin, warmup_atom_v)
     .then(
       [this, model, promise, name](outcome& warmed) mutable {
         if (!warmed.ok) {

@@ -22,9 +22,8 @@
 
 namespace llmux::actors::detail {
 
-/// Bounds on model actor answers, a margin beyond the model actor's own (engine.hpp).
-constexpr auto evict_timeout = deadlines::evict() + deadlines::margin;
-constexpr auto stop_timeout = deadlines::stop + 2 * deadlines::margin;
+/// The bound on a model actor's answer to `stop_atom`, a margin beyond the engine's own.
+constexpr auto stop_timeout = engine_deadlines::stop + 2 * engine_deadlines::margin;
 /// Releases that overtook their acquire are remembered this long.
 constexpr auto early_release_memory = std::chrono::seconds(60);
 
@@ -173,7 +172,7 @@ private:
   std::optional<switch_run> switch_;
   std::uint64_t switches_ = 0;
   std::uint64_t switch_serial_ = 0;
-  std::chrono::seconds startup_timeout_{};
+  engine_deadlines deadlines_;
   config::timeouts_config timeouts_;
   std::map<std::uint64_t, clock_type::time_point> released_early_;
   std::optional<caf::typed_response_promise<outcome>> shutdown_;

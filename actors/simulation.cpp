@@ -214,24 +214,23 @@ sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
   auto& coordinator = dynamic_cast<caf::scheduler::test_coordinator&>(system.scheduler());
   auto timeline = std::make_shared<sim_timeline>();
   auto run = std::make_shared<sim_run>();
-  auto start_timeout = std::chrono::seconds(cfg.startup_timeout_secs);
+  auto deadlines = engine_deadlines::from(cfg);
   // Each model's engine needs its own costs and index: build one engine factory per model.
-  model_factory per_model
-    = [&costs, timeline, start_timeout,
-       &cfg](caf::actor_system& sys, const config::model_config& model, caf::actor scheduler) {
-        std::size_t index = 0;
-        for (std::size_t i = 0; i < cfg.models.size(); ++i) {
-          if (cfg.models[i].name == model.name) {
-            index = i;
-          }
-        }
-        engine_factory engines
-          = [index, cost = costs.at(index), timeline](caf::actor_system& inner,
-                                                      const config::model_config&, caf::actor) {
-              return spawn_sim_engine(inner, index, cost, timeline);
-            };
-        return spawn_model(sys, model, start_timeout, engines, std::move(scheduler));
-      };
+  model_factory per_model = [&costs, timeline, deadlines, &cfg](caf::actor_system& sys,
+                                                                const config::model_config& model,
+                                                                caf::actor scheduler) {
+    std::size_t index = 0;
+    for (std::size_t i = 0; i < cfg.models.size(); ++i) {
+      if (cfg.models[i].name == model.name) {
+        index = i;
+      }
+    }
+    engine_factory engines = [index, cost = costs.at(index), timeline](
+                               caf::actor_system& inner, const config::model_config&, caf::actor) {
+      return spawn_sim_engine(inner, index, cost, timeline);
+    };
+    return spawn_model(sys, model, deadlines, engines, std::move(scheduler));
+  };
   auto scheduler = spawn_scheduler(system, cfg, per_model);
   run->max_batch = serving.max_batch;
   auto driver = system.spawn(driver_impl, scheduler, cfg, workload, serving, run);

@@ -35,7 +35,7 @@ constexpr auto wake_attempt_timeout = 30s;
 constexpr auto reload_attempt_timeout = 60s;
 constexpr auto reset_attempt_timeout = 30s;
 constexpr auto stop_grace = 10s;
-static_assert(stop_grace + 5s <= deadlines::stop);
+static_assert(stop_grace + 5s <= engine_deadlines::stop);
 constexpr std::size_t error_body_excerpt = 300;
 /// Control calls are tried this often, waiting 0.5 s then 1 s in between (as the reference).
 constexpr int control_attempts = 3;
@@ -69,7 +69,7 @@ public:
 
   engine_actor::behavior_type make_behavior(const config::model_config& model,
                                             const std::string& vllm_command,
-                                            std::chrono::seconds startup_timeout,
+                                            const engine_deadlines& deadlines,
                                             const config::timeouts_config& timeouts,
                                             caf::actor owner);
 
@@ -94,7 +94,7 @@ private:
   engine_actor::stateful_pointer<vllm_engine_state> self_;
   config::model_config model_;
   std::string vllm_command_;
-  std::chrono::seconds startup_timeout_{};
+  engine_deadlines deadlines_;
   config::timeouts_config timeouts_;
   caf::actor owner_;
   std::shared_ptr<spdlog::logger> log_;
@@ -110,11 +110,11 @@ private:
 
 engine_actor::behavior_type
 vllm_engine_state::make_behavior(const config::model_config& model, const std::string& vllm_command,
-                                 std::chrono::seconds startup_timeout,
+                                 const engine_deadlines& deadlines,
                                  const config::timeouts_config& timeouts, caf::actor owner) {
   model_ = model;
   vllm_command_ = vllm_command;
-  startup_timeout_ = startup_timeout;
+  deadlines_ = deadlines;
   timeouts_ = timeouts;
   owner_ = std::move(owner);
   log_ = spdlog::get("model");
@@ -122,7 +122,7 @@ vllm_engine_state::make_behavior(const config::model_config& model, const std::s
     [this](start_atom) -> caf::result<outcome> { return start(); },
     [this](sleep_atom, std::int32_t level) {
       return control(fmt::format("sleep level {}", level), fmt::format("/sleep?level={}", level),
-                     "", sleep_attempt_timeout, engine_clock::now() + deadlines::sleep);
+                     "", sleep_attempt_timeout, engine_clock::now() + deadlines_.sleep);
     },
     [this](wake_atom, std::int32_t level) { return wake(level); },
     [this](stop_atom) { return stop(); },
@@ -185,11 +185,11 @@ void vllm_engine_state::tick() {
       starting_->deliver(outcome{});
       starting_.reset();
       last_probe_ = engine_clock::now();
-    } else if (engine_clock::now() - start_began_ > startup_timeout_) {
+    } else if (engine_clock::now() - start_began_ > deadlines_.start) {
       process_->terminate(stop_grace);
       process_.reset();
       starting_->deliver(outcome::failure(
-        fmt::format("engine did not become healthy within {} s", startup_timeout_.count())));
+        fmt::format("engine did not become healthy within {} s", deadlines_.start.count())));
       starting_.reset();
       return;
     }
@@ -279,7 +279,7 @@ outcome vllm_engine_state::control(const std::string& what, const std::string& p
 }
 
 outcome vllm_engine_state::wake(std::int32_t level) {
-  auto deadline = engine_clock::now() + deadlines::wake;
+  auto deadline = engine_clock::now() + deadlines_.wake;
   auto woken = control("wake_up", "/wake_up", "", wake_attempt_timeout, deadline);
   if (!woken.ok || level != 2) {
     return woken;
@@ -320,8 +320,8 @@ outcome vllm_engine_state::probe() {
   body.key("max_tokens");
   body.integer(10);
   body.end_object();
-  return control("warmup inference", "/v1/chat/completions", body.str(), deadlines::probe,
-                 engine_clock::now() + deadlines::probe, 1);
+  return control("warmup inference", "/v1/chat/completions", body.str(), engine_deadlines::probe,
+                 engine_clock::now() + engine_deadlines::probe, 1);
 }
 
 outcome vllm_engine_state::stop() {
@@ -340,20 +340,18 @@ outcome vllm_engine_state::stop() {
 
 engine_actor::behavior_type vllm_engine_impl(engine_actor::stateful_pointer<vllm_engine_state> self,
                                              config::model_config model, std::string vllm_command,
-                                             std::chrono::seconds startup_timeout,
+                                             engine_deadlines deadlines,
                                              config::timeouts_config timeouts, caf::actor owner) {
-  return self->state.make_behavior(model, vllm_command, startup_timeout, timeouts,
-                                   std::move(owner));
+  return self->state.make_behavior(model, vllm_command, deadlines, timeouts, std::move(owner));
 }
 
 } // namespace
 
 engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_config& model,
-                               const std::string& vllm_command,
-                               std::chrono::seconds startup_timeout,
+                               const std::string& vllm_command, const engine_deadlines& deadlines,
                                const config::timeouts_config& timeouts, caf::actor owner) {
-  return system.spawn<caf::detached>(vllm_engine_impl, model, vllm_command, startup_timeout,
-                                     timeouts, std::move(owner));
+  return system.spawn<caf::detached>(vllm_engine_impl, model, vllm_command, deadlines, timeouts,
+                                     std::move(owner));
 }
 
 } // namespace llmux::actors

@@ -39,6 +39,8 @@ inline constexpr std::uint64_t default_health_misses = 3;
 inline constexpr std::uint64_t default_drain_timeout_secs = 600;
 inline constexpr std::uint64_t default_engine_idle_timeout_secs = 600;
 inline constexpr std::uint64_t default_client_write_timeout_secs = 120;
+inline constexpr std::uint64_t default_sleep_timeout_secs = 120;
+inline constexpr std::uint64_t default_wake_timeout_secs = 120;
 inline constexpr std::uint64_t default_failure_backoff_secs = 2;
 inline constexpr std::uint64_t default_failure_backoff_max_secs = 120;
 
@@ -119,6 +121,11 @@ struct timeouts_config {
   std::uint64_t health_misses = default_health_misses;
   /// Longest a switch waits for the outgoing model's requests; then they are cut with an error.
   std::uint64_t drain_timeout_secs = default_drain_timeout_secs;
+  /// Longest an eviction's `/sleep` may take, every attempt included; then the engine stops.
+  std::uint64_t sleep_timeout_secs = default_sleep_timeout_secs;
+  /// Longest a wake (`/wake_up`, and for level 2 the weight reload and cache reset) may take,
+  /// every attempt included; then the engine stops and the model backs off.
+  std::uint64_t wake_timeout_secs = default_wake_timeout_secs;
   /// Longest the engine may send nothing once its response has begun.
   std::uint64_t engine_idle_timeout_secs = default_engine_idle_timeout_secs;
   /// Longest a client may leave the response unread.

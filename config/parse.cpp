@@ -219,6 +219,8 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
     read(reader, "health_timeout_ms", field.health_timeout_ms);
     read(reader, "health_misses", field.health_misses);
     read(reader, "drain_timeout_secs", field.drain_timeout_secs);
+    read(reader, "sleep_timeout_secs", field.sleep_timeout_secs);
+    read(reader, "wake_timeout_secs", field.wake_timeout_secs);
     read(reader, "engine_idle_timeout_secs", field.engine_idle_timeout_secs);
     read(reader, "client_write_timeout_secs", field.client_write_timeout_secs);
     read(reader, "failure_backoff_secs", field.failure_backoff_secs);

@@ -59,6 +59,8 @@ void write_object(json_writer& out, const timeouts_config& timeouts) {
   put(out, "health_timeout_ms", timeouts.health_timeout_ms);
   put(out, "health_misses", timeouts.health_misses);
   put(out, "drain_timeout_secs", timeouts.drain_timeout_secs);
+  put(out, "sleep_timeout_secs", timeouts.sleep_timeout_secs);
+  put(out, "wake_timeout_secs", timeouts.wake_timeout_secs);
   put(out, "engine_idle_timeout_secs", timeouts.engine_idle_timeout_secs);
   put(out, "client_write_timeout_secs", timeouts.client_write_timeout_secs);
   put(out, "failure_backoff_secs", timeouts.failure_backoff_secs);

@@ -150,6 +150,8 @@ void check_scalars(const config& cfg, diagnostics& out) {
                              {timeouts.health_timeout_ms, "health_timeout_ms"},
                              {timeouts.health_misses, "health_misses"},
                              {timeouts.drain_timeout_secs, "drain_timeout_secs"},
+                             {timeouts.sleep_timeout_secs, "sleep_timeout_secs"},
+                             {timeouts.wake_timeout_secs, "wake_timeout_secs"},
                              {timeouts.engine_idle_timeout_secs, "engine_idle_timeout_secs"},
                              {timeouts.client_write_timeout_secs, "client_write_timeout_secs"},
                              {timeouts.failure_backoff_secs, "failure_backoff_secs"}}) {

@@ -66,7 +66,8 @@ TEST_F(scheduler_test, a_crashed_model_actor_is_replaced_and_keeps_answering) {
   std::vector<model_actor> made;
   auto factory
     = [&](caf::actor_system& system, const config::model_config& model, caf::actor scheduler) {
-        auto actor = spawn_model(system, model, 5s, vllm_engines("/nonexistent/vllm", 5s, {}),
+        auto actor = spawn_model(system, model, {5s, 120s, 120s},
+                                 vllm_engines("/nonexistent/vllm", {5s, 120s, 120s}, {}),
                                  std::move(scheduler));
         std::lock_guard<std::mutex> lock(mutex);
         made.push_back(actor);
@@ -109,21 +110,22 @@ TEST_F(scheduler_test, a_model_actor_that_dies_while_activating_fails_the_switch
   std::mutex mutex;
   std::vector<model_actor> made;
   auto timeline = std::make_shared<sim_timeline>();
-  auto factory = [&](caf::actor_system& system, const config::model_config& model,
-                     caf::actor scheduler) {
-    // An engine whose cold start takes an hour: the activation is still running when the
-    // model actor is killed.
-    sim_costs slow;
-    slow.cold_start = std::chrono::hours(1);
-    auto engines
-      = [slow, timeline](caf::actor_system& sys, const config::model_config&, caf::actor) {
-          return spawn_sim_engine(sys, 0, slow, timeline);
-        };
-    auto actor = spawn_model(system, model, std::chrono::hours(2), engines, std::move(scheduler));
-    std::lock_guard<std::mutex> lock(mutex);
-    made.push_back(actor);
-    return actor;
-  };
+  auto factory
+    = [&](caf::actor_system& system, const config::model_config& model, caf::actor scheduler) {
+        // An engine whose cold start takes an hour: the activation is still running when the
+        // model actor is killed.
+        sim_costs slow;
+        slow.cold_start = std::chrono::hours(1);
+        auto engines
+          = [slow, timeline](caf::actor_system& sys, const config::model_config&, caf::actor) {
+              return spawn_sim_engine(sys, 0, slow, timeline);
+            };
+        auto actor = spawn_model(system, model, {std::chrono::hours(2), 120s, 120s}, engines,
+                                 std::move(scheduler));
+        std::lock_guard<std::mutex> lock(mutex);
+        made.push_back(actor);
+        return actor;
+      };
   auto scheduler = spawn_scheduler(system_, broken_engines(), factory);
   caf::scoped_actor self{system_};
   auto pending = self->request(scheduler, 30s, acquire_atom_v, std::uint64_t{1}, std::string{"m"},
