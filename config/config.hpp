@@ -39,6 +39,7 @@ inline constexpr std::uint64_t default_health_misses = 3;
 inline constexpr std::uint64_t default_drain_timeout_secs = 600;
 inline constexpr std::uint64_t default_engine_idle_timeout_secs = 600;
 inline constexpr std::uint64_t default_client_write_timeout_secs = 120;
+inline constexpr std::uint64_t default_client_idle_timeout_secs = 60;
 inline constexpr std::uint64_t default_sleep_timeout_secs = 120;
 inline constexpr std::uint64_t default_wake_timeout_secs = 120;
 inline constexpr std::uint64_t default_failure_backoff_secs = 2;
@@ -130,6 +131,8 @@ struct timeouts_config {
   std::uint64_t engine_idle_timeout_secs = default_engine_idle_timeout_secs;
   /// Longest a client may leave the response unread.
   std::uint64_t client_write_timeout_secs = default_client_write_timeout_secs;
+  /// Longest a keep-alive connection may stay idle, and a request may take to arrive (408).
+  std::uint64_t client_idle_timeout_secs = default_client_idle_timeout_secs;
   /// A model whose start or wake failed is not tried again for this long, doubling with each
   /// failure in a row ...
   std::uint64_t failure_backoff_secs = default_failure_backoff_secs;

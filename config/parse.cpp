@@ -28,10 +28,11 @@ namespace dom = simdjson::dom;
 constexpr std::array<std::string_view, 10> top_level_keys{
   "models",       "policy",     "port",   "metrics_port",         "admin_port",
   "vllm_command", "checkpoint", "warmup", "startup_timeout_secs", "timeouts"};
-constexpr std::array<std::string_view, 8> timeouts_keys{
-  "health_interval_ms",   "health_timeout_ms",        "health_misses",
-  "drain_timeout_secs",   "engine_idle_timeout_secs", "client_write_timeout_secs",
-  "failure_backoff_secs", "failure_backoff_max_secs"};
+constexpr std::array<std::string_view, 11> timeouts_keys{
+  "health_interval_ms",       "health_timeout_ms",         "health_misses",
+  "drain_timeout_secs",       "sleep_timeout_secs",        "wake_timeout_secs",
+  "engine_idle_timeout_secs", "client_write_timeout_secs", "client_idle_timeout_secs",
+  "failure_backoff_secs",     "failure_backoff_max_secs"};
 constexpr std::array<std::string_view, 6> model_keys{
   "model_path", "port", "extra_args", "eviction", "checkpoint_path", "max_concurrent_requests"};
 constexpr std::array<std::string_view, 2> eviction_keys{"weights", "process"};
@@ -223,6 +224,7 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
     read(reader, "wake_timeout_secs", field.wake_timeout_secs);
     read(reader, "engine_idle_timeout_secs", field.engine_idle_timeout_secs);
     read(reader, "client_write_timeout_secs", field.client_write_timeout_secs);
+    read(reader, "client_idle_timeout_secs", field.client_idle_timeout_secs);
     read(reader, "failure_backoff_secs", field.failure_backoff_secs);
     read(reader, "failure_backoff_max_secs", field.failure_backoff_max_secs);
   });

@@ -63,6 +63,7 @@ void write_object(json_writer& out, const timeouts_config& timeouts) {
   put(out, "wake_timeout_secs", timeouts.wake_timeout_secs);
   put(out, "engine_idle_timeout_secs", timeouts.engine_idle_timeout_secs);
   put(out, "client_write_timeout_secs", timeouts.client_write_timeout_secs);
+  put(out, "client_idle_timeout_secs", timeouts.client_idle_timeout_secs);
   put(out, "failure_backoff_secs", timeouts.failure_backoff_secs);
   put(out, "failure_backoff_max_secs", timeouts.failure_backoff_max_secs);
 }

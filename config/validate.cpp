@@ -154,6 +154,7 @@ void check_scalars(const config& cfg, diagnostics& out) {
                              {timeouts.wake_timeout_secs, "wake_timeout_secs"},
                              {timeouts.engine_idle_timeout_secs, "engine_idle_timeout_secs"},
                              {timeouts.client_write_timeout_secs, "client_write_timeout_secs"},
+                             {timeouts.client_idle_timeout_secs, "client_idle_timeout_secs"},
                              {timeouts.failure_backoff_secs, "failure_backoff_secs"}}) {
     if (value == 0) {
       out.error(fmt::format("timeouts.{}", name), "must be at least 1");

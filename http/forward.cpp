@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/errors.hpp"
+#include "http/headers.hpp"
 #include "http/session.hpp"
 
 namespace llmux::http {
@@ -34,55 +35,13 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto connect_timeout = std::chrono::seconds(10);
 constexpr std::size_t relay_buffer_size = 16 * 1024;
 
-// Headers that describe one hop, not the message: never copied across the proxy.
-bool is_hop_by_hop(std::string_view name) {
-  static constexpr std::array<std::string_view, 11> names{
-    "connection",      "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-    "trailer",         "upgrade",    "transfer-encoding",  "content-length",      "host",
-    "proxy-connection"};
-  for (auto hop : names) {
-    if (beast::iequals(name, hop)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// What the engine must not see (spec §2.4 step 5): the client's credentials, browser context
-// and cache validators are the business of the client and llmux, not of the engine.
-bool is_client_private(std::string_view name) {
-  static constexpr std::array<std::string_view, 14> names{"authorization",
-                                                          "x-api-key",
-                                                          "api-key",
-                                                          "cookie",
-                                                          "origin",
-                                                          "referer",
-                                                          "if-modified-since",
-                                                          "if-none-match",
-                                                          "if-match",
-                                                          "if-unmodified-since",
-                                                          "if-range",
-                                                          "model-override",
-                                                          "x-forwarded-proto",
-                                                          "x-forwarded-for"};
-  for (auto private_name : names) {
-    if (beast::iequals(name, private_name)) {
-      return true;
-    }
-  }
-  auto starts_with = [&](std::string_view prefix) {
-    return name.size() >= prefix.size() && beast::iequals(name.substr(0, prefix.size()), prefix);
-  };
-  return starts_with("sec-fetch-") || starts_with("sec-ch-ua");
-}
-
 client_request engine_request(const client_request& request, std::string_view target,
                               std::string body, std::uint16_t port,
                               std::string_view client_address) {
   client_request out{request.method(), target, 11};
   for (const auto& field : request) {
     auto name = field.name_string();
-    if (!is_hop_by_hop(name) && !is_client_private(name)) {
+    if (forwards_request_header(name)) {
       out.insert(name, field.value());
     }
   }
@@ -227,7 +186,7 @@ net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_r
   auto length = parser.content_length();
   bhttp::response<bhttp::empty_body> response{head.result(), request.version()};
   for (const auto& field : head) {
-    if (!is_hop_by_hop(field.name_string())) {
+    if (forwards_response_header(field.name_string())) {
       response.insert(field.name_string(), field.value());
     }
   }

@@ -115,6 +115,7 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   settings.request_timeout = std::chrono::seconds(cfg.policy.request_timeout_secs);
   settings.relay.engine_idle = std::chrono::seconds(cfg.timeouts.engine_idle_timeout_secs);
   settings.relay.client_write = std::chrono::seconds(cfg.timeouts.client_write_timeout_secs);
+  settings.idle_timeout = std::chrono::seconds(cfg.timeouts.client_idle_timeout_secs);
   settings.max_connections = options.max_connections;
   settings.max_buffered_bytes = options.max_buffered_mb * 1024 * 1024;
   raise_file_limit(options.max_connections);

@@ -278,6 +278,42 @@ TEST(errors, wrong_types_name_what_was_expected_and_found) {
   EXPECT_FINDING(f, severity::error, "checkpoint", "expected an object, found integer");
 }
 
+TEST(parse, timeouts_are_read_and_default_to_bounds_that_never_cut_a_healthy_generation) {
+  auto defaults = parse_config(R"({"models": {}})").cfg.timeouts;
+  EXPECT_EQ(defaults.health_interval_ms, 2000u);
+  EXPECT_EQ(defaults.health_timeout_ms, 5000u);
+  EXPECT_EQ(defaults.health_misses, 3u);
+  EXPECT_EQ(defaults.drain_timeout_secs, 600u);
+  EXPECT_EQ(defaults.sleep_timeout_secs, 120u);
+  EXPECT_EQ(defaults.wake_timeout_secs, 120u);
+  EXPECT_EQ(defaults.engine_idle_timeout_secs, 600u);
+  EXPECT_EQ(defaults.client_write_timeout_secs, 120u);
+  EXPECT_EQ(defaults.client_idle_timeout_secs, 60u);
+  EXPECT_EQ(defaults.failure_backoff_secs, 2u);
+  EXPECT_EQ(defaults.failure_backoff_max_secs, 120u);
+  auto result = parse_config(R"({"models": {}, "timeouts": {"health_interval_ms": 250,
+    "health_timeout_ms": 400, "health_misses": 2, "drain_timeout_secs": 30,
+    "sleep_timeout_secs": 5, "wake_timeout_secs": 6, "engine_idle_timeout_secs": 7,
+    "client_write_timeout_secs": 8, "client_idle_timeout_secs": 9, "failure_backoff_secs": 1,
+    "failure_backoff_max_secs": 10}})");
+  EXPECT_TRUE(result.ok());
+  EXPECT_TRUE(result.findings.items().empty());
+  const auto& t = result.cfg.timeouts;
+  EXPECT_EQ(t.health_interval_ms, 250u);
+  EXPECT_EQ(t.health_timeout_ms, 400u);
+  EXPECT_EQ(t.health_misses, 2u);
+  EXPECT_EQ(t.drain_timeout_secs, 30u);
+  EXPECT_EQ(t.sleep_timeout_secs, 5u);
+  EXPECT_EQ(t.wake_timeout_secs, 6u);
+  EXPECT_EQ(t.engine_idle_timeout_secs, 7u);
+  EXPECT_EQ(t.client_write_timeout_secs, 8u);
+  EXPECT_EQ(t.client_idle_timeout_secs, 9u);
+  EXPECT_EQ(t.failure_backoff_secs, 1u);
+  EXPECT_EQ(t.failure_backoff_max_secs, 10u);
+  auto typo = parse_config(R"({"models": {}, "timeouts": {"drain_timeout": 3}})");
+  EXPECT_FINDING(typo.findings, severity::warning, "timeouts.drain_timeout", "unknown key");
+}
+
 TEST(errors, ports_out_of_range) {
   auto result = parse_config(R"({"models": {"a": {"model_path": "m", "port": 70000},
     "b": {"model_path": "m", "port": 0}}, "port": -1, "metrics_port": 3000.5})");

@@ -42,7 +42,8 @@ TEST(print, defaults_are_written_out) {
   for (auto fragment :
        {R"("metrics_port": 9090)", R"("request_timeout_secs": 300)", R"("min_quantum_ms": 2000)",
         R"("amortization_factor": 0.5)", R"("startup_timeout_secs": 1800)", R"("admin_port": null)",
-        R"("process": "stop")"}) {
+        R"("process": "stop")", R"("drain_timeout_secs": 600)", R"("health_misses": 3)",
+        R"("client_idle_timeout_secs": 60)"}) {
     EXPECT_NE(text.find(fragment), std::string::npos) << fragment << " missing in\n" << text;
   }
 }

@@ -135,6 +135,17 @@ TEST(validate, object_store_settings) {
   EXPECT_FINDING(upper, severity::error, base + "bucket", "not a valid S3 bucket name");
 }
 
+TEST(validate, timeouts_must_be_positive_and_the_backoff_cap_above_its_start) {
+  auto findings = validate(R"({"models": {}, "timeouts": {"health_misses": 0,
+    "drain_timeout_secs": 0, "sleep_timeout_secs": 0, "failure_backoff_secs": 30,
+    "failure_backoff_max_secs": 10}})");
+  EXPECT_FINDING(findings, severity::error, "timeouts.health_misses", "at least 1");
+  EXPECT_FINDING(findings, severity::error, "timeouts.drain_timeout_secs", "at least 1");
+  EXPECT_FINDING(findings, severity::error, "timeouts.sleep_timeout_secs", "at least 1");
+  EXPECT_FINDING(findings, severity::error, "timeouts.failure_backoff_max_secs",
+                 "at least failure_backoff_secs (30)");
+}
+
 TEST(validate, values_that_would_misbehave) {
   auto findings = validate(R"({"models": {}, "vllm_command": "", "startup_timeout_secs": 0,
     "policy": {"tick_interval_ms": 0, "request_timeout_secs": 0}})");

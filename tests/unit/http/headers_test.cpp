@@ -1,0 +1,57 @@
+#include "http/headers.hpp"
+
+#include <gtest/gtest.h>
+
+namespace llmux::http {
+namespace {
+
+TEST(headers, what_the_engine_never_sees) {
+  for (auto name : {"Authorization",
+                    "authorization",
+                    "X-Api-Key",
+                    "api-key",
+                    "Cookie",
+                    "Origin",
+                    "Referer",
+                    "Sec-Fetch-Mode",
+                    "sec-fetch-site",
+                    "sec-ch-ua",
+                    "Sec-CH-UA-Platform",
+                    "If-None-Match",
+                    "if-modified-since",
+                    "If-Match",
+                    "If-Unmodified-Since",
+                    "If-Range",
+                    "Model-Override",
+                    "X-Forwarded-Proto",
+                    "x-forwarded-for",
+                    "Connection",
+                    "Keep-Alive",
+                    "Transfer-Encoding",
+                    "Content-Length",
+                    "Host",
+                    "TE",
+                    "Upgrade",
+                    "Proxy-Authorization"}) {
+    EXPECT_FALSE(forwards_request_header(name)) << name;
+  }
+}
+
+TEST(headers, what_the_engine_gets) {
+  for (auto name : {"Content-Type", "Accept", "User-Agent", "X-Request-Id", "OpenAI-Organization",
+                    "Accept-Encoding", "traceparent", "Expect-CT", "x-api-keys"}) {
+    EXPECT_TRUE(forwards_request_header(name)) << name;
+  }
+}
+
+TEST(headers, responses_lose_only_hop_by_hop_headers) {
+  EXPECT_TRUE(forwards_response_header("Content-Type"));
+  EXPECT_TRUE(forwards_response_header("Set-Cookie"));
+  EXPECT_TRUE(forwards_response_header("x-request-id"));
+  EXPECT_FALSE(forwards_response_header("Transfer-Encoding"));
+  EXPECT_FALSE(forwards_response_header("connection"));
+  EXPECT_FALSE(forwards_response_header("Content-Length"));
+}
+
+} // namespace
+} // namespace llmux::http
