@@ -1,8 +1,11 @@
 #include "tests/e2e/daemon.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -28,6 +31,67 @@ http::http_result running_daemon::chat(const std::string& model, bool stream,
     "POST", url("/v1/chat/completions"),
     chat_request("Hello there", stream, fmt::format(R"(,"model":"{}"{})", model, extra)), {},
     std::chrono::seconds(60));
+}
+
+http::http_result running_daemon::chat_until_served(const std::string& model,
+                                                    std::chrono::milliseconds bound,
+                                                    bool stream) const {
+  auto until = std::chrono::steady_clock::now() + bound;
+  for (;;) {
+    auto answer = chat(model, stream);
+    if (answer.status == 200 || std::chrono::steady_clock::now() > until) {
+      return answer;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+}
+
+std::string running_daemon::raw_exchange(const std::string& bytes,
+                                         std::chrono::milliseconds timeout) const {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  std::string received;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0
+      && ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL)
+           == static_cast<ssize_t>(bytes.size())) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    char buffer[4096];
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+      pollfd ready{fd, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&ready, 1, static_cast<int>(left.count())) <= 0) {
+        break;
+      }
+      auto n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) {
+        break;
+      }
+      received.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return received;
+}
+
+pid_t engine_pid(std::uint16_t port) {
+  auto wanted = std::string("--port") + '\0' + std::to_string(port) + '\0';
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream file(entry.path() / "cmdline");
+    std::string command_line((std::istreambuf_iterator<char>(file)), {});
+    if (command_line.find("mock-vllm") != std::string::npos
+        && command_line.find(wanted) != std::string::npos) {
+      return static_cast<pid_t>(std::stoi(name));
+    }
+  }
+  return -1;
 }
 
 simdjson::dom::element running_daemon::status(simdjson::dom::parser& parser) const {

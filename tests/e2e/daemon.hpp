@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 #include "tests/e2e/mock_engine.hpp"
@@ -34,9 +35,21 @@ struct running_daemon {
   http::http_result chat(const std::string& model, bool stream = false,
                          const std::string& extra = {}) const;
 
+  /// Asks for `model` until it is served or `bound` passes; the last answer.
+  http::http_result chat_until_served(const std::string& model, std::chrono::milliseconds bound,
+                                      bool stream = false) const;
+
   /// `GET /llmux/status`, parsed.
   simdjson::dom::element status(simdjson::dom::parser& parser) const;
+
+  /// Sends `bytes` on a fresh connection and returns everything read back until the server
+  /// closes it or `timeout` passes.
+  std::string raw_exchange(const std::string& bytes, std::chrono::milliseconds timeout) const;
 };
+
+/// The PID of the process listening as an engine on `port` (its command line has
+/// `--port PORT`), or -1.
+pid_t engine_pid(std::uint16_t port);
 
 class daemon_test : public mock_engine_test {
 protected:

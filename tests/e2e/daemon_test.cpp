@@ -175,19 +175,6 @@ TEST_F(daemon_test, a_client_that_leaves_releases_its_place_and_its_lease) {
   EXPECT_EQ(daemon.chat("beta").status, 200);
 }
 
-// Asks for `model` until it is served or `bound` passes; the last answer.
-http::http_result chat_until_served(const running_daemon& daemon, const std::string& model,
-                                    std::chrono::milliseconds bound, bool stream = false) {
-  auto until = std::chrono::steady_clock::now() + bound;
-  for (;;) {
-    auto answer = daemon.chat(model, stream);
-    if (answer.status == 200 || std::chrono::steady_clock::now() > until) {
-      return answer;
-    }
-    std::this_thread::sleep_for(200ms);
-  }
-}
-
 TEST_F(daemon_test, a_failed_wake_fails_its_waiters_and_the_model_backs_off_then_starts_afresh) {
   auto daemon
     = start_daemon({{"alpha"}, {"beta", "offload+keep_running", {"--mock-faults", "fail_wake=3"}}},
@@ -205,7 +192,7 @@ TEST_F(daemon_test, a_failed_wake_fails_its_waiters_and_the_model_backs_off_then
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_NE(refused.body.find("tried again in 1 s"), std::string::npos) << refused.body;
   EXPECT_EQ(daemon.chat("alpha").status, 200);
-  auto again = chat_until_served(daemon, "beta", 5s); // a cold start, no fault any more
+  auto again = daemon.chat_until_served("beta", 5s); // a cold start, no fault any more
   EXPECT_EQ(again.status, 200) << again.body;
 }
 
@@ -227,7 +214,7 @@ TEST_F(daemon_test, an_engine_crash_mid_stream_reaches_the_client_and_the_next_r
   EXPECT_NE(stream.body.find("the engine of "), std::string::npos) << stream.body;
   EXPECT_NE(stream.body.find("data: [DONE]"), std::string::npos) << stream.body;
   // The model backs off (2 s by default), then starts again.
-  auto next = chat_until_served(daemon, "alpha", 10s, true);
+  auto next = daemon.chat_until_served("alpha", 10s, true);
   EXPECT_EQ(next.status, 200);
 }
 

@@ -1,0 +1,188 @@
+// The daemon against faults and hostile clients: hung engines, hung control calls, crash
+// loops, drains that never end, encoded control paths and broken HTTP. Real llmux, real
+// mock-vllm engines, real sockets.
+
+#include <csignal>
+#include <future>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "tests/e2e/daemon.hpp"
+
+namespace llmux::testing_support {
+namespace {
+
+std::uint64_t number_at(simdjson::dom::element element) {
+  std::uint64_t number = 0;
+  return element.get_uint64().get(number) ? 999999 : number;
+}
+
+// Fast liveness, so that a hung engine is found within a second or two.
+constexpr const char* fast_liveness
+  = R"("timeouts": {"health_interval_ms": 200, "health_timeout_ms": 300, "health_misses": 2,
+                    "failure_backoff_secs": 1})";
+
+bool process_exists(pid_t pid) {
+  return ::kill(pid, 0) == 0;
+}
+
+// Counts the leases and waiting requests of every model in /llmux/status.
+std::uint64_t outstanding(const running_daemon& daemon) {
+  simdjson::dom::parser parser;
+  auto status = daemon.status(parser);
+  std::uint64_t total = 0;
+  simdjson::dom::object models;
+  if (status["models"].get_object().get(models)) {
+    return 999999;
+  }
+  for (auto [name, model] : models) {
+    total += number_at(model["in_flight"]) + number_at(model["waiting"]);
+  }
+  return total;
+}
+
+TEST_F(daemon_test, a_sigstopped_engine_is_killed_its_clients_get_errors_and_it_recovers) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20"}}, {"beta"}},
+                   R"("min_active_secs": 0)", fast_liveness);
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  auto long_request = R"(,"max_tokens":400,"ignore_eos":true)";
+  auto stream
+    = std::async(std::launch::async, [&] { return daemon.chat("alpha", true, long_request); });
+  auto whole
+    = std::async(std::launch::async, [&] { return daemon.chat("alpha", false, long_request); });
+  std::this_thread::sleep_for(500ms);
+  auto pid = engine_pid(engine_port("alpha"));
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  auto stopped_at = std::chrono::steady_clock::now();
+
+  // Both clients get a clear error: in-band for the stream, a 5xx JSON body otherwise. Before
+  // liveness they waited forever (the generation would take 20 s even if it went on).
+  auto streamed = stream.get();
+  auto answered = whole.get();
+  auto waited = std::chrono::steady_clock::now() - stopped_at;
+  EXPECT_LT(waited, 10s);
+  EXPECT_NE(streamed.body.find("\"error\""), std::string::npos) << streamed.body;
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos);
+  EXPECT_TRUE(answered.status == 502 || answered.status == 503) << answered.body;
+  EXPECT_NE(answered.body.find("\"error\""), std::string::npos) << answered.body;
+
+  // The hung process is gone, another model is served, nothing is left leased.
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(process_exists(pid));
+  EXPECT_EQ(daemon.chat("beta").status, 200);
+  EXPECT_EQ(outstanding(daemon), 0u);
+  // The stopped model recovers once its backoff ends.
+  auto recovered = daemon.chat_until_served("alpha", 10s);
+  EXPECT_EQ(recovered.status, 200) << recovered.body;
+}
+
+TEST_F(daemon_test, engine_control_is_unreachable_however_the_path_is_spelled) {
+  auto daemon = start_daemon({{"alpha"}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  for (auto path : {"/%73leep?level=1", "/v1/../sleep?level=1", "/v1/%2e%2e/sleep?level=1",
+                    "//sleep?level=1", "/sleep;x?level=1", "/SLEEP?level=1", "/%77ake_up",
+                    "/%63ollective_rpc", "/reset%5Fprefix%5Fcache"}) {
+    auto answer = http::http_request("POST", daemon.url(path), R"({"model":"alpha"})");
+    EXPECT_EQ(answer.status, 404) << path << ": " << answer.body;
+  }
+  auto sleeping = http::http_request(
+    "GET", "http://127.0.0.1:" + std::to_string(engine_port("alpha")) + "/is_sleeping");
+  EXPECT_NE(sleeping.body.find("false"), std::string::npos) << sleeping.body;
+  // Encoded spellings of allowed paths still reach the engine, normalised.
+  auto encoded = http::http_request("POST", daemon.url("/v1/chat/%63ompletions"),
+                                    chat_request("hi", false, R"(,"model":"alpha")"));
+  EXPECT_EQ(encoded.status, 200) << encoded.body;
+}
+
+TEST_F(daemon_test, a_hung_sleep_ends_within_its_deadline_and_escalates_to_stop) {
+  auto daemon = start_daemon(
+    {{"alpha", "offload+keep_running", {"--mock-faults", "hang_sleep=600000"}}, {"beta"}},
+    R"("min_active_secs": 0)", R"("timeouts": {"sleep_timeout_secs": 2})");
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  auto began = std::chrono::steady_clock::now();
+  EXPECT_EQ(daemon.chat("beta").status, 200);
+  // One attempt within the 2 s sleep deadline, then a stop: not 3 x 120 s of retries.
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 30s);
+  EXPECT_EQ(engine_pid(engine_port("alpha")), -1); // stopped, not left holding the GPU
+  EXPECT_EQ(daemon.chat("alpha").status, 200);
+}
+
+TEST_F(daemon_test, a_drain_that_passes_its_deadline_cuts_the_straggler_and_the_switch_goes_on) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20"}}, {"beta"}},
+                   R"("min_active_secs": 0)", R"("timeouts": {"drain_timeout_secs": 1})");
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  auto stream = std::async(std::launch::async, [&] {
+    return daemon.chat("alpha", true, R"(,"max_tokens":1000,"ignore_eos":true)");
+  });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(daemon.chat("beta").status, 200); // after the 1 s drain deadline, not 50 s
+  auto streamed = stream.get();
+  EXPECT_NE(streamed.body.find("drain deadline"), std::string::npos) << streamed.body;
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos);
+  EXPECT_EQ(outstanding(daemon), 0u);
+}
+
+TEST_F(daemon_test, a_crash_looping_model_backs_off_instead_of_evicting_the_healthy_one) {
+  auto daemon = start_daemon(
+    {{"beta"}, {"alpha", "offload+keep_running", {"--mock-faults", "crash_at_start"}}},
+    R"("min_active_secs": 0)", R"("timeouts": {"failure_backoff_secs": 30})");
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  auto first = daemon.chat("alpha");
+  EXPECT_EQ(first.status, 503) << first.body;
+  std::size_t refused = 0;
+  std::size_t served = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto again = daemon.chat("alpha");
+    refused += again.status == 503 && again.body.find("tried again in") != std::string::npos;
+    served += daemon.chat("beta").status == 200;
+  }
+  EXPECT_EQ(refused, 10u);
+  EXPECT_EQ(served, 10u);
+  simdjson::dom::parser parser;
+  auto status = daemon.status(parser);
+  EXPECT_EQ(number_at(status["models"]["alpha"]["failures"]), 1u);
+  EXPECT_GT(number_at(status["models"]["alpha"]["retry_in_secs"]), 0u);
+  // One switch to beta, one failed attempt at alpha, one back to beta: no more.
+  EXPECT_LE(number_at(status["switches"]), 2u);
+}
+
+TEST_F(daemon_test, malformed_slow_and_http_1_0_requests_get_proper_answers) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "200"}}},
+                   R"("min_active_secs": 0)", R"("timeouts": {"client_idle_timeout_secs": 1})");
+  auto malformed = daemon.raw_exchange("GARBAGE\r\n\r\n", 5s);
+  EXPECT_TRUE(malformed.starts_with("HTTP/1.1 400")) << malformed;
+  auto slow = daemon.raw_exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n", 5s);
+  EXPECT_TRUE(slow.starts_with("HTTP/1.1 408")) << slow;
+  auto body = chat_request("hi", true, R"(,"model":"alpha","max_tokens":5)");
+  auto old = daemon.raw_exchange(
+    fmt::format("POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n"
+                "Content-Length: {}\r\n\r\n{}",
+                body.size(), body),
+    30s);
+  EXPECT_TRUE(old.starts_with("HTTP/1.0 200")) << old;
+  EXPECT_EQ(old.find("chunked"), std::string::npos) << old;
+  EXPECT_NE(old.find("data: [DONE]"), std::string::npos) << old; // ended by the close
+}
+
+TEST_F(daemon_test, an_abandoned_non_streamed_request_returns_its_lease_at_once) {
+  auto daemon = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20"}}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  // 400 tokens at 20 per second: the answer would come after 20 s.
+  auto gave_up = http::http_request(
+    "POST", daemon.url("/v1/chat/completions"),
+    chat_request("x", false, R"(,"model":"alpha","max_tokens":400,"ignore_eos":true)"), {}, 300ms);
+  EXPECT_FALSE(gave_up.complete);
+  std::this_thread::sleep_for(500ms);
+  // The lease came back long before the generation would have ended, and the engine
+  // connection was closed (vLLM cancels a request whose connection closes; mock-vllm does
+  // not, so only llmux's side is checked here).
+  EXPECT_EQ(outstanding(daemon), 0u);
+}
+
+} // namespace
+} // namespace llmux::testing_support
