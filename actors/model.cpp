@@ -256,11 +256,14 @@ caf::result<outcome> model_state::warmup() {
 
 void model_state::on_engine_down(const std::string& reason) {
   log_->warn("{}: {}", model_.name, reason);
-  bool was_active = state_ == lifecycle::active;
+  // A death while starting or waking fails that activation, which reports it; any other
+  // (serving, sleeping, or found during an eviction) would go unnoticed by the scheduler.
+  bool unreported
+    = state_ != lifecycle::starting && state_ != lifecycle::waking && state_ != lifecycle::stopped;
   if (state_ != lifecycle::stopped) {
     enter(lifecycle_event::engine_died);
   }
-  if (was_active) {
+  if (unreported) {
     caf::anon_send(scheduler_, down_atom_v, model_.name, reason);
   }
 }

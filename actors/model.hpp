@@ -24,8 +24,8 @@ namespace llmux::actors {
 /// (stop_atom)                -> outcome  stop the engine (shutdown)
 /// (warmup_atom)              -> outcome  before serving: start, run one inference, evict
 /// (down_atom, string reason)             from the engine: it ended by itself
-/// to the scheduler: (down_atom, string model, string reason) when the engine of an active
-///                    model died or was killed as hung
+/// to the scheduler: (down_atom, string model, string reason) when the engine died (or was
+///                    killed as hung) outside a start or wake
 /// ```
 using model_actor = caf::typed_actor<
   caf::replies_to<activate_atom>::with<outcome>, caf::replies_to<evict_atom>::with<outcome>,

@@ -36,7 +36,8 @@ namespace llmux::actors {
 /// (tick_atom, bool periodic)        self: ask the policy again (a recheck, or its tick)
 /// (shutdown_atom)                   self: the shutdown deadline
 /// (down_atom, string model, string reason)
-///     from a model actor: its engine died (or was killed as hung) while it had the GPU
+///     from a model actor: its engine died (or was killed as hung) outside a start or wake;
+///     its leases are revoked and the model backs off
 /// (status_atom) -> string           JSON: active model, switch count, queues, leases
 /// (shutdown_atom, uint64 grace_ms) -> outcome
 ///     refuse new requests, let granted leases finish (up to grace_ms), stop every engine

@@ -95,11 +95,13 @@ void scheduler_state::on_model_down(const std::string& model, const std::string&
   }
   auto why = fmt::format("the engine of {} failed: {}", model, reason);
   revoke_leases(*index, why);
+  // A crash loop must not evict the healthy model again and again, whether the death is
+  // noticed while the model is active or only after a switch away from it began.
+  note_failure(*index, why);
   if (active_ != index) {
     return;
   }
   log_->warn("{} went down while active: {}", model, reason);
-  note_failure(*index, why);
   if (switch_ && switch_->from == index) {
     // The switch away from it goes on: nothing is left to drain, and evicting a stopped model
     // is done at once.

@@ -80,6 +80,9 @@ private:
   void check_liveness();
   /// Whether the engine answers `/health` within the probe timeout.
   bool answers_health();
+  /// Whether the process has ended by itself; if so, tells whoever waits for it (a pending
+  /// start, else the owner) and forgets it.
+  bool noticed_exit();
   outcome control(const std::string& what, const std::string& path, const std::string& body,
                   std::chrono::seconds attempt_timeout, engine_clock::time_point deadline,
                   int attempts = control_attempts);
@@ -163,18 +166,7 @@ caf::result<outcome> vllm_engine_state::start() {
 // While starting: poll /health. While running: notice when the process ends by itself.
 void vllm_engine_state::tick() {
   ticking_ = false;
-  if (!process_) {
-    return;
-  }
-  if (auto status = process_->exit_status()) {
-    auto reason = fmt::format("engine exited with status {}", *status);
-    process_.reset();
-    if (starting_) {
-      starting_->deliver(outcome::failure(reason + " during start-up"));
-      starting_.reset();
-    } else {
-      caf::anon_send(owner_, down_atom_v, reason);
-    }
+  if (!process_ || noticed_exit()) {
     return;
   }
   if (starting_) {
@@ -210,6 +202,22 @@ bool vllm_engine_state::answers_health() {
   return probe.complete && probe.status == 200;
 }
 
+bool vllm_engine_state::noticed_exit() {
+  auto status = process_->exit_status();
+  if (!status) {
+    return false;
+  }
+  auto reason = fmt::format("engine exited with status {}", *status);
+  process_.reset();
+  if (starting_) {
+    starting_->deliver(outcome::failure(reason + " during start-up"));
+    starting_.reset();
+  } else {
+    caf::anon_send(owner_, down_atom_v, reason);
+  }
+  return true;
+}
+
 // A process that runs but does not answer (SIGSTOP, a deadlock, a wedged GPU) would hold its
 // requests and the GPU forever: after `health_misses` failed probes in a row it is killed, and
 // the owner hears that it is down.
@@ -243,7 +251,9 @@ outcome vllm_engine_state::control(const std::string& what, const std::string& p
                                    engine_clock::time_point deadline, int attempts) {
   std::string failure;
   for (int attempt = 1; attempt <= attempts; ++attempt) {
-    if (!process_) {
+    // A process that died since the last exit check is reported as a death, not as a failed
+    // call, so the scheduler counts it against the model.
+    if (!process_ || noticed_exit()) {
       return outcome::failure(fmt::format("{}: the engine is not running", what));
     }
     // A hung engine would hold the call for its whole timeout (minutes for a sleep): one that

@@ -9,6 +9,12 @@ if(LLMUX_SANITIZE)
   target_link_options(llmux_options INTERFACE -fsanitize=address,undefined)
 endif()
 
+if(LLMUX_FUZZ)
+  target_compile_options(llmux_options INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                         -fno-omit-frame-pointer)
+  target_link_options(llmux_options INTERFACE -fsanitize=address,undefined)
+endif()
+
 # The version string comes from project(); one generated header carries it to the code.
 configure_file(${CMAKE_SOURCE_DIR}/cmake/version.hpp.in
                ${CMAKE_BINARY_DIR}/generated/llmux/version.hpp @ONLY)
