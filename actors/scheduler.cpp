@@ -289,71 +289,72 @@ void scheduler_state::begin_switch(std::size_t target, bool serve_held) {
   advance();
 }
 
-// Moves the running switch through cooldown -> drain -> evict -> activate.
+// Moves the running switch on to its next step (switch_plan.hpp decides which).
 void scheduler_state::advance() {
   auto& run = *switch_;
-  switch (run.phase) {
-    case switch_phase::cooldown:
-      run.phase = switch_phase::drain;
-      if (run.from && policy_->drains_before_switch() && !models_[*run.from].leases.empty()) {
-        // The last release continues the switch, or the deadline cuts what is left.
-        self_->delayed_send(self_, std::chrono::seconds(timeouts_.drain_timeout_secs), drain_atom_v,
-                            run.serial);
-        return;
-      }
-      [[fallthrough]];
-    case switch_phase::drain:
-      run.phase = switch_phase::evict;
-      if (run.from) {
-        auto from = *run.from;
-        // It served until now: whatever failed before is behind it (unless it failed just
-        // now, and backs off).
-        if (!models_[from].retry_at) {
-          models_[from].failures = 0;
-        }
-        // Answers to a switch that has already ended (its model actor died) are dropped.
-        self_
-          ->request(models_[from].actor, deadlines_.evict() + engine_deadlines::margin,
-                    evict_atom_v)
-          .then(
-            [this, serial = run.serial](outcome&) {
-              if (is_current(serial)) {
-                active_.reset();
-                advance();
-              }
-            },
-            [this, from, serial = run.serial](caf::error& error) {
-              if (is_current(serial)) {
-                log_->error("evicting {} failed: {}", models_[from].config.name, to_string(error));
-                active_.reset();
-                advance();
-              }
-            });
-        return;
-      }
-      [[fallthrough]];
-    case switch_phase::evict: {
-      run.phase = switch_phase::activate;
-      auto target = run.target;
-      self_
-        ->request(models_[target].actor, deadlines_.activate() + engine_deadlines::margin,
-                  activate_atom_v)
-        .then(
-          [this, serial = run.serial](outcome& activated) {
-            if (is_current(serial)) {
-              finish_switch(activated.ok, activated.error);
-            }
-          },
-          [this, serial = run.serial](caf::error& error) {
-            if (is_current(serial)) {
-              finish_switch(false, to_string(error));
-            }
-          });
+  switch_facts facts{run.from.has_value(), policy_->drains_before_switch(),
+                     run.from && !models_[*run.from].leases.empty()};
+  auto step = next_step(run.phase, facts);
+  run.phase = phase_of(step);
+  switch (step) {
+    case switch_step::drain:
+      // The last release continues the switch, or the deadline cuts what is left.
+      self_->delayed_send(self_, std::chrono::seconds(timeouts_.drain_timeout_secs), drain_atom_v,
+                          run.serial);
       return;
-    }
-    case switch_phase::activate:
+    case switch_step::evict:
+      evict_outgoing();
       return;
+    case switch_step::activate:
+      activate_target();
+      return;
+    case switch_step::finish:
+      return; // the activation's answer ends the switch (finish_switch)
   }
+}
+
+void scheduler_state::evict_outgoing() {
+  auto& run = *switch_;
+  auto from = *run.from;
+  // It served until now: whatever failed before is behind it (unless it failed just now, and
+  // backs off).
+  if (!models_[from].retry_at) {
+    models_[from].failures = 0;
+  }
+  // Answers to a switch that has already ended (its model actor died) are dropped.
+  self_->request(models_[from].actor, deadlines_.evict() + engine_deadlines::margin, evict_atom_v)
+    .then(
+      [this, serial = run.serial](outcome&) {
+        if (is_current(serial)) {
+          active_.reset();
+          advance();
+        }
+      },
+      [this, from, serial = run.serial](caf::error& error) {
+        if (is_current(serial)) {
+          log_->error("evicting {} failed: {}", models_[from].config.name, to_string(error));
+          active_.reset();
+          advance();
+        }
+      });
+}
+
+void scheduler_state::activate_target() {
+  auto& run = *switch_;
+  self_
+    ->request(models_[run.target].actor, deadlines_.activate() + engine_deadlines::margin,
+              activate_atom_v)
+    .then(
+      [this, serial = run.serial](outcome& activated) {
+        if (is_current(serial)) {
+          finish_switch(activated.ok, activated.error);
+        }
+      },
+      [this, serial = run.serial](caf::error& error) {
+        if (is_current(serial)) {
+          finish_switch(false, to_string(error));
+        }
+      });
 }
 
 void scheduler_state::finish_switch(bool ok, const std::string& error) {

@@ -19,6 +19,7 @@
 #include "actors/model.hpp"
 #include "actors/policy.hpp"
 #include "actors/scheduler.hpp"
+#include "actors/switch_plan.hpp"
 
 namespace llmux::actors::detail {
 
@@ -52,9 +53,6 @@ struct model_slot {
   std::optional<clock_type::time_point> retry_at;
   std::string last_failure;
 };
-
-/// The phases a switch goes through, in order.
-enum class switch_phase { cooldown, drain, evict, activate };
 
 /// The one switch in progress.
 struct switch_run {
@@ -126,6 +124,8 @@ private:
   void consider(std::size_t target);
   void begin_switch(std::size_t target, bool serve_held = true);
   void advance();
+  void evict_outgoing();
+  void activate_target();
   void finish_switch(bool ok, const std::string& error);
   void pick_next();
   /// True while the switch numbered `serial` is the one in progress.

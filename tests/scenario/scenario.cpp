@@ -145,15 +145,7 @@ void scenario_test::finish(const std::string& name, running_daemon& daemon, cons
   }
   ::kill(daemon.process->pid(), SIGTERM);
   auto exit_status = daemon.process->wait_exit(60s);
-  std::size_t orphans = 0;
-  for (auto pid : engines) {
-    bool gone = false;
-    for (int i = 0; i < 100 && !gone; ++i) {
-      gone = ::kill(pid, 0) != 0;
-      std::this_thread::sleep_for(20ms);
-    }
-    orphans += gone ? 0 : 1;
-  }
+  auto orphans = survivors(engines, 2s);
   auto grown = rss_after_kb > rss_before_kb ? rss_after_kb - rss_before_kb : 0;
   fmt::print("scenario {}: {}, leaked {}, orphans {}, rss {} -> {} KiB\n", name, counts.line(),
              leaked, orphans, rss_before_kb, rss_after_kb);
@@ -162,6 +154,18 @@ void scenario_test::finish(const std::string& name, running_daemon& daemon, cons
   EXPECT_EQ(orphans, 0u) << name;
   EXPECT_EQ(exit_status, 0) << name;
   EXPECT_LE(grown, rss_slack_kb) << name;
+}
+
+std::size_t survivors(const std::vector<pid_t>& pids, std::chrono::milliseconds bound) {
+  auto until = std::chrono::steady_clock::now() + bound;
+  std::size_t alive = 0;
+  for (auto pid : pids) {
+    while (::kill(pid, 0) == 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(10ms);
+    }
+    alive += ::kill(pid, 0) == 0 ? 1 : 0;
+  }
+  return alive;
 }
 
 std::vector<scenario_request> burst(const std::string& model, std::size_t count,

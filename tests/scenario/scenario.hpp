@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 #include "tests/e2e/daemon.hpp"
@@ -71,6 +72,9 @@ protected:
   /// llmux's resident memory now.
   static std::uint64_t rss_kb(const running_daemon& daemon);
 };
+
+/// How many of `pids` (all > 0) are still alive once `bound` has passed or all have ended.
+std::size_t survivors(const std::vector<pid_t>& pids, std::chrono::milliseconds bound);
 
 /// `count` requests for `model`, one every `gap`.
 std::vector<scenario_request> burst(const std::string& model, std::size_t count,

@@ -297,15 +297,7 @@ TEST_F(scenarios, sigkill_of_llmux) {
   for (auto& client : clients) {
     cut += client.get() ? 0 : 1; // every client ends: answered before, or cut by the death
   }
-  std::size_t orphans = 0;
-  for (auto pid : engines) {
-    bool gone = false;
-    for (int i = 0; i < 200 && !gone; ++i) {
-      gone = ::kill(pid, 0) != 0;
-      std::this_thread::sleep_for(10ms);
-    }
-    orphans += gone ? 0 : 1;
-  }
+  auto orphans = survivors(engines, 2s);
   fmt::print("scenario sigkill_of_llmux: sent 10, answered {}, cut by the kill {}, lost 0, "
              "orphans {}\n",
              10 - cut, cut, orphans);

@@ -1,0 +1,50 @@
+#pragma once
+
+namespace llmux::actors {
+
+/// The phases of the one switch the scheduler runs at a time.
+///
+/// ```
+///  begin ──▶ cooldown ─────────────────────────────────────┐ no model on the GPU
+///  (min_active_secs)  │                                     │
+///                     │ the outgoing model has requests     │
+///                     │ in flight and the policy drains     │
+///                     ▼                                     │
+///                   drain ── last release, or the drain     │
+///                     │      deadline cuts the rest         │
+///                     ▼                                     │
+///  nothing to drain ▶ evict ── evicted (a failed sleep      │
+///                     │        stops the engine instead)    │
+///                     ▼                                     │
+///                  activate ◀───────────────────────────────┘
+///                     │ started or woken: its waiting requests are granted (finish)
+///                     │ failed: they get 503 and the model backs off (finish)
+/// ```
+enum class switch_phase { cooldown, drain, evict, activate };
+
+/// What the scheduler knows when a phase ends.
+struct switch_facts {
+  /// A model is on the GPU and must leave it first.
+  bool has_outgoing = false;
+  /// The policy lets the outgoing model's requests in flight finish before it is evicted.
+  bool drains_first = true;
+  /// The outgoing model still has granted leases.
+  bool outgoing_busy = false;
+};
+
+/// What a switch does when a phase ends.
+enum class switch_step {
+  drain,    ///< wait for the outgoing model's leases (or the drain deadline)
+  evict,    ///< ask the outgoing model to leave the GPU
+  activate, ///< ask the target to start or wake
+  finish,   ///< the activation answered: the switch ends
+};
+
+/// The next step after `done` ends: a pure function, so the sequence is table-tested.
+switch_step next_step(switch_phase done, const switch_facts& facts);
+
+/// The phase a switch is in while it carries out `step` (`finish` has none: the switch ends;
+/// it is reported as `activate`).
+switch_phase phase_of(switch_step step);
+
+} // namespace llmux::actors
