@@ -54,16 +54,26 @@ void scheduler_state::on_model_exit(const caf::down_msg& message) {
 }
 
 caf::result<outcome> scheduler_state::warmup() {
-  auto promise = self_->make_response_promise<outcome>();
-  warm_next(0, promise);
-  return promise;
+  if (warming_) {
+    return outcome::failure("warmup already in progress");
+  }
+  warming_ = self_->make_response_promise<outcome>();
+  warm_next(0);
+  return *warming_;
+}
+
+void scheduler_state::end_warmup(outcome result) {
+  if (warming_) {
+    warming_->deliver(std::move(result));
+    warming_.reset();
+  }
 }
 
 // Warms the models one after another, so only one is ever on the GPU.
-void scheduler_state::warm_next(std::size_t model, caf::typed_response_promise<outcome> promise) {
+void scheduler_state::warm_next(std::size_t model) {
   if (model == models_.size()) {
     log_->info("warmup done: every model is in its evicted state");
-    promise.deliver(outcome{});
+    end_warmup(outcome{});
     return;
   }
   const auto& name = models_[model].config.name;
@@ -71,17 +81,15 @@ void scheduler_state::warm_next(std::size_t model, caf::typed_response_promise<o
   self_
     ->request(models_[model].actor, deadlines_.warmup() + engine_deadlines::margin, warmup_atom_v)
     .then(
-      [this, model, promise, name](outcome& warmed) mutable {
+      [this, model, name](outcome& warmed) {
         if (!warmed.ok) {
-          promise.deliver(
-            outcome::failure(fmt::format("warming {} failed: {}", name, warmed.error)));
+          end_warmup(outcome::failure(fmt::format("warming {} failed: {}", name, warmed.error)));
           return;
         }
-        warm_next(model + 1, promise);
+        warm_next(model + 1);
       },
-      [promise, name](caf::error& error) mutable {
-        promise.deliver(
-          outcome::failure(fmt::format("warming {} failed: {}", name, to_string(error))));
+      [this, name](caf::error& error) {
+        end_warmup(outcome::failure(fmt::format("warming {} failed: {}", name, to_string(error))));
       });
 }
 

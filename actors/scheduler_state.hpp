@@ -97,6 +97,7 @@ public:
     if (shutdown_) {
       shutdown_->deliver(outcome{});
     }
+    end_warmup(outcome::failure("llmux is shutting down"));
   }
 
   scheduler_actor::behavior_type make_behavior(const config::config& cfg, model_factory factory);
@@ -105,7 +106,9 @@ private:
   void supervise(std::size_t model);
   void on_model_exit(const caf::down_msg& message);
   caf::result<outcome> warmup();
-  void warm_next(std::size_t model, caf::typed_response_promise<outcome> promise);
+  void warm_next(std::size_t model);
+  /// Answers the warmup request, once.
+  void end_warmup(outcome result);
   caf::result<lease_outcome> acquire(std::uint64_t ticket, const std::string& model,
                                      std::uint64_t timeout_ms);
   void release(std::uint64_t ticket);
@@ -176,6 +179,8 @@ private:
   config::timeouts_config timeouts_;
   std::map<std::uint64_t, clock_type::time_point> released_early_;
   std::optional<caf::typed_response_promise<outcome>> shutdown_;
+  /// The warmup request, while the models are being warmed.
+  std::optional<caf::typed_response_promise<outcome>> warming_;
   model_factory factory_;
   bool stopping_engines_ = false;
 };

@@ -3,6 +3,7 @@
 // mock-vllm engines, real sockets.
 
 #include <csignal>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -182,6 +183,30 @@ TEST_F(daemon_test, an_abandoned_non_streamed_request_returns_its_lease_at_once)
   // connection was closed (vLLM cancels a request whose connection closes; mock-vllm does
   // not, so only llmux's side is checked here).
   EXPECT_EQ(outstanding(daemon), 0u);
+}
+
+// SIGTERM during warmup used to wait for the whole start (up to startup_timeout_secs per
+// model); now it stops the engine being warmed and exits.
+TEST_F(daemon_test, sigterm_during_warmup_stops_the_engine_and_exits) {
+  engine_ports_.clear();
+  auto port = free_port();
+  engine_ports_.emplace_back("slow", port);
+  auto daemon_config = scratch_ / "slow_warmup.json";
+  std::ofstream(daemon_config) << fmt::format(
+    R"({{"models":{{"slow":{{"model_path":"org/slow","port":{},"extra_args":["--mock-profile",)"
+    R"("fast","--mock-start-ms","600000"]}}}},"vllm_command":"{}","warmup":true,)"
+    R"("startup_timeout_secs":900,"metrics_port":0}})",
+    port, LLMUX_MOCK_VLLM);
+  auto env = environment();
+  env.push_back("LLMUX_LOG=info");
+  child_process daemon({LLMUX_DAEMON, "-c", daemon_config, "-p", "0"}, env);
+  ASSERT_TRUE(daemon.wait_for_text("started engine pid", 20s)) << daemon.output();
+  auto signalled = std::chrono::steady_clock::now();
+  ::kill(daemon.pid(), SIGTERM);
+  EXPECT_EQ(daemon.wait_exit(30s), 1) << daemon.output();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 25s);
+  EXPECT_NE(daemon.output().find("received during warmup"), std::string::npos) << daemon.output();
+  EXPECT_EQ(engine_pid(port), -1);
 }
 
 } // namespace
