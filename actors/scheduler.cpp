@@ -414,61 +414,6 @@ void scheduler_state::fail_all(std::size_t model, const lease_outcome& refused) 
   }
 }
 
-void scheduler_state::revoke_leases(std::size_t model, const std::string& reason) {
-  auto& slot = models_[model];
-  if (slot.leases.empty()) {
-    return;
-  }
-  log_->warn("cutting {} request(s) of {}: {}", slot.leases.size(), slot.config.name, reason);
-  for (const auto& [ticket, holder] : slot.leases) {
-    if (holder) {
-      caf::anon_send(caf::actor_cast<caf::actor>(holder), revoke_atom_v, ticket, reason);
-    }
-  }
-  slot.leases.clear();
-}
-
-void scheduler_state::note_failure(std::size_t model, const std::string& why) {
-  auto& slot = models_[model];
-  ++slot.failures;
-  auto base = std::chrono::seconds(timeouts_.failure_backoff_secs);
-  auto cap = std::chrono::seconds(timeouts_.failure_backoff_max_secs);
-  auto backoff = base;
-  for (std::uint32_t i = 1; i < slot.failures && backoff < cap; ++i) {
-    backoff *= 2;
-  }
-  backoff = std::min(backoff, cap);
-  slot.retry_at = now() + backoff;
-  slot.last_failure = why;
-  log_->warn("{} backs off for {} s after {} failure(s) in a row", slot.config.name,
-             backoff.count(), slot.failures);
-  fail_all(model, *backing_off(model));
-}
-
-std::optional<lease_outcome> scheduler_state::backing_off(std::size_t model) const {
-  const auto& slot = models_[model];
-  auto current = now();
-  if (!slot.retry_at || current >= *slot.retry_at) {
-    return std::nullopt;
-  }
-  auto left = std::chrono::ceil<std::chrono::seconds>(*slot.retry_at - current);
-  auto refused
-    = refusal(503, fmt::format("{} (tried again in {} s)", slot.last_failure, left.count()));
-  refused.retry_after_secs = static_cast<std::uint32_t>(left.count());
-  return refused;
-}
-
-void scheduler_state::on_drain_deadline(std::uint64_t serial) {
-  if (!is_current(serial) || switch_->phase != switch_phase::drain || !switch_->from) {
-    return;
-  }
-  auto from = *switch_->from;
-  revoke_leases(from, fmt::format("{} is being switched out and its requests did not finish within "
-                                  "the drain deadline of {} s",
-                                  models_[from].config.name, timeouts_.drain_timeout_secs));
-  advance();
-}
-
 scheduler_actor::behavior_type
 scheduler_impl(scheduler_actor::stateful_pointer<scheduler_state> self, config::config cfg,
                model_factory factory) {

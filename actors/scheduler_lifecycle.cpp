@@ -93,41 +93,6 @@ void scheduler_state::warm_next(std::size_t model) {
       });
 }
 
-// The engine of a model that had the GPU died, or was killed as hung: its requests are cut
-// at once (their connections to it may not even close), and it backs off before it is tried
-// again.
-void scheduler_state::on_model_down(const std::string& model, const std::string& reason) {
-  auto index = index_of(model);
-  if (!index) {
-    return;
-  }
-  auto why = fmt::format("the engine of {} failed: {}", model, reason);
-  revoke_leases(*index, why);
-  // A crash loop must not evict the healthy model again and again, whether the death is
-  // noticed while the model is active or only after a switch away from it began.
-  note_failure(*index, why);
-  if (active_ != index) {
-    return;
-  }
-  log_->warn("{} went down while active: {}", model, reason);
-  if (switch_ && switch_->from == index) {
-    // The switch away from it goes on: nothing is left to drain, and evicting a stopped model
-    // is done at once.
-    if (switch_->phase == switch_phase::drain) {
-      advance();
-    }
-    return;
-  }
-  if (!switch_) {
-    active_.reset();
-    if (shutdown_) {
-      finish_shutdown_when_idle(false);
-      return;
-    }
-    pick_next();
-  }
-}
-
 caf::result<outcome> scheduler_state::shutdown(std::uint64_t grace_ms) {
   if (shutdown_) {
     return outcome::failure("shutdown already in progress");

@@ -1,7 +1,8 @@
 #pragma once
 
 // Internal to actors/: the scheduler actor's state, shared by scheduler.cpp (queues and
-// switches) and scheduler_lifecycle.cpp (supervision, warmup, shutdown, status).
+// switches), scheduler_failures.cpp (revocation, backoff, engines down, drain deadlines) and
+// scheduler_lifecycle.cpp (supervision, warmup, shutdown, status).
 
 #include <chrono>
 #include <deque>

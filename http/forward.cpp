@@ -119,7 +119,7 @@ private:
 net::awaitable<void> cancel_when_client_leaves(tcp::socket& client,
                                                std::shared_ptr<relay_cut> cut) {
   auto [ec] = co_await client.async_wait(tcp::socket::wait_read, use_tuple);
-  if (!ec && peer_closed(client)) {
+  if (!ec && cut->watching_client && peer_closed(client)) {
     cut->cut("the client closed its connection");
   }
 }
@@ -157,6 +157,7 @@ net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_r
   auto peer = client.socket().remote_endpoint(no_peer);
   auto outgoing = engine_request(request, target, std::move(body), lease.engine_port,
                                  no_peer ? std::string{} : peer.address().to_string());
+  cut->watching_client = true;
   net::co_spawn(co_await net::this_coro::executor, cancel_when_client_leaves(client.socket(), cut),
                 net::detached);
   beast::flat_buffer engine_buffer;
@@ -169,6 +170,7 @@ net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_r
       = co_await bhttp::async_read_header(engine, engine_buffer, parser, use_tuple);
   }
   // Stop watching the client: from here on its departure shows as a failed write.
+  cut->watching_client = false;
   beast::error_code ignored;
   client.socket().cancel(ignored);
   if (ec) {

@@ -105,6 +105,8 @@ auto async_callback(Start start, Token&& token) {
 struct wait_watch {
   std::uint64_t ticket = 0;
   bool client_gone = false;
+  /// Whether the watcher may still touch the client socket (see relay_cut::watching_client).
+  bool watching = true;
 };
 
 // While a request waits for a lease, a client that leaves cancels its place in the queue.
@@ -112,7 +114,7 @@ net::awaitable<void> cancel_wait_when_client_leaves(tcp::socket& socket,
                                                     actors::serving_backend& backend,
                                                     std::shared_ptr<wait_watch> watch) {
   auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
-  if (!ec && peer_closed(socket)) {
+  if (!ec && watch->watching && peer_closed(socket)) {
     watch->client_gone = true;
     backend.release(watch->ticket);
   }
@@ -497,6 +499,7 @@ net::awaitable<bool> proxy_server::impl::proxy(beast::tcp_stream& client, client
     },
     net::use_awaitable);
   lease_guard lease(backend_, watch->ticket);
+  watch->watching = false;
   beast::error_code ignored;
   client.socket().cancel(ignored);
   if (watch->client_gone) {

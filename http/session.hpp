@@ -42,6 +42,9 @@ struct relay_cut {
   std::optional<std::string> reason;
   /// The engine connection while one is open: closing it ends the relay at once.
   beast::tcp_stream* engine = nullptr;
+  /// Whether the client-departure watcher may still touch the client socket (it may be
+  /// resumed after the relay has moved on, even after the connection has ended).
+  bool watching_client = false;
 
   void cut(std::string why) {
     if (!reason) {

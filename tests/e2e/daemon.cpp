@@ -101,7 +101,8 @@ simdjson::dom::element running_daemon::status(simdjson::dom::parser& parser) con
 }
 
 running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
-                                         const std::string& policy, const std::string& top_level) {
+                                         const std::string& policy, const std::string& top_level,
+                                         const std::vector<std::string>& flags) {
   engine_ports_.clear();
   std::string entries;
   for (const auto& model : models) {
@@ -128,9 +129,9 @@ running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
   running_daemon daemon;
   auto env = environment();
   env.push_back("LLMUX_LOG=info");
-  daemon.process = std::make_unique<child_process>(
-    std::vector<std::string>{LLMUX_DAEMON, "-c", config_path, "-p", "0", "--host", "127.0.0.1"},
-    env);
+  std::vector<std::string> argv{LLMUX_DAEMON, "-c", config_path, "-p", "0", "--host", "127.0.0.1"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  daemon.process = std::make_unique<child_process>(argv, env);
   constexpr std::string_view marker = "on http://127.0.0.1:";
   auto serving = daemon.process->wait_for_text(marker, 20s);
   if (!serving) {

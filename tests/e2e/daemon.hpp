@@ -54,10 +54,12 @@ pid_t engine_pid(std::uint16_t port);
 class daemon_test : public mock_engine_test {
 protected:
   /// Writes a configuration with `models` (each on a free port) and `policy` (JSON object
-  /// members), starts `llmux` on it and waits until it serves.
+  /// members), starts `llmux` on it (with `flags` on its command line) and waits until it
+  /// serves.
   running_daemon start_daemon(const std::vector<test_model>& models,
                               const std::string& policy = R"("min_active_secs": 0)",
-                              const std::string& top_level = {});
+                              const std::string& top_level = {},
+                              const std::vector<std::string>& flags = {});
 
   /// The ports the models of the last configuration run on, by model name.
   std::uint16_t engine_port(const std::string& model) const;

@@ -185,6 +185,17 @@ TEST_F(daemon_test, an_abandoned_non_streamed_request_returns_its_lease_at_once)
   EXPECT_EQ(outstanding(daemon), 0u);
 }
 
+TEST_F(daemon_test, request_bodies_over_the_global_budget_get_503) {
+  auto daemon
+    = start_daemon({{"alpha"}}, R"("min_active_secs": 0)", {}, {"--max-buffered-mb", "1"});
+  std::string big(2 * 1024 * 1024, ' ');
+  auto body = R"({"model":"alpha","messages":[{"role":"user","content":"hi"}]})" + big;
+  auto refused = http::http_request("POST", daemon.url("/v1/chat/completions"), body);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("too many request bodies"), std::string::npos) << refused.body;
+  EXPECT_EQ(daemon.chat("alpha").status, 200); // the budget was given back
+}
+
 // SIGTERM during warmup used to wait for the whole start (up to startup_timeout_secs per
 // model); now it stops the engine being warmed and exits.
 TEST_F(daemon_test, sigterm_during_warmup_stops_the_engine_and_exits) {

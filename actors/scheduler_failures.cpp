@@ -1,0 +1,102 @@
+// The scheduler's answers to failure: leases taken back, models that back off after failures,
+// engines that went down, drains that passed their deadline.
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+#include <fmt/format.h>
+
+#include "actors/scheduler_state.hpp"
+
+namespace llmux::actors::detail {
+
+// The engine of a model that had the GPU died, or was killed as hung: its requests are cut
+// at once (their connections to it may not even close), and it backs off before it is tried
+// again.
+void scheduler_state::on_model_down(const std::string& model, const std::string& reason) {
+  auto index = index_of(model);
+  if (!index) {
+    return;
+  }
+  auto why = fmt::format("the engine of {} failed: {}", model, reason);
+  revoke_leases(*index, why);
+  // A crash loop must not evict the healthy model again and again, whether the death is
+  // noticed while the model is active or only after a switch away from it began.
+  note_failure(*index, why);
+  if (active_ != index) {
+    return;
+  }
+  log_->warn("{} went down while active: {}", model, reason);
+  if (switch_ && switch_->from == index) {
+    // The switch away from it goes on: nothing is left to drain, and evicting a stopped model
+    // is done at once.
+    if (switch_->phase == switch_phase::drain) {
+      advance();
+    }
+    return;
+  }
+  if (!switch_) {
+    active_.reset();
+    if (shutdown_) {
+      finish_shutdown_when_idle(false);
+      return;
+    }
+    pick_next();
+  }
+}
+
+void scheduler_state::revoke_leases(std::size_t model, const std::string& reason) {
+  auto& slot = models_[model];
+  if (slot.leases.empty()) {
+    return;
+  }
+  log_->warn("cutting {} request(s) of {}: {}", slot.leases.size(), slot.config.name, reason);
+  for (const auto& [ticket, holder] : slot.leases) {
+    if (holder) {
+      caf::anon_send(caf::actor_cast<caf::actor>(holder), revoke_atom_v, ticket, reason);
+    }
+  }
+  slot.leases.clear();
+}
+
+void scheduler_state::note_failure(std::size_t model, const std::string& why) {
+  auto& slot = models_[model];
+  ++slot.failures;
+  auto base = std::chrono::seconds(timeouts_.failure_backoff_secs);
+  auto cap = std::chrono::seconds(timeouts_.failure_backoff_max_secs);
+  auto backoff = base;
+  for (std::uint32_t i = 1; i < slot.failures && backoff < cap; ++i) {
+    backoff *= 2;
+  }
+  backoff = std::min(backoff, cap);
+  slot.retry_at = now() + backoff;
+  slot.last_failure = why;
+  log_->warn("{} backs off for {} s after {} failure(s) in a row", slot.config.name,
+             backoff.count(), slot.failures);
+  fail_all(model, *backing_off(model));
+}
+
+std::optional<lease_outcome> scheduler_state::backing_off(std::size_t model) const {
+  const auto& slot = models_[model];
+  auto current = now();
+  if (!slot.retry_at || current >= *slot.retry_at) {
+    return std::nullopt;
+  }
+  auto left = std::chrono::ceil<std::chrono::seconds>(*slot.retry_at - current);
+  auto refused
+    = refusal(503, fmt::format("{} (tried again in {} s)", slot.last_failure, left.count()));
+  refused.retry_after_secs = static_cast<std::uint32_t>(left.count());
+  return refused;
+}
+
+void scheduler_state::on_drain_deadline(std::uint64_t serial) {
+  if (!is_current(serial) || switch_->phase != switch_phase::drain || !switch_->from) {
+    return;
+  }
+  auto from = *switch_->from;
+  revoke_leases(from, fmt::format("{} is being switched out and its requests did not finish within "
+                                  "the drain deadline of {} s",
+                                  models_[from].config.name, timeouts_.drain_timeout_secs));
+  advance();
+}
+
+} // namespace llmux::actors::detail
