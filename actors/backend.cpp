@@ -66,6 +66,9 @@ public:
                 timeout_ms)
       .then([this](lease_outcome& outcome) { answer(std::move(outcome)); },
             [this](caf::error& error) {
+              // The scheduler may still hold the ticket: give it back before quitting.
+              self_->send(scheduler_, release_atom_v, ticket_);
+              released_ = true;
               lease_outcome refused;
               refused.status = 503;
               refused.message = fmt::format("the scheduler did not answer: {}", to_string(error));

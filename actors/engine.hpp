@@ -41,6 +41,8 @@ using engine_actor
 /// again). The model actor's and the scheduler's bounds are derived from these, each with a
 /// margin, so an inner deadline always fires before an outer one.
 struct engine_deadlines {
+  using duration = std::chrono::milliseconds;
+
   /// A cold start until `/health` answers (`startup_timeout_secs`).
   std::chrono::seconds start{1800};
   /// `/sleep`, every attempt (`timeouts.sleep_timeout_secs`).
@@ -48,6 +50,9 @@ struct engine_deadlines {
   /// `/wake_up`, and for level 2 `reload_weights` and `reset_prefix_cache`, every attempt
   /// (`timeouts.wake_timeout_secs`).
   std::chrono::seconds wake{120};
+  /// One `/health` probe (`timeouts.health_timeout_ms`): an operation may wait behind a
+  /// liveness probe, and a start's last poll may end past its deadline.
+  duration health{5000};
   /// SIGTERM, a grace period, then SIGKILL of the whole process group.
   static constexpr std::chrono::seconds stop{15};
   /// One deterministic inference (warmup).
@@ -58,20 +63,39 @@ struct engine_deadlines {
   static engine_deadlines from(const config::config& cfg) {
     return {std::chrono::seconds(cfg.startup_timeout_secs),
             std::chrono::seconds(cfg.timeouts.sleep_timeout_secs),
-            std::chrono::seconds(cfg.timeouts.wake_timeout_secs)};
+            std::chrono::seconds(cfg.timeouts.wake_timeout_secs),
+            duration(cfg.timeouts.health_timeout_ms)};
+  }
+
+  // How long the model actor waits for the engine's answer to each operation: the operation's
+  // deadline, a probe it may queue behind, and a margin (a failed start also stops the engine).
+  duration start_reply() const {
+    return start + health + stop + margin;
+  }
+  duration sleep_reply() const {
+    return sleep + health + margin;
+  }
+  duration wake_reply() const {
+    return wake + health + margin;
+  }
+  duration stop_reply() const {
+    return stop + health + margin;
+  }
+  duration probe_reply() const {
+    return probe + health + margin;
   }
 
   /// The model actor's `activate`: a start or a wake, then stopping the engine if that failed.
-  std::chrono::seconds activate() const {
-    return std::max(start + margin, wake) + stop + margin;
+  duration activate() const {
+    return std::max(start_reply(), wake_reply()) + stop_reply() + margin;
   }
   /// The model actor's `evict`: a sleep, then stopping the engine if that failed.
-  std::chrono::seconds evict() const {
-    return sleep + stop + margin;
+  duration evict() const {
+    return sleep_reply() + stop_reply() + margin;
   }
   /// The model actor's `warmup`: activate, one inference, evict.
-  std::chrono::seconds warmup() const {
-    return activate() + probe + evict() + 2 * margin;
+  duration warmup() const {
+    return activate() + probe_reply() + evict() + margin;
   }
 };
 

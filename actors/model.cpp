@@ -20,10 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Bounds on the engine's answers: a margin beyond the engine's own deadlines (engine.hpp).
-constexpr auto stop_reply_bound = engine_deadlines::stop + engine_deadlines::margin;
-constexpr auto probe_reply_bound = engine_deadlines::probe + engine_deadlines::margin;
-
 class model_state {
 public:
   static constexpr const char* name = "model";
@@ -108,7 +104,7 @@ caf::result<outcome> model_state::activate() {
   bool cold = state_ == lifecycle::stopped;
   enter(lifecycle_event::activate);
   if (cold) {
-    self_->request(engine_, deadlines_.start + 2 * engine_deadlines::margin, start_atom_v)
+    self_->request(engine_, deadlines_.start_reply(), start_atom_v)
       .then(
         [this, promise](outcome& started) mutable {
           if (started.ok) {
@@ -127,7 +123,7 @@ caf::result<outcome> model_state::activate() {
         });
     return promise;
   }
-  self_->request(engine_, deadlines_.wake + engine_deadlines::margin, wake_atom_v, sleep_level_)
+  self_->request(engine_, deadlines_.wake_reply(), wake_atom_v, sleep_level_)
     .then(
       [this, promise](outcome& woken) mutable {
         if (woken.ok) {
@@ -170,9 +166,7 @@ caf::result<outcome> model_state::evict() {
     stop_then(promise, lifecycle_event::stopped, outcome{});
     return promise;
   }
-  self_
-    ->request(engine_, deadlines_.sleep + engine_deadlines::margin, sleep_atom_v,
-              static_cast<std::int32_t>(*level))
+  self_->request(engine_, deadlines_.sleep_reply(), sleep_atom_v, static_cast<std::int32_t>(*level))
     .then(
       [this, promise, level = *level](outcome& slept) mutable {
         if (slept.ok) {
@@ -193,7 +187,7 @@ caf::result<outcome> model_state::evict() {
 
 void model_state::stop_then(caf::typed_response_promise<outcome> promise, lifecycle_event event,
                             outcome result) {
-  self_->request(engine_, stop_reply_bound, stop_atom_v)
+  self_->request(engine_, deadlines_.stop_reply(), stop_atom_v)
     .then(
       [this, promise, event, result](outcome&) mutable {
         enter(event);
@@ -208,7 +202,7 @@ void model_state::stop_then(caf::typed_response_promise<outcome> promise, lifecy
 
 caf::result<outcome> model_state::stop() {
   auto promise = self_->make_response_promise<outcome>();
-  self_->request(engine_, stop_reply_bound, stop_atom_v)
+  self_->request(engine_, deadlines_.stop_reply(), stop_atom_v)
     .then(
       [this, promise](outcome& stopped) mutable {
         enter(lifecycle_event::stopped);
@@ -235,7 +229,7 @@ caf::result<outcome> model_state::warmup() {
           fail(active.error);
           return;
         }
-        self->request(engine_, probe_reply_bound, probe_atom_v)
+        self->request(engine_, deadlines_.probe_reply(), probe_atom_v)
           .then(
             [this, self, promise, fail](outcome& probed) mutable {
               if (!probed.ok) {

@@ -292,6 +292,18 @@ void scheduler_state::begin_switch(std::size_t target, bool serve_held) {
 // Moves the running switch on to its next step (switch_plan.hpp decides which).
 void scheduler_state::advance() {
   auto& run = *switch_;
+  // The target failed while the switch was on its way (its waiting requests were refused):
+  // nothing is left to activate it for.
+  if (run.phase != switch_phase::activate && backing_off(run.target)) {
+    log_->info("switch to {} dropped: it backs off", models_[run.target].config.name);
+    switch_.reset();
+    if (shutdown_) {
+      finish_shutdown_when_idle(false);
+      return;
+    }
+    pick_next();
+    return;
+  }
   switch_facts facts{run.from.has_value(), policy_->drains_before_switch(),
                      run.from && !models_[*run.from].leases.empty()};
   auto step = next_step(run.phase, facts);
@@ -316,16 +328,17 @@ void scheduler_state::advance() {
 void scheduler_state::evict_outgoing() {
   auto& run = *switch_;
   auto from = *run.from;
-  // It served until now: whatever failed before is behind it (unless it failed just now, and
-  // backs off).
-  if (!models_[from].retry_at) {
-    models_[from].failures = 0;
-  }
   // Answers to a switch that has already ended (its model actor died) are dropped.
-  self_->request(models_[from].actor, deadlines_.evict() + engine_deadlines::margin, evict_atom_v)
+  self_
+    ->request(models_[from].actor, deadlines_.evict() + 2 * engine_deadlines::margin, evict_atom_v)
     .then(
-      [this, serial = run.serial](outcome&) {
+      [this, from, serial = run.serial](outcome&) {
         if (is_current(serial)) {
+          // It served until it left the GPU without failing (no death was noticed during the
+          // eviction): whatever failed before is behind it.
+          if (!models_[from].retry_at) {
+            models_[from].failures = 0;
+          }
           active_.reset();
           advance();
         }
@@ -342,7 +355,7 @@ void scheduler_state::evict_outgoing() {
 void scheduler_state::activate_target() {
   auto& run = *switch_;
   self_
-    ->request(models_[run.target].actor, deadlines_.activate() + engine_deadlines::margin,
+    ->request(models_[run.target].actor, deadlines_.activate() + 2 * engine_deadlines::margin,
               activate_atom_v)
     .then(
       [this, serial = run.serial](outcome& activated) {

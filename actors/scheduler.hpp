@@ -62,7 +62,7 @@ using scheduler_actor = caf::typed_actor<
 /// An upper bound on how long `(warmup_atom)` takes for `cfg`: the models are warmed one after
 /// another, each within its model actor's warmup deadline.
 inline std::chrono::milliseconds warmup_timeout(const config::config& cfg) {
-  auto per_model = engine_deadlines::from(cfg).warmup() + 2 * engine_deadlines::margin;
+  auto per_model = engine_deadlines::from(cfg).warmup() + 3 * engine_deadlines::margin;
   return std::chrono::duration_cast<std::chrono::milliseconds>(
     per_model * static_cast<long>(cfg.models.size()) + engine_deadlines::margin);
 }

@@ -26,6 +26,8 @@ void scheduler_state::on_model_down(const std::string& model, const std::string&
     return;
   }
   log_->warn("{} went down while active: {}", model, reason);
+  // No new request may be granted to a dead engine, not even during a switch's cooldown.
+  active_.reset();
   if (switch_ && switch_->from == index) {
     // The switch away from it goes on: nothing is left to drain, and evicting a stopped model
     // is done at once.
@@ -35,7 +37,6 @@ void scheduler_state::on_model_down(const std::string& model, const std::string&
     return;
   }
   if (!switch_) {
-    active_.reset();
     if (shutdown_) {
       finish_shutdown_when_idle(false);
       return;
@@ -60,15 +61,21 @@ void scheduler_state::revoke_leases(std::size_t model, const std::string& reason
 
 void scheduler_state::note_failure(std::size_t model, const std::string& why) {
   auto& slot = models_[model];
+  auto current = now();
+  // Failures long apart are not a crash loop: counting starts again.
+  auto cap = std::chrono::seconds(timeouts_.failure_backoff_max_secs);
+  if (slot.last_failed_at && current - *slot.last_failed_at > 2 * cap) {
+    slot.failures = 0;
+  }
+  slot.last_failed_at = current;
   ++slot.failures;
   auto base = std::chrono::seconds(timeouts_.failure_backoff_secs);
-  auto cap = std::chrono::seconds(timeouts_.failure_backoff_max_secs);
   auto backoff = base;
   for (std::uint32_t i = 1; i < slot.failures && backoff < cap; ++i) {
     backoff *= 2;
   }
   backoff = std::min(backoff, cap);
-  slot.retry_at = now() + backoff;
+  slot.retry_at = current + backoff;
   slot.last_failure = why;
   log_->warn("{} backs off for {} s after {} failure(s) in a row", slot.config.name,
              backoff.count(), slot.failures);

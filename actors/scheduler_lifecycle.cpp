@@ -79,7 +79,8 @@ void scheduler_state::warm_next(std::size_t model) {
   const auto& name = models_[model].config.name;
   log_->info("warming {}", name);
   self_
-    ->request(models_[model].actor, deadlines_.warmup() + engine_deadlines::margin, warmup_atom_v)
+    ->request(models_[model].actor, deadlines_.warmup() + 2 * engine_deadlines::margin,
+              warmup_atom_v)
     .then(
       [this, model, name](outcome& warmed) {
         if (!warmed.ok) {
@@ -97,13 +98,14 @@ caf::result<outcome> scheduler_state::shutdown(std::uint64_t grace_ms) {
   if (shutdown_) {
     return outcome::failure("shutdown already in progress");
   }
-  shutdown_ = self_->make_response_promise<outcome>();
+  auto promise = self_->make_response_promise<outcome>();
+  shutdown_ = promise;
   for (std::size_t i = 0; i < models_.size(); ++i) {
     fail_all(i, refusal(503, "llmux is shutting down"));
   }
   self_->delayed_send(self_, milliseconds(grace_ms), shutdown_atom_v);
   finish_shutdown_when_idle(false);
-  return *shutdown_;
+  return promise; // shutdown_ may be answered and reset already (no models)
 }
 
 // Once every lease is back (or the deadline passed) and no switch runs, stop every engine.
@@ -135,7 +137,7 @@ void scheduler_state::finish_shutdown_when_idle(bool deadline_passed) {
     return;
   }
   for (auto& slot : models_) {
-    self_->request(slot.actor, stop_timeout, stop_atom_v)
+    self_->request(slot.actor, deadlines_.stop_reply() + engine_deadlines::margin, stop_atom_v)
       .then([stopped_one](outcome&) { stopped_one(); },
             [stopped_one](caf::error&) { stopped_one(); });
   }

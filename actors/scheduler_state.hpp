@@ -24,8 +24,6 @@
 
 namespace llmux::actors::detail {
 
-/// The bound on a model actor's answer to `stop_atom`, a margin beyond the engine's own.
-constexpr auto stop_timeout = engine_deadlines::stop + 2 * engine_deadlines::margin;
 /// Releases that overtook their acquire are remembered this long.
 constexpr auto early_release_memory = std::chrono::seconds(60);
 
@@ -52,6 +50,7 @@ struct model_slot {
   std::uint32_t failures = 0;
   /// While this lies ahead, requests for the model are refused at once (503, Retry-After).
   std::optional<clock_type::time_point> retry_at;
+  std::optional<clock_type::time_point> last_failed_at;
   std::string last_failure;
 };
 

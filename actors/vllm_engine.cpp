@@ -78,8 +78,8 @@ private:
   void tick();
   /// One liveness probe of a running engine; kills it after too many failures in a row.
   void check_liveness();
-  /// Whether the engine answers `/health` within the probe timeout.
-  bool answers_health();
+  /// Whether the engine answers `/health` within the probe timeout (or `within`, if shorter).
+  bool answers_health(std::chrono::milliseconds within);
   /// Whether the process has ended by itself; if so, tells whoever waits for it (a pending
   /// start, else the owner) and forgets it.
   bool noticed_exit();
@@ -196,9 +196,12 @@ void vllm_engine_state::tick() {
   self_->delayed_send(self_, starting_ ? start_poll_interval : exit_watch_interval, tick_atom_v);
 }
 
-bool vllm_engine_state::answers_health() {
-  auto probe = http::http_request("GET", url("/health"), "", {},
-                                  std::chrono::milliseconds(timeouts_.health_timeout_ms));
+bool vllm_engine_state::answers_health(std::chrono::milliseconds within) {
+  auto limit = std::min(std::chrono::milliseconds(timeouts_.health_timeout_ms), within);
+  if (limit <= std::chrono::milliseconds(0)) {
+    return false;
+  }
+  auto probe = http::http_request("GET", url("/health"), "", {}, limit);
   return probe.complete && probe.status == 200;
 }
 
@@ -256,15 +259,22 @@ outcome vllm_engine_state::control(const std::string& what, const std::string& p
     if (!process_ || noticed_exit()) {
       return outcome::failure(fmt::format("{}: the engine is not running", what));
     }
+    // Everything below, the checks and the pauses included, stays within the deadline.
+    auto left_until = [deadline] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - engine_clock::now());
+    };
+    if (left_until() <= 0ms) {
+      failure += " (the operation's deadline passed)";
+      break;
+    }
     // A hung engine would hold the call for its whole timeout (minutes for a sleep): one that
     // does not even answer /health fails the operation at once, and the caller escalates.
-    if (!answers_health()) {
+    if (!answers_health(left_until())) {
       hung_ = true;
       return outcome::failure(fmt::format("{}: the engine does not answer /health within {} ms",
                                           what, timeouts_.health_timeout_ms));
     }
-    auto left
-      = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - engine_clock::now());
+    auto left = left_until();
     if (left <= 0ms) {
       failure += " (the operation's deadline passed)";
       break;
@@ -282,7 +292,8 @@ outcome vllm_engine_state::control(const std::string& what, const std::string& p
     if (attempt < attempts) {
       log_->warn("{}: {} failed ({}); trying again", model_.name, what, failure);
       // This actor has a thread of its own: waiting here blocks no one else.
-      std::this_thread::sleep_for(attempt == 1 ? 500ms : 1s);
+      std::this_thread::sleep_for(
+        std::min<std::chrono::milliseconds>(attempt == 1 ? 500ms : 1s, left_until()));
     }
   }
   return outcome::failure(fmt::format("{} failed: {}", what, failure));

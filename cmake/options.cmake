@@ -9,10 +9,12 @@ if(LLMUX_SANITIZE)
   target_link_options(llmux_options INTERFACE -fsanitize=address,undefined)
 endif()
 
+# UBSan is left to the fuzz targets without coroutines (tests/fuzz): clang 14 cannot compile
+# C++20 coroutines with it ("Cannot represent a difference across sections").
 if(LLMUX_FUZZ)
-  target_compile_options(llmux_options INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+  target_compile_options(llmux_options INTERFACE -fsanitize=fuzzer-no-link,address
                          -fno-omit-frame-pointer)
-  target_link_options(llmux_options INTERFACE -fsanitize=address,undefined)
+  target_link_options(llmux_options INTERFACE -fsanitize=address)
 endif()
 
 # The version string comes from project(); one generated header carries it to the code.

@@ -186,7 +186,11 @@ net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_r
   bool event_stream
     = head[bhttp::field::content_type].find("text/event-stream") != beast::string_view::npos;
   auto length = parser.content_length();
-  bhttp::response<bhttp::empty_body> response{head.result(), request.version()};
+  // The status as a number: a code Beast does not know (420, 599, ...) must pass unchanged.
+  bhttp::response<bhttp::empty_body> response;
+  response.version(request.version());
+  response.result(head.result_int());
+  response.reason(head.reason());
   for (const auto& field : head) {
     if (forwards_response_header(field.name_string())) {
       response.insert(field.name_string(), field.value());

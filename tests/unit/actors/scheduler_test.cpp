@@ -163,5 +163,18 @@ TEST_F(scheduler_test, unknown_models_and_early_releases_are_refused) {
   caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
 }
 
+// With no models the shutdown is answered while it is being asked for; the answer must still
+// reach the caller (it used to be read from a promise that had already been handed out).
+TEST_F(scheduler_test, a_shutdown_without_models_is_answered) {
+  config::config empty;
+  auto scheduler = spawn_scheduler(system_, empty);
+  caf::scoped_actor self{system_};
+  bool answered = false;
+  self->request(scheduler, 10s, shutdown_atom_v, std::uint64_t{0})
+    .receive([&](outcome& done) { answered = done.ok; },
+             [](caf::error& error) { ADD_FAILURE() << to_string(error); });
+  EXPECT_TRUE(answered);
+}
+
 } // namespace
 } // namespace llmux::actors
