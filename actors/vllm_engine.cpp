@@ -78,8 +78,9 @@ private:
   void tick();
   /// One liveness probe of a running engine; kills it after too many failures in a row.
   void check_liveness();
-  /// Whether the engine answers `/health` within the probe timeout (or `within`, if shorter).
-  bool answers_health(std::chrono::milliseconds within);
+  /// One `/health` probe within the probe timeout (or `within`, if shorter): nothing when the
+  /// engine answered 200, else what went wrong.
+  std::optional<std::string> health_failure(std::chrono::milliseconds within);
   /// Whether the process has ended by itself; if so, tells whoever waits for it (a pending
   /// start, else the owner) and forgets it.
   bool noticed_exit();
@@ -196,13 +197,16 @@ void vllm_engine_state::tick() {
   self_->delayed_send(self_, starting_ ? start_poll_interval : exit_watch_interval, tick_atom_v);
 }
 
-bool vllm_engine_state::answers_health(std::chrono::milliseconds within) {
+std::optional<std::string> vllm_engine_state::health_failure(std::chrono::milliseconds within) {
   auto limit = std::min(std::chrono::milliseconds(timeouts_.health_timeout_ms), within);
   if (limit <= std::chrono::milliseconds(0)) {
-    return false;
+    return "no time left for a probe";
   }
   auto probe = http::http_request("GET", url("/health"), "", {}, limit);
-  return probe.complete && probe.status == 200;
+  if (probe.complete && probe.status == 200) {
+    return std::nullopt;
+  }
+  return describe(probe);
 }
 
 bool vllm_engine_state::noticed_exit() {
@@ -226,16 +230,14 @@ bool vllm_engine_state::noticed_exit() {
 // the owner hears that it is down.
 void vllm_engine_state::check_liveness() {
   last_probe_ = engine_clock::now();
-  auto probe = http::http_request("GET", url("/health"), "", {},
-                                  std::chrono::milliseconds(timeouts_.health_timeout_ms));
-  if (probe.complete && probe.status == 200) {
+  auto failure = health_failure(std::chrono::milliseconds(timeouts_.health_timeout_ms));
+  if (!failure) {
     probe_misses_ = 0;
     return;
   }
   ++probe_misses_;
-  auto failure = describe(probe);
   log_->warn("{}: health probe {} of {} failed: {}", model_.name, probe_misses_,
-             timeouts_.health_misses, failure);
+             timeouts_.health_misses, *failure);
   if (probe_misses_ < timeouts_.health_misses) {
     return;
   }
@@ -246,7 +248,7 @@ void vllm_engine_state::check_liveness() {
   caf::anon_send(owner_, down_atom_v,
                  fmt::format("the engine stopped answering /health ({} probes in a row failed, "
                              "the last: {}) and was killed",
-                             probe_misses_, failure));
+                             probe_misses_, *failure));
 }
 
 outcome vllm_engine_state::control(const std::string& what, const std::string& path,
@@ -269,7 +271,7 @@ outcome vllm_engine_state::control(const std::string& what, const std::string& p
     }
     // A hung engine would hold the call for its whole timeout (minutes for a sleep): one that
     // does not even answer /health fails the operation at once, and the caller escalates.
-    if (!answers_health(left_until())) {
+    if (health_failure(left_until())) {
       hung_ = true;
       return outcome::failure(fmt::format("{}: the engine does not answer /health within {} ms",
                                           what, timeouts_.health_timeout_ms));

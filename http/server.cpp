@@ -38,6 +38,8 @@ namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto linger_timeout = std::chrono::seconds(2);
 constexpr auto accept_pause = std::chrono::milliseconds(100);
+constexpr std::string_view over_body_budget
+  = "llmux holds too many request bodies right now; try again";
 
 // Counts an open connection for as long as it lives.
 class counted_connection {
@@ -366,8 +368,7 @@ net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket) {
                        parser.content_length().value_or(0));
       if (!reserved->granted()) {
         deadline.disarm();
-        co_await refuse_and_close(client, parser, 503,
-                                  "llmux holds too many request bodies right now; try again");
+        co_await refuse_and_close(client, parser, 503, std::string(over_body_budget));
         co_return;
       }
     }
@@ -390,8 +391,7 @@ net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket) {
     if (reserved && !parser.content_length()) {
       reserved.emplace(buffered_bytes_, settings_.max_buffered_bytes, parser.get().body().size());
       if (!reserved->granted()) {
-        co_await refuse_and_close(client, parser, 503,
-                                  "llmux holds too many request bodies right now; try again");
+        co_await refuse_and_close(client, parser, 503, std::string(over_body_budget));
         co_return;
       }
     }
