@@ -1,5 +1,6 @@
 #include "actors/backend.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
@@ -23,102 +24,222 @@ using namespace std::chrono_literals;
 constexpr auto status_timeout = 10s;
 constexpr auto shutdown_margin = 15min;
 
-/// One request's lease, from its acquire to its release.
-///
-/// ```
-/// (release_atom)                             from the HTTP side: end the ticket
-/// (revoke_atom, uint64 ticket, string why)   from the scheduler: the granted lease is taken back
-/// ```
-///
-/// Acquire and release both go out from this actor, so a release never overtakes its acquire;
-/// a revocation reaches the HTTP side through it.
-using lease_session_actor
-  = caf::typed_actor<caf::reacts_to<release_atom>,
-                     caf::reacts_to<revoke_atom, std::uint64_t, std::string>>;
-
 /// The HTTP side's callbacks for one acquire.
 struct lease_callbacks {
   lease_callback done;
   revoke_callback revoked;
 };
 
-class lease_session_state {
-public:
-  static constexpr const char* name = "lease_session";
+} // namespace
 
-  explicit lease_session_state(lease_session_actor::stateful_pointer<lease_session_state> self)
-    : self_(self) {
+} // namespace llmux::actors
+
+// Callbacks travel only between actors of this process.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(llmux::actors::lease_callbacks)
+
+namespace llmux::actors {
+
+namespace {
+
+/// One client connection's leases, for as long as the connection lives.
+///
+/// ```
+/// (acquire_atom, uint64 ticket, string model, uint64 timeout_ms, lease_callbacks)
+///     from the HTTP side: ask the scheduler for a lease; `done` gets the outcome
+/// (release_atom, uint64 ticket)              from the HTTP side: end the ticket
+/// (revoke_atom, uint64 ticket, string why)   from the scheduler: the granted lease is taken back
+/// (release_atom)                             from the HTTP side: the connection ended
+/// ```
+///
+/// Acquires and releases all go out from this actor, in the order the connection made them,
+/// so a release never overtakes its acquire.
+using session_actor = caf::typed_actor<
+  caf::reacts_to<acquire_atom, std::uint64_t, std::string, std::uint64_t, lease_callbacks>,
+  caf::reacts_to<release_atom, std::uint64_t>,
+  caf::reacts_to<revoke_atom, std::uint64_t, std::string>, caf::reacts_to<release_atom>>;
+
+class session_state {
+public:
+  static constexpr const char* name = "session";
+
+  explicit session_state(session_actor::stateful_pointer<session_state> self) : self_(self) {
   }
 
-  lease_session_state(const lease_session_state&) = delete;
-  lease_session_state& operator=(const lease_session_state&) = delete;
+  session_state(const session_state&) = delete;
+  session_state& operator=(const session_state&) = delete;
 
-  lease_session_actor::behavior_type make_behavior(scheduler_actor scheduler, std::uint64_t ticket,
-                                                   const std::string& model,
-                                                   std::chrono::milliseconds timeout,
-                                                   lease_callbacks callbacks) {
+  session_actor::behavior_type make_behavior(scheduler_actor scheduler) {
     scheduler_ = std::move(scheduler);
-    ticket_ = ticket;
-    callbacks_ = std::move(callbacks);
-    auto timeout_ms = static_cast<std::uint64_t>(timeout.count());
-    self_
-      ->request(scheduler_, acquire_reply_bound(timeout_ms), acquire_atom_v, ticket, model,
-                timeout_ms)
-      .then([this](lease_outcome& outcome) { answer(std::move(outcome)); },
-            [this](caf::error& error) {
-              // The scheduler may still hold the ticket: give it back before quitting.
-              self_->send(scheduler_, release_atom_v, ticket_);
-              released_ = true;
-              lease_outcome refused;
-              refused.status = 503;
-              refused.message = fmt::format("the scheduler did not answer: {}", to_string(error));
-              answer(std::move(refused));
-            });
     return {
-      [this](release_atom) {
-        if (!released_) {
-          released_ = true;
-          self_->send(scheduler_, release_atom_v, ticket_);
-        }
-        if (answered_) {
-          self_->quit();
-        }
+      [this](acquire_atom, std::uint64_t ticket, const std::string& model, std::uint64_t timeout_ms,
+             lease_callbacks& callbacks) {
+        acquire(ticket, model, timeout_ms, std::move(callbacks));
       },
-      [this](revoke_atom, std::uint64_t, const std::string& reason) {
-        if (!released_ && callbacks_.revoked) {
-          auto revoked = std::move(callbacks_.revoked);
-          callbacks_.revoked = nullptr;
+      [this](release_atom, std::uint64_t ticket) { release(ticket); },
+      [this](revoke_atom, std::uint64_t ticket, const std::string& reason) {
+        auto it = tickets_.find(ticket);
+        if (it != tickets_.end() && !it->second.released && it->second.callbacks.revoked) {
+          auto revoked = std::move(it->second.callbacks.revoked);
+          it->second.callbacks.revoked = nullptr;
           revoked(reason);
         }
+      },
+      [this](release_atom) {
+        for (auto& [ticket, held] : tickets_) {
+          if (!held.released) {
+            self_->send(scheduler_, release_atom_v, ticket);
+          }
+        }
+        tickets_.clear();
+        self_->quit();
       },
     };
   }
 
 private:
-  void answer(lease_outcome outcome) {
-    answered_ = true;
-    bool granted = outcome.granted;
-    callbacks_.done(std::move(outcome));
-    // A refused ticket is over; a granted one lives until its release.
-    if (!granted || released_) {
-      self_->quit();
+  struct ticket_state {
+    lease_callbacks callbacks;
+    bool released = false;
+  };
+
+  void acquire(std::uint64_t ticket, const std::string& model, std::uint64_t timeout_ms,
+               lease_callbacks callbacks) {
+    tickets_.emplace(ticket, ticket_state{std::move(callbacks)});
+    self_
+      ->request(scheduler_, acquire_reply_bound(timeout_ms), acquire_atom_v, ticket, model,
+                timeout_ms)
+      .then([this, ticket](lease_outcome& outcome) { answer(ticket, std::move(outcome)); },
+            [this, ticket](caf::error& error) {
+              // The scheduler may still hold the ticket: give it back.
+              release(ticket);
+              lease_outcome refused;
+              refused.status = 503;
+              refused.message = fmt::format("the scheduler did not answer: {}", to_string(error));
+              answer(ticket, std::move(refused));
+            });
+  }
+
+  void release(std::uint64_t ticket) {
+    auto it = tickets_.find(ticket);
+    if (it == tickets_.end() || it->second.released) {
+      return;
+    }
+    it->second.released = true;
+    self_->send(scheduler_, release_atom_v, ticket);
+    // Answered already (the callback was used): nothing more can happen to the ticket.
+    if (!it->second.callbacks.done) {
+      tickets_.erase(it);
     }
   }
 
-  lease_session_actor::stateful_pointer<lease_session_state> self_;
+  void answer(std::uint64_t ticket, lease_outcome outcome) {
+    auto it = tickets_.find(ticket);
+    if (it == tickets_.end() || !it->second.callbacks.done) {
+      return;
+    }
+    auto done = std::move(it->second.callbacks.done);
+    it->second.callbacks.done = nullptr;
+    // A refused ticket is over; a granted one lives until its release.
+    if (!outcome.granted || it->second.released) {
+      tickets_.erase(it);
+    }
+    done(std::move(outcome));
+  }
+
+  session_actor::stateful_pointer<session_state> self_;
   scheduler_actor scheduler_;
-  std::uint64_t ticket_ = 0;
-  lease_callbacks callbacks_;
-  bool answered_ = false;
-  bool released_ = false;
+  std::unordered_map<std::uint64_t, ticket_state> tickets_;
 };
 
-lease_session_actor::behavior_type
-lease_session_impl(lease_session_actor::stateful_pointer<lease_session_state> self,
-                   scheduler_actor scheduler, std::uint64_t ticket, std::string model,
-                   std::chrono::milliseconds timeout, lease_callbacks callbacks) {
-  return self->state.make_behavior(std::move(scheduler), ticket, model, timeout,
-                                   std::move(callbacks));
+session_actor::behavior_type session_impl(session_actor::stateful_pointer<session_state> self,
+                                          scheduler_actor scheduler) {
+  return self->state.make_behavior(std::move(scheduler));
+}
+
+/// The models' gates (lease_gate.hpp), shared by the scheduler and every session.
+struct gate_set {
+  std::vector<std::shared_ptr<lease_gate>> gates;
+  std::unordered_map<std::string, std::size_t> index;
+};
+
+/// The plain-C++ face of a session actor; it ends the actor when destroyed. Leases taken at a
+/// gate never reach the actor.
+class actor_session : public serving_session {
+public:
+  actor_session(session_actor actor, scheduler_actor scheduler,
+                std::shared_ptr<const gate_set> gates, std::atomic<std::uint64_t>& next_ticket)
+    : actor_(std::move(actor)), scheduler_(std::move(scheduler)), gates_(std::move(gates)),
+      next_ticket_(next_ticket) {
+  }
+  actor_session(const actor_session&) = delete;
+  actor_session& operator=(const actor_session&) = delete;
+
+  ~actor_session() override {
+    while (!at_gate_.empty()) {
+      release(at_gate_.back().ticket);
+    }
+    caf::anon_send(actor_, release_atom_v);
+  }
+
+  std::optional<immediate_lease> try_acquire(const std::string& model,
+                                             const revoke_callback& revoked) override {
+    auto found = gates_->index.find(model);
+    if (found == gates_->index.end()) {
+      return std::nullopt;
+    }
+    auto ticket = next_ticket_++;
+    auto lease = gates_->gates[found->second]->try_enter(ticket, revoked);
+    if (!lease) {
+      return std::nullopt;
+    }
+    at_gate_.push_back({ticket, found->second});
+    return immediate_lease{ticket, std::move(*lease)};
+  }
+
+  std::uint64_t acquire(const std::string& model, std::chrono::milliseconds timeout,
+                        lease_callback done, revoke_callback revoked) override {
+    auto ticket = next_ticket_++;
+    caf::anon_send(actor_, acquire_atom_v, ticket, model,
+                   static_cast<std::uint64_t>(timeout.count()),
+                   lease_callbacks{std::move(done), std::move(revoked)});
+    return ticket;
+  }
+
+  void release(std::uint64_t ticket) override {
+    auto taken = std::find_if(at_gate_.begin(), at_gate_.end(),
+                              [ticket](const gate_ticket& held) { return held.ticket == ticket; });
+    if (taken == at_gate_.end()) {
+      caf::anon_send(actor_, release_atom_v, ticket);
+      return;
+    }
+    auto model = taken->model;
+    at_gate_.erase(taken);
+    if (gates_->gates[model]->leave(ticket)) {
+      caf::anon_send(scheduler_, idle_atom_v, static_cast<std::uint64_t>(model));
+    }
+  }
+
+private:
+  struct gate_ticket {
+    std::uint64_t ticket;
+    std::size_t model;
+  };
+
+  session_actor actor_;
+  scheduler_actor scheduler_;
+  std::shared_ptr<const gate_set> gates_;
+  std::atomic<std::uint64_t>& next_ticket_;
+  /// Leases this connection holds from a gate (rarely more than one).
+  std::vector<gate_ticket> at_gate_;
+};
+
+std::shared_ptr<const gate_set> make_gates(const config::config& cfg) {
+  auto made = std::make_shared<gate_set>();
+  for (const auto& model : cfg.models) {
+    made->index.emplace(model.name, made->gates.size());
+    made->gates.push_back(std::make_shared<lease_gate>());
+  }
+  return made;
 }
 
 // Reads the scheduler's status for the HTTP side, without blocking any thread.
@@ -131,10 +252,27 @@ caf::behavior status_reader_impl(caf::event_based_actor* self, scheduler_actor s
   return {};
 }
 
+/// Where the scheduler reports retired engines: the HTTP side sets the callback after the
+/// scheduler exists.
+struct retired_hook {
+  std::mutex mutex;
+  engine_retired_callback callback;
+
+  void operator()(std::uint16_t port) {
+    std::lock_guard lock(mutex);
+    if (callback) {
+      callback(port);
+    }
+  }
+};
+
 class backend_impl : public actor_backend {
 public:
   backend_impl(caf::actor_system& system, const config::config& cfg)
-    : system_(system), scheduler_(spawn_scheduler(system, cfg)),
+    : system_(system), retired_(std::make_shared<retired_hook>()), gates_(make_gates(cfg)),
+      scheduler_(spawn_scheduler(
+        system, cfg, {},
+        serving_hooks{[hook = retired_](std::uint16_t port) { (*hook)(port); }, gates_->gates})),
       warmup_timeout_(warmup_timeout(cfg)) {
     for (const auto& model : cfg.models) {
       names_.push_back(model.name);
@@ -145,28 +283,9 @@ public:
     caf::anon_send_exit(scheduler_, caf::exit_reason::user_shutdown);
   }
 
-  std::uint64_t acquire(const std::string& model, std::chrono::milliseconds timeout,
-                        lease_callback done, revoke_callback revoked) override {
-    auto ticket = next_ticket_++;
-    auto session = system_.spawn(lease_session_impl, scheduler_, ticket, model, timeout,
-                                 lease_callbacks{std::move(done), std::move(revoked)});
-    std::lock_guard lock(sessions_mutex_);
-    sessions_.emplace(ticket, std::move(session));
-    return ticket;
-  }
-
-  void release(std::uint64_t ticket) override {
-    lease_session_actor session;
-    {
-      std::lock_guard lock(sessions_mutex_);
-      auto it = sessions_.find(ticket);
-      if (it == sessions_.end()) {
-        return;
-      }
-      session = std::move(it->second);
-      sessions_.erase(it);
-    }
-    caf::anon_send(session, release_atom_v);
+  std::unique_ptr<serving_session> open_session() override {
+    return std::make_unique<actor_session>(system_.spawn(session_impl, scheduler_), scheduler_,
+                                           gates_, next_ticket_);
   }
 
   const std::vector<std::string>& model_names() const override {
@@ -194,15 +313,19 @@ public:
     system_.spawn(status_reader_impl, scheduler_, std::move(done));
   }
 
+  void on_engine_retired(engine_retired_callback retired) override {
+    std::lock_guard lock(retired_->mutex);
+    retired_->callback = std::move(retired);
+  }
+
 private:
   caf::actor_system& system_;
+  std::shared_ptr<retired_hook> retired_;
+  std::shared_ptr<const gate_set> gates_;
   scheduler_actor scheduler_;
   std::chrono::milliseconds warmup_timeout_;
   std::atomic<std::uint64_t> next_ticket_{1};
   std::vector<std::string> names_;
-  /// Every ticket not yet released, with the session actor that holds it.
-  std::mutex sessions_mutex_;
-  std::unordered_map<std::uint64_t, lease_session_actor> sessions_;
 };
 
 } // namespace

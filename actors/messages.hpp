@@ -29,8 +29,8 @@ typename Inspector::result_type inspect(Inspector& f, outcome& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_outcome& x) {
-  return f(caf::meta::type_name("lease_outcome"), x.granted, x.engine_port, x.model_path, x.status,
-           x.message, x.retry_after_secs);
+  return f(caf::meta::type_name("lease_outcome"), x.granted, x.engine_port, x.model_path,
+           x.engine_epoch, x.status, x.message, x.retry_after_secs);
 }
 
 } // namespace llmux::actors
@@ -56,4 +56,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_ATOM(llmux, llmux::actors, probe_atom, "probe")
   CAF_ADD_ATOM(llmux, llmux::actors, revoke_atom, "revoke")
   CAF_ADD_ATOM(llmux, llmux::actors, drain_atom, "drain")
+  CAF_ADD_ATOM(llmux, llmux::actors, idle_atom, "idle")
 CAF_END_TYPE_ID_BLOCK(llmux)

@@ -15,7 +15,9 @@ using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 scheduler_actor::behavior_type scheduler_state::make_behavior(const config::config& cfg,
-                                                              model_factory factory) {
+                                                              model_factory factory,
+                                                              serving_hooks hooks) {
+  retired_ = std::move(hooks.retired);
   log_ = spdlog::get("sched");
   settings_ = cfg.policy;
   policy_ = make_policy(cfg.policy, cfg.models.size());
@@ -32,6 +34,9 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
   for (const auto& model : cfg.models) {
     model_slot slot;
     slot.config = model;
+    if (models_.size() < hooks.gates.size()) {
+      slot.gate = hooks.gates[models_.size()];
+    }
     models_.push_back(std::move(slot));
     supervise(models_.size() - 1);
   }
@@ -39,27 +44,64 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
   if (auto interval = policy_->tick_interval()) {
     self_->delayed_send(self_, *interval, tick_atom_v, true);
   }
+  // Every handler ends by publishing which gate may be open: any of them can change that.
   return {
     [this](acquire_atom, std::uint64_t ticket, const std::string& model, std::uint64_t timeout_ms) {
-      return acquire(ticket, model, timeout_ms);
+      auto result = acquire(ticket, model, timeout_ms);
+      publish_gates();
+      return result;
     },
-    [this](release_atom, std::uint64_t ticket) { release(ticket); },
-    [this](expire_atom, std::uint64_t ticket) { expire(ticket); },
+    [this](release_atom, std::uint64_t ticket) {
+      release(ticket);
+      publish_gates();
+    },
+    [this](idle_atom, std::uint64_t model) {
+      if (model < models_.size()) {
+        lease_ended(static_cast<std::size_t>(model));
+      }
+      publish_gates();
+    },
+    [this](expire_atom, std::uint64_t ticket) {
+      expire(ticket);
+      publish_gates();
+    },
     [this](step_atom) {
       if (switch_) {
         advance();
       }
+      publish_gates();
     },
-    [this](step_atom, std::uint64_t model) { on_deferred(static_cast<std::size_t>(model)); },
-    [this](drain_atom, std::uint64_t serial) { on_drain_deadline(serial); },
-    [this](tick_atom, bool periodic) { on_tick(periodic); },
-    [this](shutdown_atom) { finish_shutdown_when_idle(true); },
+    [this](step_atom, std::uint64_t model) {
+      on_deferred(static_cast<std::size_t>(model));
+      publish_gates();
+    },
+    [this](drain_atom, std::uint64_t serial) {
+      on_drain_deadline(serial);
+      publish_gates();
+    },
+    [this](tick_atom, bool periodic) {
+      on_tick(periodic);
+      publish_gates();
+    },
+    [this](shutdown_atom) {
+      finish_shutdown_when_idle(true);
+      publish_gates();
+    },
     [this](down_atom, const std::string& model, const std::string& reason) {
       on_model_down(model, reason);
+      publish_gates();
     },
     [this](status_atom) { return status_json(); },
-    [this](shutdown_atom, std::uint64_t grace_ms) { return shutdown(grace_ms); },
-    [this](warmup_atom) { return warmup(); },
+    [this](shutdown_atom, std::uint64_t grace_ms) {
+      auto result = shutdown(grace_ms);
+      publish_gates();
+      return result;
+    },
+    [this](warmup_atom) {
+      auto result = warmup();
+      publish_gates();
+      return result;
+    },
   };
 }
 
@@ -77,7 +119,14 @@ lease_outcome scheduler_state::grant(std::size_t model) const {
   out.granted = true;
   out.engine_port = models_[model].config.port;
   out.model_path = models_[model].config.model_path;
+  out.engine_epoch = models_[model].epoch;
   return out;
+}
+
+void scheduler_state::retire(std::size_t model) const {
+  if (retired_) {
+    retired_(models_[model].config.port);
+  }
 }
 
 caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const std::string& model,
@@ -88,9 +137,6 @@ caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const 
   auto index = index_of(model);
   if (!index) {
     return refusal(404, fmt::format("The model `{}` does not exist.", model));
-  }
-  if (released_early_.erase(ticket) > 0) {
-    return refusal(499, "request cancelled");
   }
   auto& slot = models_[*index];
   bool admitted = admits(*index);
@@ -134,37 +180,36 @@ bool scheduler_state::holds_backlog(std::size_t model) const {
 
 bool scheduler_state::has_room(const model_slot& slot) {
   const auto& limit = slot.config.max_concurrent_requests;
-  return !limit || slot.leases.size() < *limit;
+  return !limit || in_flight(slot) < *limit;
+}
+
+std::size_t scheduler_state::in_flight(const model_slot& slot) {
+  return slot.leases.size() + (slot.gate ? slot.gate->held() : 0);
+}
+
+void scheduler_state::publish_gates() {
+  bool anyone_waits = std::any_of(models_.begin(), models_.end(),
+                                  [](const model_slot& slot) { return !slot.waiting.empty(); });
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    auto& slot = models_[i];
+    if (!slot.gate) {
+      continue;
+    }
+    bool open = active_ == i && !switch_ && !shutdown_ && !anyone_waits
+                && !slot.config.max_concurrent_requests;
+    if (open && !slot.gate->is_open()) {
+      slot.gate->open(grant(i));
+    } else if (!open && slot.gate->is_open()) {
+      slot.gate->close();
+    }
+  }
 }
 
 void scheduler_state::release(std::uint64_t ticket) {
   for (std::size_t i = 0; i < models_.size(); ++i) {
     auto& slot = models_[i];
     if (slot.leases.erase(ticket) > 0) {
-      if (admits(i)) {
-        bool had_backlog = holds_backlog(i);
-        admit_waiting(i);
-        // The requests that waited for this model's switch are all in service: an event
-        // policies may act on (cost_quantum does not preempt before it).
-        if (had_backlog && !holds_backlog(i) && !switch_) {
-          pick_next();
-        }
-      } else if (switch_ && switch_->from == i && switch_->phase <= switch_phase::drain
-                 && switch_->serve_held) {
-        admit_waiting(i, switch_->arrivals_before);
-      }
-      bool drained = slot.leases.empty();
-      if (drained && switch_ && switch_->from == i && switch_->phase == switch_phase::drain) {
-        advance();
-      }
-      if (drained && shutdown_) {
-        finish_shutdown_when_idle(false);
-      }
-      // The active model has nothing left to do: the policy may want the GPU elsewhere now,
-      // rather than at its next tick.
-      if (drained && slot.waiting.empty() && active_ == i && !switch_) {
-        pick_next();
-      }
+      lease_ended(i);
       return;
     }
     for (auto it = slot.waiting.begin(); it != slot.waiting.end(); ++it) {
@@ -175,11 +220,35 @@ void scheduler_state::release(std::uint64_t ticket) {
       }
     }
   }
-  // The release overtook its acquire (they come from different senders), or repeats one.
-  auto current = now();
-  std::erase_if(released_early_,
-                [&](const auto& entry) { return current - entry.second > early_release_memory; });
-  released_early_.emplace(ticket, current);
+  // A repeated release: nothing to do (acquire and release come from one sender, in order).
+}
+
+void scheduler_state::lease_ended(std::size_t i) {
+  auto& slot = models_[i];
+  if (admits(i)) {
+    bool had_backlog = holds_backlog(i);
+    admit_waiting(i);
+    // The requests that waited for this model's switch are all in service: an event
+    // policies may act on (cost_quantum does not preempt before it).
+    if (had_backlog && !holds_backlog(i) && !switch_) {
+      pick_next();
+    }
+  } else if (switch_ && switch_->from == i && switch_->phase <= switch_phase::drain
+             && switch_->serve_held) {
+    admit_waiting(i, switch_->arrivals_before);
+  }
+  bool drained = in_flight(slot) == 0;
+  if (drained && switch_ && switch_->from == i && switch_->phase == switch_phase::drain) {
+    advance();
+  }
+  if (drained && shutdown_) {
+    finish_shutdown_when_idle(false);
+  }
+  // The active model has nothing left to do: the policy may want the GPU elsewhere now,
+  // rather than at its next tick.
+  if (drained && slot.waiting.empty() && active_ == i && !switch_) {
+    pick_next();
+  }
 }
 
 void scheduler_state::expire(std::uint64_t ticket) {
@@ -205,7 +274,7 @@ scheduler_view scheduler_state::view(std::vector<queue_view>& queues) const {
     queue.waiting = slot.waiting.size();
     queue.oldest_wait
       = slot.waiting.empty() ? clock_type::duration{} : current - slot.waiting.front().since;
-    queue.in_flight = slot.leases.size();
+    queue.in_flight = in_flight(slot);
     queues.push_back(queue);
   }
   scheduler_view result;
@@ -291,6 +360,9 @@ void scheduler_state::begin_switch(std::size_t target, bool serve_held) {
 
 // Moves the running switch on to its next step (switch_plan.hpp decides which).
 void scheduler_state::advance() {
+  // The outgoing model's gate closes before its leases are counted for the drain: from then on
+  // the last lease taken there reports its end.
+  publish_gates();
   auto& run = *switch_;
   // The target failed while the switch was on its way (its waiting requests were refused):
   // nothing is left to activate it for.
@@ -305,7 +377,7 @@ void scheduler_state::advance() {
     return;
   }
   switch_facts facts{run.from.has_value(), policy_->drains_before_switch(),
-                     run.from && !models_[*run.from].leases.empty()};
+                     run.from && in_flight(models_[*run.from]) > 0};
   auto step = next_step(run.phase, facts);
   run.phase = phase_of(step);
   switch (step) {
@@ -340,6 +412,7 @@ void scheduler_state::evict_outgoing() {
             models_[from].failures = 0;
           }
           active_.reset();
+          retire(from);
           advance();
         }
       },
@@ -347,6 +420,7 @@ void scheduler_state::evict_outgoing() {
         if (is_current(serial)) {
           log_->error("evicting {} failed: {}", models_[from].config.name, to_string(error));
           active_.reset();
+          retire(from);
           advance();
         }
       });
@@ -378,6 +452,7 @@ void scheduler_state::finish_switch(bool ok, const std::string& error) {
   auto took = duration_cast<milliseconds>(current - run.began);
   if (ok) {
     active_ = run.target;
+    models_[run.target].epoch = ++epochs_;
     activated_at_ = current;
     arrivals_before_activation_ = arrivals_;
     models_[run.target].retry_at.reset();
@@ -429,15 +504,15 @@ void scheduler_state::fail_all(std::size_t model, const lease_outcome& refused) 
 
 scheduler_actor::behavior_type
 scheduler_impl(scheduler_actor::stateful_pointer<scheduler_state> self, config::config cfg,
-               model_factory factory) {
-  return self->state.make_behavior(cfg, std::move(factory));
+               model_factory factory, serving_hooks hooks) {
+  return self->state.make_behavior(cfg, std::move(factory), std::move(hooks));
 }
 
 } // namespace detail
 
 scheduler_actor spawn_scheduler(caf::actor_system& system, const config::config& cfg,
-                                model_factory factory) {
-  return system.spawn(detail::scheduler_impl, cfg, std::move(factory));
+                                model_factory factory, serving_hooks hooks) {
+  return system.spawn(detail::scheduler_impl, cfg, std::move(factory), std::move(hooks));
 }
 
 } // namespace llmux::actors

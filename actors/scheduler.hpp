@@ -3,14 +3,17 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/lease_gate.hpp"
 #include "actors/messages.hpp"
 #include "actors/model.hpp"
+#include "actors/serving.hpp"
 #include "config/config.hpp"
 
 namespace llmux::actors {
@@ -26,6 +29,8 @@ namespace llmux::actors {
 ///     switch fails (503), the ticket is released (cancelled) or llmux shuts down (503)
 ///     A model backing off after failures is refused at once (503 with retry_after_secs).
 /// (release_atom, uint64 ticket)     end a ticket, waiting or granted; repeats are ignored
+/// (idle_atom, uint64 model)         the last lease taken at the model's gate (lease_gate.hpp)
+///                                   after the scheduler closed it has ended
 /// to the acquirer: (revoke_atom, uint64 ticket, string reason)
 ///     a granted lease is taken back: its engine died or hung, the drain of a switch away
 ///     from its model reached `timeouts.drain_timeout_secs`, or shutdown's grace ran out
@@ -51,10 +56,11 @@ namespace llmux::actors {
 /// activating it fails at once, and late answers of the dead actor are ignored.
 using scheduler_actor = caf::typed_actor<
   caf::replies_to<acquire_atom, std::uint64_t, std::string, std::uint64_t>::with<lease_outcome>,
-  caf::reacts_to<release_atom, std::uint64_t>, caf::reacts_to<expire_atom, std::uint64_t>,
-  caf::reacts_to<step_atom>, caf::reacts_to<step_atom, std::uint64_t>,
-  caf::reacts_to<drain_atom, std::uint64_t>, caf::reacts_to<tick_atom, bool>,
-  caf::reacts_to<shutdown_atom>, caf::reacts_to<down_atom, std::string, std::string>,
+  caf::reacts_to<release_atom, std::uint64_t>, caf::reacts_to<idle_atom, std::uint64_t>,
+  caf::reacts_to<expire_atom, std::uint64_t>, caf::reacts_to<step_atom>,
+  caf::reacts_to<step_atom, std::uint64_t>, caf::reacts_to<drain_atom, std::uint64_t>,
+  caf::reacts_to<tick_atom, bool>, caf::reacts_to<shutdown_atom>,
+  caf::reacts_to<down_atom, std::string, std::string>,
   caf::replies_to<status_atom>::with<std::string>,
   caf::replies_to<shutdown_atom, std::uint64_t>::with<outcome>,
   caf::replies_to<warmup_atom>::with<outcome>>;
@@ -83,9 +89,18 @@ inline std::chrono::milliseconds acquire_reply_bound(std::uint64_t timeout_ms) {
 using model_factory = std::function<model_actor(
   caf::actor_system& system, const config::model_config& model, caf::actor scheduler)>;
 
+/// What the daemon's HTTP side shares with the scheduler; the simulator shares nothing.
+struct serving_hooks {
+  /// Hears of every engine that stops serving its model (evicted, died, its actor replaced).
+  engine_retired_callback retired;
+  /// One gate per configured model, in order, which the scheduler opens while requests for it
+  /// may take leases without asking; empty: every lease is asked for.
+  std::vector<std::shared_ptr<lease_gate>> gates;
+};
+
 /// Spawns the scheduler with one model actor per configured model, made by `factory` (by
 /// default real model actors with `vllm_engine`s).
 scheduler_actor spawn_scheduler(caf::actor_system& system, const config::config& cfg,
-                                model_factory factory = {});
+                                model_factory factory = {}, serving_hooks hooks = {});
 
 } // namespace llmux::actors

@@ -19,6 +19,7 @@ void scheduler_state::on_model_down(const std::string& model, const std::string&
   }
   auto why = fmt::format("the engine of {} failed: {}", model, reason);
   revoke_leases(*index, why);
+  retire(*index);
   // A crash loop must not evict the healthy model again and again, whether the death is
   // noticed while the model is active or only after a switch away from it began.
   note_failure(*index, why);
@@ -47,16 +48,22 @@ void scheduler_state::on_model_down(const std::string& model, const std::string&
 
 void scheduler_state::revoke_leases(std::size_t model, const std::string& reason) {
   auto& slot = models_[model];
-  if (slot.leases.empty()) {
+  auto count = in_flight(slot);
+  if (count == 0) {
     return;
   }
-  log_->warn("cutting {} request(s) of {}: {}", slot.leases.size(), slot.config.name, reason);
+  log_->warn("cutting {} request(s) of {}: {}", count, slot.config.name, reason);
   for (const auto& [ticket, holder] : slot.leases) {
     if (holder) {
       caf::anon_send(caf::actor_cast<caf::actor>(holder), revoke_atom_v, ticket, reason);
     }
   }
   slot.leases.clear();
+  if (slot.gate) {
+    // No new lease on this engine until the scheduler opens the gate again.
+    slot.gate->close();
+    slot.gate->revoke_all(reason);
+  }
 }
 
 void scheduler_state::note_failure(std::size_t model, const std::string& why) {

@@ -33,6 +33,7 @@ void scheduler_state::on_model_exit(const caf::down_msg& message) {
     log_->error("model actor of {} ended ({}); starting a new one", models_[i].config.name,
                 to_string(message.reason));
     revoke_leases(i, fmt::format("the model actor of {} ended", models_[i].config.name));
+    retire(i);
     if (active_ == i) {
       active_.reset();
     }
@@ -114,7 +115,7 @@ void scheduler_state::finish_shutdown_when_idle(bool deadline_passed) {
     return;
   }
   bool leases_out = std::any_of(models_.begin(), models_.end(),
-                                [](const model_slot& slot) { return !slot.leases.empty(); });
+                                [](const model_slot& slot) { return in_flight(slot) > 0; });
   if (!deadline_passed && (leases_out || switch_)) {
     return;
   }
@@ -168,7 +169,7 @@ std::string scheduler_state::status_json() const {
     out.key("waiting");
     out.integer(slot.waiting.size());
     out.key("in_flight");
-    out.integer(slot.leases.size());
+    out.integer(in_flight(slot));
     out.key("failures");
     out.integer(slot.failures);
     out.key("retry_in_secs");

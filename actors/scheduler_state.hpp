@@ -24,9 +24,6 @@
 
 namespace llmux::actors::detail {
 
-/// Releases that overtook their acquire are remembered this long.
-constexpr auto early_release_memory = std::chrono::seconds(60);
-
 /// A request waiting for its model, with the promise its acquire is answered through.
 struct waiter {
   std::uint64_t ticket;
@@ -52,6 +49,10 @@ struct model_slot {
   std::optional<clock_type::time_point> retry_at;
   std::optional<clock_type::time_point> last_failed_at;
   std::string last_failure;
+  /// Set each time the model becomes active; leases carry it (`lease_outcome::engine_epoch`).
+  std::uint64_t epoch = 0;
+  /// Where requests take leases without asking while the scheduler keeps it open; may be null.
+  std::shared_ptr<lease_gate> gate;
 };
 
 /// The one switch in progress.
@@ -100,7 +101,8 @@ public:
     end_warmup(outcome::failure("llmux is shutting down"));
   }
 
-  scheduler_actor::behavior_type make_behavior(const config::config& cfg, model_factory factory);
+  scheduler_actor::behavior_type make_behavior(const config::config& cfg, model_factory factory,
+                                               serving_hooks hooks);
 
 private:
   void supervise(std::size_t model);
@@ -112,6 +114,13 @@ private:
   caf::result<lease_outcome> acquire(std::uint64_t ticket, const std::string& model,
                                      std::uint64_t timeout_ms);
   void release(std::uint64_t ticket);
+  /// A lease of `model` ended (released, or the last one taken at its closed gate).
+  void lease_ended(std::size_t model);
+  /// Granted leases of `model`, its gate's included.
+  static std::size_t in_flight(const model_slot& slot);
+  /// Opens the gate of the model that may take leases without asking (active, no switch, no
+  /// request waiting anywhere, no concurrency limit, not shutting down) and closes the others.
+  void publish_gates();
   void expire(std::uint64_t ticket);
   void on_model_down(const std::string& model, const std::string& reason);
   /// Takes back every granted lease of `model`: their holders end the requests with `reason`.
@@ -160,6 +169,8 @@ private:
     return self_->clock().now();
   }
   lease_outcome grant(std::size_t model) const;
+  /// The model's engine no longer serves it: tells whoever keeps connections to it.
+  void retire(std::size_t model) const;
   std::optional<std::size_t> index_of(const std::string& model) const;
 
   scheduler_actor::stateful_pointer<scheduler_state> self_;
@@ -177,7 +188,9 @@ private:
   std::uint64_t switch_serial_ = 0;
   engine_deadlines deadlines_;
   config::timeouts_config timeouts_;
-  std::map<std::uint64_t, clock_type::time_point> released_early_;
+  /// Counts activations, for `model_slot::epoch`.
+  std::uint64_t epochs_ = 0;
+  engine_retired_callback retired_;
   std::optional<caf::typed_response_promise<outcome>> shutdown_;
   /// The warmup request, while the models are being warmed.
   std::optional<caf::typed_response_promise<outcome>> warming_;

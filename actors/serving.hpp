@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,9 @@ struct lease_outcome {
   std::uint16_t engine_port = 0;
   /// The engine's name for the model, written into the forwarded body's `model` field.
   std::string model_path;
+  /// Which time the model became active (granted only): connections to the engine opened
+  /// under another epoch must not be reused.
+  std::uint64_t engine_epoch = 0;
   /// HTTP status for the client when not granted: 404 unknown model, 504 timed out, 503 the
   /// model could not be started, is backing off after failures, or llmux is shutting down.
   int status = 0;
@@ -34,14 +39,31 @@ using lease_callback = std::function<void(lease_outcome)>;
 /// then ends the request at once with an error (`reason` says why) and releases the ticket.
 using revoke_callback = std::function<void(std::string reason)>;
 
-/// What the HTTP side needs from the scheduler.
-class serving_backend {
+/// A lease taken at once, and the ticket that names it.
+struct immediate_lease {
+  std::uint64_t ticket = 0;
+  lease_outcome lease;
+};
+
+/// One client connection's way to the scheduler. Its acquires and releases reach the scheduler
+/// in the order they were made, so a release never overtakes its acquire. Used by one thread
+/// at a time.
+class serving_session {
 public:
-  virtual ~serving_backend() = default;
+  /// Ends the session; tickets still held are released.
+  virtual ~serving_session() = default;
+
+  /// A lease on `model` taken at once, without asking the scheduler, when the model is being
+  /// served and no request waits; `revoked` is called (on an actor thread) if it is taken back.
+  /// Nothing otherwise: then `acquire` asks. The ticket must be released like any other.
+  virtual std::optional<immediate_lease> try_acquire(const std::string& model,
+                                                     const revoke_callback& revoked)
+    = 0;
 
   /// Queues a request for a lease on `model` (a `timeout` of 0 waits without limit); `done`
   /// gets the outcome once, and `revoked` is called if a granted lease is taken back. The
-  /// returned ticket names the request in `release`, which must follow every acquire.
+  /// returned ticket names the request in `release`, which must follow every acquire. If the
+  /// scheduler is gone, `done` gets a 503.
   virtual std::uint64_t acquire(const std::string& model, std::chrono::milliseconds timeout,
                                 lease_callback done, revoke_callback revoked)
     = 0;
@@ -50,6 +72,19 @@ public:
   /// a cancellation, unless it was already decided), a granted lease is returned. Calling it
   /// again does nothing.
   virtual void release(std::uint64_t ticket) = 0;
+};
+
+/// Called on an actor thread when the engine listening on `port` stops serving the model it
+/// served (it is evicted, died or is restarted): connections to it opened before are stale.
+using engine_retired_callback = std::function<void(std::uint16_t port)>;
+
+/// What the HTTP side needs from the scheduler.
+class serving_backend {
+public:
+  virtual ~serving_backend() = default;
+
+  /// A session for one client connection; it may be used from any thread.
+  virtual std::unique_ptr<serving_session> open_session() = 0;
 
   /// The public model names, in configuration order.
   virtual const std::vector<std::string>& model_names() const = 0;
@@ -58,6 +93,10 @@ public:
   /// and per model the waiting requests and granted leases); `done` gets it once, on an actor
   /// thread.
   virtual void status(std::function<void(std::string)> done) = 0;
+
+  /// Sets the one callback told about retired engines (replacing an earlier one); set it
+  /// before serving.
+  virtual void on_engine_retired(engine_retired_callback retired) = 0;
 };
 
 } // namespace llmux::actors

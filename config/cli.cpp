@@ -35,6 +35,11 @@ std::variant<cli_options, int> parse_command_line(int argc, const char* const* a
                 "Most MiB of request bodies held at once over all requests; beyond it 503")
     ->check(CLI::Range(1, 1000000))
     ->capture_default_str();
+  app
+    .add_option("--upstream-idle-ms", options.upstream_idle_ms,
+                "How long an idle engine connection is kept for reuse; 0 opens one per request")
+    ->check(CLI::Range(0, 3600000))
+    ->capture_default_str();
   app.add_flag("--check-config", options.check_config,
                "Load and validate the configuration, print it with every default filled in, "
                "and exit: 0 when valid, 1 otherwise");

@@ -24,6 +24,9 @@ struct cli_options {
   std::size_t max_connections = 4096;
   /// Most request body bytes held in memory at once, over all requests; beyond it 503.
   std::size_t max_buffered_mb = 512;
+  /// How long an idle engine connection is kept for reuse (below the engines' own keep-alive
+  /// timeout: uvicorn's is 5 s); 0 opens a connection per request.
+  std::uint64_t upstream_idle_ms = 4000;
 };
 
 /// Exit status for command-line mistakes (unknown flag, bad value), as the reference uses.

@@ -2,19 +2,19 @@
 
 #include <array>
 #include <chrono>
+#include <optional>
+#include <span>
 #include <string_view>
 #include <tuple>
 
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -31,6 +31,7 @@ namespace bhttp = beast::http;
 
 namespace {
 
+using clock_type = std::chrono::steady_clock;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto connect_timeout = std::chrono::seconds(10);
 constexpr std::size_t relay_buffer_size = 16 * 1024;
@@ -50,7 +51,6 @@ client_request engine_request(const client_request& request, std::string_view ta
   if (!client_address.empty()) {
     out.set("x-forwarded-for", client_address);
   }
-  out.keep_alive(false);
   out.body() = std::move(body);
   out.prepare_payload();
   return out;
@@ -61,47 +61,113 @@ std::string stream_error_event(int status, std::string_view what) {
   return fmt::format("data: {}\n\ndata: [DONE]\n\n", openai_error(status, what));
 }
 
-// The client side of one relayed response: how its body is framed, and writes bounded by the
-// client write limit.
-class client_writer {
+// The bytes of a response head, ready to go out with the first body bytes.
+std::string serialize_head(const bhttp::response<bhttp::empty_body>& head) {
+  std::string_view reason = head.reason();
+  if (reason.empty()) {
+    reason = bhttp::obsolete_reason(head.result());
+  }
+  auto out = fmt::format("HTTP/{}.{} {} {}\r\n", head.version() / 10, head.version() % 10,
+                         head.result_int(), reason);
+  for (const auto& field : head) {
+    out += field.name_string();
+    out += ": ";
+    out += field.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
+// Bounds a relay's waits with one timer, re-armed only when a deadline moves earlier: the
+// engine side (connecting, then silence once the response has begun) and a client write left
+// unread. A deadline that passes closes that side's socket, which ends the operation waiting
+// on it.
+class relay_watchdog {
 public:
-  client_writer(beast::tcp_stream& client, bool chunked, std::chrono::seconds write_limit)
-    : client_(client), chunked_(chunked), write_limit_(write_limit) {
+  relay_watchdog(const net::any_io_executor& executor, tcp::socket& client)
+    : timer_(executor), state_(std::make_shared<state>()) {
+    state_->client = &client;
+  }
+  relay_watchdog(const relay_watchdog&) = delete;
+  relay_watchdog& operator=(const relay_watchdog&) = delete;
+  ~relay_watchdog() {
+    state_->engine = nullptr;
+    state_->client = nullptr;
   }
 
-  net::awaitable<bool> write(net::const_buffer piece) {
-    client_.expires_after(write_limit_);
-    beast::error_code ec;
-    if (chunked_) {
-      std::tie(ec, std::ignore)
-        = co_await net::async_write(client_, bhttp::make_chunk(piece), use_tuple);
-    } else {
-      std::tie(ec, std::ignore) = co_await net::async_write(client_, piece, use_tuple);
-    }
-    client_.expires_never();
-    co_return !ec;
+  /// The engine connection the engine deadline applies to.
+  void watch_engine(tcp::socket* engine) {
+    state_->engine = engine;
   }
 
-  net::awaitable<bool> finish() {
-    if (!chunked_) {
-      co_return true;
-    }
-    client_.expires_after(write_limit_);
-    auto [ec, n] = co_await net::async_write(client_, bhttp::make_chunk_last(), use_tuple);
-    client_.expires_never();
-    co_return !ec;
+  void engine_deadline(std::optional<clock_type::time_point> when) {
+    state_->engine_deadline = when;
+    arm(when);
+  }
+
+  void client_deadline(std::optional<clock_type::time_point> when) {
+    state_->client_deadline = when;
+    arm(when);
+  }
+
+  /// Whether the engine deadline passed (and closed the engine connection).
+  bool engine_timed_out() const {
+    return state_->engine_timed_out;
   }
 
 private:
-  beast::tcp_stream& client_;
-  bool chunked_;
-  std::chrono::seconds write_limit_;
+  struct state {
+    tcp::socket* engine = nullptr;
+    tcp::socket* client = nullptr;
+    std::optional<clock_type::time_point> engine_deadline;
+    std::optional<clock_type::time_point> client_deadline;
+    std::optional<clock_type::time_point> armed_for;
+    bool engine_timed_out = false;
+  };
+
+  void arm(std::optional<clock_type::time_point> when) {
+    if (!when || (state_->armed_for && *state_->armed_for <= *when)) {
+      return; // the timer fires no later than needed and re-checks then
+    }
+    state_->armed_for = when;
+    timer_.expires_at(*when);
+    timer_.async_wait([this, shared = state_](beast::error_code ec) {
+      if (ec || shared->client == nullptr) {
+        return;
+      }
+      shared->armed_for.reset();
+      check(*shared);
+    });
+  }
+
+  void check(state& current) {
+    auto now = clock_type::now();
+    beast::error_code ignored;
+    if (current.engine_deadline && now >= *current.engine_deadline && current.engine != nullptr) {
+      current.engine_timed_out = true;
+      current.engine_deadline.reset();
+      current.engine->close(ignored);
+    }
+    if (current.client_deadline && now >= *current.client_deadline) {
+      current.client_deadline.reset();
+      current.client->close(ignored);
+    }
+    auto next = current.engine_deadline;
+    if (current.client_deadline && (!next || *current.client_deadline < *next)) {
+      next = current.client_deadline;
+    }
+    arm(next);
+  }
+
+  net::steady_timer timer_;
+  std::shared_ptr<state> state_;
 };
 
 // Points `cut` at the engine connection while it is open.
 class cut_scope {
 public:
-  cut_scope(relay_cut& cut, beast::tcp_stream& engine) : cut_(cut) {
+  cut_scope(relay_cut& cut, tcp::socket& engine) : cut_(cut) {
     cut_.engine = &engine;
   }
   cut_scope(const cut_scope&) = delete;
@@ -114,15 +180,260 @@ private:
   relay_cut& cut_;
 };
 
-// While the engine works on a request and nothing has been sent back, a client that leaves
-// cancels the request: the engine connection is closed, so the engine stops generating.
-net::awaitable<void> cancel_when_client_leaves(tcp::socket& client,
-                                               std::shared_ptr<relay_cut> cut) {
-  auto [ec] = co_await client.async_wait(tcp::socket::wait_read, use_tuple);
-  if (!ec && cut->watching_client && peer_closed(client)) {
-    cut->cut("the client closed its connection");
+// One request relayed: an engine connection (pooled or new), the request out, the response
+// back as it arrives.
+class relay {
+public:
+  relay(beast::tcp_stream& client, const client_request& request,
+        const actors::lease_outcome& lease, relay_context context, std::shared_ptr<relay_cut> cut,
+        const net::any_io_executor& executor)
+    : client_(client), request_(request), lease_(lease), context_(context), cut_(std::move(cut)),
+      engine_(executor), watchdog_(executor, client.socket()), log_(spdlog::get("http")) {
+    watchdog_.watch_engine(&engine_);
   }
-}
+
+  net::awaitable<bool> run(std::string target, std::string body) {
+    if (cut_->reason) {
+      co_return co_await send_error(client_, request_, 503, *cut_->reason);
+    }
+    cut_scope scope(*cut_, engine_);
+    auto outgoing = engine_request(request_, target, std::move(body), lease_.engine_port,
+                                   context_.client_address);
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    parser.body_limit(boost::none);
+    watch_client_departure();
+    auto ec = co_await exchange(outgoing, parser);
+    // Stop watching the client: from here on its departure shows as a failed write.
+    cut_->watching_client = false;
+    beast::error_code ignored;
+    client_.socket().cancel(ignored);
+    if (ec) {
+      co_return co_await refuse(ec);
+    }
+    co_return co_await stream(parser);
+  }
+
+private:
+  // While the engine works on a request and nothing has been sent back, a client that leaves
+  // cancels the request: the engine connection is closed, so the engine stops generating.
+  void watch_client_departure() {
+    cut_->watching_client = true;
+    client_.socket().async_wait(tcp::socket::wait_read,
+                                [cut = cut_, socket = &client_.socket()](beast::error_code ec) {
+                                  if (!ec && cut->watching_client && peer_closed(*socket)) {
+                                    cut->cut("the client closed its connection");
+                                  }
+                                });
+  }
+
+  // Sends the request and reads the response head. A pooled connection the engine closed while
+  // it idled fails before any answer: the request goes once more on a new connection.
+  net::awaitable<beast::error_code> exchange(client_request& outgoing,
+                                             bhttp::response_parser<bhttp::buffer_body>& parser) {
+    if (auto pooled
+        = context_.pool.take(lease_.engine_port, lease_.engine_epoch, clock_type::now())) {
+      engine_ = std::move(*pooled);
+      auto ec = co_await send_and_read_head(outgoing, parser);
+      if (!ec || parser.got_some() || cut_->reason) {
+        co_return ec;
+      }
+      beast::error_code ignored;
+      engine_.close(ignored);
+      engine_buffer_.clear();
+    }
+    if (auto ec = co_await connect()) {
+      co_return ec;
+    }
+    co_return co_await send_and_read_head(outgoing, parser);
+  }
+
+  net::awaitable<beast::error_code> connect() {
+    tcp::endpoint endpoint(net::ip::make_address_v4("127.0.0.1"), lease_.engine_port);
+    watchdog_.engine_deadline(clock_type::now() + connect_timeout);
+    auto [ec] = co_await engine_.async_connect(endpoint, use_tuple);
+    watchdog_.engine_deadline(std::nullopt);
+    if (!ec) {
+      beast::error_code ignored;
+      engine_.set_option(tcp::no_delay(true), ignored);
+    } else if (watchdog_.engine_timed_out()) {
+      ec = beast::error::timeout;
+    }
+    connect_failed_ = ec.failed();
+    co_return ec;
+  }
+
+  // The answer may take as long as the generation does: the engine's liveness probes, a
+  // revoked lease or the client leaving end the wait for it.
+  net::awaitable<beast::error_code>
+  send_and_read_head(client_request& outgoing, bhttp::response_parser<bhttp::buffer_body>& parser) {
+    auto [ec, sent] = co_await bhttp::async_write(engine_, outgoing, use_tuple);
+    if (!ec) {
+      std::tie(ec, std::ignore)
+        = co_await bhttp::async_read_header(engine_, engine_buffer_, parser, use_tuple);
+    }
+    co_return ec;
+  }
+
+  // No response from the engine: a 503 when the lease was cut, else a 502.
+  net::awaitable<bool> refuse(beast::error_code ec) {
+    if (cut_->reason) {
+      log_->info("request to {} cut before the engine answered: {}", lease_.model_path,
+                 *cut_->reason);
+      co_return co_await send_error(client_, request_, 503, *cut_->reason);
+    }
+    if (connect_failed_) {
+      log_->warn("engine on port {} unreachable: {}", lease_.engine_port, ec.message());
+      co_return co_await send_error(
+        client_, request_, 502,
+        fmt::format("the engine of {} is unreachable: {}", lease_.model_path, ec.message()));
+    }
+    log_->warn("engine on port {} failed before answering: {}", lease_.engine_port, ec.message());
+    co_return co_await send_error(
+      client_, request_, 502, fmt::format("the engine closed the connection: {}", ec.message()));
+  }
+
+  net::awaitable<bool> stream(bhttp::response_parser<bhttp::buffer_body>& parser) {
+    const auto& head = parser.get();
+    bool event_stream
+      = head[bhttp::field::content_type].find("text/event-stream") != beast::string_view::npos;
+    auto length = parser.content_length();
+    // The status as a number: a code Beast does not know (420, 599, ...) must pass unchanged.
+    bhttp::response<bhttp::empty_body> response;
+    response.version(request_.version());
+    response.result(head.result_int());
+    response.reason(head.reason());
+    for (const auto& field : head) {
+      if (forwards_response_header(field.name_string())) {
+        response.insert(field.name_string(), field.value());
+      }
+    }
+    // HTTP/1.0 has no chunked encoding: a body of unknown length ends with the connection.
+    bool open_length = !length || event_stream;
+    chunked_ = open_length && request_.version() >= 11;
+    bool keep_alive = request_.keep_alive() && !(open_length && !chunked_);
+    if (chunked_) {
+      response.chunked(true);
+    } else if (!open_length) {
+      response.content_length(*length);
+    }
+    response.keep_alive(keep_alive);
+    pending_head_ = serialize_head(response);
+    // The head waits for the first body bytes, so both leave in one write; an event stream
+    // whose first event has not arrived yet gets its head at once.
+    if (event_stream && engine_buffer_.size() == 0 && !parser.is_done()) {
+      if (!co_await write_client({}, false)) {
+        co_return false;
+      }
+    }
+    std::array<char, relay_buffer_size> buffer;
+    while (!parser.is_done()) {
+      parser.get().body().data = buffer.data();
+      parser.get().body().size = buffer.size();
+      watchdog_.engine_deadline(clock_type::now() + context_.limits.engine_idle);
+      auto [ec, n] = co_await bhttp::async_read_some(engine_, engine_buffer_, parser, use_tuple);
+      if (ec == bhttp::error::need_buffer) {
+        ec = {};
+      }
+      auto got = buffer.size() - parser.get().body().size;
+      // Each piece goes out as soon as it arrives: SSE events are not held back.
+      if (!ec && !co_await write_client(net::buffer(buffer.data(), got), parser.is_done())) {
+        co_return false; // the client went away or stopped reading; the caller releases the lease
+      }
+      if (ec) {
+        if (got > 0 && !co_await write_client(net::buffer(buffer.data(), got), false)) {
+          co_return false;
+        }
+        co_await report_failure(ec, event_stream);
+        co_return false;
+      }
+    }
+    watchdog_.engine_deadline(std::nullopt);
+    // A response without a body (or whose last read carried no bytes) still owes its head or
+    // its end.
+    if (!ended_ && !co_await write_client({}, true)) {
+      co_return false;
+    }
+    if (parser.keep_alive() && engine_buffer_.size() == 0 && !cut_->reason) {
+      context_.pool.put(lease_.engine_port, lease_.engine_epoch, std::move(engine_),
+                        clock_type::now());
+    }
+    co_return keep_alive;
+  }
+
+  // The engine failed mid-response (or the lease was cut): an SSE client hears why in-band.
+  net::awaitable<void> report_failure(beast::error_code ec, bool event_stream) {
+    // No conditional expressions with temporaries in a coroutine: g++ 12 destroys such
+    // temporaries twice.
+    std::string what;
+    if (cut_->reason) {
+      what = *cut_->reason;
+    } else if (watchdog_.engine_timed_out()) {
+      what = fmt::format("the engine of {} sent nothing for {} s", lease_.model_path,
+                         context_.limits.engine_idle.count());
+    } else {
+      what
+        = fmt::format("the engine of {} failed mid-response: {}", lease_.model_path, ec.message());
+    }
+    log_->warn("{} (port {})", what, lease_.engine_port);
+    if (event_stream) {
+      auto event = stream_error_event(cut_->reason ? 503 : 502, what);
+      co_await write_client(net::buffer(event), true);
+    } else if (!pending_head_.empty()) {
+      // Nothing reached the client yet: it still gets a whole answer.
+      co_await send_error(client_, request_, 502, what);
+    }
+  }
+
+  // Writes one piece of the body (framed as a chunk when the response is chunked), preceded by
+  // the head if it has not gone out yet and followed by the end of the body when `last`.
+  net::awaitable<bool> write_client(net::const_buffer piece, bool last) {
+    std::array<net::const_buffer, 5> buffers;
+    std::size_t count = 0;
+    if (!pending_head_.empty()) {
+      buffers[count++] = net::buffer(pending_head_);
+    }
+    std::array<char, 24> chunk_size;
+    if (chunked_ && piece.size() > 0) {
+      auto end = fmt::format_to_n(chunk_size.data(), chunk_size.size(), "{:x}\r\n", piece.size());
+      buffers[count++] = net::buffer(chunk_size.data(), end.size);
+    }
+    if (piece.size() > 0) {
+      buffers[count++] = piece;
+      if (chunked_) {
+        buffers[count++] = net::buffer("\r\n", 2);
+      }
+    }
+    if (chunked_ && last) {
+      buffers[count++] = net::buffer("0\r\n\r\n", 5);
+    }
+    if (count == 0) {
+      co_return true;
+    }
+    watchdog_.client_deadline(clock_type::now() + context_.limits.client_write);
+    auto [ec, n] = co_await net::async_write(
+      client_.socket(), std::span<net::const_buffer>(buffers.data(), count), use_tuple);
+    watchdog_.client_deadline(std::nullopt);
+    pending_head_.clear();
+    ended_ = last && !ec;
+    co_return !ec;
+  }
+
+  beast::tcp_stream& client_;
+  const client_request& request_;
+  const actors::lease_outcome& lease_;
+  relay_context context_;
+  std::shared_ptr<relay_cut> cut_;
+  tcp::socket engine_;
+  beast::flat_buffer engine_buffer_;
+  relay_watchdog watchdog_;
+  std::shared_ptr<spdlog::logger> log_;
+  bool connect_failed_ = false;
+  bool chunked_ = false;
+  /// Whether the end of the body (and so everything) has been written.
+  bool ended_ = false;
+  /// The response head until it has been written.
+  std::string pending_head_;
+};
 
 } // namespace
 
@@ -134,127 +445,10 @@ bool peer_closed(tcp::socket& socket) {
 
 net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_request& request,
                                        std::string target, std::string body,
-                                       const actors::lease_outcome& lease,
-                                       const relay_limits& limits, std::shared_ptr<relay_cut> cut) {
-  auto log = spdlog::get("http");
-  if (cut->reason) {
-    co_return co_await send_error(client, request, 503, *cut->reason);
-  }
-  beast::tcp_stream engine(co_await net::this_coro::executor);
-  cut_scope scope(*cut, engine);
-  engine.expires_after(connect_timeout);
-  tcp::endpoint endpoint(net::ip::make_address_v4("127.0.0.1"), lease.engine_port);
-  if (auto [ec] = co_await engine.async_connect(endpoint, use_tuple); ec) {
-    log->warn("engine on port {} unreachable: {}", lease.engine_port, ec.message());
-    co_return co_await send_error(
-      client, request, 502,
-      fmt::format("the engine of {} is unreachable: {}", lease.model_path, ec.message()));
-  }
-  // The answer may take as long as the generation does: the engine's liveness probes, a
-  // revoked lease or the client leaving end the wait for it.
-  engine.expires_never();
-  beast::error_code no_peer;
-  auto peer = client.socket().remote_endpoint(no_peer);
-  auto outgoing = engine_request(request, target, std::move(body), lease.engine_port,
-                                 no_peer ? std::string{} : peer.address().to_string());
-  cut->watching_client = true;
-  net::co_spawn(co_await net::this_coro::executor, cancel_when_client_leaves(client.socket(), cut),
-                net::detached);
-  beast::flat_buffer engine_buffer;
-  bhttp::response_parser<bhttp::buffer_body> parser;
-  parser.body_limit(boost::none);
-  beast::error_code ec;
-  std::tie(ec, std::ignore) = co_await bhttp::async_write(engine, outgoing, use_tuple);
-  if (!ec) {
-    std::tie(ec, std::ignore)
-      = co_await bhttp::async_read_header(engine, engine_buffer, parser, use_tuple);
-  }
-  // Stop watching the client: from here on its departure shows as a failed write.
-  cut->watching_client = false;
-  beast::error_code ignored;
-  client.socket().cancel(ignored);
-  if (ec) {
-    if (cut->reason) {
-      log->info("request to {} cut before the engine answered: {}", lease.model_path, *cut->reason);
-      co_return co_await send_error(client, request, 503, *cut->reason);
-    }
-    log->warn("engine on port {} failed before answering: {}", lease.engine_port, ec.message());
-    co_return co_await send_error(
-      client, request, 502, fmt::format("the engine closed the connection: {}", ec.message()));
-  }
-  const auto& head = parser.get();
-  bool event_stream
-    = head[bhttp::field::content_type].find("text/event-stream") != beast::string_view::npos;
-  auto length = parser.content_length();
-  // The status as a number: a code Beast does not know (420, 599, ...) must pass unchanged.
-  bhttp::response<bhttp::empty_body> response;
-  response.version(request.version());
-  response.result(head.result_int());
-  response.reason(head.reason());
-  for (const auto& field : head) {
-    if (forwards_response_header(field.name_string())) {
-      response.insert(field.name_string(), field.value());
-    }
-  }
-  // HTTP/1.0 has no chunked encoding: a body of unknown length ends with the connection.
-  bool open_length = !length || event_stream;
-  bool chunked = open_length && request.version() >= 11;
-  bool keep_alive = request.keep_alive() && !(open_length && !chunked);
-  if (chunked) {
-    response.chunked(true);
-  } else if (!open_length) {
-    response.content_length(*length);
-  }
-  response.keep_alive(keep_alive);
-  bhttp::response_serializer<bhttp::empty_body> serializer{response};
-  client.expires_after(limits.client_write);
-  std::tie(ec, std::ignore) = co_await bhttp::async_write_header(client, serializer, use_tuple);
-  client.expires_never();
-  if (ec) {
-    co_return false;
-  }
-  client_writer to_client(client, chunked, limits.client_write);
-  std::array<char, relay_buffer_size> buffer;
-  while (!parser.is_done()) {
-    parser.get().body().data = buffer.data();
-    parser.get().body().size = buffer.size();
-    engine.expires_after(limits.engine_idle);
-    std::tie(ec, std::ignore)
-      = co_await bhttp::async_read_some(engine, engine_buffer, parser, use_tuple);
-    if (ec == bhttp::error::need_buffer) {
-      ec = {};
-    }
-    auto got = buffer.size() - parser.get().body().size;
-    // Each piece goes out as soon as it arrives: SSE events are not held back.
-    if (got > 0 && !co_await to_client.write(net::buffer(buffer.data(), got))) {
-      co_return false; // the client went away or stopped reading; the caller releases the lease
-    }
-    if (ec) {
-      // No conditional expressions with temporaries in a coroutine: g++ 12 destroys such
-      // temporaries twice.
-      std::string what;
-      if (cut->reason) {
-        what = *cut->reason;
-      } else if (ec == beast::error::timeout) {
-        what = fmt::format("the engine of {} sent nothing for {} s", lease.model_path,
-                           limits.engine_idle.count());
-      } else {
-        what
-          = fmt::format("the engine of {} failed mid-response: {}", lease.model_path, ec.message());
-      }
-      log->warn("{} (port {})", what, lease.engine_port);
-      if (event_stream) {
-        auto event = stream_error_event(cut->reason ? 503 : 502, what);
-        co_await to_client.write(net::buffer(event));
-        co_await to_client.finish();
-      }
-      co_return false;
-    }
-  }
-  if (!co_await to_client.finish()) {
-    co_return false;
-  }
-  co_return keep_alive;
+                                       const actors::lease_outcome& lease, relay_context context,
+                                       std::shared_ptr<relay_cut> cut) {
+  relay one(client, request, lease, context, std::move(cut), co_await net::this_coro::executor);
+  co_return co_await one.run(std::move(target), std::move(body));
 }
 
 } // namespace llmux::http

@@ -14,7 +14,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -111,15 +110,17 @@ struct wait_watch {
   bool watching = true;
 };
 
-// While a request waits for a lease, a client that leaves cancels its place in the queue.
-net::awaitable<void> cancel_wait_when_client_leaves(tcp::socket& socket,
-                                                    actors::serving_backend& backend,
-                                                    std::shared_ptr<wait_watch> watch) {
-  auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
-  if (!ec && watch->watching && peer_closed(socket)) {
-    watch->client_gone = true;
-    backend.release(watch->ticket);
-  }
+// While a request waits for a lease, a client that leaves cancels its place in the queue. The
+// watcher reads the ticket only after its socket wait completes, by when acquire has set it.
+void cancel_wait_when_client_leaves(tcp::socket& socket, actors::serving_session& session,
+                                    std::shared_ptr<wait_watch> watch) {
+  socket.async_wait(tcp::socket::wait_read,
+                    [&socket, &session, watch = std::move(watch)](beast::error_code ec) {
+                      if (!ec && watch->watching && peer_closed(socket)) {
+                        watch->client_gone = true;
+                        session.release(watch->ticket);
+                      }
+                    });
 }
 
 // A deadline for reading a request that cancels the socket's operations instead of closing
@@ -172,19 +173,48 @@ private:
 // Returns the ticket exactly once, however the request ends.
 class lease_guard {
 public:
-  lease_guard(actors::serving_backend& backend, std::uint64_t ticket)
-    : backend_(backend), ticket_(ticket) {
+  lease_guard(actors::serving_session& session, std::uint64_t ticket)
+    : session_(session), ticket_(ticket) {
   }
   lease_guard(const lease_guard&) = delete;
   lease_guard& operator=(const lease_guard&) = delete;
   ~lease_guard() {
-    backend_.release(ticket_);
+    session_.release(ticket_);
   }
 
 private:
-  actors::serving_backend& backend_;
+  actors::serving_session& session_;
   std::uint64_t ticket_;
 };
+
+/// One io thread and what only it touches: the connections it serves and their idle engine
+/// connections. Nothing here needs a lock or a strand.
+struct io_worker {
+  explicit io_worker(engine_pool::limits pool_limits) : io(1), pool(pool_limits) {
+  }
+  net::io_context io;
+  engine_pool pool;
+  std::thread thread;
+};
+
+/// How a request's wait for a lease ended.
+struct lease_wait {
+  std::uint64_t ticket = 0;
+  actors::lease_outcome outcome;
+  /// The client left while the request waited.
+  bool client_gone = false;
+};
+
+/// What one client connection keeps between its requests.
+struct connection_state {
+  io_worker& worker;
+  /// The client's address, for x-forwarded-for.
+  std::string address;
+  /// Opened with the first proxied request; its acquires and releases stay in order.
+  std::unique_ptr<actors::serving_session> session;
+};
+
+constexpr auto pool_sweep_interval = std::chrono::seconds(1);
 
 std::string model_list(const std::vector<std::string>& names) {
   auto created = std::chrono::duration_cast<std::chrono::seconds>(
@@ -274,12 +304,17 @@ net::awaitable<void> refuse_and_close(beast::tcp_stream& client,
 
 struct proxy_server::impl {
   impl(actors::serving_backend& backend, server_settings settings)
-    : backend_(backend), settings_(std::move(settings)),
-      io_(static_cast<int>(settings_.io_threads)), acceptor_(net::make_strand(io_)) {
+    : backend_(backend), settings_(std::move(settings)) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(settings_.io_threads, 1); ++i) {
+      workers_.push_back(std::make_unique<io_worker>(
+        engine_pool::limits{settings_.upstream_idle_per_engine, settings_.upstream_idle_time}));
+    }
+    acceptor_.emplace(workers_.front()->io);
   }
 
   net::awaitable<void> accept_loop();
-  net::awaitable<void> serve_connection(tcp::socket socket);
+  net::awaitable<void> sweep_pool(io_worker& worker);
+  net::awaitable<void> serve_connection(tcp::socket socket, io_worker& worker);
   /// Why a request could not be read, as an error response; nothing when the client left.
   struct read_refusal {
     int status;
@@ -288,15 +323,20 @@ struct proxy_server::impl {
   std::optional<read_refusal> refusal_for(beast::error_code ec,
                                           const bhttp::request_parser<bhttp::string_body>& parser,
                                           bool deadline_expired, std::size_t buffered) const;
-  net::awaitable<bool> handle(beast::tcp_stream& client, client_request& request);
-  net::awaitable<bool> proxy(beast::tcp_stream& client, client_request& request,
-                             std::string target);
+  net::awaitable<bool> handle(beast::tcp_stream& client, client_request& request,
+                              connection_state& connection);
+  net::awaitable<bool> proxy(beast::tcp_stream& client, client_request& request, std::string target,
+                             connection_state& connection);
+  net::awaitable<lease_wait> wait_for_lease(beast::tcp_stream& client,
+                                            actors::serving_session& session,
+                                            const std::string& model,
+                                            actors::revoke_callback revoked);
 
   actors::serving_backend& backend_;
   server_settings settings_;
-  net::io_context io_;
-  tcp::acceptor acceptor_;
-  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<io_worker>> workers_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::size_t next_worker_ = 0;
   std::shared_ptr<spdlog::logger> log_ = spdlog::get("http");
   std::atomic<std::size_t> connections_{0};
   /// Request body bytes held by all connections now.
@@ -304,7 +344,8 @@ struct proxy_server::impl {
 };
 
 net::awaitable<void> proxy_server::impl::accept_loop() {
-  net::steady_timer pause(acceptor_.get_executor());
+  auto& acceptor = *acceptor_;
+  net::steady_timer pause(acceptor.get_executor());
   bool paused = false;
   for (;;) {
     // At the connection cap new clients wait in the listen backlog, not in llmux's memory.
@@ -318,8 +359,11 @@ net::awaitable<void> proxy_server::impl::accept_loop() {
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), use_tuple);
-    if (ec == net::error::operation_aborted || !acceptor_.is_open()) {
+    // Connections are spread over the io threads in turn; each stays on its thread.
+    auto& worker = *workers_[next_worker_];
+    next_worker_ = (next_worker_ + 1) % workers_.size();
+    auto [ec, socket] = co_await acceptor.async_accept(worker.io, use_tuple);
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) {
       co_return;
     }
     if (ec) {
@@ -337,17 +381,32 @@ net::awaitable<void> proxy_server::impl::accept_loop() {
       log_->info("accepting connections again ({} open)", connections_.load());
       paused = false;
     }
-    auto executor = socket.get_executor();
     ++connections_;
-    net::co_spawn(executor, serve_connection(std::move(socket)), net::detached);
+    net::co_spawn(worker.io, serve_connection(std::move(socket), worker), net::detached);
   }
 }
 
-net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket) {
+// Closes idle engine connections before the engines do (uvicorn after 5 s).
+net::awaitable<void> proxy_server::impl::sweep_pool(io_worker& worker) {
+  net::steady_timer tick(worker.io);
+  for (;;) {
+    tick.expires_after(pool_sweep_interval);
+    if (auto [ec] = co_await tick.async_wait(use_tuple); ec) {
+      co_return;
+    }
+    worker.pool.expire(std::chrono::steady_clock::now());
+  }
+}
+
+net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket, io_worker& worker) {
   counted_connection counted(connections_);
   beast::tcp_stream client(std::move(socket));
   beast::error_code ignored;
   client.socket().set_option(tcp::no_delay(true), ignored);
+  connection_state connection{worker, {}, nullptr};
+  if (auto peer = client.socket().remote_endpoint(ignored); !ignored) {
+    connection.address = peer.address().to_string();
+  }
   read_deadline deadline(client.socket());
   beast::flat_buffer buffer;
   for (;;) {
@@ -396,7 +455,7 @@ net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket) {
       }
     }
     auto request = parser.release();
-    if (!co_await handle(client, request)) {
+    if (!co_await handle(client, request, connection)) {
       break;
     }
   }
@@ -430,8 +489,8 @@ proxy_server::impl::refusal_for(beast::error_code ec,
   return read_refusal{400, fmt::format("malformed HTTP request: {}", ec.message())};
 }
 
-net::awaitable<bool> proxy_server::impl::handle(beast::tcp_stream& client,
-                                                client_request& request) {
+net::awaitable<bool> proxy_server::impl::handle(beast::tcp_stream& client, client_request& request,
+                                                connection_state& connection) {
   auto decided
     = route_request(std::string_view(request.method_string()), std::string_view(request.target()));
   switch (decided.what) {
@@ -459,11 +518,11 @@ net::awaitable<bool> proxy_server::impl::handle(beast::tcp_stream& client,
     case route::proxy:
       break;
   }
-  co_return co_await proxy(client, request, decided.forward_target);
+  co_return co_await proxy(client, request, decided.forward_target, connection);
 }
 
 net::awaitable<bool> proxy_server::impl::proxy(beast::tcp_stream& client, client_request& request,
-                                               std::string target) {
+                                               std::string target, connection_state& connection) {
   auto reference = find_model(request["model-override"], request.body());
   if (!reference.error.empty()) {
     co_return co_await send_error(client, request, 400, reference.error);
@@ -480,31 +539,30 @@ net::awaitable<bool> proxy_server::impl::proxy(beast::tcp_stream& client, client
                                   fmt::format("The model `{}` does not exist.", reference.model),
                                   "model");
   }
-  // While the request waits, a watcher notices a client that leaves and cancels the wait. It
-  // reads the ticket only after its socket wait completes, by when acquire has assigned it.
+  if (!connection.session) {
+    connection.session = backend_.open_session();
+  }
+  auto& session = *connection.session;
   auto executor = co_await net::this_coro::executor;
-  auto watch = std::make_shared<wait_watch>();
   auto cut = std::make_shared<relay_cut>();
-  net::co_spawn(executor, cancel_wait_when_client_leaves(client.socket(), backend_, watch),
-                net::detached);
-  // A revocation arrives on an actor thread; the cut is made on this connection's strand.
-  auto revoked = [executor, cut](std::string reason) {
+  // A revocation arrives on an actor thread; the cut is made on this connection's io thread.
+  actors::revoke_callback revoked = [executor, cut](std::string reason) {
     net::post(executor,
               [cut, reason = std::move(reason)]() mutable { cut->cut(std::move(reason)); });
   };
-  auto outcome = co_await async_callback<actors::lease_outcome>(
-    [&](auto done) {
-      watch->ticket
-        = backend_.acquire(reference.model, settings_.request_timeout, std::move(done), revoked);
-    },
-    net::use_awaitable);
-  lease_guard lease(backend_, watch->ticket);
-  watch->watching = false;
-  beast::error_code ignored;
-  client.socket().cancel(ignored);
-  if (watch->client_gone) {
+  // Usually the model is being served and nothing waits: the lease is taken at once.
+  lease_wait taken;
+  if (auto now = session.try_acquire(reference.model, revoked)) {
+    taken.ticket = now->ticket;
+    taken.outcome = std::move(now->lease);
+  } else {
+    taken = co_await wait_for_lease(client, session, reference.model, std::move(revoked));
+  }
+  lease_guard lease(session, taken.ticket);
+  if (taken.client_gone) {
     co_return false;
   }
+  const auto& outcome = taken.outcome;
   if (!outcome.granted) {
     co_return co_await send_refusal(client, request, outcome);
   }
@@ -513,8 +571,32 @@ net::awaitable<bool> proxy_server::impl::proxy(beast::tcp_stream& client, client
                 : std::move(request.body());
   log_->debug("{} {} -> {} (port {})", std::string_view(request.method_string()), target,
               reference.model, outcome.engine_port);
-  co_return co_await forward_to_engine(client, request, std::move(target), std::move(body), outcome,
-                                       settings_.relay, cut);
+  co_return co_await forward_to_engine(
+    client, request, std::move(target), std::move(body), outcome,
+    relay_context{connection.worker.pool, settings_.relay, connection.address}, cut);
+}
+
+// Queues the request with the scheduler. While it waits, a watcher notices a client that leaves
+// and cancels the wait.
+net::awaitable<lease_wait> proxy_server::impl::wait_for_lease(beast::tcp_stream& client,
+                                                              actors::serving_session& session,
+                                                              const std::string& model,
+                                                              actors::revoke_callback revoked) {
+  auto watch = std::make_shared<wait_watch>();
+  cancel_wait_when_client_leaves(client.socket(), session, watch);
+  lease_wait result;
+  result.outcome = co_await async_callback<actors::lease_outcome>(
+    [&](auto done) {
+      watch->ticket
+        = session.acquire(model, settings_.request_timeout, std::move(done), std::move(revoked));
+    },
+    net::use_awaitable);
+  result.ticket = watch->ticket;
+  watch->watching = false;
+  beast::error_code ignored;
+  client.socket().cancel(ignored);
+  result.client_gone = watch->client_gone;
+  co_return result;
 }
 
 proxy_server::proxy_server(actors::serving_backend& backend, server_settings settings)
@@ -527,6 +609,7 @@ proxy_server::~proxy_server() {
 
 std::uint16_t proxy_server::start(std::string& error) {
   auto& self = *impl_;
+  auto& acceptor = *self.acceptor_;
   beast::error_code ec;
   auto address = net::ip::make_address(self.settings_.host, ec);
   if (ec) {
@@ -534,44 +617,53 @@ std::uint16_t proxy_server::start(std::string& error) {
     return 0;
   }
   tcp::endpoint endpoint(address, self.settings_.port);
-  self.acceptor_.open(endpoint.protocol(), ec);
+  acceptor.open(endpoint.protocol(), ec);
   if (!ec) {
-    self.acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-    self.acceptor_.bind(endpoint, ec);
+    acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    acceptor.bind(endpoint, ec);
   }
   if (!ec) {
-    self.acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    acceptor.listen(net::socket_base::max_listen_connections, ec);
   }
   if (ec) {
     error = fmt::format("cannot listen on {}:{}: {}", self.settings_.host, self.settings_.port,
                         ec.message());
     return 0;
   }
-  auto port = self.acceptor_.local_endpoint().port();
-  net::co_spawn(self.acceptor_.get_executor(), self.accept_loop(), net::detached);
-  for (std::size_t i = 0; i < self.settings_.io_threads; ++i) {
-    self.threads_.emplace_back([&self] { self.io_.run(); });
+  auto port = acceptor.local_endpoint().port();
+  // Engines that stop serving take their idle connections with them.
+  self.backend_.on_engine_retired([&self](std::uint16_t engine_port) {
+    for (auto& worker : self.workers_) {
+      net::post(worker->io, [&pool = worker->pool, engine_port] { pool.flush(engine_port); });
+    }
+  });
+  net::co_spawn(acceptor.get_executor(), self.accept_loop(), net::detached);
+  for (auto& worker : self.workers_) {
+    net::co_spawn(worker->io, self.sweep_pool(*worker), net::detached);
+    worker->thread = std::thread([&io = worker->io] { io.run(); });
   }
   return port;
 }
 
 void proxy_server::stop_accepting() {
   auto& self = *impl_;
-  net::post(self.acceptor_.get_executor(), [&self] {
+  net::post(self.acceptor_->get_executor(), [&self] {
     beast::error_code ignored;
-    self.acceptor_.close(ignored);
+    self.acceptor_->close(ignored);
   });
 }
 
 void proxy_server::stop() {
   auto& self = *impl_;
-  self.io_.stop();
-  for (auto& thread : self.threads_) {
-    if (thread.joinable()) {
-      thread.join();
+  self.backend_.on_engine_retired({});
+  for (auto& worker : self.workers_) {
+    worker->io.stop();
+  }
+  for (auto& worker : self.workers_) {
+    if (worker->thread.joinable()) {
+      worker->thread.join();
     }
   }
-  self.threads_.clear();
 }
 
 } // namespace llmux::http

@@ -40,6 +40,11 @@ struct server_settings {
   /// Most request body bytes buffered at once over all connections; a request that would
   /// exceed it gets 503.
   std::size_t max_buffered_bytes = 512u * 1024 * 1024;
+  /// Idle keep-alive connections kept per engine and io thread for later requests.
+  std::size_t upstream_idle_per_engine = 64;
+  /// An idle engine connection older than this is closed (engines close theirs: uvicorn, which
+  /// vLLM runs, after 5 s).
+  std::chrono::milliseconds upstream_idle_time{4000};
 };
 
 /// The OpenAI-compatible proxy on `port`: answers /health, /llmux/status and /v1/models

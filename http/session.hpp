@@ -15,6 +15,7 @@
 
 #include "actors/serving.hpp"
 #include "http/server.hpp"
+#include "http/upstream_pool.hpp"
 
 namespace llmux::http {
 
@@ -22,6 +23,8 @@ namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using client_request = beast::http::request<beast::http::string_body>;
+/// An io thread's idle engine connections.
+using engine_pool = upstream_pool<tcp::socket>;
 
 /// Writes a whole response with a body; false when the client is gone.
 net::awaitable<bool> send_response(beast::tcp_stream& client, const client_request& request,
@@ -41,7 +44,7 @@ struct relay_cut {
   /// Why the relay was cut, once it was.
   std::optional<std::string> reason;
   /// The engine connection while one is open: closing it ends the relay at once.
-  beast::tcp_stream* engine = nullptr;
+  tcp::socket* engine = nullptr;
   /// Whether the client-departure watcher may still touch the client socket (it may be
   /// resumed after the relay has moved on, even after the connection has ended).
   bool watching_client = false;
@@ -52,18 +55,28 @@ struct relay_cut {
     }
     if (engine != nullptr) {
       beast::error_code ignored;
-      engine->socket().close(ignored);
+      engine->close(ignored);
     }
   }
 };
 
+/// What a relay uses besides the request itself.
+struct relay_context {
+  /// The io thread's idle engine connections: the relay takes one and returns it when the
+  /// engine's answer leaves the connection reusable.
+  engine_pool& pool;
+  const relay_limits& limits;
+  /// The client's address, for x-forwarded-for; empty when unknown.
+  std::string_view client_address;
+};
+
 /// Forwards `request` to `target` (the normalised path and query) with `body` as its body on
 /// the engine the lease names, and streams the engine's response back to `client` as it
-/// arrives, within `limits`; `cut` may end it early. Returns whether the client connection may
-/// carry another request.
+/// arrives; `cut` may end it early. Returns whether the client connection may carry another
+/// request.
 net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_request& request,
                                        std::string target, std::string body,
-                                       const actors::lease_outcome& lease,
-                                       const relay_limits& limits, std::shared_ptr<relay_cut> cut);
+                                       const actors::lease_outcome& lease, relay_context context,
+                                       std::shared_ptr<relay_cut> cut);
 
 } // namespace llmux::http

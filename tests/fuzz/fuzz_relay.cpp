@@ -83,8 +83,10 @@ net::awaitable<void> relay(loopback& net_, tcp::socket& user, std::string& recei
   lease.engine_port = net_.engine.local_endpoint().port();
   lease.model_path = "m";
   relay_limits limits{std::chrono::seconds(5), std::chrono::seconds(5)};
-  co_await forward_to_engine(client, request, "/v1/chat/completions", request.body(), lease, limits,
-                             std::make_shared<relay_cut>());
+  // No idle engine connections are kept: each input gets an engine of its own.
+  engine_pool pool{{0, std::chrono::seconds(4)}};
+  co_await forward_to_engine(client, request, "/v1/chat/completions", request.body(), lease,
+                             relay_context{pool, limits, {}}, std::make_shared<relay_cut>());
   beast::error_code ignored;
   client.socket().shutdown(tcp::socket::shutdown_both, ignored);
   client.socket().close(ignored);

@@ -83,6 +83,9 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   caf::actor_system_config system_config;
+  // The actors are a control plane: a shared queue wakes a sleeping worker when a message
+  // arrives, where work stealing polls with short sleeps.
+  system_config.set("scheduler.policy", caf::atom("sharing"));
   system_config.set("scheduler.max-threads", 2);
   system_config.add_message_types<caf::id_block::llmux>();
   caf::actor_system system{system_config};
@@ -118,6 +121,10 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   settings.idle_timeout = std::chrono::seconds(cfg.timeouts.client_idle_timeout_secs);
   settings.max_connections = options.max_connections;
   settings.max_buffered_bytes = options.max_buffered_mb * 1024 * 1024;
+  settings.upstream_idle_time = std::chrono::milliseconds(options.upstream_idle_ms);
+  if (options.upstream_idle_ms == 0) {
+    settings.upstream_idle_per_engine = 0;
+  }
   raise_file_limit(options.max_connections);
   http::proxy_server server(*backend, settings);
   std::string error;

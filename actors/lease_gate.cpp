@@ -1,0 +1,57 @@
+#include "actors/lease_gate.hpp"
+
+#include <utility>
+#include <vector>
+
+namespace llmux::actors {
+
+std::optional<lease_outcome> lease_gate::try_enter(std::uint64_t ticket, revoke_callback revoked) {
+  std::lock_guard lock(mutex_);
+  if (!open_) {
+    return std::nullopt;
+  }
+  leases_.emplace(ticket, std::move(revoked));
+  return grant_;
+}
+
+bool lease_gate::leave(std::uint64_t ticket) {
+  std::lock_guard lock(mutex_);
+  return leases_.erase(ticket) > 0 && !open_ && leases_.empty();
+}
+
+void lease_gate::open(lease_outcome grant) {
+  std::lock_guard lock(mutex_);
+  grant_ = std::move(grant);
+  open_ = true;
+}
+
+void lease_gate::close() {
+  std::lock_guard lock(mutex_);
+  open_ = false;
+}
+
+bool lease_gate::is_open() const {
+  std::lock_guard lock(mutex_);
+  return open_;
+}
+
+std::size_t lease_gate::held() const {
+  std::lock_guard lock(mutex_);
+  return leases_.size();
+}
+
+std::size_t lease_gate::revoke_all(const std::string& reason) {
+  std::unordered_map<std::uint64_t, revoke_callback> taken;
+  {
+    std::lock_guard lock(mutex_);
+    taken.swap(leases_);
+  }
+  for (auto& [ticket, revoked] : taken) {
+    if (revoked) {
+      revoked(reason);
+    }
+  }
+  return taken.size();
+}
+
+} // namespace llmux::actors

@@ -1,0 +1,113 @@
+// The data path between llmux and its engines: kept-alive engine connections, reused while the
+// engine serves the same model and dropped when it stops. Real llmux, real mock-vllm engines,
+// connections counted in the kernel's own table.
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "tests/e2e/daemon.hpp"
+
+namespace llmux::testing_support {
+namespace {
+
+// Established TCP connections to 127.0.0.1:`port` (the connecting side), from /proc/net/tcp.
+int connections_to(std::uint16_t port) {
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line); // the column names
+  auto remote = fmt::format("0100007F:{:04X}", port);
+  int count = 0;
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, peer, state;
+    fields >> slot >> local >> peer >> state;
+    if (peer == remote && state == "01") {
+      ++count;
+    }
+  }
+  return count;
+}
+
+// Polls until `done` holds or `bound` passes; whether it held.
+template <class Condition>
+bool eventually(Condition done, std::chrono::milliseconds bound) {
+  auto until = std::chrono::steady_clock::now() + bound;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) {
+      return false;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+std::string chat_http_request(const std::string& model, bool close) {
+  auto body = fmt::format(R"({{"model":"{}",{})", model, chat_request("Hello there").substr(1));
+  return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
+                     "Content-Type: application/json\r\nContent-Length: {}\r\n{}\r\n{}",
+                     body.size(), close ? "Connection: close\r\n" : "", body);
+}
+
+TEST_F(daemon_test, requests_reuse_one_engine_connection_until_it_idles_out) {
+  auto daemon
+    = start_daemon({{"alpha"}}, R"("min_active_secs": 0)", {}, {"--upstream-idle-ms", "1500"});
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(daemon.chat("alpha").status, 200);
+  }
+  // One request at a time: one connection carried them all (a liveness probe may be open too).
+  auto open = connections_to(engine_port("alpha"));
+  EXPECT_GE(open, 1);
+  EXPECT_LE(open, 2);
+  // Idle past --upstream-idle-ms: closed by llmux, before the engine would close it.
+  EXPECT_TRUE(eventually([&] { return connections_to(engine_port("alpha")) == 0; }, 4s));
+  EXPECT_EQ(daemon.chat("alpha").status, 200);
+}
+
+TEST_F(daemon_test, a_connection_the_engine_closed_while_idle_is_retried_on_a_new_one) {
+  // llmux keeps idle connections longer than mock-vllm (5 s, as uvicorn): the engine closes
+  // the kept one, and the next request must not fail on it.
+  auto daemon
+    = start_daemon({{"alpha"}}, R"("min_active_secs": 0)", {}, {"--upstream-idle-ms", "60000"});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat("alpha", true).status, 200);
+  std::this_thread::sleep_for(6s);
+  auto again = daemon.chat("alpha");
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_FALSE(answer_content(again).empty());
+  auto streamed = daemon.chat("alpha", true);
+  EXPECT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos) << streamed.body;
+}
+
+TEST_F(daemon_test, an_evicted_engine_keeps_no_connection_from_llmux) {
+  auto daemon = start_daemon({{"alpha", "offload+keep_running"}, {"beta"}},
+                             R"("min_active_secs": 0)", {}, {"--upstream-idle-ms", "60000"});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  EXPECT_GE(connections_to(engine_port("alpha")), 1);
+  ASSERT_EQ(daemon.chat_until_served("beta", 30s).status, 200);
+  // alpha sleeps in its running engine; llmux dropped its kept connections when it left.
+  EXPECT_TRUE(eventually([&] { return connections_to(engine_port("alpha")) == 0; }, 2s));
+  ASSERT_EQ(daemon.chat_until_served("alpha", 30s).status, 200);
+}
+
+TEST_F(daemon_test, one_client_connection_carries_requests_back_to_back) {
+  auto daemon = start_daemon({{"alpha"}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  auto requests = chat_http_request("alpha", false) + chat_http_request("alpha", false)
+                  + chat_http_request("alpha", true);
+  auto received = daemon.raw_exchange(requests, 10s);
+  std::size_t answers = 0;
+  for (auto at = received.find("HTTP/1.1 200 OK\r\n"); at != std::string::npos;
+       at = received.find("HTTP/1.1 200 OK\r\n", at + 1)) {
+    ++answers;
+  }
+  EXPECT_EQ(answers, 3u) << received;
+  EXPECT_EQ(received.find("Transfer-Encoding"), std::string::npos) << received;
+}
+
+} // namespace
+} // namespace llmux::testing_support

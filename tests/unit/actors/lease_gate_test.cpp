@@ -1,0 +1,66 @@
+#include "actors/lease_gate.hpp"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace llmux::actors {
+namespace {
+
+lease_outcome grant_for(std::uint16_t port, std::uint64_t epoch) {
+  lease_outcome grant;
+  grant.granted = true;
+  grant.engine_port = port;
+  grant.model_path = "org/m";
+  grant.engine_epoch = epoch;
+  return grant;
+}
+
+TEST(lease_gate, lets_requests_in_only_while_open) {
+  lease_gate gate;
+  EXPECT_FALSE(gate.try_enter(1, {}));
+  gate.open(grant_for(8001, 3));
+  auto lease = gate.try_enter(2, {});
+  ASSERT_TRUE(lease);
+  EXPECT_TRUE(lease->granted);
+  EXPECT_EQ(lease->engine_port, 8001);
+  EXPECT_EQ(lease->engine_epoch, 3u);
+  EXPECT_EQ(gate.held(), 1u);
+  gate.close();
+  EXPECT_FALSE(gate.try_enter(3, {}));
+  EXPECT_EQ(gate.held(), 1u); // those inside stay
+}
+
+TEST(lease_gate, only_the_last_lease_of_a_closed_gate_reports_its_end) {
+  lease_gate gate;
+  gate.open(grant_for(8001, 1));
+  ASSERT_TRUE(gate.try_enter(1, {}));
+  ASSERT_TRUE(gate.try_enter(2, {}));
+  ASSERT_TRUE(gate.try_enter(3, {}));
+  EXPECT_FALSE(gate.leave(1)); // open: the scheduler counts on its own
+  gate.close();
+  EXPECT_FALSE(gate.leave(2));
+  EXPECT_FALSE(gate.leave(42)); // never entered
+  EXPECT_TRUE(gate.leave(3));
+  EXPECT_FALSE(gate.leave(3)); // repeated
+  EXPECT_EQ(gate.held(), 0u);
+}
+
+TEST(lease_gate, revokes_every_lease_it_holds) {
+  lease_gate gate;
+  gate.open(grant_for(8001, 1));
+  std::vector<std::string> heard;
+  ASSERT_TRUE(gate.try_enter(1, [&](std::string why) { heard.push_back("1: " + why); }));
+  ASSERT_TRUE(gate.try_enter(2, [&](std::string why) { heard.push_back("2: " + why); }));
+  EXPECT_FALSE(gate.leave(2));
+  EXPECT_EQ(gate.revoke_all("engine died"), 1u);
+  EXPECT_EQ(heard, std::vector<std::string>{"1: engine died"});
+  EXPECT_EQ(gate.held(), 0u);
+  // A revoked lease's own release later finds nothing and reports nothing.
+  gate.close();
+  EXPECT_FALSE(gate.leave(1));
+}
+
+} // namespace
+} // namespace llmux::actors

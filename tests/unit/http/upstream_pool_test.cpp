@@ -1,0 +1,78 @@
+#include "http/upstream_pool.hpp"
+
+#include <chrono>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using pool = llmux::http::upstream_pool<std::string>;
+
+const auto t0 = clock_type::time_point{} + 1h;
+
+pool make_pool(std::size_t per_engine = 2) {
+  return pool{{per_engine, 4s}};
+}
+
+TEST(upstream_pool, reuses_the_most_recent_connection_of_the_same_engine_and_epoch) {
+  auto idle = make_pool();
+  EXPECT_FALSE(idle.take(8001, 1, t0));
+  idle.put(8001, 1, "a", t0);
+  idle.put(8001, 1, "b", t0 + 1s);
+  idle.put(8002, 1, "c", t0 + 1s);
+  EXPECT_EQ(idle.take(8001, 1, t0 + 2s), "b");
+  EXPECT_EQ(idle.take(8001, 1, t0 + 2s), "a");
+  EXPECT_FALSE(idle.take(8001, 1, t0 + 2s));
+  EXPECT_EQ(idle.take(8002, 1, t0 + 2s), "c");
+  EXPECT_EQ(idle.size(), 0u);
+}
+
+TEST(upstream_pool, never_reuses_a_connection_across_epochs) {
+  auto idle = make_pool();
+  idle.put(8001, 1, "old", t0);
+  // The engine was evicted and woken again (or restarted): epoch 2.
+  EXPECT_FALSE(idle.take(8001, 2, t0));
+  EXPECT_EQ(idle.size(), 0u);
+  idle.put(8001, 2, "new", t0);
+  // A relay of the old epoch that ends now does not put its connection back.
+  idle.put(8001, 1, "late", t0);
+  EXPECT_EQ(idle.size(), 1u);
+  EXPECT_FALSE(idle.take(8001, 1, t0));
+  idle.put(8001, 3, "newer", t0);
+  EXPECT_EQ(idle.size(), 1u);
+  EXPECT_EQ(idle.take(8001, 3, t0), "newer");
+}
+
+TEST(upstream_pool, closes_connections_idle_past_the_limit) {
+  auto idle = make_pool();
+  idle.put(8001, 1, "a", t0);
+  idle.put(8001, 1, "b", t0 + 3s);
+  EXPECT_EQ(idle.take(8001, 1, t0 + 5s), "b");
+  EXPECT_FALSE(idle.take(8001, 1, t0 + 5s)); // "a" idled 5 s: closed, not handed out
+  idle.put(8001, 1, "c", t0);
+  idle.put(8002, 1, "d", t0 + 2s);
+  idle.expire(t0 + 4s);
+  EXPECT_EQ(idle.size(), 1u);
+  EXPECT_EQ(idle.take(8002, 1, t0 + 4s), "d");
+}
+
+TEST(upstream_pool, keeps_at_most_the_limit_per_engine_and_flushes_on_request) {
+  auto idle = make_pool(2);
+  idle.put(8001, 1, "a", t0);
+  idle.put(8001, 1, "b", t0);
+  idle.put(8001, 1, "c", t0);
+  idle.put(8002, 1, "d", t0);
+  EXPECT_EQ(idle.size(), 3u);
+  EXPECT_EQ(idle.take(8001, 1, t0), "c");
+  EXPECT_EQ(idle.take(8001, 1, t0), "b"); // "a", the oldest, was closed
+  idle.flush(8002);
+  EXPECT_FALSE(idle.take(8002, 1, t0));
+  auto none = make_pool(0);
+  none.put(8001, 1, "a", t0);
+  EXPECT_EQ(none.size(), 0u);
+}
+
+} // namespace
