@@ -23,6 +23,7 @@ using namespace std::chrono_literals;
 
 constexpr auto status_timeout = 10s;
 constexpr auto shutdown_margin = 15min;
+constexpr std::size_t session_actor_count = 2;
 
 /// The HTTP side's callbacks for one acquire.
 struct lease_callbacks {
@@ -41,22 +42,24 @@ namespace llmux::actors {
 
 namespace {
 
-/// One client connection's leases, for as long as the connection lives.
+/// The leases that client connections ask the scheduler for. A few of these serve all
+/// connections, each connection always the same one, so nothing is spawned per connection or
+/// request and a waiting request costs no actor of its own.
 ///
 /// ```
 /// (acquire_atom, uint64 ticket, string model, uint64 timeout_ms, lease_callbacks)
 ///     from the HTTP side: ask the scheduler for a lease; `done` gets the outcome
 /// (release_atom, uint64 ticket)              from the HTTP side: end the ticket
 /// (revoke_atom, uint64 ticket, string why)   from the scheduler: the granted lease is taken back
-/// (release_atom)                             from the HTTP side: the connection ended
 /// ```
 ///
-/// Acquires and releases all go out from this actor, in the order the connection made them,
-/// so a release never overtakes its acquire.
+/// A connection's acquires and releases all go out from one such actor, in the order the
+/// connection made them, so a release never overtakes its acquire. If the scheduler ends,
+/// every ticket still waiting is answered with a 503.
 using session_actor = caf::typed_actor<
   caf::reacts_to<acquire_atom, std::uint64_t, std::string, std::uint64_t, lease_callbacks>,
   caf::reacts_to<release_atom, std::uint64_t>,
-  caf::reacts_to<revoke_atom, std::uint64_t, std::string>, caf::reacts_to<release_atom>>;
+  caf::reacts_to<revoke_atom, std::uint64_t, std::string>>;
 
 class session_state {
 public:
@@ -70,6 +73,11 @@ public:
 
   session_actor::behavior_type make_behavior(scheduler_actor scheduler) {
     scheduler_ = std::move(scheduler);
+    self_->monitor(scheduler_);
+    self_->set_down_handler([this](caf::down_msg& down) {
+      scheduler_gone_ = true;
+      refuse_all(fmt::format("the scheduler ended: {}", to_string(down.reason)));
+    });
     return {
       [this](acquire_atom, std::uint64_t ticket, const std::string& model, std::uint64_t timeout_ms,
              lease_callbacks& callbacks) {
@@ -84,15 +92,6 @@ public:
           revoked(reason);
         }
       },
-      [this](release_atom) {
-        for (auto& [ticket, held] : tickets_) {
-          if (!held.released) {
-            self_->send(scheduler_, release_atom_v, ticket);
-          }
-        }
-        tickets_.clear();
-        self_->quit();
-      },
     };
   }
 
@@ -102,21 +101,43 @@ private:
     bool released = false;
   };
 
+  // The scheduler answers every acquire by the request's own timeout, so the reply is awaited
+  // without a timer of its own; the monitor covers a scheduler that ends.
   void acquire(std::uint64_t ticket, const std::string& model, std::uint64_t timeout_ms,
                lease_callbacks callbacks) {
     tickets_.emplace(ticket, ticket_state{std::move(callbacks)});
-    self_
-      ->request(scheduler_, acquire_reply_bound(timeout_ms), acquire_atom_v, ticket, model,
-                timeout_ms)
+    if (scheduler_gone_) {
+      refuse_all("the scheduler has ended");
+      return;
+    }
+    self_->request(scheduler_, caf::infinite, acquire_atom_v, ticket, model, timeout_ms)
       .then([this, ticket](lease_outcome& outcome) { answer(ticket, std::move(outcome)); },
             [this, ticket](caf::error& error) {
               // The scheduler may still hold the ticket: give it back.
               release(ticket);
-              lease_outcome refused;
-              refused.status = 503;
-              refused.message = fmt::format("the scheduler did not answer: {}", to_string(error));
-              answer(ticket, std::move(refused));
+              answer(ticket,
+                     refusal(fmt::format("the scheduler did not answer: {}", to_string(error))));
             });
+  }
+
+  static lease_outcome refusal(std::string why) {
+    lease_outcome refused;
+    refused.status = 503;
+    refused.message = std::move(why);
+    return refused;
+  }
+
+  // Answers every ticket still waiting: nothing will grant it any more.
+  void refuse_all(const std::string& why) {
+    std::vector<std::uint64_t> waiting;
+    for (const auto& [ticket, held] : tickets_) {
+      if (held.callbacks.done) {
+        waiting.push_back(ticket);
+      }
+    }
+    for (auto ticket : waiting) {
+      answer(ticket, refusal(why));
+    }
   }
 
   void release(std::uint64_t ticket) {
@@ -149,6 +170,7 @@ private:
   session_actor::stateful_pointer<session_state> self_;
   scheduler_actor scheduler_;
   std::unordered_map<std::uint64_t, ticket_state> tickets_;
+  bool scheduler_gone_ = false;
 };
 
 session_actor::behavior_type session_impl(session_actor::stateful_pointer<session_state> self,
@@ -162,8 +184,8 @@ struct gate_set {
   std::unordered_map<std::string, std::size_t> index;
 };
 
-/// The plain-C++ face of a session actor; it ends the actor when destroyed. Leases taken at a
-/// gate never reach the actor.
+/// One connection's session: leases taken at a gate never reach an actor; the others go through
+/// the connection's session actor. Its destructor releases whatever is still held.
 class actor_session : public serving_session {
 public:
   actor_session(session_actor actor, scheduler_actor scheduler,
@@ -178,7 +200,9 @@ public:
     while (!at_gate_.empty()) {
       release(at_gate_.back().ticket);
     }
-    caf::anon_send(actor_, release_atom_v);
+    for (auto ticket : asked_) {
+      caf::anon_send(actor_, release_atom_v, ticket);
+    }
   }
 
   std::optional<immediate_lease> try_acquire(const std::string& model,
@@ -199,6 +223,7 @@ public:
   std::uint64_t acquire(const std::string& model, std::chrono::milliseconds timeout,
                         lease_callback done, revoke_callback revoked) override {
     auto ticket = next_ticket_++;
+    asked_.push_back(ticket);
     caf::anon_send(actor_, acquire_atom_v, ticket, model,
                    static_cast<std::uint64_t>(timeout.count()),
                    lease_callbacks{std::move(done), std::move(revoked)});
@@ -209,7 +234,10 @@ public:
     auto taken = std::find_if(at_gate_.begin(), at_gate_.end(),
                               [ticket](const gate_ticket& held) { return held.ticket == ticket; });
     if (taken == at_gate_.end()) {
-      caf::anon_send(actor_, release_atom_v, ticket);
+      if (auto asked = std::find(asked_.begin(), asked_.end(), ticket); asked != asked_.end()) {
+        asked_.erase(asked);
+        caf::anon_send(actor_, release_atom_v, ticket);
+      }
       return;
     }
     auto model = taken->model;
@@ -231,6 +259,8 @@ private:
   std::atomic<std::uint64_t>& next_ticket_;
   /// Leases this connection holds from a gate (rarely more than one).
   std::vector<gate_ticket> at_gate_;
+  /// Tickets this connection asked the scheduler for and has not released.
+  std::vector<std::uint64_t> asked_;
 };
 
 std::shared_ptr<const gate_set> make_gates(const config::config& cfg) {
@@ -277,15 +307,22 @@ public:
     for (const auto& model : cfg.models) {
       names_.push_back(model.name);
     }
+    // As many as CAF has workers: they carry only the requests that wait.
+    for (std::size_t i = 0; i < session_actor_count; ++i) {
+      session_actors_.push_back(system.spawn(session_impl, scheduler_));
+    }
   }
 
   ~backend_impl() override {
+    for (const auto& session : session_actors_) {
+      caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
+    }
     caf::anon_send_exit(scheduler_, caf::exit_reason::user_shutdown);
   }
 
   std::unique_ptr<serving_session> open_session() override {
-    return std::make_unique<actor_session>(system_.spawn(session_impl, scheduler_), scheduler_,
-                                           gates_, next_ticket_);
+    auto& actor = session_actors_[next_session_++ % session_actors_.size()];
+    return std::make_unique<actor_session>(actor, scheduler_, gates_, next_ticket_);
   }
 
   const std::vector<std::string>& model_names() const override {
@@ -325,6 +362,9 @@ private:
   scheduler_actor scheduler_;
   std::chrono::milliseconds warmup_timeout_;
   std::atomic<std::uint64_t> next_ticket_{1};
+  /// The session actors, handed to connections in turn.
+  std::vector<session_actor> session_actors_;
+  std::atomic<std::size_t> next_session_{0};
   std::vector<std::string> names_;
 };
 

@@ -25,7 +25,9 @@ using namespace std::chrono_literals;
 
 using engine_clock = std::chrono::steady_clock;
 
-constexpr auto start_poll_interval = 100ms;
+// A started engine is found ready within this (its readiness is the switch's critical path;
+// a refused connection to a port not yet listening costs next to nothing).
+constexpr auto start_poll_interval = 5ms;
 constexpr auto exit_watch_interval = 250ms;
 constexpr auto start_probe_timeout = 2s;
 // Per-attempt limits of the control calls (the reference's); the operation's deadline

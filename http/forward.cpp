@@ -184,11 +184,10 @@ private:
 // back as it arrives.
 class relay {
 public:
-  relay(beast::tcp_stream& client, const client_request& request,
-        const actors::lease_outcome& lease, relay_context context, std::shared_ptr<relay_cut> cut,
-        const net::any_io_executor& executor)
+  relay(tcp::socket& client, const client_request& request, const actors::lease_outcome& lease,
+        relay_context context, std::shared_ptr<relay_cut> cut, const net::any_io_executor& executor)
     : client_(client), request_(request), lease_(lease), context_(context), cut_(std::move(cut)),
-      engine_(executor), watchdog_(executor, client.socket()), log_(spdlog::get("http")) {
+      engine_(executor), watchdog_(executor, client), log_(spdlog::get("http")) {
     watchdog_.watch_engine(&engine_);
   }
 
@@ -206,7 +205,7 @@ public:
     // Stop watching the client: from here on its departure shows as a failed write.
     cut_->watching_client = false;
     beast::error_code ignored;
-    client_.socket().cancel(ignored);
+    client_.cancel(ignored);
     if (ec) {
       co_return co_await refuse(ec);
     }
@@ -218,12 +217,12 @@ private:
   // cancels the request: the engine connection is closed, so the engine stops generating.
   void watch_client_departure() {
     cut_->watching_client = true;
-    client_.socket().async_wait(tcp::socket::wait_read,
-                                [cut = cut_, socket = &client_.socket()](beast::error_code ec) {
-                                  if (!ec && cut->watching_client && peer_closed(*socket)) {
-                                    cut->cut("the client closed its connection");
-                                  }
-                                });
+    client_.async_wait(tcp::socket::wait_read,
+                       [cut = cut_, socket = &client_](beast::error_code ec) {
+                         if (!ec && cut->watching_client && peer_closed(*socket)) {
+                           cut->cut("the client closed its connection");
+                         }
+                       });
   }
 
   // Sends the request and reads the response head. A pooled connection the engine closed while
@@ -411,14 +410,14 @@ private:
     }
     watchdog_.client_deadline(clock_type::now() + context_.limits.client_write);
     auto [ec, n] = co_await net::async_write(
-      client_.socket(), std::span<net::const_buffer>(buffers.data(), count), use_tuple);
+      client_, std::span<net::const_buffer>(buffers.data(), count), use_tuple);
     watchdog_.client_deadline(std::nullopt);
     pending_head_.clear();
     ended_ = last && !ec;
     co_return !ec;
   }
 
-  beast::tcp_stream& client_;
+  tcp::socket& client_;
   const client_request& request_;
   const actors::lease_outcome& lease_;
   relay_context context_;
@@ -443,7 +442,7 @@ bool peer_closed(tcp::socket& socket) {
   return peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
-net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_request& request,
+net::awaitable<bool> forward_to_engine(tcp::socket& client, const client_request& request,
                                        std::string target, std::string body,
                                        const actors::lease_outcome& lease, relay_context context,
                                        std::shared_ptr<relay_cut> cut) {

@@ -1,7 +1,9 @@
 #include "http/server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <malloc.h>
 #include <memory>
 #include <sys/socket.h>
 #include <thread>
@@ -124,7 +126,7 @@ void cancel_wait_when_client_leaves(tcp::socket& socket, actors::serving_session
 }
 
 // A deadline for reading a request that cancels the socket's operations instead of closing
-// it (as a tcp_stream's own timeout would), so that a request arriving too slowly can still
+// it (as a timeout that closes the socket would), so that a request arriving too slowly can still
 // be answered with 408.
 class read_deadline {
 public:
@@ -215,6 +217,8 @@ struct connection_state {
 };
 
 constexpr auto pool_sweep_interval = std::chrono::seconds(1);
+/// After this many connections were open at once and most have closed, memory is returned.
+constexpr std::size_t trim_after_connections = 1000;
 
 std::string model_list(const std::vector<std::string>& names) {
   auto created = std::chrono::duration_cast<std::chrono::seconds>(
@@ -233,10 +237,11 @@ std::string model_list(const std::vector<std::string>& names) {
 // Closing a socket with unread input makes the kernel reset the connection, which can destroy
 // an error response the client has not read yet. So stop sending, then read and discard what
 // the client still sends, for a bounded time.
-net::awaitable<void> linger(beast::tcp_stream& client) {
+net::awaitable<void> linger(tcp::socket& client) {
   beast::error_code ignored;
-  client.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  client.expires_after(linger_timeout);
+  client.shutdown(tcp::socket::shutdown_send, ignored);
+  read_deadline deadline(client);
+  deadline.arm(linger_timeout);
   std::array<char, 16 * 1024> sink;
   for (;;) {
     auto [ec, n] = co_await client.async_read_some(net::buffer(sink), use_tuple);
@@ -260,14 +265,14 @@ bhttp::response<bhttp::string_body> make_response(const client_request& request,
   return response;
 }
 
-net::awaitable<bool> write_response(beast::tcp_stream& client, const client_request& request,
+net::awaitable<bool> write_response(tcp::socket& client, const client_request& request,
                                     bhttp::response<bhttp::string_body> response) {
   auto [ec, n] = co_await bhttp::async_write(client, response, use_tuple);
   co_return !ec && request.keep_alive();
 }
 
 // A refused lease: its status and message, and Retry-After for a model that backs off.
-net::awaitable<bool> send_refusal(beast::tcp_stream& client, const client_request& request,
+net::awaitable<bool> send_refusal(tcp::socket& client, const client_request& request,
                                   const actors::lease_outcome& refused) {
   auto response = make_response(request, refused.status, "application/json",
                                 openai_error(refused.status, refused.message));
@@ -279,21 +284,21 @@ net::awaitable<bool> send_refusal(beast::tcp_stream& client, const client_reques
 
 } // namespace
 
-net::awaitable<bool> send_response(beast::tcp_stream& client, const client_request& request,
-                                   int status, std::string content_type, std::string body) {
+net::awaitable<bool> send_response(tcp::socket& client, const client_request& request, int status,
+                                   std::string content_type, std::string body) {
   co_return co_await write_response(
     client, request, make_response(request, status, std::move(content_type), std::move(body)));
 }
 
-net::awaitable<bool> send_error(beast::tcp_stream& client, const client_request& request,
-                                int status, std::string_view message, std::string_view param) {
+net::awaitable<bool> send_error(tcp::socket& client, const client_request& request, int status,
+                                std::string_view message, std::string_view param) {
   co_return co_await send_response(client, request, status, "application/json",
                                    openai_error(status, message, param));
 }
 
 // Answers a request that will not be read to the end, then closes the connection without
 // resetting it (so the client gets to read the answer).
-net::awaitable<void> refuse_and_close(beast::tcp_stream& client,
+net::awaitable<void> refuse_and_close(tcp::socket& client,
                                       const bhttp::request_parser<bhttp::string_body>& parser,
                                       int status, std::string message) {
   client_request head{parser.get().method(), parser.get().target(), parser.get().version()};
@@ -323,12 +328,19 @@ struct proxy_server::impl {
   std::optional<read_refusal> refusal_for(beast::error_code ec,
                                           const bhttp::request_parser<bhttp::string_body>& parser,
                                           bool deadline_expired, std::size_t buffered) const;
-  net::awaitable<bool> handle(beast::tcp_stream& client, client_request& request,
+  /// An answer llmux gives itself.
+  struct local_answer {
+    int status = 200;
+    std::string body;
+  };
+  local_answer answer_locally(const route_decision& decided, const client_request& request) const;
+  /// Why a request naming `reference` cannot be forwarded, if it cannot.
+  std::optional<local_answer> refuse_model(const model_reference& reference) const;
+  net::awaitable<bool> handle(tcp::socket& client, client_request& request,
                               connection_state& connection);
-  net::awaitable<bool> proxy(beast::tcp_stream& client, client_request& request, std::string target,
+  net::awaitable<bool> proxy(tcp::socket& client, client_request& request, std::string target,
                              connection_state& connection);
-  net::awaitable<lease_wait> wait_for_lease(beast::tcp_stream& client,
-                                            actors::serving_session& session,
+  net::awaitable<lease_wait> wait_for_lease(tcp::socket& client, actors::serving_session& session,
                                             const std::string& model,
                                             actors::revoke_callback revoked);
 
@@ -386,28 +398,40 @@ net::awaitable<void> proxy_server::impl::accept_loop() {
   }
 }
 
-// Closes idle engine connections before the engines do (uvicorn after 5 s).
+// Closes idle engine connections before the engines do (uvicorn after 5 s). The first worker
+// also hands memory back to the system after a crowd of connections has left: glibc keeps
+// freed memory otherwise, and the next crowd may never come.
 net::awaitable<void> proxy_server::impl::sweep_pool(io_worker& worker) {
   net::steady_timer tick(worker.io);
+  std::size_t crowd = 0;
   for (;;) {
     tick.expires_after(pool_sweep_interval);
     if (auto [ec] = co_await tick.async_wait(use_tuple); ec) {
       co_return;
     }
     worker.pool.expire(std::chrono::steady_clock::now());
+    if (&worker != workers_.front().get()) {
+      continue;
+    }
+    auto open = connections_.load();
+    crowd = std::max(crowd, open);
+    if (crowd >= trim_after_connections && open < crowd / 4) {
+      ::malloc_trim(0);
+      crowd = open;
+    }
   }
 }
 
 net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket, io_worker& worker) {
   counted_connection counted(connections_);
-  beast::tcp_stream client(std::move(socket));
+  tcp::socket client(std::move(socket));
   beast::error_code ignored;
-  client.socket().set_option(tcp::no_delay(true), ignored);
+  client.set_option(tcp::no_delay(true), ignored);
   connection_state connection{worker, {}, nullptr};
-  if (auto peer = client.socket().remote_endpoint(ignored); !ignored) {
+  if (auto peer = client.remote_endpoint(ignored); !ignored) {
     connection.address = peer.address().to_string();
   }
-  read_deadline deadline(client.socket());
+  read_deadline deadline(client);
   beast::flat_buffer buffer;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
@@ -459,7 +483,7 @@ net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket, io
       break;
     }
   }
-  client.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  client.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 std::optional<proxy_server::impl::read_refusal>
@@ -489,55 +513,76 @@ proxy_server::impl::refusal_for(beast::error_code ec,
   return read_refusal{400, fmt::format("malformed HTTP request: {}", ec.message())};
 }
 
-net::awaitable<bool> proxy_server::impl::handle(beast::tcp_stream& client, client_request& request,
+// Each coroutine frame keeps every temporary of every co_await in it, and thousands of
+// requests may wait at once: the answers llmux gives itself are made by plain functions and
+// sent by one co_await.
+net::awaitable<bool> proxy_server::impl::handle(tcp::socket& client, client_request& request,
                                                 connection_state& connection) {
   auto decided
     = route_request(std::string_view(request.method_string()), std::string_view(request.target()));
+  if (decided.what == route::proxy) {
+    co_return co_await proxy(client, request, decided.forward_target, connection);
+  }
+  local_answer answer;
+  if (decided.what == route::status) {
+    answer.body = co_await async_callback<std::string>(
+      [&](auto done) { backend_.status(std::move(done)); }, net::use_awaitable);
+  } else {
+    answer = answer_locally(decided, request);
+  }
+  co_return co_await send_response(client, request, answer.status, "application/json",
+                                   std::move(answer.body));
+}
+
+proxy_server::impl::local_answer
+proxy_server::impl::answer_locally(const route_decision& decided,
+                                   const client_request& request) const {
   switch (decided.what) {
     case route::health:
-      co_return co_await send_response(client, request, 200, "application/json",
-                                       R"({"status":"ok"})");
+      return {200, R"({"status":"ok"})"};
     case route::model_list:
-      co_return co_await send_response(client, request, 200, "application/json",
-                                       model_list(backend_.model_names()));
-    case route::status: {
-      auto text = co_await async_callback<std::string>(
-        [&](auto done) { backend_.status(std::move(done)); }, net::use_awaitable);
-      co_return co_await send_response(client, request, 200, "application/json", std::move(text));
-    }
+      return {200, model_list(backend_.model_names())};
     case route::not_found:
-      co_return co_await send_error(
-        client, request, 404,
-        fmt::format("{} is not an endpoint llmux serves or forwards", decided.path));
+      return {404, openai_error(404, fmt::format("{} is not an endpoint llmux serves or forwards",
+                                                 decided.path))};
     case route::bad_target:
-      co_return co_await send_error(client, request, 400, "the request target is not a valid path");
+      return {400, openai_error(400, "the request target is not a valid path")};
     case route::method_not_allowed:
-      co_return co_await send_error(client, request, 405,
-                                    fmt::format("{} does not allow {}", decided.path,
-                                                std::string_view(request.method_string())));
+      return {405, openai_error(405, fmt::format("{} does not allow {}", decided.path,
+                                                 std::string_view(request.method_string())))};
+    case route::status:
     case route::proxy:
       break;
   }
-  co_return co_await proxy(client, request, decided.forward_target, connection);
+  return {500, openai_error(500, "unexpected route")};
 }
 
-net::awaitable<bool> proxy_server::impl::proxy(beast::tcp_stream& client, client_request& request,
-                                               std::string target, connection_state& connection) {
-  auto reference = find_model(request["model-override"], request.body());
+std::optional<proxy_server::impl::local_answer>
+proxy_server::impl::refuse_model(const model_reference& reference) const {
   if (!reference.error.empty()) {
-    co_return co_await send_error(client, request, 400, reference.error);
+    return local_answer{400, openai_error(400, reference.error)};
   }
   if (reference.model.empty()) {
-    co_return co_await send_error(client, request, 400,
-                                  "no model named: set the body's \"model\" or the "
-                                  "model-override header",
-                                  "model");
+    return local_answer{
+      400,
+      openai_error(400, "no model named: set the body's \"model\" or the model-override header",
+                   "model")};
   }
   const auto& names = backend_.model_names();
   if (std::find(names.begin(), names.end(), reference.model) == names.end()) {
-    co_return co_await send_error(client, request, 404,
-                                  fmt::format("The model `{}` does not exist.", reference.model),
-                                  "model");
+    return local_answer{
+      404,
+      openai_error(404, fmt::format("The model `{}` does not exist.", reference.model), "model")};
+  }
+  return std::nullopt;
+}
+
+net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_request& request,
+                                               std::string target, connection_state& connection) {
+  auto reference = find_model(request["model-override"], request.body());
+  if (auto refused = refuse_model(reference)) {
+    co_return co_await send_response(client, request, refused->status, "application/json",
+                                     std::move(refused->body));
   }
   if (!connection.session) {
     connection.session = backend_.open_session();
@@ -578,12 +623,12 @@ net::awaitable<bool> proxy_server::impl::proxy(beast::tcp_stream& client, client
 
 // Queues the request with the scheduler. While it waits, a watcher notices a client that leaves
 // and cancels the wait.
-net::awaitable<lease_wait> proxy_server::impl::wait_for_lease(beast::tcp_stream& client,
+net::awaitable<lease_wait> proxy_server::impl::wait_for_lease(tcp::socket& client,
                                                               actors::serving_session& session,
                                                               const std::string& model,
                                                               actors::revoke_callback revoked) {
   auto watch = std::make_shared<wait_watch>();
-  cancel_wait_when_client_leaves(client.socket(), session, watch);
+  cancel_wait_when_client_leaves(client, session, watch);
   lease_wait result;
   result.outcome = co_await async_callback<actors::lease_outcome>(
     [&](auto done) {
@@ -594,7 +639,7 @@ net::awaitable<lease_wait> proxy_server::impl::wait_for_lease(beast::tcp_stream&
   result.ticket = watch->ticket;
   watch->watching = false;
   beast::error_code ignored;
-  client.socket().cancel(ignored);
+  client.cancel(ignored);
   result.client_gone = watch->client_gone;
   co_return result;
 }

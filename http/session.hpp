@@ -9,7 +9,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -27,12 +26,12 @@ using client_request = beast::http::request<beast::http::string_body>;
 using engine_pool = upstream_pool<tcp::socket>;
 
 /// Writes a whole response with a body; false when the client is gone.
-net::awaitable<bool> send_response(beast::tcp_stream& client, const client_request& request,
-                                   int status, std::string content_type, std::string body);
+net::awaitable<bool> send_response(tcp::socket& client, const client_request& request, int status,
+                                   std::string content_type, std::string body);
 
 /// Writes an OpenAI-shaped error response.
-net::awaitable<bool> send_error(beast::tcp_stream& client, const client_request& request,
-                                int status, std::string_view message, std::string_view param = {});
+net::awaitable<bool> send_error(tcp::socket& client, const client_request& request, int status,
+                                std::string_view message, std::string_view param = {});
 
 /// For a client socket that just became readable: whether that is because the client closed
 /// or reset its connection (a peek finds no data) rather than because it sent more.
@@ -74,7 +73,7 @@ struct relay_context {
 /// the engine the lease names, and streams the engine's response back to `client` as it
 /// arrives; `cut` may end it early. Returns whether the client connection may carry another
 /// request.
-net::awaitable<bool> forward_to_engine(beast::tcp_stream& client, const client_request& request,
+net::awaitable<bool> forward_to_engine(tcp::socket& client, const client_request& request,
                                        std::string target, std::string body,
                                        const actors::lease_outcome& lease, relay_context context,
                                        std::shared_ptr<relay_cut> cut);

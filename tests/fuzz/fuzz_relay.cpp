@@ -73,7 +73,7 @@ net::awaitable<void> relay(loopback& net_, tcp::socket& user, std::string& recei
     co_return;
   }
   net::co_spawn(net_.io, read_all(user, received), net::detached);
-  beast::tcp_stream client(std::move(accepted));
+  tcp::socket client(std::move(accepted));
   client_request request{bhttp::verb::post, "/v1/chat/completions", 11};
   request.set(bhttp::field::content_type, "application/json");
   request.body() = R"({"model":"m","stream":true})";
@@ -88,8 +88,8 @@ net::awaitable<void> relay(loopback& net_, tcp::socket& user, std::string& recei
   co_await forward_to_engine(client, request, "/v1/chat/completions", request.body(), lease,
                              relay_context{pool, limits, {}}, std::make_shared<relay_cut>());
   beast::error_code ignored;
-  client.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  client.socket().close(ignored);
+  client.shutdown(tcp::socket::shutdown_both, ignored);
+  client.close(ignored);
 }
 
 // A response parsed whole from `bytes`, or nothing when it is not complete and well-formed.
