@@ -1,5 +1,9 @@
 #include "tools/mock-vllm/http_session.hpp"
 
+#include <ctime>
+
+#include <fmt/format.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -93,8 +97,8 @@ net::awaitable<bool> reply(beast::tcp_stream& stream, const http_request& reques
   co_return !ec;
 }
 
-event_stream::event_stream(beast::tcp_stream& stream, const http_request& request)
-  : stream_(stream), request_(request) {
+event_stream::event_stream(beast::tcp_stream& stream, const http_request& request, bool timestamps)
+  : stream_(stream), request_(request), timestamps_(timestamps) {
 }
 
 net::awaitable<bool> event_stream::open() {
@@ -109,6 +113,11 @@ net::awaitable<bool> event_stream::open() {
 }
 
 net::awaitable<bool> event_stream::send(std::string event) {
+  if (timestamps_) {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    event.insert(0, fmt::format(": sent_ns={}\n", now.tv_sec * 1'000'000'000LL + now.tv_nsec));
+  }
   auto [ec, written]
     = co_await net::async_write(stream_, http::make_chunk(net::buffer(event)), use_tuple);
   co_return !ec;

@@ -36,7 +36,8 @@ net::awaitable<bool> reply(beast::tcp_stream& stream, const http_request& reques
 /// An open `text/event-stream` response whose events are written one by one.
 class event_stream {
 public:
-  event_stream(beast::tcp_stream& stream, const http_request& request);
+  /// With `timestamps`, each event begins with `: sent_ns=N` (see options::sse_timestamps).
+  event_stream(beast::tcp_stream& stream, const http_request& request, bool timestamps = false);
 
   /// Sends the status line and headers; false when the client is gone.
   net::awaitable<bool> open();
@@ -48,6 +49,7 @@ public:
 private:
   beast::tcp_stream& stream_;
   const http_request& request_;
+  bool timestamps_;
 };
 
 /// Waits `milliseconds` without blocking the thread.

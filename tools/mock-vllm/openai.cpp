@@ -130,7 +130,7 @@ net::awaitable<bool> mock_server::generate_answer(beast::tcp_stream& stream,
 net::awaitable<bool> mock_server::stream_answer(beast::tcp_stream& stream,
                                                 const http_request& request,
                                                 const generation_request& parsed) {
-  event_stream events(stream, request);
+  event_stream events(stream, request, opts_.sse_timestamps);
   if (!co_await events.open()) {
     co_return false;
   }

@@ -183,6 +183,8 @@ std::variant<options, int> parse_options(int argc, const char* const* argv) {
     ->envname("MOCK_VLLM_SLEEPING_REQUESTS")
     ->check(CLI::IsMember({"queue", "crash", "reject"}))
     ->capture_default_str();
+  app.add_flag("--mock-sse-timestamps", opts.sse_timestamps,
+               "Start each streamed event with a comment line ': sent_ns=N' (monotonic clock)");
   app.add_option("--mock-faults", faults_text, "Faults to inject (see below)")
     ->envname("MOCK_VLLM_FAULTS");
   app

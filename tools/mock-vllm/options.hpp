@@ -62,6 +62,9 @@ struct options {
   double criu_gib_per_s = 0.6;    ///< CRIU dump and restore of the images
   double gpu_total_mib = 81920;
   sleeping_requests while_sleeping = sleeping_requests::queue;
+  /// Each SSE event starts with a comment line `: sent_ns=N` (CLOCK_MONOTONIC at sending), so
+  /// that a benchmark client on the same machine measures each event's delay.
+  bool sse_timestamps = false;
   fault_plan faults;
   std::string state_dir = "/tmp/llmux-mock-gpu";
   /// Set by the fake criu: come back from the images in this directory.

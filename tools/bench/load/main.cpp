@@ -1,0 +1,242 @@
+// llmux-load: load generators for tools/bench/proxy that wrk cannot be.
+//
+//   llmux-load stream PORT MODEL STREAMS MAX_TOKENS
+//     STREAMS concurrent streamed chat completions, each on its own connection. The engine
+//     (mock-vllm --mock-sse-timestamps) starts each event with ": sent_ns=N" (CLOCK_MONOTONIC);
+//     each event's delay is the time it arrived here minus N.
+//   llmux-load wait PORT MODELS REQUESTS
+//     REQUESTS concurrent chat completions, one connection each, spread over the comma-separated
+//     MODELS in turn; waits for every answer.
+//   llmux-load ready PORT SECONDS
+//     Asks GET /health every millisecond until it answers 200 (at most SECONDS); prints the
+//     milliseconds that took.
+//
+// Prints one line: `RESULT key=value ...`.
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+std::int64_t monotonic_ns() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec * 1'000'000'000LL + now.tv_nsec;
+}
+
+std::string chat_request(std::uint16_t port, std::string_view model, bool stream, int max_tokens) {
+  auto body = fmt::format(R"({{"model":"{}","messages":[{{"role":"user","content":"Tell me a )"
+                          R"(story."}}],"stream":{},"max_tokens":{},"ignore_eos":true}})",
+                          model, stream, max_tokens);
+  return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: {}\r\n"
+                     "Connection: close\r\n\r\n{}",
+                     port, body.size(), body);
+}
+
+struct totals {
+  std::vector<double> delays_us;
+  std::map<std::string, int> statuses;
+  int finished = 0;
+  int failed = 0;
+};
+
+// Collects the `: sent_ns=N` stamps of one response as its bytes arrive.
+class stamp_reader {
+public:
+  explicit stamp_reader(std::vector<double>& delays) : delays_(delays) {
+  }
+
+  void feed(std::string_view bytes) {
+    auto arrived = monotonic_ns();
+    pending_.append(bytes);
+    constexpr std::string_view marker = ": sent_ns=";
+    std::size_t at = 0;
+    for (;;) {
+      auto found = pending_.find(marker, at);
+      if (found == std::string::npos) {
+        // Keep a tail that may hold the start of a marker.
+        auto keep = std::min(pending_.size(), marker.size() + 24);
+        pending_.erase(0, pending_.size() - keep);
+        return;
+      }
+      auto digits = found + marker.size();
+      auto end = pending_.find('\n', digits);
+      if (end == std::string::npos) {
+        pending_.erase(0, found);
+        return;
+      }
+      std::int64_t sent = 0;
+      std::from_chars(pending_.data() + digits, pending_.data() + end, sent);
+      delays_.push_back(static_cast<double>(arrived - sent) / 1000.0);
+      at = end;
+    }
+  }
+
+private:
+  std::vector<double>& delays_;
+  std::string pending_;
+};
+
+net::awaitable<void> one_request(std::uint16_t port, std::string request, bool stamps,
+                                 totals& out) {
+  auto executor = co_await net::this_coro::executor;
+  tcp::socket socket(executor);
+  tcp::endpoint engine(net::ip::make_address_v4("127.0.0.1"), port);
+  if (auto [ec] = co_await socket.async_connect(engine, use_tuple); ec) {
+    ++out.failed;
+    co_return;
+  }
+  if (auto [ec, n] = co_await net::async_write(socket, net::buffer(request), use_tuple); ec) {
+    ++out.failed;
+    co_return;
+  }
+  stamp_reader reader(out.delays_us);
+  std::string head;
+  std::array<char, 16384> buffer;
+  bool saw_done = false;
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(net::buffer(buffer), use_tuple);
+    std::string_view piece(buffer.data(), n);
+    if (head.size() < 16) {
+      head.append(piece.substr(0, 16 - head.size()));
+    }
+    if (stamps) {
+      reader.feed(piece);
+    }
+    saw_done = saw_done || piece.find("[DONE]") != std::string_view::npos;
+    if (ec) {
+      break; // the end of the response (Connection: close) or a failure
+    }
+  }
+  auto status = head.size() >= 12 ? head.substr(9, 3) : std::string("none");
+  ++out.statuses[status];
+  if (status == "200" && (!stamps || saw_done)) {
+    ++out.finished;
+  } else {
+    ++out.failed;
+  }
+}
+
+// Polls GET /health with blocking sockets, once a millisecond.
+int wait_until_ready(std::uint16_t port, std::chrono::seconds bound) {
+  auto began = std::chrono::steady_clock::now();
+  net::io_context io(1);
+  tcp::endpoint engine(net::ip::make_address_v4("127.0.0.1"), port);
+  std::string request = fmt::format("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n"
+                                    "Connection: close\r\n\r\n",
+                                    port);
+  while (std::chrono::steady_clock::now() - began < bound) {
+    boost::system::error_code ec;
+    tcp::socket socket(io);
+    socket.connect(engine, ec);
+    if (!ec) {
+      net::write(socket, net::buffer(request), ec);
+      std::array<char, 64> head{};
+      auto n = ec ? 0 : socket.read_some(net::buffer(head), ec);
+      if (n >= 12 && std::string_view(head.data() + 9, 3) == "200") {
+        auto took
+          = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began);
+        fmt::print("{:.0f}\n", took.count());
+        return 0;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return 1;
+}
+
+double percentile(std::vector<double>& values, double p) {
+  if (values.empty()) {
+    return 0;
+  }
+  auto rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(values.size() - 1));
+  std::nth_element(values.begin(), values.begin() + static_cast<long>(rank), values.end());
+  return values[rank];
+}
+
+std::vector<std::string> split(std::string_view text) {
+  std::vector<std::string> parts;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    parts.emplace_back(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+  }
+  return parts;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4 || argc > 6) {
+    std::fprintf(stderr, "usage: llmux-load stream PORT MODEL STREAMS MAX_TOKENS\n"
+                         "       llmux-load wait PORT MODELS REQUESTS\n"
+                         "       llmux-load ready PORT SECONDS\n");
+    return 2;
+  }
+  std::string_view mode = argv[1];
+  auto port = static_cast<std::uint16_t>(std::stoi(argv[2]));
+  if (mode == "ready" && argc == 4) {
+    return wait_until_ready(port, std::chrono::seconds(std::stoi(argv[3])));
+  }
+  net::io_context io(1);
+  totals out;
+  auto began = std::chrono::steady_clock::now();
+  if (mode == "stream" && argc == 6) {
+    int streams = std::stoi(argv[4]);
+    int max_tokens = std::stoi(argv[5]);
+    for (int i = 0; i < streams; ++i) {
+      net::co_spawn(io, one_request(port, chat_request(port, argv[3], true, max_tokens), true, out),
+                    net::detached);
+    }
+  } else if (mode == "wait" && argc == 5) {
+    auto models = split(argv[3]);
+    int requests = std::stoi(argv[4]);
+    for (int i = 0; i < requests; ++i) {
+      const auto& model = models[static_cast<std::size_t>(i) % models.size()];
+      net::co_spawn(io, one_request(port, chat_request(port, model, false, 4), false, out),
+                    net::detached);
+    }
+  } else {
+    std::fprintf(stderr, "llmux-load: unknown mode or wrong arguments\n");
+    return 2;
+  }
+  io.run();
+  auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  std::string statuses;
+  for (const auto& [status, count] : out.statuses) {
+    statuses += fmt::format("{}{}:{}", statuses.empty() ? "" : ",", status, count);
+  }
+  auto events = out.delays_us.size();
+  auto p50 = percentile(out.delays_us, 50);
+  auto p99 = percentile(out.delays_us, 99);
+  auto max = percentile(out.delays_us, 100);
+  fmt::print(
+    "RESULT finished={} failed={} statuses={} seconds={:.2f} events={} delay_p50_us={:.0f} "
+    "delay_p99_us={:.0f} delay_max_us={:.0f}\n",
+    out.finished, out.failed, statuses, took, events, p50, p99, max);
+  return out.failed == 0 ? 0 : 1;
+}
