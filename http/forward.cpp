@@ -2,6 +2,7 @@
 
 #include <array>
 #include <chrono>
+#include <iterator>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -15,7 +16,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
@@ -36,47 +36,47 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto connect_timeout = std::chrono::seconds(10);
 constexpr std::size_t relay_buffer_size = 16 * 1024;
 
-client_request engine_request(const client_request& request, std::string_view target,
-                              std::string body, std::uint16_t port,
-                              std::string_view client_address) {
-  client_request out{request.method(), target, 11};
+// The request head for the engine, in one piece: the client's end-to-end headers, then Host,
+// the x-forwarded pair and the body's length. (Beast's serializer would send each field as a
+// buffer of its own.)
+std::string engine_request_head(const client_request& request, std::string_view target,
+                                std::size_t body_size, std::uint16_t port,
+                                std::string_view client_address) {
+  std::string head;
+  head.reserve(256 + body_size / 64);
+  head += request.method_string();
+  head += ' ';
+  head += target;
+  head += " HTTP/1.1\r\n";
   for (const auto& field : request) {
     auto name = field.name_string();
     if (forwards_request_header(name)) {
-      out.insert(name, field.value());
+      head += name;
+      head += ": ";
+      head += field.value();
+      head += "\r\n";
     }
   }
-  out.set(bhttp::field::host, fmt::format("127.0.0.1:{}", port));
-  out.set("x-forwarded-proto", "http");
+  fmt::format_to(std::back_inserter(head), "Host: 127.0.0.1:{}\r\nX-Forwarded-Proto: http\r\n",
+                 port);
   if (!client_address.empty()) {
-    out.set("x-forwarded-for", client_address);
+    head += "X-Forwarded-For: ";
+    head += client_address;
+    head += "\r\n";
   }
-  out.body() = std::move(body);
-  out.prepare_payload();
-  return out;
+  auto method = request.method();
+  bool bodiless = method == bhttp::verb::get || method == bhttp::verb::head
+                  || method == bhttp::verb::delete_ || method == bhttp::verb::options;
+  if (body_size > 0 || !bodiless) {
+    fmt::format_to(std::back_inserter(head), "Content-Length: {}\r\n", body_size);
+  }
+  head += "\r\n";
+  return head;
 }
 
 // The engine failed after the response began: tell an SSE client in-band, as vLLM does.
 std::string stream_error_event(int status, std::string_view what) {
   return fmt::format("data: {}\n\ndata: [DONE]\n\n", openai_error(status, what));
-}
-
-// The bytes of a response head, ready to go out with the first body bytes.
-std::string serialize_head(const bhttp::response<bhttp::empty_body>& head) {
-  std::string_view reason = head.reason();
-  if (reason.empty()) {
-    reason = bhttp::obsolete_reason(head.result());
-  }
-  auto out = fmt::format("HTTP/{}.{} {} {}\r\n", head.version() / 10, head.version() % 10,
-                         head.result_int(), reason);
-  for (const auto& field : head) {
-    out += field.name_string();
-    out += ": ";
-    out += field.value();
-    out += "\r\n";
-  }
-  out += "\r\n";
-  return out;
 }
 
 // Bounds a relay's waits with one timer, re-armed only when a deadline moves earlier: the
@@ -191,17 +191,47 @@ public:
     watchdog_.watch_engine(&engine_);
   }
 
+  // One coroutine for the whole common path: every nested coroutine costs a frame and a resume
+  // per request. The rare paths (a new connection, failures) are coroutines of their own.
   net::awaitable<bool> run(std::string target, std::string body) {
     if (cut_->reason) {
       co_return co_await send_error(client_, request_, 503, *cut_->reason);
     }
     cut_scope scope(*cut_, engine_);
-    auto outgoing = engine_request(request_, target, std::move(body), lease_.engine_port,
-                                   context_.client_address);
+    auto head = engine_request_head(request_, target, body.size(), lease_.engine_port,
+                                    context_.client_address);
+    std::array<net::const_buffer, 2> outgoing{net::buffer(head), net::buffer(body)};
     bhttp::response_parser<bhttp::buffer_body> parser;
     parser.body_limit(boost::none);
     watch_client_departure();
-    auto ec = co_await exchange(outgoing, parser);
+    // A kept connection the engine closed while it idled fails before any answer: the request
+    // goes once more, on a new connection. The answer may take as long as the generation does:
+    // the engine's liveness probes, a revoked lease or the client leaving end the wait for it.
+    auto pooled = context_.pool.take(lease_.engine_port, lease_.engine_epoch, clock_type::now());
+    bool reused = pooled.has_value();
+    if (reused) {
+      engine_ = std::move(*pooled);
+    }
+    beast::error_code ec;
+    for (;;) {
+      if (!reused) {
+        if ((ec = co_await connect())) {
+          break;
+        }
+      }
+      std::tie(ec, std::ignore) = co_await net::async_write(engine_, outgoing, use_tuple);
+      if (!ec) {
+        std::tie(ec, std::ignore)
+          = co_await bhttp::async_read_header(engine_, engine_buffer_, parser, use_tuple);
+      }
+      if (!ec || !reused || parser.got_some() || cut_->reason) {
+        break;
+      }
+      beast::error_code ignored;
+      engine_.close(ignored);
+      engine_buffer_.clear();
+      reused = false;
+    }
     // Stop watching the client: from here on its departure shows as a failed write.
     cut_->watching_client = false;
     beast::error_code ignored;
@@ -209,7 +239,53 @@ public:
     if (ec) {
       co_return co_await refuse(ec);
     }
-    co_return co_await stream(parser);
+    bool event_stream = answer_head(parser);
+    // The head waits for the first body bytes, so both leave in one write; an event stream
+    // whose first event has not arrived yet gets its head at once.
+    if (event_stream && engine_buffer_.size() == 0 && !parser.is_done()) {
+      if (!co_await write_client({}, false)) {
+        co_return false;
+      }
+    }
+    std::array<char, relay_buffer_size> buffer;
+    while (!parser.is_done()) {
+      parser.get().body().data = buffer.data();
+      parser.get().body().size = buffer.size();
+      watchdog_.engine_deadline(clock_type::now() + context_.limits.engine_idle);
+      std::tie(ec, std::ignore)
+        = co_await bhttp::async_read_some(engine_, engine_buffer_, parser, use_tuple);
+      if (ec == bhttp::error::need_buffer) {
+        ec = {};
+      }
+      auto got = buffer.size() - parser.get().body().size;
+      if (ec) {
+        if (got > 0 && !co_await write_client(net::buffer(buffer.data(), got), false)) {
+          co_return false;
+        }
+        co_await report_failure(ec, event_stream);
+        co_return false;
+      }
+      // Each piece goes out as soon as it arrives: SSE events are not held back.
+      auto pieces = frame(net::buffer(buffer.data(), got), parser.is_done());
+      if (!pieces.empty()) {
+        watchdog_.client_deadline(clock_type::now() + context_.limits.client_write);
+        std::tie(ec, std::ignore) = co_await net::async_write(client_, pieces, use_tuple);
+        if (!written(ec, parser.is_done())) {
+          co_return false; // the client left or stopped reading; the caller releases the lease
+        }
+      }
+    }
+    watchdog_.engine_deadline(std::nullopt);
+    // A response without a body (or whose last read carried no bytes) still owes its head or
+    // its end.
+    if (!ended_ && !co_await write_client({}, true)) {
+      co_return false;
+    }
+    if (parser.keep_alive() && engine_buffer_.size() == 0 && !cut_->reason) {
+      context_.pool.put(lease_.engine_port, lease_.engine_epoch, std::move(engine_),
+                        clock_type::now());
+    }
+    co_return keep_alive_;
   }
 
 private:
@@ -225,27 +301,6 @@ private:
                        });
   }
 
-  // Sends the request and reads the response head. A pooled connection the engine closed while
-  // it idled fails before any answer: the request goes once more on a new connection.
-  net::awaitable<beast::error_code> exchange(client_request& outgoing,
-                                             bhttp::response_parser<bhttp::buffer_body>& parser) {
-    if (auto pooled
-        = context_.pool.take(lease_.engine_port, lease_.engine_epoch, clock_type::now())) {
-      engine_ = std::move(*pooled);
-      auto ec = co_await send_and_read_head(outgoing, parser);
-      if (!ec || parser.got_some() || cut_->reason) {
-        co_return ec;
-      }
-      beast::error_code ignored;
-      engine_.close(ignored);
-      engine_buffer_.clear();
-    }
-    if (auto ec = co_await connect()) {
-      co_return ec;
-    }
-    co_return co_await send_and_read_head(outgoing, parser);
-  }
-
   net::awaitable<beast::error_code> connect() {
     tcp::endpoint endpoint(net::ip::make_address_v4("127.0.0.1"), lease_.engine_port);
     watchdog_.engine_deadline(clock_type::now() + connect_timeout);
@@ -258,18 +313,6 @@ private:
       ec = beast::error::timeout;
     }
     connect_failed_ = ec.failed();
-    co_return ec;
-  }
-
-  // The answer may take as long as the generation does: the engine's liveness probes, a
-  // revoked lease or the client leaving end the wait for it.
-  net::awaitable<beast::error_code>
-  send_and_read_head(client_request& outgoing, bhttp::response_parser<bhttp::buffer_body>& parser) {
-    auto [ec, sent] = co_await bhttp::async_write(engine_, outgoing, use_tuple);
-    if (!ec) {
-      std::tie(ec, std::ignore)
-        = co_await bhttp::async_read_header(engine_, engine_buffer_, parser, use_tuple);
-    }
     co_return ec;
   }
 
@@ -291,72 +334,46 @@ private:
       client_, request_, 502, fmt::format("the engine closed the connection: {}", ec.message()));
   }
 
-  net::awaitable<bool> stream(bhttp::response_parser<bhttp::buffer_body>& parser) {
+  // The client's response head, from the engine's: its end-to-end headers, the status as a
+  // number (a code Beast does not know, 420 or 599, passes unchanged) and the framing the client
+  // can read (HTTP/1.0 has no chunked encoding: a body of unknown length ends with the
+  // connection). Kept until the first body bytes go out. Returns whether it is an event stream.
+  bool answer_head(const bhttp::response_parser<bhttp::buffer_body>& parser) {
     const auto& head = parser.get();
     bool event_stream
       = head[bhttp::field::content_type].find("text/event-stream") != beast::string_view::npos;
     auto length = parser.content_length();
-    // The status as a number: a code Beast does not know (420, 599, ...) must pass unchanged.
-    bhttp::response<bhttp::empty_body> response;
-    response.version(request_.version());
-    response.result(head.result_int());
-    response.reason(head.reason());
-    for (const auto& field : head) {
-      if (forwards_response_header(field.name_string())) {
-        response.insert(field.name_string(), field.value());
-      }
-    }
-    // HTTP/1.0 has no chunked encoding: a body of unknown length ends with the connection.
     bool open_length = !length || event_stream;
     chunked_ = open_length && request_.version() >= 11;
-    bool keep_alive = request_.keep_alive() && !(open_length && !chunked_);
+    keep_alive_ = request_.keep_alive() && !(open_length && !chunked_);
+    std::string_view reason = head.reason();
+    if (reason.empty()) {
+      reason = bhttp::obsolete_reason(head.result());
+    }
+    auto& out = pending_head_;
+    out.clear();
+    fmt::format_to(std::back_inserter(out), "HTTP/{}.{} {} {}\r\n", request_.version() / 10,
+                   request_.version() % 10, head.result_int(), reason);
+    for (const auto& field : head) {
+      if (forwards_response_header(field.name_string())) {
+        out += field.name_string();
+        out += ": ";
+        out += field.value();
+        out += "\r\n";
+      }
+    }
     if (chunked_) {
-      response.chunked(true);
+      out += "Transfer-Encoding: chunked\r\n";
     } else if (!open_length) {
-      response.content_length(*length);
+      fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", *length);
     }
-    response.keep_alive(keep_alive);
-    pending_head_ = serialize_head(response);
-    // The head waits for the first body bytes, so both leave in one write; an event stream
-    // whose first event has not arrived yet gets its head at once.
-    if (event_stream && engine_buffer_.size() == 0 && !parser.is_done()) {
-      if (!co_await write_client({}, false)) {
-        co_return false;
-      }
+    if (request_.version() >= 11 && !keep_alive_) {
+      out += "Connection: close\r\n";
+    } else if (request_.version() < 11 && keep_alive_) {
+      out += "Connection: keep-alive\r\n";
     }
-    std::array<char, relay_buffer_size> buffer;
-    while (!parser.is_done()) {
-      parser.get().body().data = buffer.data();
-      parser.get().body().size = buffer.size();
-      watchdog_.engine_deadline(clock_type::now() + context_.limits.engine_idle);
-      auto [ec, n] = co_await bhttp::async_read_some(engine_, engine_buffer_, parser, use_tuple);
-      if (ec == bhttp::error::need_buffer) {
-        ec = {};
-      }
-      auto got = buffer.size() - parser.get().body().size;
-      // Each piece goes out as soon as it arrives: SSE events are not held back.
-      if (!ec && !co_await write_client(net::buffer(buffer.data(), got), parser.is_done())) {
-        co_return false; // the client went away or stopped reading; the caller releases the lease
-      }
-      if (ec) {
-        if (got > 0 && !co_await write_client(net::buffer(buffer.data(), got), false)) {
-          co_return false;
-        }
-        co_await report_failure(ec, event_stream);
-        co_return false;
-      }
-    }
-    watchdog_.engine_deadline(std::nullopt);
-    // A response without a body (or whose last read carried no bytes) still owes its head or
-    // its end.
-    if (!ended_ && !co_await write_client({}, true)) {
-      co_return false;
-    }
-    if (parser.keep_alive() && engine_buffer_.size() == 0 && !cut_->reason) {
-      context_.pool.put(lease_.engine_port, lease_.engine_epoch, std::move(engine_),
-                        clock_type::now());
-    }
-    co_return keep_alive;
+    out += "\r\n";
+    return event_stream;
   }
 
   // The engine failed mid-response (or the lease was cut): an SSE client hears why in-band.
@@ -383,38 +400,45 @@ private:
     }
   }
 
-  // Writes one piece of the body (framed as a chunk when the response is chunked), preceded by
+  // The buffers of one piece of the body (a chunk when the response is chunked), preceded by
   // the head if it has not gone out yet and followed by the end of the body when `last`.
-  net::awaitable<bool> write_client(net::const_buffer piece, bool last) {
-    std::array<net::const_buffer, 5> buffers;
+  std::span<const net::const_buffer> frame(net::const_buffer piece, bool last) {
     std::size_t count = 0;
     if (!pending_head_.empty()) {
-      buffers[count++] = net::buffer(pending_head_);
+      pieces_[count++] = net::buffer(pending_head_);
     }
-    std::array<char, 24> chunk_size;
     if (chunked_ && piece.size() > 0) {
-      auto end = fmt::format_to_n(chunk_size.data(), chunk_size.size(), "{:x}\r\n", piece.size());
-      buffers[count++] = net::buffer(chunk_size.data(), end.size);
+      auto end = fmt::format_to_n(chunk_size_.data(), chunk_size_.size(), "{:x}\r\n", piece.size());
+      pieces_[count++] = net::buffer(chunk_size_.data(), end.size);
     }
     if (piece.size() > 0) {
-      buffers[count++] = piece;
+      pieces_[count++] = piece;
       if (chunked_) {
-        buffers[count++] = net::buffer("\r\n", 2);
+        pieces_[count++] = net::buffer("\r\n", 2);
       }
     }
     if (chunked_ && last) {
-      buffers[count++] = net::buffer("0\r\n\r\n", 5);
+      pieces_[count++] = net::buffer("0\r\n\r\n", 5);
     }
-    if (count == 0) {
-      co_return true;
-    }
-    watchdog_.client_deadline(clock_type::now() + context_.limits.client_write);
-    auto [ec, n] = co_await net::async_write(
-      client_, std::span<net::const_buffer>(buffers.data(), count), use_tuple);
+    return {pieces_.data(), count};
+  }
+
+  // After a write of `frame`'s buffers: whether it went out.
+  bool written(beast::error_code ec, bool last) {
     watchdog_.client_deadline(std::nullopt);
     pending_head_.clear();
     ended_ = last && !ec;
-    co_return !ec;
+    return !ec;
+  }
+
+  net::awaitable<bool> write_client(net::const_buffer piece, bool last) {
+    auto pieces = frame(piece, last);
+    if (pieces.empty()) {
+      co_return true;
+    }
+    watchdog_.client_deadline(clock_type::now() + context_.limits.client_write);
+    auto [ec, n] = co_await net::async_write(client_, pieces, use_tuple);
+    co_return written(ec, last);
   }
 
   tcp::socket& client_;
@@ -428,10 +452,13 @@ private:
   std::shared_ptr<spdlog::logger> log_;
   bool connect_failed_ = false;
   bool chunked_ = false;
+  bool keep_alive_ = false;
   /// Whether the end of the body (and so everything) has been written.
   bool ended_ = false;
   /// The response head until it has been written.
   std::string pending_head_;
+  std::array<net::const_buffer, 5> pieces_;
+  std::array<char, 24> chunk_size_;
 };
 
 } // namespace

@@ -24,11 +24,13 @@ bool starts_with(std::string_view name, std::string_view prefix) {
   return name.size() >= prefix.size() && iequals(name.substr(0, prefix.size()), prefix);
 }
 
-// Headers that describe one hop, not the message: never copied across the proxy.
-constexpr std::array<std::string_view, 11> hop_by_hop{
-  "connection",      "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-  "trailer",         "upgrade",    "transfer-encoding",  "content-length",      "host",
-  "proxy-connection"};
+// Headers that describe one hop, not the message: never copied across the proxy. (Expect too:
+// llmux answers a client's 100-continue itself and has the whole body before it forwards; an
+// engine asked again would answer 100 Continue first.)
+constexpr std::array<std::string_view, 12> hop_by_hop{
+  "connection",       "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+  "trailer",          "upgrade",    "transfer-encoding",  "content-length",      "host",
+  "proxy-connection", "expect"};
 
 // What the engine must not see: the client's credentials, browser context and cache
 // validators are the business of the client and llmux, not of the engine; forwarding

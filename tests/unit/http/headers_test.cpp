@@ -32,7 +32,8 @@ TEST(headers, what_the_engine_never_sees) {
                     "Host",
                     "TE",
                     "Upgrade",
-                    "Proxy-Authorization"}) {
+                    "Proxy-Authorization",
+                    "Expect"}) {
     EXPECT_FALSE(forwards_request_header(name)) << name;
   }
 }
