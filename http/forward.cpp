@@ -187,7 +187,7 @@ public:
   relay(tcp::socket& client, const client_request& request, const actors::lease_outcome& lease,
         relay_context context, std::shared_ptr<relay_cut> cut, const net::any_io_executor& executor)
     : client_(client), request_(request), lease_(lease), context_(context), cut_(std::move(cut)),
-      engine_(executor), watchdog_(executor, client), log_(spdlog::get("http")) {
+      engine_(executor), watchdog_(executor, client), log_(context.log) {
     watchdog_.watch_engine(&engine_);
   }
 
@@ -319,17 +319,17 @@ private:
   // No response from the engine: a 503 when the lease was cut, else a 502.
   net::awaitable<bool> refuse(beast::error_code ec) {
     if (cut_->reason) {
-      log_->info("request to {} cut before the engine answered: {}", lease_.model_path,
-                 *cut_->reason);
+      log_.info("request to {} cut before the engine answered: {}", lease_.model_path,
+                *cut_->reason);
       co_return co_await send_error(client_, request_, 503, *cut_->reason);
     }
     if (connect_failed_) {
-      log_->warn("engine on port {} unreachable: {}", lease_.engine_port, ec.message());
+      log_.warn("engine on port {} unreachable: {}", lease_.engine_port, ec.message());
       co_return co_await send_error(
         client_, request_, 502,
         fmt::format("the engine of {} is unreachable: {}", lease_.model_path, ec.message()));
     }
-    log_->warn("engine on port {} failed before answering: {}", lease_.engine_port, ec.message());
+    log_.warn("engine on port {} failed before answering: {}", lease_.engine_port, ec.message());
     co_return co_await send_error(
       client_, request_, 502, fmt::format("the engine closed the connection: {}", ec.message()));
   }
@@ -390,7 +390,7 @@ private:
       what
         = fmt::format("the engine of {} failed mid-response: {}", lease_.model_path, ec.message());
     }
-    log_->warn("{} (port {})", what, lease_.engine_port);
+    log_.warn("{} (port {})", what, lease_.engine_port);
     if (event_stream) {
       auto event = stream_error_event(cut_->reason ? 503 : 502, what);
       co_await write_client(net::buffer(event), true);
@@ -449,7 +449,7 @@ private:
   tcp::socket engine_;
   beast::flat_buffer engine_buffer_;
   relay_watchdog watchdog_;
-  std::shared_ptr<spdlog::logger> log_;
+  spdlog::logger& log_;
   bool connect_failed_ = false;
   bool chunked_ = false;
   bool keep_alive_ = false;

@@ -618,7 +618,7 @@ net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_reque
               reference.model, outcome.engine_port);
   co_return co_await forward_to_engine(
     client, request, std::move(target), std::move(body), outcome,
-    relay_context{connection.worker.pool, settings_.relay, connection.address}, cut);
+    relay_context{connection.worker.pool, settings_.relay, connection.address, *log_}, cut);
 }
 
 // Queues the request with the scheduler. While it waits, a watcher notices a client that leaves

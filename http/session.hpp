@@ -16,6 +16,10 @@
 #include "http/server.hpp"
 #include "http/upstream_pool.hpp"
 
+namespace spdlog {
+class logger;
+} // namespace spdlog
+
 namespace llmux::http {
 
 namespace beast = boost::beast;
@@ -67,6 +71,8 @@ struct relay_context {
   const relay_limits& limits;
   /// The client's address, for x-forwarded-for; empty when unknown.
   std::string_view client_address;
+  /// The "http" logger, looked up once by the server.
+  spdlog::logger& log;
 };
 
 /// Forwards `request` to `target` (the normalised path and query) with `body` as its body on
