@@ -1,6 +1,7 @@
 // Forwarding one request to an engine and relaying its response, streamed.
 
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <iterator>
 #include <optional>
@@ -36,6 +37,13 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto connect_timeout = std::chrono::seconds(10);
 constexpr std::size_t relay_buffer_size = 16 * 1024;
 
+// Heads are built once per request: plain appends, no format strings.
+void append_number(std::string& out, std::uint64_t number, int base = 10) {
+  std::array<char, 24> digits;
+  auto end = std::to_chars(digits.data(), digits.data() + digits.size(), number, base).ptr;
+  out.append(digits.data(), end);
+}
+
 // The request head for the engine, in one piece: the client's end-to-end headers, then Host,
 // the x-forwarded pair and the body's length. (Beast's serializer would send each field as a
 // buffer of its own.)
@@ -57,8 +65,9 @@ std::string engine_request_head(const client_request& request, std::string_view 
       head += "\r\n";
     }
   }
-  fmt::format_to(std::back_inserter(head), "Host: 127.0.0.1:{}\r\nX-Forwarded-Proto: http\r\n",
-                 port);
+  head += "Host: 127.0.0.1:";
+  append_number(head, port);
+  head += "\r\nX-Forwarded-Proto: http\r\n";
   if (!client_address.empty()) {
     head += "X-Forwarded-For: ";
     head += client_address;
@@ -68,7 +77,9 @@ std::string engine_request_head(const client_request& request, std::string_view 
   bool bodiless = method == bhttp::verb::get || method == bhttp::verb::head
                   || method == bhttp::verb::delete_ || method == bhttp::verb::options;
   if (body_size > 0 || !bodiless) {
-    fmt::format_to(std::back_inserter(head), "Content-Length: {}\r\n", body_size);
+    head += "Content-Length: ";
+    append_number(head, body_size);
+    head += "\r\n";
   }
   head += "\r\n";
   return head;
@@ -352,8 +363,11 @@ private:
     }
     auto& out = pending_head_;
     out.clear();
-    fmt::format_to(std::back_inserter(out), "HTTP/{}.{} {} {}\r\n", request_.version() / 10,
-                   request_.version() % 10, head.result_int(), reason);
+    out += request_.version() >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+    append_number(out, head.result_int());
+    out += ' ';
+    out += reason;
+    out += "\r\n";
     for (const auto& field : head) {
       if (forwards_response_header(field.name_string())) {
         out += field.name_string();
@@ -365,7 +379,9 @@ private:
     if (chunked_) {
       out += "Transfer-Encoding: chunked\r\n";
     } else if (!open_length) {
-      fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", *length);
+      out += "Content-Length: ";
+      append_number(out, *length);
+      out += "\r\n";
     }
     if (request_.version() >= 11 && !keep_alive_) {
       out += "Connection: close\r\n";
@@ -408,8 +424,13 @@ private:
       pieces_[count++] = net::buffer(pending_head_);
     }
     if (chunked_ && piece.size() > 0) {
-      auto end = fmt::format_to_n(chunk_size_.data(), chunk_size_.size(), "{:x}\r\n", piece.size());
-      pieces_[count++] = net::buffer(chunk_size_.data(), end.size);
+      auto end = std::to_chars(chunk_size_.data(), chunk_size_.data() + chunk_size_.size() - 2,
+                               piece.size(), 16)
+                   .ptr;
+      *end++ = '\r';
+      *end++ = '\n';
+      pieces_[count++]
+        = net::buffer(chunk_size_.data(), static_cast<std::size_t>(end - chunk_size_.data()));
     }
     if (piece.size() > 0) {
       pieces_[count++] = piece;
@@ -473,7 +494,10 @@ net::awaitable<bool> forward_to_engine(tcp::socket& client, const client_request
                                        std::string target, std::string body,
                                        const actors::lease_outcome& lease, relay_context context,
                                        std::shared_ptr<relay_cut> cut) {
-  relay one(client, request, lease, context, std::move(cut), co_await net::this_coro::executor);
+  // Not `co_await` inside the constructor call: g++ 12 mishandles the temporaries of a
+  // full-expression that suspends (UBSan found the relay's members garbage).
+  auto executor = co_await net::this_coro::executor;
+  relay one(client, request, lease, context, std::move(cut), executor);
   co_return co_await one.run(std::move(target), std::move(body));
 }
 

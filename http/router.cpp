@@ -104,6 +104,29 @@ std::optional<std::string> percent_decode(std::string_view text) {
   return out;
 }
 
+// Whether `path` is already what remove_dot_segments would make of it: "/" or segments that
+// are neither empty, "." nor "..", with no trailing '/'. Nearly every client path is.
+bool already_normal(std::string_view path) {
+  if (path == "/") {
+    return true;
+  }
+  if (path.empty() || path.front() != '/' || path.back() == '/') {
+    return false;
+  }
+  for (std::size_t start = 1; start <= path.size();) {
+    auto end = path.find('/', start);
+    if (end == std::string_view::npos) {
+      end = path.size();
+    }
+    auto segment = path.substr(start, end - start);
+    if (segment.empty() || segment == "." || segment == "..") {
+      return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
 // RFC 3986 §5.2.4, plus empty segments dropped ("//v1//x" is "/v1/x").
 std::string remove_dot_segments(std::string_view path) {
   std::vector<std::string_view> segments;
@@ -178,7 +201,7 @@ std::optional<normalized_target> normalize_target(std::string_view target) {
   if (!decoded) {
     return std::nullopt;
   }
-  out.path = remove_dot_segments(*decoded);
+  out.path = already_normal(*decoded) ? std::move(*decoded) : remove_dot_segments(*decoded);
   return out;
 }
 
@@ -188,7 +211,7 @@ route_decision route_request(std::string_view method, std::string_view target) {
     return {route::bad_target, {}, {}};
   }
   route_decision out;
-  out.path = normalized->path;
+  out.path = std::move(normalized->path);
   const auto& path = out.path;
   auto local = [&](route answer) { return method == "GET" ? answer : route::method_not_allowed; };
   if (path == "/health") {

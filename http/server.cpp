@@ -466,7 +466,8 @@ net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket, io
     }
     deadline.disarm();
     if (ec) {
-      if (auto refusal = refusal_for(ec, parser, deadline.expired(), buffer.size())) {
+      auto refusal = refusal_for(ec, parser, deadline.expired(), buffer.size());
+      if (refusal) {
         co_await refuse_and_close(client, parser, refusal->status, refusal->message);
       }
       co_return; // answered, or end of stream, or a client that left
@@ -580,7 +581,10 @@ proxy_server::impl::refuse_model(const model_reference& reference) const {
 net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_request& request,
                                                std::string target, connection_state& connection) {
   auto reference = find_model(request["model-override"], request.body());
-  if (auto refused = refuse_model(reference)) {
+  // No variables declared in a condition whose scope spans a co_await: g++ 12 does not keep
+  // them in the coroutine frame properly (the optional's flag was garbage after a resume).
+  auto refused = refuse_model(reference);
+  if (refused) {
     co_return co_await send_response(client, request, refused->status, "application/json",
                                      std::move(refused->body));
   }
@@ -597,7 +601,8 @@ net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_reque
   };
   // Usually the model is being served and nothing waits: the lease is taken at once.
   lease_wait taken;
-  if (auto now = session.try_acquire(reference.model, revoked)) {
+  auto now = session.try_acquire(reference.model, revoked);
+  if (now) {
     taken.ticket = now->ticket;
     taken.outcome = std::move(now->lease);
   } else {

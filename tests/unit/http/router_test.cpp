@@ -89,6 +89,15 @@ TEST(router, normalisation_follows_rfc_3986_dot_segments) {
   EXPECT_EQ(normal("/a%2Fb"), "/a/b");
   EXPECT_EQ(normal("/%7euser"), "/~user");
   EXPECT_EQ(normalize_target("/p?q=1?2")->query, "q=1?2");
+  // Paths that are normal already pass unchanged; the ones that only look so do not.
+  EXPECT_EQ(normal("/v1/chat/completions"), "/v1/chat/completions");
+  EXPECT_EQ(normal("/"), "/");
+  EXPECT_EQ(normal("/v1/..x/.y"), "/v1/..x/.y");
+  EXPECT_EQ(normal("/v1/"), "/v1");
+  EXPECT_EQ(normal("//v1"), "/v1");
+  EXPECT_EQ(normal("/v1/."), "/v1");
+  EXPECT_EQ(normal("/v1/.."), "/");
+  EXPECT_EQ(normal("/v1//models"), "/v1/models");
 }
 
 TEST(errors, openai_shape_with_type_and_code_from_the_status) {
