@@ -288,10 +288,10 @@ struct retired_hook {
   std::mutex mutex;
   engine_retired_callback callback;
 
-  void operator()(std::uint16_t port) {
+  void operator()(std::uint16_t port, std::uint64_t epoch) {
     std::lock_guard lock(mutex);
     if (callback) {
-      callback(port);
+      callback(port, epoch);
     }
   }
 };
@@ -300,9 +300,12 @@ class backend_impl : public actor_backend {
 public:
   backend_impl(caf::actor_system& system, const config::config& cfg)
     : system_(system), retired_(std::make_shared<retired_hook>()), gates_(make_gates(cfg)),
-      scheduler_(spawn_scheduler(
-        system, cfg, {},
-        serving_hooks{[hook = retired_](std::uint16_t port) { (*hook)(port); }, gates_->gates})),
+      scheduler_(
+        spawn_scheduler(system, cfg, {},
+                        serving_hooks{[hook = retired_](std::uint16_t port, std::uint64_t epoch) {
+                                        (*hook)(port, epoch);
+                                      },
+                                      gates_->gates})),
       warmup_timeout_(warmup_timeout(cfg)) {
     for (const auto& model : cfg.models) {
       names_.push_back(model.name);

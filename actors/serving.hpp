@@ -75,8 +75,9 @@ public:
 };
 
 /// Called on an actor thread when the engine listening on `port` stops serving the model it
-/// served (it is evicted, died or is restarted): connections to it opened before are stale.
-using engine_retired_callback = std::function<void(std::uint16_t port)>;
+/// served (it is evicted, died or is restarted): connections to it opened under `epoch`
+/// (`lease_outcome::engine_epoch`) or earlier are stale, including those still in use.
+using engine_retired_callback = std::function<void(std::uint16_t port, std::uint64_t epoch)>;
 
 /// What the HTTP side needs from the scheduler.
 class serving_backend {

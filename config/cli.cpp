@@ -40,6 +40,9 @@ std::variant<cli_options, int> parse_command_line(int argc, const char* const* a
                 "How long an idle engine connection is kept for reuse; 0 opens one per request")
     ->check(CLI::Range(0, 3600000))
     ->capture_default_str();
+  app.add_flag("--serve-half-closed", options.serve_half_closed,
+               "Answer clients that shut down their sending side after the request (by "
+               "default that counts as leaving)");
   app.add_flag("--check-config", options.check_config,
                "Load and validate the configuration, print it with every default filled in, "
                "and exit: 0 when valid, 1 otherwise");

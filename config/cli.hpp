@@ -27,6 +27,9 @@ struct cli_options {
   /// How long an idle engine connection is kept for reuse (below the engines' own keep-alive
   /// timeout: uvicorn's is 5 s); 0 opens a connection per request.
   std::uint64_t upstream_idle_ms = 4000;
+  /// Answer clients that shut down their sending side after the request, instead of taking
+  /// that for a departure.
+  bool serve_half_closed = false;
 };
 
 /// Exit status for command-line mistakes (unknown flag, bad value), as the reference uses.

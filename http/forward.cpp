@@ -304,12 +304,13 @@ private:
   // cancels the request: the engine connection is closed, so the engine stops generating.
   void watch_client_departure() {
     cut_->watching_client = true;
-    client_.async_wait(tcp::socket::wait_read,
-                       [cut = cut_, socket = &client_](beast::error_code ec) {
-                         if (!ec && cut->watching_client && peer_closed(*socket)) {
-                           cut->cut("the client closed its connection");
-                         }
-                       });
+    client_.async_wait(
+      tcp::socket::wait_read,
+      [cut = cut_, socket = &client_, half = context_.serve_half_closed](beast::error_code ec) {
+        if (!ec && cut->watching_client && peer_closed(*socket, half)) {
+          cut->cut("the client closed its connection");
+        }
+      });
   }
 
   net::awaitable<beast::error_code> connect() {
@@ -484,10 +485,13 @@ private:
 
 } // namespace
 
-bool peer_closed(tcp::socket& socket) {
+bool peer_closed(tcp::socket& socket, bool serve_half_closed) {
   char byte;
   auto peeked = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  if (peeked == 0) {
+    return !serve_half_closed;
+  }
+  return peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
 }
 
 net::awaitable<bool> forward_to_engine(tcp::socket& client, const client_request& request,

@@ -115,14 +115,14 @@ struct wait_watch {
 // While a request waits for a lease, a client that leaves cancels its place in the queue. The
 // watcher reads the ticket only after its socket wait completes, by when acquire has set it.
 void cancel_wait_when_client_leaves(tcp::socket& socket, actors::serving_session& session,
-                                    std::shared_ptr<wait_watch> watch) {
-  socket.async_wait(tcp::socket::wait_read,
-                    [&socket, &session, watch = std::move(watch)](beast::error_code ec) {
-                      if (!ec && watch->watching && peer_closed(socket)) {
-                        watch->client_gone = true;
-                        session.release(watch->ticket);
-                      }
-                    });
+                                    std::shared_ptr<wait_watch> watch, bool serve_half_closed) {
+  socket.async_wait(tcp::socket::wait_read, [&socket, &session, watch = std::move(watch),
+                                             serve_half_closed](beast::error_code ec) {
+    if (!ec && watch->watching && peer_closed(socket, serve_half_closed)) {
+      watch->client_gone = true;
+      session.release(watch->ticket);
+    }
+  });
 }
 
 // A deadline for reading a request that cancels the socket's operations instead of closing
@@ -621,9 +621,11 @@ net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_reque
                 : std::move(request.body());
   log_->debug("{} {} -> {} (port {})", std::string_view(request.method_string()), target,
               reference.model, outcome.engine_port);
-  co_return co_await forward_to_engine(
-    client, request, std::move(target), std::move(body), outcome,
-    relay_context{connection.worker.pool, settings_.relay, connection.address, *log_}, cut);
+  co_return co_await forward_to_engine(client, request, std::move(target), std::move(body), outcome,
+                                       relay_context{connection.worker.pool, settings_.relay,
+                                                     connection.address, *log_,
+                                                     settings_.serve_half_closed},
+                                       cut);
 }
 
 // Queues the request with the scheduler. While it waits, a watcher notices a client that leaves
@@ -633,7 +635,7 @@ net::awaitable<lease_wait> proxy_server::impl::wait_for_lease(tcp::socket& clien
                                                               const std::string& model,
                                                               actors::revoke_callback revoked) {
   auto watch = std::make_shared<wait_watch>();
-  cancel_wait_when_client_leaves(client, session, watch);
+  cancel_wait_when_client_leaves(client, session, watch, settings_.serve_half_closed);
   lease_wait result;
   result.outcome = co_await async_callback<actors::lease_outcome>(
     [&](auto done) {
@@ -682,9 +684,10 @@ std::uint16_t proxy_server::start(std::string& error) {
   }
   auto port = acceptor.local_endpoint().port();
   // Engines that stop serving take their idle connections with them.
-  self.backend_.on_engine_retired([&self](std::uint16_t engine_port) {
+  self.backend_.on_engine_retired([&self](std::uint16_t engine_port, std::uint64_t epoch) {
     for (auto& worker : self.workers_) {
-      net::post(worker->io, [&pool = worker->pool, engine_port] { pool.flush(engine_port); });
+      net::post(worker->io,
+                [&pool = worker->pool, engine_port, epoch] { pool.retire(engine_port, epoch); });
     }
   });
   net::co_spawn(acceptor.get_executor(), self.accept_loop(), net::detached);

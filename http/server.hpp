@@ -40,6 +40,9 @@ struct server_settings {
   /// Most request body bytes buffered at once over all connections; a request that would
   /// exceed it gets 503.
   std::size_t max_buffered_bytes = 512u * 1024 * 1024;
+  /// Whether a client that shuts down its sending side after its request is still answered
+  /// (as HAProxy does without abortonclose). By default it counts as gone, as with nginx.
+  bool serve_half_closed = false;
   /// Idle keep-alive connections kept per engine and io thread for later requests.
   std::size_t upstream_idle_per_engine = 64;
   /// An idle engine connection older than this is closed (engines close theirs: uvicorn, which

@@ -37,9 +37,11 @@ net::awaitable<bool> send_response(tcp::socket& client, const client_request& re
 net::awaitable<bool> send_error(tcp::socket& client, const client_request& request, int status,
                                 std::string_view message, std::string_view param = {});
 
-/// For a client socket that just became readable: whether that is because the client closed
-/// or reset its connection (a peek finds no data) rather than because it sent more.
-bool peer_closed(tcp::socket& socket);
+/// For a client socket that just became readable: whether that is because the client left
+/// rather than because it sent more. A reset always counts; an orderly end of its sending side
+/// (a peek finds no data) counts unless `serve_half_closed`, since TCP cannot tell a client
+/// that closed from one that only shut down writing.
+bool peer_closed(tcp::socket& socket, bool serve_half_closed);
 
 /// Ends a relay from outside: the scheduler revoked the lease, or the client left while the
 /// engine had not answered yet. Only touched on the connection's strand.
@@ -73,6 +75,8 @@ struct relay_context {
   std::string_view client_address;
   /// The "http" logger, looked up once by the server.
   spdlog::logger& log;
+  /// See server_settings::serve_half_closed.
+  bool serve_half_closed = false;
 };
 
 /// Forwards `request` to `target` (the normalised path and query) with `body` as its body on

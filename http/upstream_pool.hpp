@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -12,9 +13,10 @@ namespace llmux::http {
 
 /// Idle keep-alive connections to engines, for reuse by later requests. One pool belongs to one
 /// io thread, so it needs no lock. A connection is reused only for the engine port and epoch it
-/// was opened under (`lease_outcome::engine_epoch`), never after it idled longer than the limit
-/// (engines close idle connections: uvicorn after 5 s), and the most recently used goes first.
-/// `Connection` is a movable socket; dropping one closes it.
+/// was opened under (`lease_outcome::engine_epoch`), never once that epoch is retired, never
+/// after it idled longer than the limit (engines close idle connections: uvicorn after 5 s),
+/// and the most recently used goes first. `Connection` is a movable socket; dropping one
+/// closes it.
 template <class Connection, class Clock = std::chrono::steady_clock>
 class upstream_pool {
 public:
@@ -37,11 +39,14 @@ public:
       return std::nullopt;
     }
     auto& engine = found->second;
+    if (epoch <= engine.retired_through) {
+      return std::nullopt;
+    }
     if (engine.epoch != epoch) {
       // The lease names another epoch than the connections kept: they are stale (or, for an
       // older lease, this request may not use newer ones either).
       if (engine.epoch < epoch) {
-        idle_.erase(found);
+        engine.entries.clear();
       }
       return std::nullopt;
     }
@@ -62,7 +67,7 @@ public:
       return;
     }
     auto& engine = idle_[port];
-    if (epoch < engine.epoch) {
+    if (epoch < engine.epoch || epoch <= engine.retired_through) {
       return; // the engine has been evicted or restarted since this connection was opened
     }
     if (epoch > engine.epoch) {
@@ -75,9 +80,14 @@ public:
     engine.entries.push_back(entry{now, std::move(connection)});
   }
 
-  /// Closes every idle connection to `port`: its engine no longer serves.
-  void flush(std::uint16_t port) {
-    idle_.erase(port);
+  /// The engine on `port` no longer serves under `epoch` or earlier: closes its idle
+  /// connections of those epochs and refuses to keep the ones still in use when they come back.
+  void retire(std::uint16_t port, std::uint64_t epoch) {
+    auto& engine = idle_[port];
+    engine.retired_through = std::max(engine.retired_through, epoch);
+    if (engine.epoch <= epoch) {
+      engine.entries.clear();
+    }
   }
 
   /// Closes the connections that idled past the limit.
@@ -87,7 +97,7 @@ public:
       while (!entries.empty() && now - entries.front().since >= limits_.idle_time) {
         entries.pop_front();
       }
-      it = entries.empty() ? idle_.erase(it) : std::next(it);
+      it = std::next(it);
     }
   }
 
@@ -108,6 +118,8 @@ private:
   /// One engine's idle connections, all opened under `epoch`, oldest first.
   struct engine_entries {
     std::uint64_t epoch = 0;
+    /// Epochs up to this one are retired.
+    std::uint64_t retired_through = 0;
     std::deque<entry> entries;
   };
 

@@ -47,7 +47,7 @@ http::http_result running_daemon::chat_until_served(const std::string& model,
 }
 
 std::string running_daemon::raw_exchange(const std::string& bytes,
-                                         std::chrono::milliseconds timeout) const {
+                                         std::chrono::milliseconds timeout, bool half_close) const {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -57,6 +57,9 @@ std::string running_daemon::raw_exchange(const std::string& bytes,
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0
       && ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL)
            == static_cast<ssize_t>(bytes.size())) {
+    if (half_close) {
+      ::shutdown(fd, SHUT_WR);
+    }
     auto until = std::chrono::steady_clock::now() + timeout;
     char buffer[4096];
     for (;;) {
@@ -75,6 +78,13 @@ std::string running_daemon::raw_exchange(const std::string& bytes,
   }
   ::close(fd);
   return received;
+}
+
+std::string chat_http_request(const std::string& model, bool close) {
+  auto body = fmt::format(R"({{"model":"{}",{})", model, chat_request("Hello there").substr(1));
+  return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
+                     "Content-Type: application/json\r\nContent-Length: {}\r\n{}\r\n{}",
+                     body.size(), close ? "Connection: close\r\n" : "", body);
 }
 
 pid_t engine_pid(std::uint16_t port) {

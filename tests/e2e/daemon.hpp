@@ -42,10 +42,16 @@ struct running_daemon {
   /// `GET /llmux/status`, parsed.
   simdjson::dom::element status(simdjson::dom::parser& parser) const;
 
-  /// Sends `bytes` on a fresh connection and returns everything read back until the server
-  /// closes it or `timeout` passes.
-  std::string raw_exchange(const std::string& bytes, std::chrono::milliseconds timeout) const;
+  /// Sends `bytes` on a fresh connection (then shuts down its sending side when
+  /// `half_close`) and returns everything read back until the server closes it or `timeout`
+  /// passes.
+  std::string raw_exchange(const std::string& bytes, std::chrono::milliseconds timeout,
+                           bool half_close = false) const;
 };
+
+/// An HTTP/1.1 chat completion request for `model` with the fixed test prompt, as bytes;
+/// `close` adds `Connection: close`.
+std::string chat_http_request(const std::string& model, bool close);
 
 /// The PID of the process listening as an engine on `port` (its command line has
 /// `--port PORT`), or -1.

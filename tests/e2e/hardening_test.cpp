@@ -43,6 +43,25 @@ std::uint64_t outstanding(const running_daemon& daemon) {
   return total;
 }
 
+// A client that shuts down its sending side after its request (curl -N with some proxies,
+// netcat without -q): by default it counts as gone; --serve-half-closed answers it.
+TEST_F(daemon_test, a_half_closed_client_is_answered_only_with_serve_half_closed) {
+  std::vector<test_model> slow{{"alpha", "offload+keep_running", {"--mock-first-token-ms", "500"}}};
+  {
+    auto daemon = start_daemon(slow);
+    ASSERT_EQ(daemon.chat("alpha").status, 200);
+    auto received = daemon.raw_exchange(chat_http_request("alpha", true), 10s, true);
+    EXPECT_EQ(received.find("HTTP/1.1 200"), std::string::npos) << received;
+    EXPECT_EQ(outstanding(daemon), 0u);
+  }
+  auto daemon = start_daemon(slow, R"("min_active_secs": 0)", {}, {"--serve-half-closed"});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  auto received = daemon.raw_exchange(chat_http_request("alpha", true), 10s, true);
+  EXPECT_EQ(received.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << received;
+  EXPECT_NE(received.find("\"choices\""), std::string::npos) << received;
+  EXPECT_EQ(outstanding(daemon), 0u);
+}
+
 TEST_F(daemon_test, a_sigstopped_engine_is_killed_its_clients_get_errors_and_it_recovers) {
   auto daemon
     = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20"}}, {"beta"}},

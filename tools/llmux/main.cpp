@@ -122,6 +122,7 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   settings.max_connections = options.max_connections;
   settings.max_buffered_bytes = options.max_buffered_mb * 1024 * 1024;
   settings.upstream_idle_time = std::chrono::milliseconds(options.upstream_idle_ms);
+  settings.serve_half_closed = options.serve_half_closed;
   if (options.upstream_idle_ms == 0) {
     settings.upstream_idle_per_engine = 0;
   }

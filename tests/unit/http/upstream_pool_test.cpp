@@ -59,7 +59,7 @@ TEST(upstream_pool, closes_connections_idle_past_the_limit) {
   EXPECT_EQ(idle.take(8002, 1, t0 + 4s), "d");
 }
 
-TEST(upstream_pool, keeps_at_most_the_limit_per_engine_and_flushes_on_request) {
+TEST(upstream_pool, keeps_at_most_the_limit_per_engine) {
   auto idle = make_pool(2);
   idle.put(8001, 1, "a", t0);
   idle.put(8001, 1, "b", t0);
@@ -68,11 +68,25 @@ TEST(upstream_pool, keeps_at_most_the_limit_per_engine_and_flushes_on_request) {
   EXPECT_EQ(idle.size(), 3u);
   EXPECT_EQ(idle.take(8001, 1, t0), "c");
   EXPECT_EQ(idle.take(8001, 1, t0), "b"); // "a", the oldest, was closed
-  idle.flush(8002);
-  EXPECT_FALSE(idle.take(8002, 1, t0));
   auto none = make_pool(0);
   none.put(8001, 1, "a", t0);
   EXPECT_EQ(none.size(), 0u);
+}
+
+TEST(upstream_pool, a_retired_epoch_is_never_kept_again_even_by_connections_then_in_use) {
+  auto idle = make_pool();
+  idle.put(8001, 3, "idle", t0);
+  idle.put(8002, 3, "other engine", t0);
+  // The engine on 8001 is evicted while a relay still uses a connection of epoch 3.
+  idle.retire(8001, 3);
+  EXPECT_EQ(idle.size(), 1u);
+  EXPECT_FALSE(idle.take(8001, 3, t0));
+  idle.put(8001, 3, "came back late", t0);
+  EXPECT_EQ(idle.size(), 1u);
+  // The next activation's connections are kept again.
+  idle.put(8001, 4, "new", t0);
+  EXPECT_EQ(idle.take(8001, 4, t0), "new");
+  EXPECT_EQ(idle.take(8002, 3, t0), "other engine");
 }
 
 } // namespace
