@@ -3,7 +3,6 @@
 #include <array>
 #include <charconv>
 #include <chrono>
-#include <iterator>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -18,7 +17,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -96,8 +94,9 @@ std::string stream_error_event(int status, std::string_view what) {
 // on it.
 class relay_watchdog {
 public:
-  relay_watchdog(const net::any_io_executor& executor, tcp::socket& client)
+  relay_watchdog(const net::any_io_executor& executor, tcp::socket& engine, tcp::socket& client)
     : timer_(executor), state_(std::make_shared<state>()) {
+    state_->engine = &engine;
     state_->client = &client;
   }
   relay_watchdog(const relay_watchdog&) = delete;
@@ -105,11 +104,6 @@ public:
   ~relay_watchdog() {
     state_->engine = nullptr;
     state_->client = nullptr;
-  }
-
-  /// The engine connection the engine deadline applies to.
-  void watch_engine(tcp::socket* engine) {
-    state_->engine = engine;
   }
 
   void engine_deadline(std::optional<clock_type::time_point> when) {
@@ -198,8 +192,7 @@ public:
   relay(tcp::socket& client, const client_request& request, const actors::lease_outcome& lease,
         relay_context context, std::shared_ptr<relay_cut> cut, const net::any_io_executor& executor)
     : client_(client), request_(request), lease_(lease), context_(context), cut_(std::move(cut)),
-      engine_(executor), watchdog_(executor, client), log_(context.log) {
-    watchdog_.watch_engine(&engine_);
+      engine_(executor), watchdog_(executor, engine_, client), log_(context.log) {
   }
 
   // One coroutine for the whole common path: every nested coroutine costs a frame and a resume

@@ -514,9 +514,8 @@ proxy_server::impl::refusal_for(beast::error_code ec,
   return read_refusal{400, fmt::format("malformed HTTP request: {}", ec.message())};
 }
 
-// Each coroutine frame keeps every temporary of every co_await in it, and thousands of
-// requests may wait at once: the answers llmux gives itself are made by plain functions and
-// sent by one co_await.
+// The answers llmux gives itself are made by plain functions (answer_locally, refuse_model)
+// and sent by one co_await.
 net::awaitable<bool> proxy_server::impl::handle(tcp::socket& client, client_request& request,
                                                 connection_state& connection) {
   auto decided
