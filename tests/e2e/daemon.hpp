@@ -2,11 +2,13 @@
 
 // A fixture that runs the llmux daemon over mock-vllm engines, all real processes on loopback.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <thread>
 #include <vector>
 
 #include "tests/e2e/mock_engine.hpp"
@@ -75,6 +77,19 @@ protected:
 
   std::vector<std::pair<std::string, std::uint16_t>> engine_ports_;
 };
+
+/// Polls `done` every 50 ms until it holds or `bound` passes; whether it held.
+template <class Condition>
+bool eventually(Condition done, std::chrono::milliseconds bound) {
+  auto until = std::chrono::steady_clock::now() + bound;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) {
+      return false;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
 
 /// A free TCP port on 127.0.0.1 (bound and released: a small race, fine on a test machine).
 std::uint16_t free_port();

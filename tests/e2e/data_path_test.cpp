@@ -42,19 +42,6 @@ bool all_closed(const std::set<std::string>& kept, std::uint16_t port) {
                       [&](const std::string& local) { return open.count(local) > 0; });
 }
 
-// Polls until `done` holds or `bound` passes; whether it held.
-template <class Condition>
-bool eventually(Condition done, std::chrono::milliseconds bound) {
-  auto until = std::chrono::steady_clock::now() + bound;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) {
-      return false;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 TEST_F(daemon_test, requests_reuse_one_engine_connection_until_it_idles_out) {
   auto daemon
     = start_daemon({{"alpha"}}, R"("min_active_secs": 0)", {}, {"--upstream-idle-ms", "1500"});

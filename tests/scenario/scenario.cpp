@@ -132,10 +132,7 @@ void scenario_test::finish(const std::string& name, running_daemon& daemon, cons
                            std::uint64_t rss_before_kb, std::uint64_t rss_slack_kb) {
   // Releases travel through the actors: give them a moment, bounded.
   auto leaked = outstanding_requests(daemon);
-  for (int i = 0; i < 30 && leaked != 0; ++i) {
-    std::this_thread::sleep_for(100ms);
-    leaked = outstanding_requests(daemon);
-  }
+  eventually([&] { return (leaked = outstanding_requests(daemon)) == 0; }, 3s);
   auto rss_after_kb = rss_kb(daemon);
   std::vector<pid_t> engines;
   for (const auto& [model, port] : engine_ports_) {
