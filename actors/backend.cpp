@@ -101,8 +101,9 @@ private:
     bool released = false;
   };
 
-  // The scheduler answers every acquire by the request's own timeout, so the reply is awaited
-  // without a timer of its own; the monitor covers a scheduler that ends.
+  // The scheduler answers every acquire by the request's own timeout; the reply's bound (a
+  // margin beyond it) only guards against a scheduler that drops a request, and the monitor
+  // covers one that ends. Only requests that wait come here: leases taken at a gate do not.
   void acquire(std::uint64_t ticket, const std::string& model, std::uint64_t timeout_ms,
                lease_callbacks callbacks) {
     tickets_.emplace(ticket, ticket_state{std::move(callbacks)});
@@ -110,7 +111,9 @@ private:
       refuse_all("the scheduler has ended");
       return;
     }
-    self_->request(scheduler_, caf::infinite, acquire_atom_v, ticket, model, timeout_ms)
+    self_
+      ->request(scheduler_, acquire_reply_bound(timeout_ms), acquire_atom_v, ticket, model,
+                timeout_ms)
       .then([this, ticket](lease_outcome& outcome) { answer(ticket, std::move(outcome)); },
             [this, ticket](caf::error& error) {
               // The scheduler may still hold the ticket: give it back.
