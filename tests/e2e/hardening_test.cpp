@@ -5,7 +5,10 @@
 #include <csignal>
 #include <fstream>
 #include <future>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -41,6 +44,36 @@ std::uint64_t outstanding(const running_daemon& daemon) {
     total += number_at(model["in_flight"]) + number_at(model["waiting"]);
   }
   return total;
+}
+
+// A client that asks for a long stream and never reads it: once the socket buffers are full,
+// the relay's write waits; timeouts.client_write_timeout_secs ends it and the lease returns.
+TEST_F(daemon_test, a_client_that_stops_reading_is_cut_and_its_lease_returns) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20000"}}},
+                   R"("min_active_secs": 0)", R"("timeouts": {"client_write_timeout_secs": 1})");
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(daemon.port);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  auto body = fmt::format(
+    R"({{"model":"alpha",{})",
+    chat_request("Hello there", true, R"(,"max_tokens":1000000,"ignore_eos":true)").substr(1));
+  auto request = fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
+                             "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+                             body.size(), body);
+  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  EXPECT_TRUE(eventually([&] { return outstanding(daemon) == 1; }, 5s));
+  // Never read: the write stalls, and one second later the relay gives up.
+  EXPECT_TRUE(eventually([&] { return outstanding(daemon) == 0; }, 30s));
+  ::close(fd);
+  EXPECT_EQ(daemon.chat("alpha").status, 200);
 }
 
 // A client that shuts down its sending side after its request (curl -N with some proxies,
