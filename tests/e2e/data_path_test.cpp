@@ -3,7 +3,9 @@
 // connections counted in the kernel's own table.
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -86,6 +88,37 @@ TEST_F(daemon_test, an_evicted_engine_keeps_no_connection_from_llmux) {
     << fmt::format("kept {} open {}", fmt::join(kept, ","),
                    fmt::join(connections_to(engine_port("alpha")), ","));
   ASSERT_EQ(daemon.chat_until_served("alpha", 30s).status, 200);
+}
+
+// The sockets `pid` holds open, as their inode links ("socket:[1234]").
+std::set<std::string> sockets_of(pid_t pid) {
+  std::set<std::string> sockets;
+  for (const auto& entry : std::filesystem::directory_iterator(fmt::format("/proc/{}/fd", pid))) {
+    std::error_code ignored;
+    auto target = std::filesystem::read_symlink(entry.path(), ignored).string();
+    if (target.starts_with("socket:")) {
+      sockets.insert(target);
+    }
+  }
+  return sockets;
+}
+
+TEST_F(daemon_test, an_engine_shares_no_socket_with_llmux) {
+  // beta's engine starts while llmux listens and keeps a connection to alpha's engine: an
+  // engine that inherited them would keep them open after llmux closed them.
+  auto daemon = start_daemon({{"alpha", "offload+keep_running"}, {"beta"}},
+                             R"("min_active_secs": 0)", {}, {"--upstream-idle-ms", "60000"});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat_until_served("beta", 30s).status, 200);
+  auto own = sockets_of(daemon.process->pid());
+  ASSERT_FALSE(own.empty()); // at least the listening socket
+  for (const auto& model : {"alpha", "beta"}) {
+    auto pid = engine_pid(engine_port(model));
+    ASSERT_GT(pid, 0) << model;
+    std::set<std::string> shared;
+    std::ranges::set_intersection(sockets_of(pid), own, std::inserter(shared, shared.end()));
+    EXPECT_TRUE(shared.empty()) << model << " holds " << fmt::format("{}", fmt::join(shared, ","));
+  }
 }
 
 TEST_F(daemon_test, one_client_connection_carries_requests_back_to_back) {
