@@ -55,7 +55,7 @@ namespace {
 ///
 /// A connection's acquires and releases all go out from one such actor, in the order the
 /// connection made them, so a release never overtakes its acquire. If the scheduler ends,
-/// every ticket still waiting is answered with a 503.
+/// every ticket still waiting is answered with `refusal::scheduler_gone`.
 using session_actor = caf::typed_actor<
   caf::reacts_to<acquire_atom, std::uint64_t, std::string, std::uint64_t, lease_callbacks>,
   caf::reacts_to<release_atom, std::uint64_t>,
@@ -118,14 +118,14 @@ private:
             [this, ticket](caf::error& error) {
               // The scheduler may still hold the ticket: give it back.
               release(ticket);
-              answer(ticket,
-                     refusal(fmt::format("the scheduler did not answer: {}", to_string(error))));
+              answer(ticket, scheduler_gone(
+                               fmt::format("the scheduler did not answer: {}", to_string(error))));
             });
   }
 
-  static lease_outcome refusal(std::string why) {
+  static lease_outcome scheduler_gone(std::string why) {
     lease_outcome refused;
-    refused.status = 503;
+    refused.reason = refusal::scheduler_gone;
     refused.message = std::move(why);
     return refused;
   }
@@ -139,7 +139,7 @@ private:
       }
     }
     for (auto ticket : waiting) {
-      answer(ticket, refusal(why));
+      answer(ticket, scheduler_gone(why));
     }
   }
 
@@ -275,26 +275,30 @@ std::shared_ptr<const gate_set> make_gates(const config::config& cfg) {
   return made;
 }
 
-// Reads the scheduler's status for the HTTP side, without blocking any thread.
-caf::behavior status_reader_impl(caf::event_based_actor* self, scheduler_actor scheduler,
-                                 std::function<void(std::string)> done) {
+// Reads the scheduler's snapshot for the HTTP side, without blocking any thread.
+caf::behavior snapshot_reader_impl(caf::event_based_actor* self, scheduler_actor scheduler,
+                                   std::function<void(std::optional<scheduler_snapshot>)> done) {
   self->request(scheduler, status_timeout, status_atom_v)
-    .then(
-      [done](std::string& text) { done(std::move(text)); },
-      [done](caf::error& error) { done(fmt::format(R"({{"error":"{}"}})", to_string(error))); });
+    .then([done](scheduler_snapshot& snapshot) { done(std::move(snapshot)); },
+          [done](caf::error&) { done(std::nullopt); });
   return {};
 }
 
-/// Where the scheduler reports retired engines: the HTTP side sets the callback after the
-/// scheduler exists.
-struct retired_hook {
+/// A callback the scheduler calls, which the HTTP side sets after the scheduler exists.
+template <class... Args>
+struct late_hook {
   std::mutex mutex;
-  engine_retired_callback callback;
+  std::function<void(Args...)> callback;
 
-  void operator()(std::uint16_t port, std::uint64_t epoch) {
+  void set(std::function<void(Args...)> to) {
+    std::lock_guard lock(mutex);
+    callback = std::move(to);
+  }
+
+  void operator()(Args... args) {
     std::lock_guard lock(mutex);
     if (callback) {
-      callback(port, epoch);
+      callback(args...);
     }
   }
 };
@@ -302,13 +306,13 @@ struct retired_hook {
 class backend_impl : public actor_backend {
 public:
   backend_impl(caf::actor_system& system, const config::config& cfg)
-    : system_(system), retired_(std::make_shared<retired_hook>()), gates_(make_gates(cfg)),
-      scheduler_(
-        spawn_scheduler(system, cfg, {},
-                        serving_hooks{[hook = retired_](std::uint16_t port, std::uint64_t epoch) {
-                                        (*hook)(port, epoch);
-                                      },
-                                      gates_->gates})),
+    : system_(system), gates_(make_gates(cfg)),
+      scheduler_(spawn_scheduler(
+        system, cfg, {},
+        serving_hooks{
+          [hook = retired_](std::uint16_t port, std::uint64_t epoch) { (*hook)(port, epoch); },
+          [hook = switch_ended_](const switch_record& record) { (*hook)(record); },
+          gates_->gates})),
       warmup_timeout_(warmup_timeout(cfg)) {
     for (const auto& model : cfg.models) {
       names_.push_back(model.name);
@@ -352,18 +356,24 @@ public:
     return error;
   }
 
-  void status(std::function<void(std::string)> done) override {
-    system_.spawn(status_reader_impl, scheduler_, std::move(done));
+  void snapshot(std::function<void(std::optional<scheduler_snapshot>)> done) override {
+    system_.spawn(snapshot_reader_impl, scheduler_, std::move(done));
   }
 
   void on_engine_retired(engine_retired_callback retired) override {
-    std::lock_guard lock(retired_->mutex);
-    retired_->callback = std::move(retired);
+    retired_->set(std::move(retired));
+  }
+
+  void on_switch_ended(switch_ended_callback ended) override {
+    switch_ended_->set(std::move(ended));
   }
 
 private:
   caf::actor_system& system_;
-  std::shared_ptr<retired_hook> retired_;
+  std::shared_ptr<late_hook<std::uint16_t, std::uint64_t>> retired_
+    = std::make_shared<late_hook<std::uint16_t, std::uint64_t>>();
+  std::shared_ptr<late_hook<const switch_record&>> switch_ended_
+    = std::make_shared<late_hook<const switch_record&>>();
   std::shared_ptr<const gate_set> gates_;
   scheduler_actor scheduler_;
   std::chrono::milliseconds warmup_timeout_;

@@ -30,7 +30,37 @@ typename Inspector::result_type inspect(Inspector& f, outcome& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_outcome& x) {
   return f(caf::meta::type_name("lease_outcome"), x.granted, x.engine_port, x.model_path,
-           x.engine_epoch, x.status, x.message, x.retry_after_secs);
+           x.engine_epoch, x.reason, x.message, x.retry_after_secs);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_snapshot& x) {
+  return f(caf::meta::type_name("model_snapshot"), x.name, x.state, x.started_once, x.eviction,
+           x.waiting, x.in_flight, x.failures, x.retry_in_secs, x.last_failure, x.failures_total,
+           x.engine_starts, x.leases_cut);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, switch_record& x) {
+  return f(caf::meta::type_name("switch_record"), x.from, x.to, x.ok, x.error, x.began_unix_ms,
+           x.cooldown_ms, x.drain_ms, x.evict_ms, x.activate_ms, x.total_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, switch_progress& x) {
+  return f(caf::meta::type_name("switch_progress"), x.running, x.from, x.to, x.phase, x.elapsed_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, switch_cost& x) {
+  return f(caf::meta::type_name("switch_cost"), x.from, x.to, x.estimate_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scheduler_snapshot& x) {
+  return f(caf::meta::type_name("scheduler_snapshot"), x.models, x.active, x.switching, x.mode,
+           x.pinned, x.switches, x.switch_failures, x.serving_ms, x.switching_ms, x.history,
+           x.costs);
 }
 
 } // namespace llmux::actors
@@ -38,6 +68,7 @@ typename Inspector::result_type inspect(Inspector& f, lease_outcome& x) {
 CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::outcome))
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::lease_outcome))
+  CAF_ADD_TYPE_ID(llmux, (llmux::actors::scheduler_snapshot))
   CAF_ADD_ATOM(llmux, llmux::actors, acquire_atom, "acquire")
   CAF_ADD_ATOM(llmux, llmux::actors, release_atom, "release")
   CAF_ADD_ATOM(llmux, llmux::actors, expire_atom, "expire")

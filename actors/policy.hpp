@@ -153,6 +153,11 @@ public:
 
   void record(std::optional<std::size_t> from, std::size_t to, clock_type::duration took);
 
+  /// The directions measured so far, (from, to) -> estimate.
+  const std::map<std::pair<std::size_t, std::size_t>, clock_type::duration>& measured() const {
+    return ema_;
+  }
+
 private:
   clock_type::duration prior_;
   std::map<std::pair<std::size_t, std::size_t>, clock_type::duration> ema_;

@@ -18,6 +18,7 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
                                                               model_factory factory,
                                                               serving_hooks hooks) {
   retired_ = std::move(hooks.retired);
+  switch_ended_ = std::move(hooks.switch_ended);
   log_ = spdlog::get("sched");
   settings_ = cfg.policy;
   policy_ = make_policy(cfg.policy, cfg.models.size());
@@ -91,7 +92,7 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
       on_model_down(model, reason);
       publish_gates();
     },
-    [this](status_atom) { return status_json(); },
+    [this](status_atom) { return snapshot(); },
     [this](shutdown_atom, std::uint64_t grace_ms) {
       auto result = shutdown(grace_ms);
       publish_gates();
@@ -132,11 +133,11 @@ void scheduler_state::retire(std::size_t model) const {
 caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const std::string& model,
                                                     std::uint64_t timeout_ms) {
   if (shutdown_) {
-    return refusal(503, "llmux is shutting down");
+    return refused(refusal::shutting_down, "llmux is shutting down");
   }
   auto index = index_of(model);
   if (!index) {
-    return refusal(404, fmt::format("The model `{}` does not exist.", model));
+    return refused(refusal::unknown_model, fmt::format("The model `{}` does not exist.", model));
   }
   auto& slot = models_[*index];
   bool admitted = admits(*index);
@@ -214,7 +215,7 @@ void scheduler_state::release(std::uint64_t ticket) {
     }
     for (auto it = slot.waiting.begin(); it != slot.waiting.end(); ++it) {
       if (it->ticket == ticket) {
-        it->promise.deliver(refusal(499, "request cancelled"));
+        it->promise.deliver(refused(refusal::cancelled, "request cancelled"));
         slot.waiting.erase(it);
         return;
       }
@@ -257,8 +258,9 @@ void scheduler_state::expire(std::uint64_t ticket) {
       if (it->ticket == ticket) {
         auto waited = duration_cast<milliseconds>(now() - it->since);
         it->promise.deliver(
-          refusal(504, fmt::format("timed out after {:.1f} s waiting for model {}",
-                                   static_cast<double>(waited.count()) / 1000, slot.config.name)));
+          refused(refusal::timed_out,
+                  fmt::format("timed out after {:.1f} s waiting for model {}",
+                              static_cast<double>(waited.count()) / 1000, slot.config.name)));
         slot.waiting.erase(it);
         return;
       }
@@ -342,6 +344,10 @@ void scheduler_state::begin_switch(std::size_t target, bool serve_held) {
   switch_ = switch_run{target,    active_,   switch_phase::cooldown, current, ++switch_serial_,
                        arrivals_, serve_held};
   policy_->on_switch_start(active_, target);
+  ledger_.begin(
+    active_ ? models_[*active_].config.name : std::string{}, models_[target].config.name, current,
+    std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count());
   clock_type::duration wait{};
   auto min_active = std::chrono::seconds(settings_.min_active_secs);
   if (active_ && current - activated_at_ < min_active) {
@@ -379,7 +385,7 @@ void scheduler_state::advance() {
   switch_facts facts{run.from.has_value(), policy_->drains_before_switch(),
                      run.from && in_flight(models_[*run.from]) > 0};
   auto step = next_step(run.phase, facts);
-  run.phase = phase_of(step);
+  entered(phase_of(step));
   switch (step) {
     case switch_step::drain:
       // The last release continues the switch, or the deadline cuts what is left.
@@ -412,6 +418,7 @@ void scheduler_state::evict_outgoing() {
             models_[from].failures = 0;
           }
           active_.reset();
+          models_[from].state = evicted_state(models_[from]);
           retire(from);
           advance();
         }
@@ -420,6 +427,7 @@ void scheduler_state::evict_outgoing() {
         if (is_current(serial)) {
           log_->error("evicting {} failed: {}", models_[from].config.name, to_string(error));
           active_.reset();
+          models_[from].state = lifecycle::stopped;
           retire(from);
           advance();
         }
@@ -450,13 +458,18 @@ void scheduler_state::finish_switch(bool ok, const std::string& error) {
   auto current = now();
   const auto& target_name = models_[run.target].config.name;
   auto took = duration_cast<milliseconds>(current - run.began);
+  if (auto record = ledger_.finish(ok, error, current); record && switch_ended_) {
+    switch_ended_(*record);
+  }
+  models_[run.target].state = ok ? lifecycle::active : lifecycle::stopped;
   if (ok) {
     active_ = run.target;
+    models_[run.target].started_once = true;
+    costs_.record(run.from, run.target, current - run.began);
     models_[run.target].epoch = ++epochs_;
     activated_at_ = current;
     arrivals_before_activation_ = arrivals_;
     models_[run.target].retry_at.reset();
-    ++switches_;
     policy_->on_switch_complete(run.from, run.target, current - run.began);
     log_->info("switched {} -> {} in {} ms",
                run.from ? models_[*run.from].config.name : std::string{"(idle)"}, target_name,

@@ -43,7 +43,7 @@ namespace llmux::actors {
 /// (down_atom, string model, string reason)
 ///     from a model actor: its engine died (or was killed as hung) outside a start or wake;
 ///     its leases are revoked and the model backs off
-/// (status_atom) -> string           JSON: active model, switch count, queues, leases
+/// (status_atom) -> scheduler_snapshot  the state (snapshot.hpp)
 /// (shutdown_atom, uint64 grace_ms) -> outcome
 ///     refuse new requests, let granted leases finish (up to grace_ms), stop every engine
 /// (warmup_atom) -> outcome
@@ -61,7 +61,7 @@ using scheduler_actor = caf::typed_actor<
   caf::reacts_to<step_atom, std::uint64_t>, caf::reacts_to<drain_atom, std::uint64_t>,
   caf::reacts_to<tick_atom, bool>, caf::reacts_to<shutdown_atom>,
   caf::reacts_to<down_atom, std::string, std::string>,
-  caf::replies_to<status_atom>::with<std::string>,
+  caf::replies_to<status_atom>::with<scheduler_snapshot>,
   caf::replies_to<shutdown_atom, std::uint64_t>::with<outcome>,
   caf::replies_to<warmup_atom>::with<outcome>>;
 
@@ -93,6 +93,8 @@ using model_factory = std::function<model_actor(
 struct serving_hooks {
   /// Hears of every engine that stops serving its model (evicted, died, its actor replaced).
   engine_retired_callback retired;
+  /// Hears of every switch that ends.
+  switch_ended_callback switch_ended;
   /// One gate per configured model, in order, which the scheduler opens while requests for it
   /// may take leases without asking; empty: every lease is asked for.
   std::vector<std::shared_ptr<lease_gate>> gates;

@@ -23,9 +23,11 @@ void scheduler_state::on_model_down(const std::string& model, const std::string&
   // A crash loop must not evict the healthy model again and again, whether the death is
   // noticed while the model is active or only after a switch away from it began.
   note_failure(*index, why);
+  models_[*index].state = lifecycle::stopped;
   if (active_ != index) {
     return;
   }
+  ledger_.set_serving(false, now());
   log_->warn("{} went down while active: {}", model, reason);
   // No new request may be granted to a dead engine, not even during a switch's cooldown.
   active_.reset();
@@ -53,6 +55,7 @@ void scheduler_state::revoke_leases(std::size_t model, const std::string& reason
     return;
   }
   log_->warn("cutting {} request(s) of {}: {}", count, slot.config.name, reason);
+  slot.leases_cut += count;
   for (const auto& [ticket, holder] : slot.leases) {
     if (holder) {
       caf::anon_send(caf::actor_cast<caf::actor>(holder), revoke_atom_v, ticket, reason);
@@ -76,6 +79,7 @@ void scheduler_state::note_failure(std::size_t model, const std::string& why) {
   }
   slot.last_failed_at = current;
   ++slot.failures;
+  ++slot.failures_total;
   auto base = std::chrono::seconds(timeouts_.failure_backoff_secs);
   auto backoff = base;
   for (std::uint32_t i = 1; i < slot.failures && backoff < cap; ++i) {
@@ -96,10 +100,10 @@ std::optional<lease_outcome> scheduler_state::backing_off(std::size_t model) con
     return std::nullopt;
   }
   auto left = std::chrono::ceil<std::chrono::seconds>(*slot.retry_at - current);
-  auto refused
-    = refusal(503, fmt::format("{} (tried again in {} s)", slot.last_failure, left.count()));
-  refused.retry_after_secs = static_cast<std::uint32_t>(left.count());
-  return refused;
+  auto answer = refused(refusal::backing_off,
+                        fmt::format("{} (tried again in {} s)", slot.last_failure, left.count()));
+  answer.retry_after_secs = static_cast<std::uint32_t>(left.count());
+  return answer;
 }
 
 void scheduler_state::on_drain_deadline(std::uint64_t serial) {

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "actors/scheduler_state.hpp"
-#include "config/json_writer.hpp"
 
 namespace llmux::actors::detail {
 
@@ -34,8 +33,10 @@ void scheduler_state::on_model_exit(const caf::down_msg& message) {
                 to_string(message.reason));
     revoke_leases(i, fmt::format("the model actor of {} ended", models_[i].config.name));
     retire(i);
+    models_[i].state = lifecycle::stopped;
     if (active_ == i) {
       active_.reset();
+      ledger_.set_serving(false, now());
     }
     supervise(i);
     // A switch waiting on the dead actor would otherwise wait for its request to time out. Its
@@ -88,6 +89,10 @@ void scheduler_state::warm_next(std::size_t model) {
           end_warmup(outcome::failure(fmt::format("warming {} failed: {}", name, warmed.error)));
           return;
         }
+        auto& slot = models_[model];
+        slot.started_once = true;
+        ++slot.engine_starts;
+        slot.state = evicted_state(slot);
         warm_next(model + 1);
       },
       [this, name](caf::error& error) {
@@ -102,7 +107,7 @@ caf::result<outcome> scheduler_state::shutdown(std::uint64_t grace_ms) {
   auto promise = self_->make_response_promise<outcome>();
   shutdown_ = promise;
   for (std::size_t i = 0; i < models_.size(); ++i) {
-    fail_all(i, refusal(503, "llmux is shutting down"));
+    fail_all(i, refused(refusal::shutting_down, "llmux is shutting down"));
   }
   self_->delayed_send(self_, milliseconds(grace_ms), shutdown_atom_v);
   finish_shutdown_when_idle(false);
@@ -144,45 +149,63 @@ void scheduler_state::finish_shutdown_when_idle(bool deadline_passed) {
   }
 }
 
-std::string scheduler_state::status_json() const {
-  config::json_writer out(config::json_writer::layout::compact);
-  out.begin_object();
-  out.key("active");
-  if (active_ && !switch_) {
-    out.string(models_[*active_].config.name);
-  } else {
-    out.null();
+void scheduler_state::entered(switch_phase phase) {
+  auto& run = *switch_;
+  if (run.phase == phase) {
+    return;
   }
-  out.key("switching_to");
-  if (switch_) {
-    out.string(models_[switch_->target].config.name);
-  } else {
-    out.null();
-  }
-  out.key("switches");
-  out.integer(switches_);
-  out.key("models");
-  out.begin_object();
-  for (const auto& slot : models_) {
-    out.key(slot.config.name);
-    out.begin_object();
-    out.key("waiting");
-    out.integer(slot.waiting.size());
-    out.key("in_flight");
-    out.integer(in_flight(slot));
-    out.key("failures");
-    out.integer(slot.failures);
-    out.key("retry_in_secs");
-    if (auto refused = backing_off(static_cast<std::size_t>(&slot - models_.data()))) {
-      out.integer(refused->retry_after_secs);
+  run.phase = phase;
+  ledger_.enter(phase, now());
+  if (phase == switch_phase::evict && run.from) {
+    models_[*run.from].state = lifecycle::evicting;
+  } else if (phase == switch_phase::activate) {
+    auto& target = models_[run.target];
+    if (target.state == lifecycle::sleeping) {
+      target.state = lifecycle::waking;
     } else {
-      out.null();
+      target.state = lifecycle::starting;
+      ++target.engine_starts;
     }
-    out.end_object();
   }
-  out.end_object();
-  out.end_object();
-  return out.str();
+}
+
+scheduler_snapshot scheduler_state::snapshot() const {
+  auto current = now();
+  scheduler_snapshot out;
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    const auto& slot = models_[i];
+    model_snapshot model;
+    model.name = slot.config.name;
+    model.state = slot.state;
+    model.started_once = slot.started_once;
+    model.eviction = config::to_spec(slot.config.eviction);
+    model.waiting = slot.waiting.size();
+    model.in_flight = in_flight(slot);
+    model.failures = slot.failures;
+    if (auto refused = backing_off(i)) {
+      model.retry_in_secs = refused->retry_after_secs;
+    }
+    model.last_failure = slot.last_failure;
+    model.failures_total = slot.failures_total;
+    model.engine_starts = slot.engine_starts;
+    model.leases_cut = slot.leases_cut;
+    out.models.push_back(std::move(model));
+  }
+  if (active_ && !switch_) {
+    out.active = models_[*active_].config.name;
+  }
+  out.switching = ledger_.progress(current);
+  out.switches = ledger_.switches();
+  out.switch_failures = ledger_.failures();
+  out.serving_ms = ledger_.serving_ms(current);
+  out.switching_ms = ledger_.switching_ms(current);
+  out.history.assign(ledger_.history().begin(), ledger_.history().end());
+  for (const auto& [direction, estimate] : costs_.measured()) {
+    out.costs.push_back(
+      {models_[direction.first].config.name, models_[direction.second].config.name,
+       static_cast<std::uint64_t>(duration_cast<milliseconds>(estimate).count())});
+  }
+  return out;
 }
 
 } // namespace llmux::actors::detail

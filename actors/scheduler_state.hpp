@@ -20,6 +20,8 @@
 #include "actors/model.hpp"
 #include "actors/policy.hpp"
 #include "actors/scheduler.hpp"
+#include "actors/snapshot.hpp"
+#include "actors/switch_ledger.hpp"
 #include "actors/switch_plan.hpp"
 
 namespace llmux::actors::detail {
@@ -53,7 +55,21 @@ struct model_slot {
   std::uint64_t epoch = 0;
   /// Where requests take leases without asking while the scheduler keeps it open; may be null.
   std::shared_ptr<lease_gate> gate;
+  /// Where its engine is, as the scheduler's requests to its model actor left it.
+  lifecycle state = lifecycle::stopped;
+  bool started_once = false;
+  /// Counted since llmux started (snapshot.hpp).
+  std::uint64_t failures_total = 0;
+  std::uint64_t engine_starts = 0;
+  std::uint64_t leases_cut = 0;
 };
+
+/// Where an evicted model's engine rests: asleep in its running process, or stopped.
+inline lifecycle evicted_state(const model_slot& slot) {
+  return slot.config.eviction.process == config::process_strategy::keep_running
+           ? lifecycle::sleeping
+           : lifecycle::stopped;
+}
 
 /// The one switch in progress.
 struct switch_run {
@@ -70,9 +86,9 @@ struct switch_run {
 };
 
 /// An acquire answered without a lease.
-inline lease_outcome refusal(int status, std::string message) {
+inline lease_outcome refused(refusal reason, std::string message) {
   lease_outcome out;
-  out.status = status;
+  out.reason = reason;
   out.message = std::move(message);
   return out;
 }
@@ -82,7 +98,8 @@ class scheduler_state {
 public:
   static constexpr const char* name = "scheduler";
 
-  explicit scheduler_state(scheduler_actor::stateful_pointer<scheduler_state> self) : self_(self) {
+  explicit scheduler_state(scheduler_actor::stateful_pointer<scheduler_state> self)
+    : self_(self), ledger_(self->clock().now()) {
   }
 
   scheduler_state(const scheduler_state&) = delete;
@@ -92,7 +109,7 @@ public:
   // dropped promise answers nothing in CAF 0.17) and the model actors end with it.
   ~scheduler_state() {
     for (std::size_t i = 0; i < models_.size(); ++i) {
-      fail_all(i, refusal(503, "llmux is shutting down"));
+      fail_all(i, refused(refusal::shutting_down, "llmux is shutting down"));
       caf::anon_send_exit(models_[i].actor, caf::exit_reason::user_shutdown);
     }
     if (shutdown_) {
@@ -158,7 +175,9 @@ private:
   /// Answers every waiting request of `model` with `refused`.
   void fail_all(std::size_t model, const lease_outcome& refused);
   void finish_shutdown_when_idle(bool deadline_passed);
-  std::string status_json() const;
+  scheduler_snapshot snapshot() const;
+  /// The switch in progress entered `phase` (its model states and the ledger follow).
+  void entered(switch_phase phase);
   scheduler_view view(std::vector<queue_view>& queues) const;
   void apply(const decision& decided);
   void on_tick(bool periodic);
@@ -184,13 +203,16 @@ private:
   std::uint64_t arrivals_before_activation_ = 0;
   std::uint64_t arrivals_ = 0;
   std::optional<switch_run> switch_;
-  std::uint64_t switches_ = 0;
   std::uint64_t switch_serial_ = 0;
   engine_deadlines deadlines_;
   config::timeouts_config timeouts_;
   /// Counts activations, for `model_slot::epoch`.
   std::uint64_t epochs_ = 0;
   engine_retired_callback retired_;
+  switch_ended_callback switch_ended_;
+  switch_ledger ledger_;
+  /// Measured switch costs per direction, for the snapshot (policies keep their own).
+  switch_costs costs_{clock_type::duration{}};
   std::optional<caf::typed_response_promise<outcome>> shutdown_;
   /// The warmup request, while the models are being warmed.
   std::optional<caf::typed_response_promise<outcome>> warming_;

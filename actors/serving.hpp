@@ -11,7 +11,22 @@
 #include <string>
 #include <vector>
 
+#include "actors/snapshot.hpp"
+
 namespace llmux::actors {
+
+/// Why a request gets no lease. http/ alone turns each into an HTTP status and an OpenAI
+/// error body (http/errors.hpp); the message that comes with it says the details.
+enum class refusal : std::uint8_t {
+  none,           ///< granted
+  unknown_model,  ///< no configured model has that name
+  timed_out,      ///< it waited `policy.request_timeout_secs` for its model
+  backing_off,    ///< the model failed (start, wake, crash) and is not tried again yet
+  shutting_down,  ///< llmux is stopping
+  cancelled,      ///< its ticket was released while it waited (the client left)
+  manual_mode,    ///< manual mode serves only the pinned (or active) model
+  scheduler_gone, ///< the scheduler did not answer or has ended
+};
 
 /// Permission to forward one request to a model's engine, or why there is none.
 struct lease_outcome {
@@ -23,11 +38,10 @@ struct lease_outcome {
   /// Which time the model became active (granted only): connections to the engine opened
   /// under another epoch must not be reused.
   std::uint64_t engine_epoch = 0;
-  /// HTTP status for the client when not granted: 404 unknown model, 504 timed out, 503 the
-  /// model could not be started, is backing off after failures, or llmux is shutting down.
-  int status = 0;
+  /// Why not, when not granted, and the details for the client.
+  refusal reason = refusal::none;
   std::string message;
-  /// With a 503 for a model that backs off: seconds until it is tried again (`Retry-After`).
+  /// For a model that backs off: seconds until it is tried again (`Retry-After`).
   std::uint32_t retry_after_secs = 0;
 };
 
@@ -63,7 +77,7 @@ public:
   /// Queues a request for a lease on `model` (a `timeout` of 0 waits without limit); `done`
   /// gets the outcome once, and `revoked` is called if a granted lease is taken back. The
   /// returned ticket names the request in `release`, which must follow every acquire. If the
-  /// scheduler is gone, `done` gets a 503.
+  /// scheduler is gone, `done` gets `refusal::scheduler_gone`.
   virtual std::uint64_t acquire(const std::string& model, std::chrono::milliseconds timeout,
                                 lease_callback done, revoke_callback revoked)
     = 0;
@@ -79,6 +93,9 @@ public:
 /// (`lease_outcome::engine_epoch`) or earlier are stale, including those still in use.
 using engine_retired_callback = std::function<void(std::uint16_t port, std::uint64_t epoch)>;
 
+/// Called on an actor thread after each switch ends, successful or not.
+using switch_ended_callback = std::function<void(const switch_record&)>;
+
 /// What the HTTP side needs from the scheduler.
 class serving_backend {
 public:
@@ -90,14 +107,16 @@ public:
   /// The public model names, in configuration order.
   virtual const std::vector<std::string>& model_names() const = 0;
 
-  /// Asks for the scheduler's state as JSON (active model, switch in progress, switch count,
-  /// and per model the waiting requests and granted leases); `done` gets it once, on an actor
-  /// thread.
-  virtual void status(std::function<void(std::string)> done) = 0;
+  /// Asks for the scheduler's state; `done` gets it once, on an actor thread (nothing when the
+  /// scheduler does not answer within 10 s).
+  virtual void snapshot(std::function<void(std::optional<scheduler_snapshot>)> done) = 0;
 
   /// Sets the one callback told about retired engines (replacing an earlier one); set it
   /// before serving.
   virtual void on_engine_retired(engine_retired_callback retired) = 0;
+
+  /// Sets the one callback told about ended switches (replacing an earlier one).
+  virtual void on_switch_ended(switch_ended_callback ended) = 0;
 };
 
 } // namespace llmux::actors

@@ -118,7 +118,8 @@ private:
       .then(
         [this, i](lease_outcome& outcome) {
           if (!outcome.granted) {
-            run_->requests[i].status = outcome.status;
+            run_->requests[i].ended = true;
+            run_->requests[i].refused = outcome.reason;
             run_->requests[i].finished = elapsed();
             release_dependents(i, true);
             count_done();
@@ -133,7 +134,8 @@ private:
           }
         },
         [this, i](caf::error&) {
-          run_->requests[i].status = 503;
+          run_->requests[i].ended = true;
+          run_->requests[i].refused = refusal::scheduler_gone;
           count_done();
         });
   }
@@ -153,7 +155,7 @@ private:
     // A cut request still occupied the simulated engine until now, but its client got an error.
     bool cut = revoked_.count(i) > 0;
     run_->requests[i].served = !cut;
-    run_->requests[i].status = cut ? 502 : 200;
+    run_->requests[i].ended = true;
     run_->requests[i].finished = elapsed();
     self_->send(scheduler_, release_atom_v, i + 1);
     release_dependents(i, true);
@@ -237,7 +239,7 @@ sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
   // Discrete-event loop: run every ready message, then jump to the next timeout.
   auto all_done = [&] {
     return std::all_of(run->requests.begin(), run->requests.end(),
-                       [](const sim_outcome& r) { return r.status != 0; });
+                       [](const sim_outcome& r) { return r.ended; });
   };
   coordinator.run();
   while (!(run->requests.size() == workload.size() && all_done())) {

@@ -37,7 +37,10 @@ struct batching {
 struct sim_outcome {
   std::size_t model = 0;
   bool served = false;
-  int status = 0;
+  /// Whether it has ended (served, cut or refused).
+  bool ended = false;
+  /// Why it got no lease, when it got none.
+  refusal refused = refusal::none;
   clock_type::duration arrival{};
   clock_type::duration granted{};
   /// When the engine began serving it: later than the grant when the engine was already full.

@@ -32,4 +32,18 @@ switch_phase phase_of(switch_step step) {
   return switch_phase::activate;
 }
 
+std::string_view to_string(switch_phase phase) {
+  switch (phase) {
+    case switch_phase::cooldown:
+      return "cooldown";
+    case switch_phase::drain:
+      return "drain";
+    case switch_phase::evict:
+      return "evict";
+    case switch_phase::activate:
+      return "activate";
+  }
+  return "unknown";
+}
+
 } // namespace llmux::actors

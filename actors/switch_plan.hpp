@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string_view>
+
 namespace llmux::actors {
 
 /// The phases of the one switch the scheduler runs at a time.
@@ -21,6 +23,8 @@ namespace llmux::actors {
 ///                     │ failed: they get 503 and the model backs off (finish)
 /// ```
 enum class switch_phase { cooldown, drain, evict, activate };
+
+std::string_view to_string(switch_phase phase);
 
 /// What the scheduler knows when a phase ends.
 struct switch_facts {

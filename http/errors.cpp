@@ -34,13 +34,7 @@ error_kind kind_of(int status) {
   }
 }
 
-} // namespace
-
-std::string openai_error(int status, std::string_view message, std::string_view param) {
-  auto kind = kind_of(status);
-  if (status == 404 && param == "model") {
-    kind.code = "model_not_found";
-  }
+std::string error_body(std::string_view message, error_kind kind, std::string_view param) {
   config::json_writer out(config::json_writer::layout::compact);
   out.begin_object();
   out.key("error");
@@ -60,6 +54,67 @@ std::string openai_error(int status, std::string_view message, std::string_view 
   out.end_object();
   out.end_object();
   return out.str();
+}
+
+std::string_view refusal_code(actors::refusal reason) {
+  using actors::refusal;
+  switch (reason) {
+    case refusal::none:
+      break;
+    case refusal::unknown_model:
+      return "model_not_found";
+    case refusal::timed_out:
+      return "model_timeout";
+    case refusal::backing_off:
+      return "model_backing_off";
+    case refusal::shutting_down:
+      return "shutting_down";
+    case refusal::cancelled:
+      return "cancelled";
+    case refusal::manual_mode:
+      return "manual_mode";
+    case refusal::scheduler_gone:
+      return "scheduler_unavailable";
+  }
+  return "internal_error";
+}
+
+} // namespace
+
+std::string openai_error(int status, std::string_view message, std::string_view param) {
+  auto kind = kind_of(status);
+  if (status == 404 && param == "model") {
+    kind.code = "model_not_found";
+  }
+  return error_body(message, kind, param);
+}
+
+int status_of(actors::refusal reason) {
+  using actors::refusal;
+  switch (reason) {
+    case refusal::unknown_model:
+      return 404;
+    case refusal::timed_out:
+      return 504;
+    case refusal::cancelled:
+      return 499;
+    case refusal::none:
+      return 500; // a granted lease is no refusal: a bug if it gets here
+    case refusal::backing_off:
+    case refusal::shutting_down:
+    case refusal::manual_mode:
+    case refusal::scheduler_gone:
+      return 503;
+  }
+  return 500;
+}
+
+std::string openai_refusal(const actors::lease_outcome& refused) {
+  auto status = status_of(refused.reason);
+  auto kind = kind_of(status);
+  kind.code = refusal_code(refused.reason);
+  return error_body(refused.message, kind,
+                    refused.reason == actors::refusal::unknown_model ? "model" : "");
 }
 
 } // namespace llmux::http

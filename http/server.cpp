@@ -29,6 +29,7 @@
 #include "http/model_extract.hpp"
 #include "http/router.hpp"
 #include "http/session.hpp"
+#include "http/status_json.hpp"
 
 namespace llmux::http {
 
@@ -274,8 +275,8 @@ net::awaitable<bool> write_response(tcp::socket& client, const client_request& r
 // A refused lease: its status and message, and Retry-After for a model that backs off.
 net::awaitable<bool> send_refusal(tcp::socket& client, const client_request& request,
                                   const actors::lease_outcome& refused) {
-  auto response = make_response(request, refused.status, "application/json",
-                                openai_error(refused.status, refused.message));
+  auto response = make_response(request, status_of(refused.reason), "application/json",
+                                openai_refusal(refused));
   if (refused.retry_after_secs > 0) {
     response.set(bhttp::field::retry_after, std::to_string(refused.retry_after_secs));
   }
@@ -525,8 +526,13 @@ net::awaitable<bool> proxy_server::impl::handle(tcp::socket& client, client_requ
   }
   local_answer answer;
   if (decided.what == route::status) {
-    answer.body = co_await async_callback<std::string>(
-      [&](auto done) { backend_.status(std::move(done)); }, net::use_awaitable);
+    auto snapshot = co_await async_callback<std::optional<actors::scheduler_snapshot>>(
+      [&](auto done) { backend_.snapshot(std::move(done)); }, net::use_awaitable);
+    if (snapshot) {
+      answer.body = status_json(*snapshot);
+    } else {
+      answer = {503, openai_error(503, "the scheduler did not answer")};
+    }
   } else {
     answer = answer_locally(decided, request);
   }

@@ -6,6 +6,8 @@
 #include <future>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "tests/e2e/daemon.hpp"
 #include "tools/mock-vllm/gpu_registry.hpp"
 
@@ -45,6 +47,27 @@ TEST_F(daemon_test, starts_engines_lazily_and_switches_between_models) {
   auto status = daemon.status(parser);
   EXPECT_EQ(text_at(status["active"]), "alpha");
   EXPECT_EQ(number_at(status["switches"]), 3u);
+  EXPECT_EQ(text_at(status["models"]["alpha"]["state"]), "active");
+  EXPECT_EQ(text_at(status["models"]["beta"]["state"]), "sleeping");
+  EXPECT_EQ(text_at(status["models"]["beta"]["eviction"]), "offload+keep_running");
+  EXPECT_EQ(number_at(status["models"]["alpha"]["engine_starts"]), 1u); // woken, not restarted
+  // The three switches, oldest first: a cold start, then sleep and wake each way.
+  auto history = status["history"].get_array();
+  ASSERT_FALSE(history.error());
+  std::vector<std::string> directions;
+  for (auto record : history.value()) {
+    directions.push_back(fmt::format(
+      "{}->{}", record["from"].is_null() ? "" : text_at(record["from"]), text_at(record["to"])));
+    EXPECT_TRUE(record["ok"].get_bool().value());
+    EXPECT_GT(number_at(record["phases_ms"]["activate"]), 0u);
+    EXPECT_GE(number_at(record["total_ms"]), number_at(record["phases_ms"]["activate"]));
+  }
+  EXPECT_EQ(directions, (std::vector<std::string>{"->alpha", "alpha->beta", "beta->alpha"}));
+  EXPECT_GT(number_at(history.value().at(1)["phases_ms"]["evict"]), 0u);
+  EXPECT_EQ(status["costs"].get_array().value().size(), 2u); // alpha->beta, beta->alpha
+  double serving = 0;
+  EXPECT_FALSE(status["serving_secs"].get(serving));
+  EXPECT_GT(serving, 0.0);
 }
 
 TEST_F(daemon_test, time_slice_switches_when_the_active_model_has_drained) {

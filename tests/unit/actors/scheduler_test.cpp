@@ -75,7 +75,7 @@ TEST_F(scheduler_test, a_crashed_model_actor_is_replaced_and_keeps_answering) {
       };
   auto scheduler = spawn_scheduler(system_, broken_engines(), factory);
   auto first = acquire(scheduler, 1);
-  EXPECT_EQ(first.status, 503);
+  EXPECT_EQ(first.reason, refusal::backing_off);
   EXPECT_NE(first.message.find("cannot run '/nonexistent/vllm'"), std::string::npos)
     << first.message;
   model_actor crashed;
@@ -101,7 +101,7 @@ TEST_F(scheduler_test, a_crashed_model_actor_is_replaced_and_keeps_answering) {
   }
   // The replacement answers: another start attempt, failing the same way (after the backoff).
   auto second = acquire(scheduler, 2);
-  EXPECT_EQ(second.status, 503);
+  EXPECT_EQ(second.reason, refusal::backing_off);
   EXPECT_NE(second.message.find("cannot run"), std::string::npos) << second.message;
   caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
 }
@@ -139,7 +139,7 @@ TEST_F(scheduler_test, a_model_actor_that_dies_while_activating_fails_the_switch
   auto began = std::chrono::steady_clock::now();
   pending.receive(
     [](lease_outcome& outcome) {
-      EXPECT_EQ(outcome.status, 503); // not the 504 of the request's own 20 s timeout
+      EXPECT_EQ(outcome.reason, refusal::backing_off); // not its own 20 s timeout
       EXPECT_NE(outcome.message.find("the model actor of m ended"), std::string::npos)
         << outcome.message;
     },
@@ -154,14 +154,14 @@ TEST_F(scheduler_test, unknown_models_are_refused_and_stray_releases_ignored) {
   self
     ->request(scheduler, 10s, acquire_atom_v, std::uint64_t{1}, std::string{"other"},
               std::uint64_t{1000})
-    .receive([](lease_outcome& outcome) { EXPECT_EQ(outcome.status, 404); },
+    .receive([](lease_outcome& outcome) { EXPECT_EQ(outcome.reason, refusal::unknown_model); },
              [](caf::error& error) { ADD_FAILURE() << to_string(error); });
   // A release of a ticket the scheduler never saw changes nothing: the acquire that follows
   // is decided as usual (here, refused because the engine cannot start).
   caf::anon_send(scheduler, release_atom_v, std::uint64_t{7});
   auto later = acquire(scheduler, 7);
   EXPECT_FALSE(later.granted);
-  EXPECT_NE(later.status, 499) << later.message;
+  EXPECT_NE(later.reason, refusal::cancelled) << later.message;
   caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
 }
 

@@ -1,0 +1,148 @@
+#include "http/status_json.hpp"
+
+#include "config/json_writer.hpp"
+
+namespace llmux::http {
+
+namespace {
+
+using config::json_writer;
+
+void string_or_null(json_writer& out, const std::string& text) {
+  if (text.empty()) {
+    out.null();
+  } else {
+    out.string(text);
+  }
+}
+
+void seconds(json_writer& out, std::uint64_t milliseconds) {
+  out.real(static_cast<double>(milliseconds) / 1000.0);
+}
+
+void write_model(json_writer& out, const actors::model_snapshot& model) {
+  out.begin_object();
+  out.key("state");
+  out.string(to_string(model.state));
+  out.key("started_once");
+  out.boolean(model.started_once);
+  out.key("eviction");
+  out.string(model.eviction);
+  out.key("waiting");
+  out.integer(model.waiting);
+  out.key("in_flight");
+  out.integer(model.in_flight);
+  out.key("failures");
+  out.integer(model.failures);
+  out.key("retry_in_secs");
+  if (model.retry_in_secs > 0) {
+    out.integer(model.retry_in_secs);
+  } else {
+    out.null();
+  }
+  out.key("last_failure");
+  string_or_null(out, model.last_failure);
+  out.key("failures_total");
+  out.integer(model.failures_total);
+  out.key("engine_starts");
+  out.integer(model.engine_starts);
+  out.key("leases_cut");
+  out.integer(model.leases_cut);
+  out.end_object();
+}
+
+void write_record(json_writer& out, const actors::switch_record& record) {
+  out.begin_object();
+  out.key("from");
+  string_or_null(out, record.from);
+  out.key("to");
+  out.string(record.to);
+  out.key("ok");
+  out.boolean(record.ok);
+  out.key("error");
+  string_or_null(out, record.error);
+  out.key("began_unix_ms");
+  out.integer(static_cast<std::uint64_t>(std::max<std::int64_t>(record.began_unix_ms, 0)));
+  out.key("phases_ms");
+  out.begin_object();
+  out.key("cooldown");
+  out.integer(record.cooldown_ms);
+  out.key("drain");
+  out.integer(record.drain_ms);
+  out.key("evict");
+  out.integer(record.evict_ms);
+  out.key("activate");
+  out.integer(record.activate_ms);
+  out.end_object();
+  out.key("total_ms");
+  out.integer(record.total_ms);
+  out.end_object();
+}
+
+} // namespace
+
+std::string status_json(const actors::scheduler_snapshot& snapshot) {
+  json_writer out(json_writer::layout::compact);
+  out.begin_object();
+  out.key("active");
+  string_or_null(out, snapshot.active);
+  out.key("switching_to");
+  string_or_null(out, snapshot.switching.running ? snapshot.switching.to : std::string{});
+  out.key("switch");
+  if (snapshot.switching.running) {
+    out.begin_object();
+    out.key("from");
+    string_or_null(out, snapshot.switching.from);
+    out.key("to");
+    out.string(snapshot.switching.to);
+    out.key("phase");
+    out.string(to_string(snapshot.switching.phase));
+    out.key("elapsed_ms");
+    out.integer(snapshot.switching.elapsed_ms);
+    out.end_object();
+  } else {
+    out.null();
+  }
+  out.key("mode");
+  out.string(to_string(snapshot.mode));
+  out.key("pinned");
+  string_or_null(out, snapshot.pinned);
+  out.key("switches");
+  out.integer(snapshot.switches);
+  out.key("switch_failures");
+  out.integer(snapshot.switch_failures);
+  out.key("serving_secs");
+  seconds(out, snapshot.serving_ms);
+  out.key("switching_secs");
+  seconds(out, snapshot.switching_ms);
+  out.key("models");
+  out.begin_object();
+  for (const auto& model : snapshot.models) {
+    out.key(model.name);
+    write_model(out, model);
+  }
+  out.end_object();
+  out.key("history");
+  out.begin_array();
+  for (const auto& record : snapshot.history) {
+    write_record(out, record);
+  }
+  out.end_array();
+  out.key("costs");
+  out.begin_array();
+  for (const auto& cost : snapshot.costs) {
+    out.begin_object();
+    out.key("from");
+    out.string(cost.from);
+    out.key("to");
+    out.string(cost.to);
+    out.key("estimate_ms");
+    out.integer(cost.estimate_ms);
+    out.end_object();
+  }
+  out.end_array();
+  out.end_object();
+  return out.str();
+}
+
+} // namespace llmux::http
