@@ -22,6 +22,7 @@
 
 #include "http/errors.hpp"
 #include "http/headers.hpp"
+#include "http/metrics.hpp"
 #include "http/session.hpp"
 
 namespace llmux::http {
@@ -121,6 +122,11 @@ public:
     return state_->engine_timed_out;
   }
 
+  /// Whether the client deadline passed (and closed the client connection).
+  bool client_timed_out() const {
+    return state_->client_timed_out;
+  }
+
 private:
   struct state {
     tcp::socket* engine = nullptr;
@@ -129,6 +135,7 @@ private:
     std::optional<clock_type::time_point> client_deadline;
     std::optional<clock_type::time_point> armed_for;
     bool engine_timed_out = false;
+    bool client_timed_out = false;
   };
 
   void arm(std::optional<clock_type::time_point> when) {
@@ -155,6 +162,7 @@ private:
       current.engine->close(ignored);
     }
     if (current.client_deadline && now >= *current.client_deadline) {
+      current.client_timed_out = true;
       current.client_deadline.reset();
       current.client->close(ignored);
     }
@@ -355,6 +363,7 @@ private:
     if (reason.empty()) {
       reason = bhttp::obsolete_reason(head.result());
     }
+    head_status_ = static_cast<int>(head.result_int());
     auto& out = pending_head_;
     out.clear();
     out += request_.version() >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
@@ -396,6 +405,9 @@ private:
     } else if (watchdog_.engine_timed_out()) {
       what = fmt::format("the engine of {} sent nothing for {} s", lease_.model_path,
                          context_.limits.engine_idle.count());
+      if (auto* metrics = io_thread_metrics()) {
+        metrics->relay_stalled(context_.model, stalled_side::engine);
+      }
     } else {
       what
         = fmt::format("the engine of {} failed mid-response: {}", lease_.model_path, ec.message());
@@ -441,6 +453,14 @@ private:
   // After a write of `frame`'s buffers: whether it went out.
   bool written(beast::error_code ec, bool last) {
     watchdog_.client_deadline(std::nullopt);
+    auto* metrics = io_thread_metrics();
+    if (metrics != nullptr && !pending_head_.empty() && !ec) {
+      metrics->response_sent(head_status_);
+    }
+    if (metrics != nullptr && ec && watchdog_.client_timed_out() && !client_stall_counted_) {
+      client_stall_counted_ = true;
+      metrics->relay_stalled(context_.model, stalled_side::client);
+    }
     pending_head_.clear();
     ended_ = last && !ec;
     return !ec;
@@ -466,6 +486,9 @@ private:
   relay_watchdog watchdog_;
   spdlog::logger& log_;
   bool connect_failed_ = false;
+  /// The engine's status, counted once its head reaches the client.
+  int head_status_ = 0;
+  bool client_stall_counted_ = false;
   bool chunked_ = false;
   bool keep_alive_ = false;
   /// Whether the end of the body (and so everything) has been written.

@@ -26,6 +26,7 @@
 
 #include "config/json_writer.hpp"
 #include "http/errors.hpp"
+#include "http/metrics.hpp"
 #include "http/model_extract.hpp"
 #include "http/router.hpp"
 #include "http/session.hpp"
@@ -38,6 +39,9 @@ namespace bhttp = beast::http;
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+/// Set on each io thread as it starts (io_thread_metrics).
+thread_local http_metrics* current_metrics = nullptr;
 constexpr auto linger_timeout = std::chrono::seconds(2);
 constexpr auto accept_pause = std::chrono::milliseconds(100);
 constexpr std::string_view over_body_budget
@@ -85,25 +89,6 @@ private:
   std::size_t bytes_ = 0;
   bool granted_ = false;
 };
-
-// Turns a call that reports through a callback (on an actor thread) into an Asio operation whose
-// completion runs on the handler's executor: the connection's strand, never the actor thread.
-// `start(done)` makes the call.
-template <class Result, class Start, class Token>
-auto async_callback(Start start, Token&& token) {
-  return net::async_initiate<Token, void(Result)>(
-    [start = std::move(start)](auto handler) mutable {
-      auto work = net::make_work_guard(net::get_associated_executor(handler));
-      auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-      start([shared, work](Result result) mutable {
-        auto executor = work.get_executor();
-        net::post(executor, [shared, work = std::move(work), result = std::move(result)]() mutable {
-          (*shared)(std::move(result));
-        });
-      });
-    },
-    token);
-}
 
 /// Shared by a request and the watcher that notices its client leaving while it waits.
 struct wait_watch {
@@ -268,6 +253,9 @@ bhttp::response<bhttp::string_body> make_response(const client_request& request,
 
 net::awaitable<bool> write_response(tcp::socket& client, const client_request& request,
                                     bhttp::response<bhttp::string_body> response) {
+  if (auto* metrics = io_thread_metrics()) {
+    metrics->response_sent(static_cast<int>(response.result_int()));
+  }
   auto [ec, n] = co_await bhttp::async_write(client, response, use_tuple);
   co_return !ec && request.keep_alive();
 }
@@ -284,6 +272,10 @@ net::awaitable<bool> send_refusal(tcp::socket& client, const client_request& req
 }
 
 } // namespace
+
+http_metrics* io_thread_metrics() {
+  return current_metrics;
+}
 
 net::awaitable<bool> send_response(tcp::socket& client, const client_request& request, int status,
                                    std::string content_type, std::string body) {
@@ -309,8 +301,8 @@ net::awaitable<void> refuse_and_close(tcp::socket& client,
 }
 
 struct proxy_server::impl {
-  impl(actors::serving_backend& backend, server_settings settings)
-    : backend_(backend), settings_(std::move(settings)) {
+  impl(actors::serving_backend& backend, server_settings settings, http_metrics& metrics)
+    : backend_(backend), settings_(std::move(settings)), metrics_(metrics) {
     for (std::size_t i = 0; i < std::max<std::size_t>(settings_.io_threads, 1); ++i) {
       workers_.push_back(std::make_unique<io_worker>(
         engine_pool::limits{settings_.upstream_idle_per_engine, settings_.upstream_idle_time}));
@@ -347,6 +339,7 @@ struct proxy_server::impl {
 
   actors::serving_backend& backend_;
   server_settings settings_;
+  http_metrics& metrics_;
   std::vector<std::unique_ptr<io_worker>> workers_;
   std::optional<tcp::acceptor> acceptor_;
   std::size_t next_worker_ = 0;
@@ -606,6 +599,7 @@ net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_reque
   };
   // Usually the model is being served and nothing waits: the lease is taken at once.
   lease_wait taken;
+  auto arrived = std::chrono::steady_clock::now();
   auto now = session.try_acquire(reference.model, revoked);
   if (now) {
     taken.ticket = now->ticket;
@@ -615,12 +609,15 @@ net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_reque
   }
   lease_guard lease(session, taken.ticket);
   if (taken.client_gone) {
+    metrics_.request_refused(reference.model, actors::refusal::cancelled);
     co_return false;
   }
   const auto& outcome = taken.outcome;
   if (!outcome.granted) {
+    metrics_.request_refused(reference.model, outcome.reason);
     co_return co_await send_refusal(client, request, outcome);
   }
+  metrics_.request_admitted(reference.model, std::chrono::steady_clock::now() - arrived);
   auto body = reference.body_span
                 ? splice_model(request.body(), *reference.body_span, outcome.model_path)
                 : std::move(request.body());
@@ -628,7 +625,7 @@ net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_reque
               reference.model, outcome.engine_port);
   co_return co_await forward_to_engine(client, request, std::move(target), std::move(body), outcome,
                                        relay_context{connection.worker.pool, settings_.relay,
-                                                     connection.address, *log_,
+                                                     reference.model, connection.address, *log_,
                                                      settings_.serve_half_closed},
                                        cut);
 }
@@ -656,8 +653,9 @@ net::awaitable<lease_wait> proxy_server::impl::wait_for_lease(tcp::socket& clien
   co_return result;
 }
 
-proxy_server::proxy_server(actors::serving_backend& backend, server_settings settings)
-  : impl_(std::make_unique<impl>(backend, std::move(settings))) {
+proxy_server::proxy_server(actors::serving_backend& backend, server_settings settings,
+                           http_metrics& metrics)
+  : impl_(std::make_unique<impl>(backend, std::move(settings), metrics)) {
 }
 
 proxy_server::~proxy_server() {
@@ -698,7 +696,10 @@ std::uint16_t proxy_server::start(std::string& error) {
   net::co_spawn(acceptor.get_executor(), self.accept_loop(), net::detached);
   for (auto& worker : self.workers_) {
     net::co_spawn(worker->io, self.sweep_pool(*worker), net::detached);
-    worker->thread = std::thread([&io = worker->io] { io.run(); });
+    worker->thread = std::thread([&io = worker->io, &metrics = self.metrics_] {
+      current_metrics = &metrics;
+      io.run();
+    });
   }
   return port;
 }

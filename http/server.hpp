@@ -10,6 +10,8 @@
 
 namespace llmux::http {
 
+class http_metrics;
+
 /// How long a relay lets either side stay silent.
 struct relay_limits {
   /// The engine sends nothing for this long once its response has begun: the relay ends
@@ -56,7 +58,8 @@ struct server_settings {
 /// answers everything else with 404. Beast lives only in the .cpp files.
 class proxy_server {
 public:
-  proxy_server(actors::serving_backend& backend, server_settings settings);
+  /// Records into `metrics`, which must outlive the server.
+  proxy_server(actors::serving_backend& backend, server_settings settings, http_metrics& metrics);
   proxy_server(const proxy_server&) = delete;
   proxy_server& operator=(const proxy_server&) = delete;
   ~proxy_server();

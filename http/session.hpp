@@ -7,8 +7,12 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -22,12 +26,36 @@ class logger;
 
 namespace llmux::http {
 
+class http_metrics;
+
 namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using client_request = beast::http::request<beast::http::string_body>;
 /// An io thread's idle engine connections.
 using engine_pool = upstream_pool<tcp::socket>;
+
+// Turns a call that reports through a callback (on an actor thread) into an Asio operation
+// whose completion runs on the handler's executor (the connection's io thread, never the
+// actor thread). `start(done)` makes the call.
+template <class Result, class Start, class Token>
+auto async_callback(Start start, Token&& token) {
+  return net::async_initiate<Token, void(Result)>(
+    [start = std::move(start)](auto handler) mutable {
+      auto work = net::make_work_guard(net::get_associated_executor(handler));
+      auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+      start([shared, work](Result result) mutable {
+        auto executor = work.get_executor();
+        net::post(executor, [shared, work = std::move(work), result = std::move(result)]() mutable {
+          (*shared)(std::move(result));
+        });
+      });
+    },
+    token);
+}
+
+/// The metrics the proxy's io thread running this records into; null elsewhere (tests, tools).
+http_metrics* io_thread_metrics();
 
 /// Writes a whole response with a body; false when the client is gone.
 net::awaitable<bool> send_response(tcp::socket& client, const client_request& request, int status,
@@ -71,6 +99,8 @@ struct relay_context {
   /// engine's answer leaves the connection reusable.
   engine_pool& pool;
   const relay_limits& limits;
+  /// The model the client asked for (its public name).
+  std::string_view model;
   /// The client's address, for x-forwarded-for; empty when unknown.
   std::string_view client_address;
   /// The "http" logger, looked up once by the server.

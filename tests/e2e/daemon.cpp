@@ -133,16 +133,19 @@ running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
                            quoted, limit);
   }
   auto config_path = scratch_ / "llmux.json";
+  // Metrics stay off unless the test configures them (the default port would collide).
+  auto metrics
+    = top_level.find("\"metrics_port\"") == std::string::npos ? R"(,"metrics_port":0)" : "";
   std::ofstream(config_path) << fmt::format(
-    R"({{"models":{{{}}},"policy":{{{}}},"vllm_command":"{}","metrics_port":0{}}})", entries,
-    policy, LLMUX_MOCK_VLLM, top_level.empty() ? "" : "," + top_level);
+    R"({{"models":{{{}}},"policy":{{{}}},"vllm_command":"{}"{}{}}})", entries, policy,
+    LLMUX_MOCK_VLLM, metrics, top_level.empty() ? "" : "," + top_level);
   running_daemon daemon;
   auto env = environment();
   env.push_back("LLMUX_LOG=info");
   std::vector<std::string> argv{LLMUX_DAEMON, "-c", config_path, "-p", "0", "--host", "127.0.0.1"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   daemon.process = std::make_unique<child_process>(argv, env);
-  constexpr std::string_view marker = "on http://127.0.0.1:";
+  constexpr std::string_view marker = "model(s) on http://127.0.0.1:";
   auto serving = daemon.process->wait_for_text(marker, 20s);
   if (!serving) {
     ADD_FAILURE() << "llmux did not start serving; output:\n" << daemon.process->output();

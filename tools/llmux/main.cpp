@@ -22,6 +22,8 @@
 #include "config/load.hpp"
 #include "config/logging.hpp"
 #include "config/print.hpp"
+#include "http/local_server.hpp"
+#include "http/metrics.hpp"
 #include "http/server.hpp"
 
 namespace {
@@ -127,14 +129,31 @@ int serve(const config::cli_options& options, const config::config& cfg) {
     settings.upstream_idle_per_engine = 0;
   }
   raise_file_limit(options.max_connections);
-  http::proxy_server server(*backend, settings);
+  http::http_metrics metrics(backend->model_names());
+  backend->on_switch_ended(
+    [&metrics](const actors::switch_record& record) { metrics.switch_ended(record); });
+  http::proxy_server server(*backend, settings, metrics);
+  http::local_server operations;
   std::string error;
-  auto port = server.start(error);
-  if (port == 0) {
+  auto fail_start = [&] {
     log->critical("{}", error);
+    backend->on_switch_ended({});
     backend->shutdown(std::chrono::milliseconds(0));
     return startup_failure_status;
+  };
+  if (cfg.metrics_port != 0) {
+    auto bound = operations.listen(options.host, cfg.metrics_port,
+                                   http::metrics_endpoint(metrics, *backend), error);
+    if (bound == 0) {
+      return fail_start();
+    }
+    log->info("metrics on http://{}:{}/metrics", options.host, bound);
   }
+  auto port = server.start(error);
+  if (port == 0) {
+    return fail_start();
+  }
+  operations.start();
   log->info("serving {} model(s) on http://{}:{}", cfg.models.size(), options.host, port);
 
   int signal = 0;
@@ -144,6 +163,8 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   server.stop_accepting();
   backend->shutdown(grace);
   server.stop();
+  operations.stop();
+  backend->on_switch_ended({});
   log->info("stopped");
   return 0;
 }
