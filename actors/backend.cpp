@@ -275,11 +275,14 @@ std::shared_ptr<const gate_set> make_gates(const config::config& cfg) {
   return made;
 }
 
-// Reads the scheduler's snapshot for the HTTP side, without blocking any thread.
-caf::behavior snapshot_reader_impl(caf::event_based_actor* self, scheduler_actor scheduler,
-                                   std::function<void(std::optional<scheduler_snapshot>)> done) {
-  self->request(scheduler, status_timeout, status_atom_v)
-    .then([done](scheduler_snapshot& snapshot) { done(std::move(snapshot)); },
+// Asks the scheduler once for the HTTP side, without blocking any thread: `done` gets the
+// answer, or nothing when none came within `bound`.
+template <class Reply, class... Message>
+caf::behavior ask_once(caf::event_based_actor* self, scheduler_actor scheduler,
+                       std::chrono::milliseconds bound,
+                       std::function<void(std::optional<Reply>)> done, Message... message) {
+  self->request(scheduler, bound, std::move(message)...)
+    .then([done](Reply& reply) { done(std::move(reply)); },
           [done](caf::error&) { done(std::nullopt); });
   return {};
 }
@@ -313,7 +316,7 @@ public:
           [hook = retired_](std::uint16_t port, std::uint64_t epoch) { (*hook)(port, epoch); },
           [hook = switch_ended_](const switch_record& record) { (*hook)(record); },
           gates_->gates})),
-      warmup_timeout_(warmup_timeout(cfg)) {
+      warmup_timeout_(warmup_timeout(cfg)), control_bound_(control_reply_bound(cfg)) {
     for (const auto& model : cfg.models) {
       names_.push_back(model.name);
     }
@@ -357,7 +360,19 @@ public:
   }
 
   void snapshot(std::function<void(std::optional<scheduler_snapshot>)> done) override {
-    system_.spawn(snapshot_reader_impl, scheduler_, std::move(done));
+    system_.spawn(ask_once<scheduler_snapshot, status_atom>, scheduler_,
+                  std::chrono::milliseconds(status_timeout), std::move(done), status_atom_v);
+  }
+
+  void control(control_request request, std::function<void(control_result)> done) override {
+    std::function<void(std::optional<control_result>)> answer
+      = [done = std::move(done)](std::optional<control_result> result) {
+          done(result ? std::move(*result)
+                      : control_result{control_error::scheduler_gone,
+                                       "the scheduler did not answer in time"});
+        };
+    system_.spawn(ask_once<control_result, control_atom, control_request>, scheduler_,
+                  control_bound_, std::move(answer), control_atom_v, std::move(request));
   }
 
   void on_engine_retired(engine_retired_callback retired) override {
@@ -377,6 +392,7 @@ private:
   std::shared_ptr<const gate_set> gates_;
   scheduler_actor scheduler_;
   std::chrono::milliseconds warmup_timeout_;
+  std::chrono::milliseconds control_bound_;
   std::atomic<std::uint64_t> next_ticket_{1};
   /// The session actors, handed to connections in turn.
   std::vector<session_actor> session_actors_;

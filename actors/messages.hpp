@@ -34,10 +34,21 @@ typename Inspector::result_type inspect(Inspector& f, lease_outcome& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, control_request& x) {
+  return f(caf::meta::type_name("control_request"), x.action, x.model, x.mode, x.has_eviction,
+           x.eviction);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, control_result& x) {
+  return f(caf::meta::type_name("control_result"), x.error, x.detail);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_snapshot& x) {
   return f(caf::meta::type_name("model_snapshot"), x.name, x.state, x.started_once, x.eviction,
-           x.waiting, x.in_flight, x.failures, x.retry_in_secs, x.last_failure, x.failures_total,
-           x.engine_starts, x.leases_cut);
+           x.evicted_with, x.waiting, x.in_flight, x.failures, x.retry_in_secs, x.last_failure,
+           x.failures_total, x.engine_starts, x.leases_cut);
 }
 
 template <class Inspector>
@@ -65,10 +76,22 @@ typename Inspector::result_type inspect(Inspector& f, scheduler_snapshot& x) {
 
 } // namespace llmux::actors
 
+namespace llmux::config {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, eviction_policy& x) {
+  return f(caf::meta::type_name("eviction_policy"), x.weights, x.process);
+}
+
+} // namespace llmux::config
+
 CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::outcome))
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::lease_outcome))
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::scheduler_snapshot))
+  CAF_ADD_TYPE_ID(llmux, (llmux::actors::control_request))
+  CAF_ADD_TYPE_ID(llmux, (llmux::actors::control_result))
+  CAF_ADD_TYPE_ID(llmux, (llmux::config::eviction_policy))
   CAF_ADD_ATOM(llmux, llmux::actors, acquire_atom, "acquire")
   CAF_ADD_ATOM(llmux, llmux::actors, release_atom, "release")
   CAF_ADD_ATOM(llmux, llmux::actors, expire_atom, "expire")
@@ -88,4 +111,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_ATOM(llmux, llmux::actors, revoke_atom, "revoke")
   CAF_ADD_ATOM(llmux, llmux::actors, drain_atom, "drain")
   CAF_ADD_ATOM(llmux, llmux::actors, idle_atom, "idle")
+  CAF_ADD_ATOM(llmux, llmux::actors, control_atom, "control")
 CAF_END_TYPE_ID_BLOCK(llmux)

@@ -43,7 +43,7 @@ public:
 
 private:
   caf::result<outcome> activate();
-  caf::result<outcome> evict();
+  caf::result<outcome> evict(const config::eviction_policy& eviction);
   caf::result<outcome> stop();
   caf::result<outcome> warmup();
   void on_engine_down(const std::string& reason);
@@ -86,7 +86,7 @@ model_actor::behavior_type model_state::make_behavior(const config::model_config
   engine_ = make_engine(self_->system(), model, caf::actor_cast<caf::actor>(self_));
   return {
     [this](activate_atom) { return activate(); },
-    [this](evict_atom) { return evict(); },
+    [this](evict_atom, const config::eviction_policy& eviction) { return evict(eviction); },
     [this](stop_atom) { return stop(); },
     [this](warmup_atom) { return warmup(); },
     [this](down_atom, const std::string& reason) { on_engine_down(reason); },
@@ -142,12 +142,11 @@ caf::result<outcome> model_state::activate() {
   return promise;
 }
 
-caf::result<outcome> model_state::evict() {
+caf::result<outcome> model_state::evict(const config::eviction_policy& eviction) {
   if (state_ != lifecycle::active) {
     return outcome{};
   }
   enter(lifecycle_event::evict);
-  const auto& eviction = model_.eviction;
   bool keeps_process = eviction.process == config::process_strategy::keep_running;
   auto level = eviction.sleep_level();
   if (keeps_process && !level) {
@@ -238,7 +237,7 @@ caf::result<outcome> model_state::warmup() {
               }
               self
                 ->request(model_actor{self}, deadlines_.evict() + engine_deadlines::margin,
-                          evict_atom_v)
+                          evict_atom_v, model_.eviction)
                 .then([promise](outcome& evicted) mutable { promise.deliver(evicted); },
                       [fail](caf::error& error) mutable { fail(to_string(error)); });
             },

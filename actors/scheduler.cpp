@@ -93,6 +93,11 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
       publish_gates();
     },
     [this](status_atom) { return snapshot(); },
+    [this](control_atom, const control_request& request) {
+      auto result = control(request);
+      publish_gates();
+      return result;
+    },
     [this](shutdown_atom, std::uint64_t grace_ms) {
       auto result = shutdown(grace_ms);
       publish_gates();
@@ -146,6 +151,9 @@ caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const 
     return grant(*index);
   }
   if (!admitted) {
+    if (auto refused = manual_refusal(*index)) {
+      return *refused;
+    }
     if (auto refused = backing_off(*index)) {
       return *refused;
     }
@@ -289,7 +297,7 @@ scheduler_view scheduler_state::view(std::vector<queue_view>& queues) const {
 }
 
 void scheduler_state::consider(std::size_t target) {
-  if (switch_ || shutdown_) {
+  if (switch_ || shutdown_ || mode_ == serving_mode::manual) {
     return;
   }
   std::vector<queue_view> queues;
@@ -332,20 +340,25 @@ void scheduler_state::on_deferred(std::size_t model) {
     return;
   }
   policy_->on_deferred_due(model);
-  if (switch_ || shutdown_ || active_ == model || models_[model].waiting.empty()
-      || backing_off(model)) {
+  if (switch_ || shutdown_ || mode_ == serving_mode::manual || active_ == model
+      || models_[model].waiting.empty() || backing_off(model)) {
     return;
   }
   begin_switch(model);
 }
 
-void scheduler_state::begin_switch(std::size_t target, bool serve_held) {
+void scheduler_state::begin_switch(std::size_t target, bool serve_held,
+                                   std::optional<forced_switch> forced) {
   auto current = now();
-  switch_ = switch_run{target,    active_,   switch_phase::cooldown, current, ++switch_serial_,
-                       arrivals_, serve_held};
-  policy_->on_switch_start(active_, target);
+  switch_ = switch_run{target,    active_,    switch_phase::cooldown, current, ++switch_serial_,
+                       arrivals_, serve_held, std::move(forced)};
+  bool to_idle = switch_->to_idle();
+  if (!to_idle) {
+    policy_->on_switch_start(active_, target);
+  }
   ledger_.begin(
-    active_ ? models_[*active_].config.name : std::string{}, models_[target].config.name, current,
+    active_ ? models_[*active_].config.name : std::string{},
+    to_idle ? std::string{} : models_[target].config.name, current,
     std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count());
   clock_type::duration wait{};
@@ -372,8 +385,9 @@ void scheduler_state::advance() {
   auto& run = *switch_;
   // The target failed while the switch was on its way (its waiting requests were refused):
   // nothing is left to activate it for.
-  if (run.phase != switch_phase::activate && backing_off(run.target)) {
+  if (run.phase != switch_phase::activate && !run.to_idle() && backing_off(run.target)) {
     log_->info("switch to {} dropped: it backs off", models_[run.target].config.name);
+    answer_forced(run, false, models_[run.target].last_failure);
     switch_.reset();
     if (shutdown_) {
       finish_shutdown_when_idle(false);
@@ -382,8 +396,9 @@ void scheduler_state::advance() {
     pick_next();
     return;
   }
-  switch_facts facts{run.from.has_value(), policy_->drains_before_switch(),
-                     run.from && in_flight(models_[*run.from]) > 0};
+  // A sleep asked for by the admin API always drains: it is no policy's decision.
+  switch_facts facts{run.from.has_value(), run.to_idle() || policy_->drains_before_switch(),
+                     run.from && in_flight(models_[*run.from]) > 0, !run.to_idle()};
   auto step = next_step(run.phase, facts);
   entered(phase_of(step));
   switch (step) {
@@ -399,18 +414,24 @@ void scheduler_state::advance() {
       activate_target();
       return;
     case switch_step::finish:
-      return; // the activation's answer ends the switch (finish_switch)
+      if (run.to_idle()) {
+        finish_switch(true, {}); // nothing to activate
+      }
+      return; // otherwise the activation's answer ends the switch (finish_switch)
   }
 }
 
 void scheduler_state::evict_outgoing() {
   auto& run = *switch_;
   auto from = *run.from;
+  auto eviction
+    = run.forced && run.forced->eviction ? *run.forced->eviction : models_[from].config.eviction;
   // Answers to a switch that has already ended (its model actor died) are dropped.
   self_
-    ->request(models_[from].actor, deadlines_.evict() + 2 * engine_deadlines::margin, evict_atom_v)
+    ->request(models_[from].actor, deadlines_.evict() + 2 * engine_deadlines::margin, evict_atom_v,
+              eviction)
     .then(
-      [this, from, serial = run.serial](outcome&) {
+      [this, from, eviction, serial = run.serial](outcome&) {
         if (is_current(serial)) {
           // It served until it left the GPU without failing (no death was noticed during the
           // eviction): whatever failed before is behind it.
@@ -418,7 +439,8 @@ void scheduler_state::evict_outgoing() {
             models_[from].failures = 0;
           }
           active_.reset();
-          models_[from].state = evicted_state(models_[from]);
+          models_[from].state = evicted_state(eviction);
+          models_[from].evicted_with = config::to_spec(eviction);
           retire(from);
           advance();
         }
@@ -461,8 +483,11 @@ void scheduler_state::finish_switch(bool ok, const std::string& error) {
   if (auto record = ledger_.finish(ok, error, current); record && switch_ended_) {
     switch_ended_(*record);
   }
-  models_[run.target].state = ok ? lifecycle::active : lifecycle::stopped;
-  if (ok) {
+  answer_forced(run, ok, error);
+  if (run.to_idle()) {
+    log_->info("{} left the GPU on request in {} ms", target_name, took.count());
+  } else if (ok) {
+    models_[run.target].state = lifecycle::active;
     active_ = run.target;
     models_[run.target].started_once = true;
     costs_.record(run.from, run.target, current - run.began);
@@ -476,6 +501,7 @@ void scheduler_state::finish_switch(bool ok, const std::string& error) {
                took.count());
     admit_waiting(run.target);
   } else {
+    models_[run.target].state = lifecycle::stopped;
     active_.reset();
     log_->error("switch to {} failed after {} ms: {}", target_name, took.count(), error);
     note_failure(run.target, fmt::format("model {} is unavailable: {}", target_name, error));
@@ -488,7 +514,7 @@ void scheduler_state::finish_switch(bool ok, const std::string& error) {
 }
 
 void scheduler_state::pick_next() {
-  if (switch_ || shutdown_) {
+  if (switch_ || shutdown_ || start_forced() || mode_ == serving_mode::manual) {
     return;
   }
   std::vector<queue_view> queues;

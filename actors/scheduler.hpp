@@ -44,6 +44,11 @@ namespace llmux::actors {
 ///     from a model actor: its engine died (or was killed as hung) outside a start or wake;
 ///     its leases are revoked and the model backs off
 /// (status_atom) -> scheduler_snapshot  the state (snapshot.hpp)
+/// (control_atom, control_request) -> control_result
+///     the admin API (control.hpp): modes, pins, and switches, sleeps and wakes that bypass
+///     the policy and the mode but take the usual cooldown, drain and deadlines; answered
+///     when done. In manual mode only the pinned (else the active) model is served: other
+///     requests are refused at once, and the policy never switches.
 /// (shutdown_atom, uint64 grace_ms) -> outcome
 ///     refuse new requests, let granted leases finish (up to grace_ms), stop every engine
 /// (warmup_atom) -> outcome
@@ -62,6 +67,7 @@ using scheduler_actor = caf::typed_actor<
   caf::reacts_to<tick_atom, bool>, caf::reacts_to<shutdown_atom>,
   caf::reacts_to<down_atom, std::string, std::string>,
   caf::replies_to<status_atom>::with<scheduler_snapshot>,
+  caf::replies_to<control_atom, control_request>::with<control_result>,
   caf::replies_to<shutdown_atom, std::uint64_t>::with<outcome>,
   caf::replies_to<warmup_atom>::with<outcome>>;
 
@@ -71,6 +77,16 @@ inline std::chrono::milliseconds warmup_timeout(const config::config& cfg) {
   auto per_model = engine_deadlines::from(cfg).warmup() + 3 * engine_deadlines::margin;
   return std::chrono::duration_cast<std::chrono::milliseconds>(
     per_model * static_cast<long>(cfg.models.size()) + engine_deadlines::margin);
+}
+
+/// How long the admin API waits for `(control_atom, ...)`: a switch already running, then its
+/// own (cooldown, drain, eviction, activation), each within its deadline.
+inline std::chrono::milliseconds control_reply_bound(const config::config& cfg) {
+  auto deadlines = engine_deadlines::from(cfg);
+  auto one_switch = std::chrono::seconds(cfg.policy.min_active_secs)
+                    + std::chrono::seconds(cfg.timeouts.drain_timeout_secs) + deadlines.evict()
+                    + deadlines.activate() + 4 * engine_deadlines::margin;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(2 * one_switch);
 }
 
 /// How long a requester waits for the answer to `(acquire_atom, ..., timeout_ms)`: the

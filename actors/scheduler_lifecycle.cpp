@@ -46,7 +46,8 @@ void scheduler_state::on_model_exit(const caf::down_msg& message) {
     } else if (switch_ && switch_->phase == switch_phase::evict && switch_->from == i) {
       active_.reset();
       advance();
-    } else if (switch_ && switch_->phase == switch_phase::activate && switch_->target == i) {
+    } else if (switch_ && switch_->phase == switch_phase::activate && switch_->target == i
+               && !switch_->to_idle()) {
       finish_switch(false, fmt::format("the model actor of {} ended", models_[i].config.name));
     } else {
       pick_next(); // requests it held back by its concurrency limit now need a switch
@@ -92,7 +93,8 @@ void scheduler_state::warm_next(std::size_t model) {
         auto& slot = models_[model];
         slot.started_once = true;
         ++slot.engine_starts;
-        slot.state = evicted_state(slot);
+        slot.state = evicted_state(slot.config.eviction);
+        slot.evicted_with = config::to_spec(slot.config.eviction);
         warm_next(model + 1);
       },
       [this, name](caf::error& error) {
@@ -109,6 +111,7 @@ caf::result<outcome> scheduler_state::shutdown(std::uint64_t grace_ms) {
   for (std::size_t i = 0; i < models_.size(); ++i) {
     fail_all(i, refused(refusal::shutting_down, "llmux is shutting down"));
   }
+  refuse_forced(control_error::shutting_down, "llmux is shutting down");
   self_->delayed_send(self_, milliseconds(grace_ms), shutdown_atom_v);
   finish_shutdown_when_idle(false);
   return promise; // shutdown_ may be answered and reset already (no models)
@@ -158,7 +161,7 @@ void scheduler_state::entered(switch_phase phase) {
   ledger_.enter(phase, now());
   if (phase == switch_phase::evict && run.from) {
     models_[*run.from].state = lifecycle::evicting;
-  } else if (phase == switch_phase::activate) {
+  } else if (phase == switch_phase::activate && !run.to_idle()) {
     auto& target = models_[run.target];
     if (target.state == lifecycle::sleeping) {
       target.state = lifecycle::waking;
@@ -179,6 +182,7 @@ scheduler_snapshot scheduler_state::snapshot() const {
     model.state = slot.state;
     model.started_once = slot.started_once;
     model.eviction = config::to_spec(slot.config.eviction);
+    model.evicted_with = slot.evicted_with;
     model.waiting = slot.waiting.size();
     model.in_flight = in_flight(slot);
     model.failures = slot.failures;
@@ -195,6 +199,10 @@ scheduler_snapshot scheduler_state::snapshot() const {
     out.active = models_[*active_].config.name;
   }
   out.switching = ledger_.progress(current);
+  out.mode = mode_;
+  if (pinned_) {
+    out.pinned = models_[*pinned_].config.name;
+  }
   out.switches = ledger_.switches();
   out.switch_failures = ledger_.failures();
   out.serving_ms = ledger_.serving_ms(current);

@@ -58,18 +58,32 @@ struct model_slot {
   /// Where its engine is, as the scheduler's requests to its model actor left it.
   lifecycle state = lifecycle::stopped;
   bool started_once = false;
+  /// The eviction of its last eviction, as `weights+process`.
+  std::string evicted_with;
   /// Counted since llmux started (snapshot.hpp).
   std::uint64_t failures_total = 0;
   std::uint64_t engine_starts = 0;
   std::uint64_t leases_cut = 0;
 };
 
-/// Where an evicted model's engine rests: asleep in its running process, or stopped.
-inline lifecycle evicted_state(const model_slot& slot) {
-  return slot.config.eviction.process == config::process_strategy::keep_running
-           ? lifecycle::sleeping
-           : lifecycle::stopped;
+/// Where an engine evicted with `eviction` rests: asleep in its running process, or stopped.
+inline lifecycle evicted_state(const config::eviction_policy& eviction) {
+  return eviction.process == config::process_strategy::keep_running ? lifecycle::sleeping
+                                                                    : lifecycle::stopped;
 }
+
+/// A switch the admin API asked for: it bypasses the policy and the mode (not the cooldown or
+/// the drain) and its answer waits for its end.
+struct forced_switch {
+  std::size_t model;
+  /// Free the GPU from `model` (a sleep) rather than put it there.
+  bool to_idle = false;
+  /// For a sleep: the eviction to use instead of the model's own.
+  std::optional<config::eviction_policy> eviction;
+  caf::typed_response_promise<control_result> answer;
+  /// A pin's earlier mode and pin, restored if its switch fails.
+  std::optional<std::pair<serving_mode, std::optional<std::size_t>>> restore_on_failure;
+};
 
 /// The one switch in progress.
 struct switch_run {
@@ -83,6 +97,12 @@ struct switch_run {
   std::uint64_t arrivals_before = 0;
   /// See `decision::serve_held`.
   bool serve_held = true;
+  /// Set when the admin API asked for it; `to_idle` there: `target` is only evicted.
+  std::optional<forced_switch> forced;
+
+  bool to_idle() const {
+    return forced && forced->to_idle;
+  }
 };
 
 /// An acquire answered without a lease.
@@ -115,6 +135,11 @@ public:
     if (shutdown_) {
       shutdown_->deliver(outcome{});
     }
+    if (switch_ && switch_->forced) {
+      switch_->forced->answer.deliver(
+        control_result{control_error::shutting_down, "llmux is shutting down"});
+    }
+    refuse_forced(control_error::shutting_down, "llmux is shutting down");
     end_warmup(outcome::failure("llmux is shutting down"));
   }
 
@@ -151,7 +176,8 @@ private:
   caf::result<outcome> shutdown(std::uint64_t grace_ms);
 
   void consider(std::size_t target);
-  void begin_switch(std::size_t target, bool serve_held = true);
+  void begin_switch(std::size_t target, bool serve_held = true,
+                    std::optional<forced_switch> forced = std::nullopt);
   void advance();
   void evict_outgoing();
   void activate_target();
@@ -176,6 +202,18 @@ private:
   void fail_all(std::size_t model, const lease_outcome& refused);
   void finish_shutdown_when_idle(bool deadline_passed);
   scheduler_snapshot snapshot() const;
+  caf::result<control_result> control(const control_request& request);
+  /// Starts the first forced switch that has something to do (answering those that have
+  /// not); whether one started. Only while no switch runs.
+  bool start_forced();
+  /// Answers the admin request behind `run`, if there is one.
+  void answer_forced(switch_run& run, bool ok, const std::string& error);
+  /// The answer to a sleep: the eviction it used (or would have), as `weights+process`.
+  control_result slept_with(const forced_switch& sleep) const;
+  /// Answers every forced switch not started yet with `error`.
+  void refuse_forced(control_error error, const std::string& why);
+  /// In manual mode, the refusal of a request for `model` that is not the one served.
+  std::optional<lease_outcome> manual_refusal(std::size_t model) const;
   /// The switch in progress entered `phase` (its model states and the ledger follow).
   void entered(switch_phase phase);
   scheduler_view view(std::vector<queue_view>& queues) const;
@@ -208,6 +246,9 @@ private:
   config::timeouts_config timeouts_;
   /// Counts activations, for `model_slot::epoch`.
   std::uint64_t epochs_ = 0;
+  serving_mode mode_ = serving_mode::automatic;
+  std::optional<std::size_t> pinned_;
+  std::deque<forced_switch> forced_;
   engine_retired_callback retired_;
   switch_ended_callback switch_ended_;
   switch_ledger ledger_;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/control.hpp"
 #include "actors/snapshot.hpp"
 
 namespace llmux::actors {
@@ -110,6 +111,10 @@ public:
   /// Asks for the scheduler's state; `done` gets it once, on an actor thread (nothing when the
   /// scheduler does not answer within 10 s).
   virtual void snapshot(std::function<void(std::optional<scheduler_snapshot>)> done) = 0;
+
+  /// Carries out an admin request; `done` gets the result once, on an actor thread, when it
+  /// is done (a switch, sleep or wake: when it has ended).
+  virtual void control(control_request request, std::function<void(control_result)> done) = 0;
 
   /// Sets the one callback told about retired engines (replacing an earlier one); set it
   /// before serving.

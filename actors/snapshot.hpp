@@ -23,6 +23,8 @@ struct model_snapshot {
   bool started_once = false;
   /// The eviction it gets when it leaves the GPU, as `weights+process`.
   std::string eviction;
+  /// The eviction it left the GPU with last (what a sleeping engine rests in); empty before.
+  std::string evicted_with;
   /// Requests waiting for it.
   std::uint64_t waiting = 0;
   /// Requests it is serving (granted leases).

@@ -70,7 +70,8 @@ const switch_record* switch_ledger::finish(bool ok, std::string error, clock_typ
   if (history_.size() > history_limit_) {
     history_.pop_front();
   }
-  move_to(ok ? activity::serving : activity::idle, now);
+  // A switch to no model (a sleep on request) leaves the GPU idle.
+  move_to(ok && !history_.back().to.empty() ? activity::serving : activity::idle, now);
   return &history_.back();
 }
 

@@ -27,8 +27,8 @@ public:
   /// the phase it leaves.
   void enter(switch_phase phase, clock_type::time_point now);
 
-  /// The switch in progress ends (`ok`: its target serves now); its record, or null when no
-  /// switch was in progress.
+  /// The switch in progress ends (`ok`: its target, if it has one, serves now); its record, or
+  /// null when no switch was in progress.
   const switch_record* finish(bool ok, std::string error, clock_type::time_point now);
 
   /// Outside a switch: whether a model serves (false when the active model's engine died).

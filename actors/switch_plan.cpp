@@ -3,16 +3,17 @@
 namespace llmux::actors {
 
 switch_step next_step(switch_phase done, const switch_facts& facts) {
+  auto after_eviction = facts.has_target ? switch_step::activate : switch_step::finish;
   switch (done) {
     case switch_phase::cooldown:
       if (facts.has_outgoing && facts.drains_first && facts.outgoing_busy) {
         return switch_step::drain;
       }
-      return facts.has_outgoing ? switch_step::evict : switch_step::activate;
+      return facts.has_outgoing ? switch_step::evict : after_eviction;
     case switch_phase::drain:
-      return facts.has_outgoing ? switch_step::evict : switch_step::activate;
+      return facts.has_outgoing ? switch_step::evict : after_eviction;
     case switch_phase::evict:
-      return switch_step::activate;
+      return after_eviction;
     case switch_phase::activate:
       return switch_step::finish;
   }

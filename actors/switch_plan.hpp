@@ -22,6 +22,8 @@ namespace llmux::actors {
 ///                     │ started or woken: its waiting requests are granted (finish)
 ///                     │ failed: they get 503 and the model backs off (finish)
 /// ```
+/// A switch with no target (the admin API's sleep of the active model) finishes after its
+/// eviction.
 enum class switch_phase { cooldown, drain, evict, activate };
 
 std::string_view to_string(switch_phase phase);
@@ -34,6 +36,8 @@ struct switch_facts {
   bool drains_first = true;
   /// The outgoing model still has granted leases.
   bool outgoing_busy = false;
+  /// A model is to be activated (false: the switch only frees the GPU).
+  bool has_target = true;
 };
 
 /// What a switch does when a phase ends.
@@ -41,7 +45,7 @@ enum class switch_step {
   drain,    ///< wait for the outgoing model's leases (or the drain deadline)
   evict,    ///< ask the outgoing model to leave the GPU
   activate, ///< ask the target to start or wake
-  finish,   ///< the activation answered: the switch ends
+  finish,   ///< the activation answered (or, with no target, the eviction): the switch ends
 };
 
 /// The next step after `done` ends: a pure function, so the sequence is table-tested.

@@ -14,6 +14,7 @@ namespace llmux::config {
 // Defaults: the same values as the reference implementation (spec §1.2–§1.7).
 inline constexpr std::uint16_t default_port = 3000;
 inline constexpr std::uint16_t default_metrics_port = 9090;
+inline constexpr std::string_view default_admin_host = "127.0.0.1";
 inline constexpr std::string_view default_vllm_command = "vllm";
 inline constexpr std::uint64_t default_startup_timeout_secs = 1800;
 inline constexpr std::string_view default_policy_type = "fifo";
@@ -153,6 +154,11 @@ struct config {
   std::uint16_t metrics_port = default_metrics_port;
   /// Admin API port; absent disables the admin API, 0 lets the system pick a free one.
   std::optional<std::uint16_t> admin_port;
+  /// The address the admin API listens on.
+  std::string admin_host{default_admin_host};
+  /// When set, every `/control/*` call needs `Authorization: Bearer <token>`
+  /// (`LLMUX_ADMIN_TOKEN` in the environment takes precedence).
+  std::optional<std::string> admin_token;
   std::string vllm_command{default_vllm_command};
   std::optional<checkpoint_config> checkpoint;
   bool warmup = false;

@@ -25,9 +25,9 @@ using json_fields::type_error;
 using json_fields::type_name;
 namespace dom = simdjson::dom;
 
-constexpr std::array<std::string_view, 10> top_level_keys{
-  "models",       "policy",     "port",   "metrics_port",         "admin_port",
-  "vllm_command", "checkpoint", "warmup", "startup_timeout_secs", "timeouts"};
+constexpr std::array<std::string_view, 12> top_level_keys{
+  "models",      "policy",       "port",       "metrics_port", "admin_port",           "admin_host",
+  "admin_token", "vllm_command", "checkpoint", "warmup",       "startup_timeout_secs", "timeouts"};
 constexpr std::array<std::string_view, 11> timeouts_keys{
   "health_interval_ms",       "health_timeout_ms",         "health_misses",
   "drain_timeout_secs",       "sleep_timeout_secs",        "wake_timeout_secs",
@@ -311,6 +311,8 @@ void read_document(const dom::element& root, load_result& result) {
   read(top, "port", cfg.port);
   read(top, "metrics_port", cfg.metrics_port);
   read_optional(top, "admin_port", cfg.admin_port);
+  read(top, "admin_host", cfg.admin_host);
+  read_optional(top, "admin_token", cfg.admin_token);
   read(top, "vllm_command", cfg.vllm_command);
   read_optional(top, "checkpoint", cfg.checkpoint);
   read(top, "warmup", cfg.warmup);

@@ -96,6 +96,13 @@ void write_object(json_writer& out, const config& cfg) {
   put(out, "port", cfg.port);
   put(out, "metrics_port", cfg.metrics_port);
   put(out, "admin_port", cfg.admin_port);
+  put(out, "admin_host", cfg.admin_host);
+  if (cfg.admin_token) {
+    put(out, "admin_token", masked_secret);
+  } else {
+    out.key("admin_token");
+    out.null();
+  }
   put(out, "vllm_command", cfg.vllm_command);
   put(out, "checkpoint", cfg.checkpoint);
   put(out, "warmup", cfg.warmup);

@@ -168,6 +168,16 @@ void check_scalars(const config& cfg, diagnostics& out) {
   if (cfg.policy.tick_interval_ms == 0) {
     out.error("policy.tick_interval_ms", "must be at least 1");
   }
+  if (cfg.admin_token && cfg.admin_token->empty()) {
+    out.error("admin_token", "must not be empty (leave it out for no token)");
+  }
+  bool loopback = cfg.admin_host == default_admin_host || cfg.admin_host == "::1";
+  if (cfg.admin_port && !loopback && !cfg.admin_token) {
+    out.warning("admin_host",
+                fmt::format("the admin API listens on {} without admin_token: anyone who reaches "
+                            "it can switch models (unless LLMUX_ADMIN_TOKEN is set)",
+                            cfg.admin_host));
+  }
 }
 
 } // namespace

@@ -28,6 +28,8 @@ void write_model(json_writer& out, const actors::model_snapshot& model) {
   out.boolean(model.started_once);
   out.key("eviction");
   out.string(model.eviction);
+  out.key("evicted_with");
+  string_or_null(out, model.evicted_with);
   out.key("waiting");
   out.integer(model.waiting);
   out.key("in_flight");
@@ -51,12 +53,14 @@ void write_model(json_writer& out, const actors::model_snapshot& model) {
   out.end_object();
 }
 
-void write_record(json_writer& out, const actors::switch_record& record) {
+} // namespace
+
+void write_switch_record(json_writer& out, const actors::switch_record& record) {
   out.begin_object();
   out.key("from");
   string_or_null(out, record.from);
   out.key("to");
-  out.string(record.to);
+  string_or_null(out, record.to);
   out.key("ok");
   out.boolean(record.ok);
   out.key("error");
@@ -78,8 +82,6 @@ void write_record(json_writer& out, const actors::switch_record& record) {
   out.integer(record.total_ms);
   out.end_object();
 }
-
-} // namespace
 
 std::string status_json(const actors::scheduler_snapshot& snapshot) {
   json_writer out(json_writer::layout::compact);
@@ -125,7 +127,7 @@ std::string status_json(const actors::scheduler_snapshot& snapshot) {
   out.key("history");
   out.begin_array();
   for (const auto& record : snapshot.history) {
-    write_record(out, record);
+    write_switch_record(out, record);
   }
   out.end_array();
   out.key("costs");

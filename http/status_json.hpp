@@ -6,6 +6,7 @@
 #include <string>
 
 #include "actors/snapshot.hpp"
+#include "config/json_writer.hpp"
 
 namespace llmux::http {
 
@@ -13,5 +14,9 @@ namespace llmux::http {
 /// "serving_secs", "switching_secs", "models": {name: {...}}, "history": [...],
 /// "costs": [...]}`; README documents each field.
 std::string status_json(const actors::scheduler_snapshot& snapshot);
+
+/// One switch as `/llmux/status` lists it: `from`, `to` (null: none), `ok`, `error`,
+/// `began_unix_ms`, `phases_ms`, `total_ms`.
+void write_switch_record(config::json_writer& out, const actors::switch_record& record);
 
 } // namespace llmux::http

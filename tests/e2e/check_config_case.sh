@@ -3,7 +3,8 @@
 # usage: check_config_case.sh LLMUX CONFIG EXPECTED_STATUS STDERR_FRAGMENT...
 # Each fragment must appear in standard error. On success (status 0) the printed effective
 # config must itself pass --check-config and print identically: the output is a real config.
-# Extra llmux arguments (e.g. --port 8001) come from the CHECK_CONFIG_ARGS environment variable.
+# Extra llmux arguments (e.g. --port 8001) come from the CHECK_CONFIG_ARGS environment variable;
+# CHECK_CONFIG_SECRET, when set, must appear nowhere in the output.
 set -u
 llmux=$1 config=$2 expected=$3
 shift 3
@@ -23,6 +24,9 @@ fail() {
 for fragment in "$@"; do
   grep -qF -- "$fragment" "$scratch/err" || fail "stderr lacks: $fragment"
 done
+if [ -n "${CHECK_CONFIG_SECRET:-}" ] && cat "$scratch/out" "$scratch/err" | grep -qF -- "$CHECK_CONFIG_SECRET"; then
+  fail "the secret was printed"
+fi
 if [ "$expected" -eq 0 ]; then
   grep -q '"models"' "$scratch/out" || fail "no effective config printed"
   cp "$scratch/out" "$scratch/effective.json"

@@ -87,6 +87,16 @@ std::string chat_http_request(const std::string& model, bool close) {
                      body.size(), close ? "Connection: close\r\n" : "", body);
 }
 
+std::string_view text_at(simdjson::dom::element element) {
+  std::string_view text;
+  return element.get_string().get(text) ? std::string_view{"<missing>"} : text;
+}
+
+std::uint64_t number_at(simdjson::dom::element element) {
+  std::uint64_t number = 0;
+  return element.get_uint64().get(number) ? 999999 : number;
+}
+
 pid_t engine_pid(std::uint16_t port) {
   auto wanted = std::string("--port") + '\0' + std::to_string(port) + '\0';
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
@@ -142,6 +152,7 @@ running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
   running_daemon daemon;
   auto env = environment();
   env.push_back("LLMUX_LOG=info");
+  env.insert(env.end(), daemon_env_.begin(), daemon_env_.end());
   std::vector<std::string> argv{LLMUX_DAEMON, "-c", config_path, "-p", "0", "--host", "127.0.0.1"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   daemon.process = std::make_unique<child_process>(argv, env);

@@ -76,6 +76,8 @@ protected:
   std::vector<int> engine_pids();
 
   std::vector<std::pair<std::string, std::uint16_t>> engine_ports_;
+  /// More environment variables (`NAME=value`) for the next `start_daemon`.
+  std::vector<std::string> daemon_env_;
 };
 
 /// Polls `done` every 50 ms until it holds or `bound` passes; whether it held.
@@ -90,6 +92,12 @@ bool eventually(Condition done, std::chrono::milliseconds bound) {
   }
   return true;
 }
+
+/// The string at `element`, or "<missing>".
+std::string_view text_at(simdjson::dom::element element);
+
+/// The unsigned number at `element`, or 999999 when there is none.
+std::uint64_t number_at(simdjson::dom::element element);
 
 /// A free TCP port on 127.0.0.1 (bound and released: a small race, fine on a test machine).
 std::uint16_t free_port();

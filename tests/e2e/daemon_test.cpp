@@ -14,16 +14,6 @@
 namespace llmux::testing_support {
 namespace {
 
-std::string_view text_at(simdjson::dom::element element) {
-  std::string_view text;
-  return element.get_string().get(text) ? std::string_view{"<missing>"} : text;
-}
-
-std::uint64_t number_at(simdjson::dom::element element) {
-  std::uint64_t number = 0;
-  return element.get_uint64().get(number) ? 999999 : number;
-}
-
 bool engine_answers(std::uint16_t port) {
   return http::http_request("GET", "http://127.0.0.1:" + std::to_string(port) + "/health", "", {},
                             1s)

@@ -17,11 +17,6 @@
 namespace llmux::testing_support {
 namespace {
 
-std::uint64_t number_at(simdjson::dom::element element) {
-  std::uint64_t number = 0;
-  return element.get_uint64().get(number) ? 999999 : number;
-}
-
 // Fast liveness, so that a hung engine is found within a second or two.
 constexpr const char* fast_liveness
   = R"("timeouts": {"health_interval_ms": 200, "health_timeout_ms": 300, "health_misses": 2,

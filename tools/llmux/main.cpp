@@ -22,6 +22,7 @@
 #include "config/load.hpp"
 #include "config/logging.hpp"
 #include "config/print.hpp"
+#include "http/admin.hpp"
 #include "http/local_server.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
@@ -148,6 +149,20 @@ int serve(const config::cli_options& options, const config::config& cfg) {
       return fail_start();
     }
     log->info("metrics on http://{}:{}/metrics", options.host, bound);
+  }
+  if (cfg.admin_port) {
+    // The environment's token wins over the file's; neither is ever logged.
+    const char* from_environment = std::getenv("LLMUX_ADMIN_TOKEN");
+    auto token = from_environment != nullptr && *from_environment != '\0'
+                   ? std::string(from_environment)
+                   : cfg.admin_token.value_or(std::string{});
+    auto bound = operations.listen(cfg.admin_host, *cfg.admin_port,
+                                   http::admin_endpoint(*backend, token), error);
+    if (bound == 0) {
+      return fail_start();
+    }
+    log->info("admin API on http://{}:{}/control/ ({})", cfg.admin_host, bound,
+              token.empty() ? "no token" : "token required");
   }
   auto port = server.start(error);
   if (port == 0) {

@@ -40,6 +40,20 @@ TEST(switch_plan, a_drain_always_ends_in_an_eviction) {
   EXPECT_EQ(next_step(p::drain, {true, true, true}), s::evict);
 }
 
+// A switch that only frees the GPU (a sleep asked for by the admin API) ends after the eviction
+// and never activates anything.
+TEST(switch_plan, a_switch_without_target_finishes_after_the_eviction) {
+  switch_facts to_idle{true, true, true, false};
+  EXPECT_EQ(next_step(p::cooldown, to_idle), s::drain);
+  EXPECT_EQ(next_step(p::drain, to_idle), s::evict);
+  EXPECT_EQ(next_step(p::evict, to_idle), s::finish);
+  to_idle.outgoing_busy = false;
+  EXPECT_EQ(next_step(p::cooldown, to_idle), s::evict);
+  to_idle.has_outgoing = false; // the outgoing model died meanwhile: nothing left to do
+  EXPECT_EQ(next_step(p::cooldown, to_idle), s::finish);
+  EXPECT_EQ(next_step(p::drain, to_idle), s::finish);
+}
+
 TEST(switch_plan, each_step_has_its_phase) {
   EXPECT_EQ(phase_of(s::drain), p::drain);
   EXPECT_EQ(phase_of(s::evict), p::evict);
