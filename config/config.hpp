@@ -90,6 +90,8 @@ struct model_config {
   /// Most requests llmux lets the engine hold at once; the rest wait in llmux's queue, where
   /// the policy sees them and a switch need not drain them. Empty: no limit.
   std::optional<std::uint64_t> max_concurrent_requests;
+  /// Keys that open this model on the proxy (besides the top-level `api_keys`).
+  std::vector<std::string> api_keys;
 
   friend bool operator==(const model_config&, const model_config&) = default;
 };
@@ -159,6 +161,9 @@ struct config {
   /// When set, every `/control/*` call needs `Authorization: Bearer <token>`
   /// (`LLMUX_ADMIN_TOKEN` in the environment takes precedence).
   std::optional<std::string> admin_token;
+  /// When any key is configured, proxied requests need one (`Authorization: Bearer <key>`);
+  /// these open every model (`LLMUX_API_KEYS` in the environment adds more).
+  std::vector<std::string> api_keys;
   std::string vllm_command{default_vllm_command};
   std::optional<checkpoint_config> checkpoint;
   bool warmup = false;

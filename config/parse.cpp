@@ -25,16 +25,18 @@ using json_fields::type_error;
 using json_fields::type_name;
 namespace dom = simdjson::dom;
 
-constexpr std::array<std::string_view, 12> top_level_keys{
-  "models",      "policy",       "port",       "metrics_port", "admin_port",           "admin_host",
-  "admin_token", "vllm_command", "checkpoint", "warmup",       "startup_timeout_secs", "timeouts"};
+constexpr std::array<std::string_view, 13> top_level_keys{
+  "models",      "policy",   "port",         "metrics_port", "admin_port", "admin_host",
+  "admin_token", "api_keys", "vllm_command", "checkpoint",   "warmup",     "startup_timeout_secs",
+  "timeouts"};
 constexpr std::array<std::string_view, 11> timeouts_keys{
   "health_interval_ms",       "health_timeout_ms",         "health_misses",
   "drain_timeout_secs",       "sleep_timeout_secs",        "wake_timeout_secs",
   "engine_idle_timeout_secs", "client_write_timeout_secs", "client_idle_timeout_secs",
   "failure_backoff_secs",     "failure_backoff_max_secs"};
-constexpr std::array<std::string_view, 6> model_keys{
-  "model_path", "port", "extra_args", "eviction", "checkpoint_path", "max_concurrent_requests"};
+constexpr std::array<std::string_view, 7> model_keys{
+  "model_path", "port", "extra_args", "eviction", "checkpoint_path", "max_concurrent_requests",
+  "api_keys"};
 constexpr std::array<std::string_view, 2> eviction_keys{"weights", "process"};
 constexpr std::array<std::string_view, 10> policy_keys{
   "policy_type",      "request_timeout_secs", "drain_before_switch", "eviction",
@@ -261,6 +263,7 @@ model_entry read_model(std::string_view name, const dom::element& value, const s
     out.error(member_path(path, "port"), "a model's port must be from 1 to 65535");
   }
   read(reader, "extra_args", entry.model.extra_args);
+  read(reader, "api_keys", entry.model.api_keys);
   read_optional(reader, "eviction", entry.eviction);
   read_optional(reader, "checkpoint_path", entry.model.checkpoint_path);
   read_optional(reader, "max_concurrent_requests", entry.model.max_concurrent_requests);
@@ -313,6 +316,7 @@ void read_document(const dom::element& root, load_result& result) {
   read_optional(top, "admin_port", cfg.admin_port);
   read(top, "admin_host", cfg.admin_host);
   read_optional(top, "admin_token", cfg.admin_token);
+  read(top, "api_keys", cfg.api_keys);
   read(top, "vllm_command", cfg.vllm_command);
   read_optional(top, "checkpoint", cfg.checkpoint);
   read(top, "warmup", cfg.warmup);

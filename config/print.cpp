@@ -27,6 +27,11 @@ void put(json_writer& out, std::string_view key, const T& value) {
   write_value(out, value);
 }
 
+// Secrets are never printed: each key shows as the mask.
+std::vector<std::string> masked(const std::vector<std::string>& keys) {
+  return std::vector<std::string>(keys.size(), std::string(masked_secret));
+}
+
 void write_object(json_writer& out, const eviction_policy& eviction) {
   put(out, "weights", to_string(eviction.weights));
   put(out, "process", to_string(eviction.process));
@@ -36,6 +41,7 @@ void write_object(json_writer& out, const model_config& model) {
   put(out, "model_path", model.model_path);
   put(out, "port", model.port);
   put(out, "extra_args", model.extra_args);
+  put(out, "api_keys", masked(model.api_keys));
   put(out, "eviction", model.eviction);
   put(out, "checkpoint_path", model.checkpoint_path);
   put(out, "max_concurrent_requests", model.max_concurrent_requests);
@@ -97,6 +103,7 @@ void write_object(json_writer& out, const config& cfg) {
   put(out, "metrics_port", cfg.metrics_port);
   put(out, "admin_port", cfg.admin_port);
   put(out, "admin_host", cfg.admin_host);
+  put(out, "api_keys", masked(cfg.api_keys));
   if (cfg.admin_token) {
     put(out, "admin_token", masked_secret);
   } else {

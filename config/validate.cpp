@@ -168,6 +168,15 @@ void check_scalars(const config& cfg, diagnostics& out) {
   if (cfg.policy.tick_interval_ms == 0) {
     out.error("policy.tick_interval_ms", "must be at least 1");
   }
+  auto check_keys = [&out](const std::vector<std::string>& keys, const std::string& path) {
+    if (std::any_of(keys.begin(), keys.end(), [](const std::string& key) { return key.empty(); })) {
+      out.error(path, "an API key must not be empty");
+    }
+  };
+  check_keys(cfg.api_keys, "api_keys");
+  for (const auto& model : cfg.models) {
+    check_keys(model.api_keys, model_path_of(model, "api_keys"));
+  }
   if (cfg.admin_token && cfg.admin_token->empty()) {
     out.error("admin_token", "must not be empty (leave it out for no token)");
   }

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include "config/json_writer.hpp"
+#include "http/access.hpp"
 #include "http/status_json.hpp"
 
 namespace llmux::http {
@@ -228,16 +229,6 @@ void answer_from_snapshot(actors::serving_backend& backend, snapshot_view view,
 
 } // namespace
 
-bool same_secret(std::string_view given, std::string_view secret) {
-  // Every byte of `given` is compared (against the secret, cycled), whatever matched before.
-  unsigned char differences = given.size() == secret.size() ? 0 : 1;
-  for (std::size_t i = 0; i < given.size(); ++i) {
-    auto expected = secret.empty() ? 0 : secret[i % secret.size()];
-    differences |= static_cast<unsigned char>(given[i] ^ expected);
-  }
-  return differences == 0 && !secret.empty();
-}
-
 std::string control_status_json(const actors::scheduler_snapshot& snapshot) {
   json_writer out(json_writer::layout::compact);
   out.begin_object();
@@ -377,11 +368,8 @@ local_handler admin_endpoint(actors::serving_backend& backend, std::string token
       respond(answer(404, "", "text/plain"));
       return;
     }
-    constexpr std::string_view bearer = "Bearer ";
-    std::string_view credentials = request.authorization;
-    bool authorized = token.empty()
-                      || (credentials.starts_with(bearer)
-                          && same_secret(credentials.substr(bearer.size()), token));
+    bool authorized
+      = token.empty() || same_secret(access_keys::presented(request.authorization, {}), token);
     if (!authorized) {
       auto refused = error(401, "a valid admin token is required (Authorization: Bearer <token>)");
       refused.headers.emplace_back("WWW-Authenticate", "Bearer");

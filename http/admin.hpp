@@ -17,9 +17,6 @@ namespace llmux::http {
 /// `Authorization: Bearer <token>` (401 without it).
 local_handler admin_endpoint(actors::serving_backend& backend, std::string token);
 
-/// Whether `given` equals `secret`, in time that depends only on their lengths.
-bool same_secret(std::string_view given, std::string_view secret);
-
 /// `GET /control/status` in the reference's shape: `state` (`idle`, `active:<m>`,
 /// `switching:<from or none>-><to or none>`), `active_model`, `mode` (`{"mode":"auto"}` or
 /// `{"mode":"manual","pinned":m}`) and per model `in_flight`, `queue_depth` and

@@ -15,6 +15,8 @@ error_kind kind_of(int status) {
   switch (status) {
     case 400:
       return {"invalid_request_error", "bad_request"};
+    case 401:
+      return {"invalid_request_error", "invalid_api_key"};
     case 404:
       return {"invalid_request_error", "not_found"};
     case 405:

@@ -206,12 +206,17 @@ constexpr auto pool_sweep_interval = std::chrono::seconds(1);
 /// After this many connections were open at once and most have closed, memory is returned.
 constexpr std::size_t trim_after_connections = 1000;
 
-std::string model_list(const std::vector<std::string>& names) {
+// The models `key` may use, as OpenAI lists them.
+std::string model_list(const std::vector<std::string>& names, const access_keys& keys,
+                       std::string_view key) {
   auto created = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
   std::string data;
   for (const auto& name : names) {
+    if (keys.required(name) && !keys.opens(key, name)) {
+      continue;
+    }
     data += fmt::format(R"({}{{"id":{},"object":"model","created":{},"owned_by":"llmux"}})",
                         data.empty() ? "" : ",", config::json_quote(name), created);
   }
@@ -258,6 +263,19 @@ net::awaitable<bool> write_response(tcp::socket& client, const client_request& r
   }
   auto [ec, n] = co_await bhttp::async_write(client, response, use_tuple);
   co_return !ec && request.keep_alive();
+}
+
+std::string_view presented_key(const client_request& request) {
+  return access_keys::presented(request[bhttp::field::authorization], request["x-api-key"]);
+}
+
+// No key, or one that does not open what the request asks for. The message does not say which.
+net::awaitable<bool> send_unauthorized(tcp::socket& client, const client_request& request) {
+  auto response = make_response(request, 401, "application/json",
+                                openai_error(401, "a valid API key is required: set "
+                                                  "'Authorization: Bearer <key>'"));
+  response.set(bhttp::field::www_authenticate, "Bearer");
+  co_return co_await write_response(client, request, std::move(response));
 }
 
 // A refused lease: its status and message, and Retry-After for a model that backs off.
@@ -514,6 +532,12 @@ net::awaitable<bool> proxy_server::impl::handle(tcp::socket& client, client_requ
                                                 connection_state& connection) {
   auto decided
     = route_request(std::string_view(request.method_string()), std::string_view(request.target()));
+  // The model list and the status need some key when keys are configured; a proxied request
+  // one that opens its model (checked once its model is known).
+  bool listing = decided.what == route::model_list || decided.what == route::status;
+  if (listing && settings_.keys.required({}) && !settings_.keys.opens(presented_key(request), {})) {
+    co_return co_await send_unauthorized(client, request);
+  }
   if (decided.what == route::proxy) {
     co_return co_await proxy(client, request, decided.forward_target, connection);
   }
@@ -540,7 +564,7 @@ proxy_server::impl::answer_locally(const route_decision& decided,
     case route::health:
       return {200, R"({"status":"ok"})"};
     case route::model_list:
-      return {200, model_list(backend_.model_names())};
+      return {200, model_list(backend_.model_names(), settings_.keys, presented_key(request))};
     case route::not_found:
       return {404, openai_error(404, fmt::format("{} is not an endpoint llmux serves or forwards",
                                                  decided.path))};
@@ -579,6 +603,10 @@ proxy_server::impl::refuse_model(const model_reference& reference) const {
 net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_request& request,
                                                std::string target, connection_state& connection) {
   auto reference = find_model(request["model-override"], request.body());
+  if (settings_.keys.required(reference.model)
+      && !settings_.keys.opens(presented_key(request), reference.model)) {
+    co_return co_await send_unauthorized(client, request);
+  }
   // No variables declared in a condition whose scope spans a co_await: g++ 12 does not keep
   // them in the coroutine frame properly (the optional's flag was garbage after a resume).
   auto refused = refuse_model(reference);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "actors/serving.hpp"
+#include "http/access.hpp"
 
 namespace llmux::http {
 
@@ -50,6 +51,8 @@ struct server_settings {
   /// An idle engine connection older than this is closed (engines close theirs: uvicorn, which
   /// vLLM runs, after 5 s).
   std::chrono::milliseconds upstream_idle_time{4000};
+  /// Which keys open which model; none configured: the proxy is open.
+  access_keys keys;
 };
 
 /// The OpenAI-compatible proxy on `port`: answers /health, /llmux/status and /v1/models

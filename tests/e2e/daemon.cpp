@@ -137,6 +137,10 @@ running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
     auto limit = model.max_concurrent_requests
                    ? fmt::format(R"(,"max_concurrent_requests":{})", *model.max_concurrent_requests)
                    : std::string{};
+    for (std::size_t i = 0; i < model.api_keys.size(); ++i) {
+      limit += fmt::format(R"({}"{}"{})", i == 0 ? R"(,"api_keys":[)" : ",", model.api_keys[i],
+                           i + 1 == model.api_keys.size() ? "]" : "");
+    }
     entries += fmt::format(R"({}"{}":{{"model_path":"org/{}","port":{},"eviction":"{}",)"
                            R"("extra_args":[{}]{}}})",
                            entries.empty() ? "" : ",", model.name, model.name, port, model.eviction,

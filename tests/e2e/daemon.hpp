@@ -22,6 +22,8 @@ struct test_model {
   /// Extra mock-vllm arguments (the fast profile is always on).
   std::vector<std::string> mock_args = {};
   std::optional<std::uint64_t> max_concurrent_requests = {};
+  /// Keys that open only this model.
+  std::vector<std::string> api_keys = {};
 };
 
 /// A running llmux.

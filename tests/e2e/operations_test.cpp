@@ -162,6 +162,68 @@ TEST_F(operations_test, documented_queries_are_valid_promql_over_exported_metric
   }
 }
 
+// A chat completion for `model` carrying `credentials` (a header line, or nothing).
+http::http_result keyed_chat(const running_daemon& daemon, const std::string& model,
+                             const std::string& credentials) {
+  std::vector<std::string> headers;
+  if (!credentials.empty()) {
+    headers.push_back(credentials);
+  }
+  return http::http_request(
+    "POST", daemon.url("/v1/chat/completions"),
+    chat_request("Hello there", false, fmt::format(R"(,"model":"{}")", model)), headers);
+}
+
+TEST_F(operations_test, proxy_keys_open_their_models_and_never_reach_the_engine) {
+  // alpha's engine itself wants the global key: only if llmux forwarded it would alpha answer.
+  daemon_env_ = {"LLMUX_API_KEYS=env-key, other-env-key"};
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--api-key", "client-key"}}, {"beta"}},
+                   R"("min_active_secs": 0)", R"("api_keys": ["client-key"])");
+  auto without = keyed_chat(daemon, "beta", "");
+  EXPECT_EQ(without.status, 401);
+  EXPECT_NE(without.body.find(R"("code":"invalid_api_key")"), std::string::npos) << without.body;
+  EXPECT_EQ(keyed_chat(daemon, "beta", "Authorization: Bearer wrong").status, 401);
+  EXPECT_EQ(keyed_chat(daemon, "beta", "Authorization: Bearer client-key").status, 200);
+  EXPECT_EQ(keyed_chat(daemon, "beta", "X-Api-Key: client-key").status, 200);
+  EXPECT_EQ(keyed_chat(daemon, "beta", "Authorization: Bearer other-env-key").status, 200);
+  // An unknown model with a wrong key learns nothing about which models exist.
+  EXPECT_EQ(keyed_chat(daemon, "gamma", "Authorization: Bearer wrong").status, 401);
+  EXPECT_EQ(keyed_chat(daemon, "gamma", "Authorization: Bearer env-key").status, 404);
+  // llmux took the key and did not pass it on: alpha's engine, which wants it, refuses.
+  auto stripped = keyed_chat(daemon, "alpha", "Authorization: Bearer client-key");
+  EXPECT_EQ(stripped.status, 401);
+  EXPECT_EQ(stripped.body, R"({"error":"Unauthorized"})"); // the engine's answer, not llmux's
+  // The model list and the status need a key too.
+  EXPECT_EQ(http::http_request("GET", daemon.url("/v1/models")).status, 401);
+  EXPECT_EQ(http::http_request("GET", daemon.url("/llmux/status")).status, 401);
+  auto listed
+    = http::http_request("GET", daemon.url("/v1/models"), {}, {"Authorization: Bearer env-key"});
+  EXPECT_EQ(listed.status, 200);
+  EXPECT_NE(listed.body.find(R"("id":"alpha")"), std::string::npos) << listed.body;
+  EXPECT_EQ(http::http_request("GET", daemon.url("/health")).status, 200); // probes stay open
+  // Keys never appear in the log.
+  EXPECT_EQ(daemon.process->output().find("client-key"), std::string::npos);
+  EXPECT_EQ(daemon.process->output().find("env-key"), std::string::npos);
+}
+
+TEST_F(operations_test, a_model_key_opens_only_its_model) {
+  test_model beta{"beta"};
+  beta.api_keys = {"beta-key"};
+  auto keyed = start_daemon({{"alpha"}, beta}, R"("min_active_secs": 0)");
+  EXPECT_EQ(keyed_chat(keyed, "alpha", "").status, 200); // alpha has no keys: open
+  EXPECT_EQ(keyed_chat(keyed, "beta", "").status, 401);
+  EXPECT_EQ(keyed_chat(keyed, "beta", "Authorization: Bearer beta-key").status, 200);
+  EXPECT_EQ(keyed_chat(keyed, "alpha", "Authorization: Bearer beta-key").status, 200);
+  // The list shows a key holder its models, and those that need no key.
+  auto anonymous = http::http_request("GET", keyed.url("/v1/models"));
+  EXPECT_EQ(anonymous.status, 401); // some key is configured
+  auto listed
+    = http::http_request("GET", keyed.url("/v1/models"), {}, {"Authorization: Bearer beta-key"});
+  EXPECT_NE(listed.body.find(R"("id":"beta")"), std::string::npos) << listed.body;
+  EXPECT_NE(listed.body.find(R"("id":"alpha")"), std::string::npos) << listed.body;
+}
+
 TEST_F(operations_test, a_timed_out_request_is_counted_as_refused) {
   auto metrics_port = free_port();
   auto daemon = start_daemon({{"alpha", "offload+keep_running", {"--mock-start-ms", "3000"}}},

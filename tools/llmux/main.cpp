@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <string>
 #include <sys/resource.h>
+#include <unordered_map>
 #include <variant>
 
 #include <caf/actor_system.hpp>
@@ -75,6 +76,20 @@ void raise_file_limit(std::size_t connections) {
   }
 }
 
+// The proxy's keys: the config's, plus LLMUX_API_KEYS (comma-separated) as keys for every model.
+http::access_keys access_keys_of(const config::config& cfg) {
+  auto global = cfg.api_keys;
+  if (const char* listed = std::getenv("LLMUX_API_KEYS")) {
+    auto more = http::key_list(listed);
+    global.insert(global.end(), more.begin(), more.end());
+  }
+  std::unordered_map<std::string, std::vector<std::string>> per_model;
+  for (const auto& model : cfg.models) {
+    per_model.emplace(model.name, model.api_keys);
+  }
+  return http::access_keys(std::move(global), std::move(per_model));
+}
+
 // Serves until SIGINT or SIGTERM, then shuts down gracefully; returns the exit status.
 int serve(const config::cli_options& options, const config::config& cfg) {
   auto log = spdlog::get("main");
@@ -129,6 +144,7 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   if (options.upstream_idle_ms == 0) {
     settings.upstream_idle_per_engine = 0;
   }
+  settings.keys = access_keys_of(cfg);
   raise_file_limit(options.max_connections);
   http::http_metrics metrics(backend->model_names());
   backend->on_switch_ended(

@@ -1,0 +1,96 @@
+#include "http/access.hpp"
+
+#include <utility>
+
+namespace llmux::http {
+
+bool same_secret(std::string_view given, std::string_view secret) {
+  // Every byte of `given` is compared (against the secret, cycled), whatever matched before.
+  unsigned char differences = given.size() == secret.size() ? 0 : 1;
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    auto expected = secret.empty() ? '\0' : secret[i % secret.size()];
+    differences |= static_cast<unsigned char>(given[i] ^ expected);
+  }
+  return differences == 0 && !secret.empty();
+}
+
+std::vector<std::string> key_list(std::string_view comma_separated) {
+  std::vector<std::string> keys;
+  auto rest = comma_separated;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto key = rest.substr(0, comma);
+    auto first = key.find_first_not_of(' ');
+    auto last = key.find_last_not_of(' ');
+    if (first != std::string_view::npos) {
+      keys.emplace_back(key.substr(first, last - first + 1));
+    }
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  return keys;
+}
+
+access_keys::access_keys(std::vector<std::string> global,
+                         std::unordered_map<std::string, std::vector<std::string>> per_model)
+  : global_(std::move(global)), per_model_(std::move(per_model)) {
+}
+
+bool access_keys::required(std::string_view model) const {
+  if (!global_.empty()) {
+    return true;
+  }
+  if (model.empty()) {
+    for (const auto& [name, keys] : per_model_) {
+      if (!keys.empty()) {
+        return true;
+      }
+    }
+    return false;
+  }
+  auto found = per_model_.find(std::string(model));
+  return found != per_model_.end() && !found->second.empty();
+}
+
+bool access_keys::any_matches(std::string_view presented, const std::vector<std::string>& keys) {
+  bool matched = false;
+  for (const auto& key : keys) {
+    matched |= same_secret(presented, key); // no early exit: time does not tell which matched
+  }
+  return matched;
+}
+
+bool access_keys::opens(std::string_view presented, std::string_view model) const {
+  if (presented.empty()) {
+    return false;
+  }
+  bool matched = any_matches(presented, global_);
+  if (model.empty()) {
+    for (const auto& [name, keys] : per_model_) {
+      matched |= any_matches(presented, keys);
+    }
+    return matched;
+  }
+  auto found = per_model_.find(std::string(model));
+  if (found != per_model_.end()) {
+    matched |= any_matches(presented, found->second);
+  }
+  return matched;
+}
+
+std::string_view access_keys::presented(std::string_view authorization,
+                                        std::string_view x_api_key) {
+  constexpr std::string_view bearer = "Bearer ";
+  if (authorization.size() > bearer.size()) {
+    auto scheme = authorization.substr(0, bearer.size());
+    bool is_bearer = true;
+    for (std::size_t i = 0; i < bearer.size(); ++i) {
+      is_bearer = is_bearer && (scheme[i] | 0x20) == (bearer[i] | 0x20);
+    }
+    if (is_bearer) {
+      return authorization.substr(bearer.size());
+    }
+  }
+  return x_api_key;
+}
+
+} // namespace llmux::http
