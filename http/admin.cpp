@@ -6,6 +6,7 @@
 #include "config/json_writer.hpp"
 #include "http/access.hpp"
 #include "http/status_json.hpp"
+#include "http/status_page.hpp"
 
 namespace llmux::http {
 
@@ -227,6 +228,18 @@ void answer_from_snapshot(actors::serving_backend& backend, snapshot_view view,
     });
 }
 
+// `/control/events`: the scheduler's snapshot as `/llmux/status` shows it, once a second.
+local_response snapshot_events(actors::serving_backend& backend) {
+  local_response stream;
+  stream.content_type = "text/event-stream";
+  stream.next_event = [&backend](std::function<void(std::string)> done) {
+    backend.snapshot([done = std::move(done)](std::optional<actors::scheduler_snapshot> snapshot) {
+      done(snapshot ? "data: " + status_json(*snapshot) + "\n\n" : std::string{});
+    });
+  };
+  return stream;
+}
+
 } // namespace
 
 std::string control_status_json(const actors::scheduler_snapshot& snapshot) {
@@ -364,6 +377,11 @@ local_handler admin_endpoint(actors::serving_backend& backend, std::string token
   return [&backend, token = std::move(token)](local_request request,
                                               std::function<void(local_response)> respond) {
     auto path = std::string_view(request.target).substr(0, request.target.find('?'));
+    if (path == "/" && (request.method == "GET" || request.method == "HEAD")) {
+      // The page holds no data: what it shows comes from /control/events, with the token.
+      respond(answer(200, std::string(status_page_html()), "text/html; charset=utf-8"));
+      return;
+    }
     if (!path.starts_with("/control/")) {
       respond(answer(404, "", "text/plain"));
       return;
@@ -377,6 +395,10 @@ local_handler admin_endpoint(actors::serving_backend& backend, std::string token
       return;
     }
     auto action = path.substr(std::string_view("/control/").size());
+    if (action == "events" && request.method == "GET") {
+      respond(snapshot_events(backend));
+      return;
+    }
     snapshot_view view = nullptr;
     if (action == "status") {
       view = control_status_json;

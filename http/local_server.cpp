@@ -54,8 +54,8 @@ bhttp::response<bhttp::string_body> to_beast(const local_response& answer, unsig
   return response;
 }
 
-// Sends an event stream's head, then the events `answer.events` writes, until the client
-// leaves or the producer ends it.
+// Sends an event stream's head, then the events `answer.next_event` makes, until the client
+// leaves.
 net::awaitable<void> stream_events(beast::tcp_stream& stream, local_response& answer,
                                    unsigned version) {
   bhttp::response<bhttp::empty_body> head{bhttp::status::ok, version};
@@ -71,13 +71,8 @@ net::awaitable<void> stream_events(beast::tcp_stream& stream, local_response& an
   }
   net::steady_timer pause(stream.get_executor());
   for (;;) {
-    std::string pending;
-    bool more = true;
-    event_sender send = [&](const std::string& event) {
-      pending += event;
-      return more;
-    };
-    answer.events(send);
+    auto pending = co_await async_callback<std::string>(
+      [&](auto done) { answer.next_event(std::move(done)); }, net::use_awaitable);
     if (!pending.empty()) {
       stream.expires_after(write_timeout);
       auto [ec, n] = co_await net::async_write(stream, net::buffer(pending), use_tuple);
@@ -113,7 +108,7 @@ net::awaitable<void> serve_connection(tcp::socket socket, std::shared_ptr<local_
     auto request = parser.release();
     auto answer = co_await async_callback<local_response>(
       [&](auto done) { (*handler)(to_local(request), std::move(done)); }, net::use_awaitable);
-    if (answer.events) {
+    if (answer.next_event) {
       co_await stream_events(stream, answer, request.version());
       co_return;
     }

@@ -22,18 +22,15 @@ struct local_request {
   std::string body;
 };
 
-/// A stream of Server-Sent Events: `send` writes one event's text (already framed) and
-/// returns false once the client is gone.
-using event_sender = std::function<bool(const std::string& event)>;
-
 struct local_response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  /// Set for an event stream: after the head, called again and again (once per `interval_ms`)
-  /// with a sender until the client leaves or it returns false. Runs on the listener's thread.
-  std::function<void(event_sender&)> events;
+  /// Set for a stream of Server-Sent Events: after the head, called once per `interval_ms`
+  /// for the next event, which it passes to `done` once, from any thread, framed
+  /// (`data: ...\n\n`; empty: nothing this time). The stream ends when the client leaves.
+  std::function<void(std::function<void(std::string)> done)> next_event;
   std::uint32_t interval_ms = 1000;
 };
 
