@@ -4,6 +4,7 @@
 #include <fstream>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sstream>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -85,6 +86,23 @@ std::string chat_http_request(const std::string& model, bool close) {
   return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
                      "Content-Type: application/json\r\nContent-Length: {}\r\n{}\r\n{}",
                      body.size(), close ? "Connection: close\r\n" : "", body);
+}
+
+double metric_sample(const std::string& text, const std::string& series) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with(series + " ")) {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return -1;
+}
+
+std::string scrape_metrics(std::uint16_t port) {
+  auto scraped = http::http_request("GET", fmt::format("http://127.0.0.1:{}/metrics", port));
+  EXPECT_EQ(scraped.status, 200) << scraped.failure;
+  return scraped.body;
 }
 
 std::string_view text_at(simdjson::dom::element element) {

@@ -101,6 +101,13 @@ std::string_view text_at(simdjson::dom::element element);
 /// The unsigned number at `element`, or 999999 when there is none.
 std::uint64_t number_at(simdjson::dom::element element);
 
+/// The value of the one sample named `series` (name and labels exactly as Prometheus text
+/// shows them) in `text`, or -1.
+double metric_sample(const std::string& text, const std::string& series);
+
+/// `GET /metrics` on `port`, as text.
+std::string scrape_metrics(std::uint16_t port);
+
 /// A free TCP port on 127.0.0.1 (bound and released: a small race, fine on a test machine).
 std::uint16_t free_port();
 

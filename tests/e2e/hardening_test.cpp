@@ -44,9 +44,11 @@ std::uint64_t outstanding(const running_daemon& daemon) {
 // A client that asks for a long stream and never reads it: once the socket buffers are full,
 // the relay's write waits; timeouts.client_write_timeout_secs ends it and the lease returns.
 TEST_F(daemon_test, a_client_that_stops_reading_is_cut_and_its_lease_returns) {
-  auto daemon
-    = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20000"}}},
-                   R"("min_active_secs": 0)", R"("timeouts": {"client_write_timeout_secs": 1})");
+  auto metrics = free_port();
+  auto daemon = start_daemon(
+    {{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20000"}}},
+    R"("min_active_secs": 0)",
+    fmt::format(R"("timeouts": {{"client_write_timeout_secs": 1}}, "metrics_port": {})", metrics));
   ASSERT_EQ(daemon.chat("alpha").status, 200);
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   int small = 4096;
@@ -69,6 +71,29 @@ TEST_F(daemon_test, a_client_that_stops_reading_is_cut_and_its_lease_returns) {
   EXPECT_TRUE(eventually([&] { return outstanding(daemon) == 0; }, 30s));
   ::close(fd);
   EXPECT_EQ(daemon.chat("alpha").status, 200);
+  auto text = scrape_metrics(metrics);
+  EXPECT_EQ(metric_sample(text, R"(llmux_relay_stalls_total{model="alpha",side="client"})"), 1)
+    << text;
+}
+
+// An engine that goes silent in the middle of a stream: after engine_idle_timeout_secs the
+// client gets an error event and the end of the stream, and the stall is counted.
+TEST_F(daemon_test, an_engine_silent_mid_stream_is_cut_after_its_idle_timeout) {
+  auto metrics = free_port();
+  auto daemon = start_daemon(
+    {{"alpha", "offload+keep_running", {"--mock-first-token-ms", "5000"}}},
+    R"("min_active_secs": 0)",
+    fmt::format(R"("timeouts": {{"engine_idle_timeout_secs": 1}}, "metrics_port": {})", metrics));
+  auto began = std::chrono::steady_clock::now();
+  auto streamed = daemon.chat("alpha", true);
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 4s);
+  EXPECT_EQ(streamed.status, 200);
+  EXPECT_NE(streamed.body.find("sent nothing for 1 s"), std::string::npos) << streamed.body;
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos) << streamed.body;
+  auto text = scrape_metrics(metrics);
+  EXPECT_EQ(metric_sample(text, R"(llmux_relay_stalls_total{model="alpha",side="engine"})"), 1)
+    << text;
+  EXPECT_TRUE(eventually([&] { return outstanding(daemon) == 0; }, 5s));
 }
 
 // A client that shuts down its sending side after its request (curl -N with some proxies,
@@ -160,9 +185,11 @@ TEST_F(daemon_test, a_hung_sleep_ends_within_its_deadline_and_escalates_to_stop)
 }
 
 TEST_F(daemon_test, a_drain_that_passes_its_deadline_cuts_the_straggler_and_the_switch_goes_on) {
-  auto daemon
-    = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20"}}, {"beta"}},
-                   R"("min_active_secs": 0)", R"("timeouts": {"drain_timeout_secs": 1})");
+  auto metrics = free_port();
+  auto daemon = start_daemon(
+    {{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20"}}, {"beta"}},
+    R"("min_active_secs": 0)",
+    fmt::format(R"("timeouts": {{"drain_timeout_secs": 1}}, "metrics_port": {})", metrics));
   ASSERT_EQ(daemon.chat("alpha").status, 200);
   auto stream = std::async(std::launch::async, [&] {
     return daemon.chat("alpha", true, R"(,"max_tokens":1000,"ignore_eos":true)");
@@ -173,12 +200,15 @@ TEST_F(daemon_test, a_drain_that_passes_its_deadline_cuts_the_straggler_and_the_
   EXPECT_NE(streamed.body.find("drain deadline"), std::string::npos) << streamed.body;
   EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos);
   EXPECT_EQ(outstanding(daemon), 0u);
+  EXPECT_EQ(metric_sample(scrape_metrics(metrics), R"(llmux_leases_cut_total{model="alpha"})"), 1);
 }
 
 TEST_F(daemon_test, a_crash_looping_model_backs_off_instead_of_evicting_the_healthy_one) {
+  auto metrics = free_port();
   auto daemon = start_daemon(
     {{"beta"}, {"alpha", "offload+keep_running", {"--mock-faults", "crash_at_start"}}},
-    R"("min_active_secs": 0)", R"("timeouts": {"failure_backoff_secs": 30})");
+    R"("min_active_secs": 0)",
+    fmt::format(R"("timeouts": {{"failure_backoff_secs": 30}}, "metrics_port": {})", metrics));
   ASSERT_EQ(daemon.chat("beta").status, 200);
   auto first = daemon.chat("alpha");
   EXPECT_EQ(first.status, 503) << first.body;
@@ -197,6 +227,12 @@ TEST_F(daemon_test, a_crash_looping_model_backs_off_instead_of_evicting_the_heal
   EXPECT_GT(number_at(status["models"]["alpha"]["retry_in_secs"]), 0u);
   // One switch to beta, one failed attempt at alpha, one back to beta: no more.
   EXPECT_LE(number_at(status["switches"]), 2u);
+  auto text = scrape_metrics(metrics);
+  EXPECT_EQ(metric_sample(text, R"(llmux_model_failures_total{model="alpha"})"), 1);
+  EXPECT_EQ(metric_sample(text, R"(llmux_switch_failures_total{to="alpha"})"), 1);
+  EXPECT_EQ(
+    metric_sample(text, R"(llmux_requests_refused_total{model="alpha",reason="backing_off"})"), 11);
+  EXPECT_GT(metric_sample(text, R"(llmux_model_backoff_seconds{model="alpha"})"), 0);
 }
 
 TEST_F(daemon_test, malformed_slow_and_http_1_0_requests_get_proper_answers) {

@@ -17,18 +17,6 @@
 namespace llmux::testing_support {
 namespace {
 
-/// The value of the one sample named `series` (name and labels exactly as exposed), or -1.
-double sample(const std::string& text, const std::string& series) {
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.starts_with(series + " ")) {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return -1;
-}
-
 class operations_test : public daemon_test {
 protected:
   /// promtool's findings on `text` (empty: valid and lint-free); its exit status must be 0.
@@ -50,8 +38,8 @@ TEST_F(operations_test, metrics_count_requests_and_switches_as_the_traffic_impli
   // Before any traffic: every configured model's series exist at zero.
   auto before = http::http_request("GET", metrics_url);
   ASSERT_EQ(before.status, 200) << before.failure;
-  EXPECT_EQ(sample(before.body, R"(llmux_requests_total{model="beta",waited="false"})"), 0);
-  EXPECT_EQ(sample(before.body, "llmux_scheduler_up"), 1);
+  EXPECT_EQ(metric_sample(before.body, R"(llmux_requests_total{model="beta",waited="false"})"), 0);
+  EXPECT_EQ(metric_sample(before.body, "llmux_scheduler_up"), 1);
   // Three switches: a cold start of alpha, alpha -> beta, beta -> alpha.
   for (const auto* model : {"alpha", "alpha", "beta", "beta", "alpha"}) {
     ASSERT_EQ(daemon.chat(model).status, 200) << model;
@@ -64,37 +52,41 @@ TEST_F(operations_test, metrics_count_requests_and_switches_as_the_traffic_impli
   EXPECT_EQ(promtool_findings(scraped.body), "");
   const auto& text = scraped.body;
   auto requests = [&](const char* model) {
-    return sample(text, fmt::format(R"(llmux_requests_total{{model="{}",waited="false"}})", model))
-           + sample(text,
-                    fmt::format(R"(llmux_requests_total{{model="{}",waited="true"}})", model));
+    return metric_sample(text,
+                         fmt::format(R"(llmux_requests_total{{model="{}",waited="false"}})", model))
+           + metric_sample(
+             text, fmt::format(R"(llmux_requests_total{{model="{}",waited="true"}})", model));
   };
   EXPECT_EQ(requests("alpha"), 4);
   EXPECT_EQ(requests("beta"), 2);
-  EXPECT_EQ(sample(text, R"(llmux_request_queue_wait_seconds_count{model="alpha"})"), 4);
-  EXPECT_EQ(sample(text, R"(llmux_request_queue_wait_seconds_count{model="beta"})"), 2);
+  EXPECT_EQ(metric_sample(text, R"(llmux_request_queue_wait_seconds_count{model="alpha"})"), 4);
+  EXPECT_EQ(metric_sample(text, R"(llmux_request_queue_wait_seconds_count{model="beta"})"), 2);
   // Each switch made its first request wait; a request to the active model did not.
-  EXPECT_EQ(sample(text, R"(llmux_requests_total{model="alpha",waited="true"})"), 2);
-  EXPECT_EQ(sample(text, R"(llmux_requests_total{model="beta",waited="true"})"), 1);
-  EXPECT_EQ(sample(text, R"(llmux_switches_total{from="",to="alpha"})"), 1);
-  EXPECT_EQ(sample(text, R"(llmux_switches_total{from="alpha",to="beta"})"), 1);
-  EXPECT_EQ(sample(text, R"(llmux_switches_total{from="beta",to="alpha"})"), 1);
-  EXPECT_EQ(sample(text, R"(llmux_switch_total_seconds_count{from="alpha",to="beta"})"), 1);
-  EXPECT_EQ(
-    sample(text, R"(llmux_switch_phase_seconds_count{from="alpha",phase="sleep",to="beta"})"), 1);
-  EXPECT_GT(sample(text, R"(llmux_switch_phase_seconds_sum{from="alpha",phase="wake",to="beta"})"),
-            0);
-  EXPECT_EQ(sample(text, R"(llmux_http_responses_total{class="2xx"})"), 6);
-  EXPECT_EQ(sample(text, R"(llmux_http_responses_total{class="4xx"})"), 1);
+  EXPECT_EQ(metric_sample(text, R"(llmux_requests_total{model="alpha",waited="true"})"), 2);
+  EXPECT_EQ(metric_sample(text, R"(llmux_requests_total{model="beta",waited="true"})"), 1);
+  EXPECT_EQ(metric_sample(text, R"(llmux_switches_total{from="",to="alpha"})"), 1);
+  EXPECT_EQ(metric_sample(text, R"(llmux_switches_total{from="alpha",to="beta"})"), 1);
+  EXPECT_EQ(metric_sample(text, R"(llmux_switches_total{from="beta",to="alpha"})"), 1);
+  EXPECT_EQ(metric_sample(text, R"(llmux_switch_total_seconds_count{from="alpha",to="beta"})"), 1);
+  EXPECT_EQ(metric_sample(
+              text, R"(llmux_switch_phase_seconds_count{from="alpha",phase="sleep",to="beta"})"),
+            1);
+  EXPECT_GT(
+    metric_sample(text, R"(llmux_switch_phase_seconds_sum{from="alpha",phase="wake",to="beta"})"),
+    0);
+  EXPECT_EQ(metric_sample(text, R"(llmux_http_responses_total{class="2xx"})"), 6);
+  EXPECT_EQ(metric_sample(text, R"(llmux_http_responses_total{class="4xx"})"), 1);
   // Read from the scheduler's snapshot at the scrape.
-  EXPECT_EQ(sample(text, R"(llmux_active_model_info{model="alpha"})"), 1);
-  EXPECT_EQ(sample(text, R"(llmux_active_model_info{model="beta"})"), 0);
-  EXPECT_EQ(sample(text, R"(llmux_engine_state{model="beta",state="sleeping"})"), 1);
-  EXPECT_EQ(sample(text, R"(llmux_engine_state{model="alpha",state="active"})"), 1);
-  EXPECT_EQ(sample(text, R"(llmux_in_flight{model="alpha"})"), 0);
-  EXPECT_EQ(sample(text, R"(llmux_engine_starts_total{model="beta"})"), 1);
-  EXPECT_GT(sample(text, "llmux_gpu_serving_seconds_total"), 0);
-  EXPECT_GT(sample(text, "llmux_gpu_switching_seconds_total"), 0);
-  EXPECT_GT(sample(text, R"(llmux_switch_cost_estimate_seconds{from="beta",to="alpha"})"), 0);
+  EXPECT_EQ(metric_sample(text, R"(llmux_active_model_info{model="alpha"})"), 1);
+  EXPECT_EQ(metric_sample(text, R"(llmux_active_model_info{model="beta"})"), 0);
+  EXPECT_EQ(metric_sample(text, R"(llmux_engine_state{model="beta",state="sleeping"})"), 1);
+  EXPECT_EQ(metric_sample(text, R"(llmux_engine_state{model="alpha",state="active"})"), 1);
+  EXPECT_EQ(metric_sample(text, R"(llmux_in_flight{model="alpha"})"), 0);
+  EXPECT_EQ(metric_sample(text, R"(llmux_engine_starts_total{model="beta"})"), 1);
+  EXPECT_GT(metric_sample(text, "llmux_gpu_serving_seconds_total"), 0);
+  EXPECT_GT(metric_sample(text, "llmux_gpu_switching_seconds_total"), 0);
+  EXPECT_GT(metric_sample(text, R"(llmux_switch_cost_estimate_seconds{from="beta",to="alpha"})"),
+            0);
   // Only /metrics lives there.
   EXPECT_EQ(http::http_request("GET", fmt::format("http://127.0.0.1:{}/", metrics_port)).status,
             404);
@@ -231,11 +223,12 @@ TEST_F(operations_test, a_timed_out_request_is_counted_as_refused) {
                              fmt::format(R"("metrics_port": {})", metrics_port));
   EXPECT_EQ(daemon.chat("alpha").status, 504);
   auto text = http::http_request("GET", fmt::format("http://127.0.0.1:{}/metrics", metrics_port));
-  EXPECT_EQ(sample(text.body, R"(llmux_requests_refused_total{model="alpha",reason="timed_out"})"),
-            1)
+  EXPECT_EQ(
+    metric_sample(text.body, R"(llmux_requests_refused_total{model="alpha",reason="timed_out"})"),
+    1)
     << text.body;
-  EXPECT_EQ(sample(text.body, R"(llmux_http_responses_total{class="5xx"})"), 1);
-  EXPECT_EQ(sample(text.body, R"(llmux_requests_total{model="alpha",waited="true"})"), 0);
+  EXPECT_EQ(metric_sample(text.body, R"(llmux_http_responses_total{class="5xx"})"), 1);
+  EXPECT_EQ(metric_sample(text.body, R"(llmux_requests_total{model="alpha",waited="true"})"), 0);
 }
 
 TEST_F(operations_test, a_metrics_port_that_cannot_be_bound_stops_the_start) {
