@@ -181,10 +181,47 @@ session_actor::behavior_type session_impl(session_actor::stateful_pointer<sessio
   return self->state.make_behavior(std::move(scheduler));
 }
 
-/// The models' gates (lease_gate.hpp), shared by the scheduler and every session.
+/// The models' gates (lease_gate.hpp), shared by the scheduler and every session. Append-only
+/// across reloads, as the scheduler's slots are: a gate keeps its index for good.
 struct gate_set {
   std::vector<std::shared_ptr<lease_gate>> gates;
+  /// The configured models' gates by name (a removed model's gate stays, unnamed).
   std::unordered_map<std::string, std::size_t> index;
+  /// The configured names, in configuration order.
+  std::vector<std::string> names;
+};
+
+/// The gate set the sessions use now; a reload publishes a new one.
+class gate_directory {
+public:
+  explicit gate_directory(std::shared_ptr<const gate_set> first) : current_(std::move(first)) {
+  }
+
+  std::shared_ptr<const gate_set> current() const {
+    std::lock_guard lock(mutex_);
+    return current_;
+  }
+
+  /// Bumped by every `publish`, so that sessions notice with one atomic load.
+  std::uint64_t generation() const {
+    return generation_.load(std::memory_order_acquire);
+  }
+
+  void publish(std::shared_ptr<const gate_set> next) {
+    std::lock_guard lock(mutex_);
+    current_ = std::move(next);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+
+  bool serves(const std::string& model) const {
+    std::lock_guard lock(mutex_);
+    return current_->index.count(model) > 0;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const gate_set> current_;
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 /// One connection's session: leases taken at a gate never reach an actor; the others go through
@@ -192,8 +229,10 @@ struct gate_set {
 class actor_session : public serving_session {
 public:
   actor_session(session_actor actor, scheduler_actor scheduler,
-                std::shared_ptr<const gate_set> gates, std::atomic<std::uint64_t>& next_ticket)
-    : actor_(std::move(actor)), scheduler_(std::move(scheduler)), gates_(std::move(gates)),
+                std::shared_ptr<const gate_directory> directory,
+                std::atomic<std::uint64_t>& next_ticket)
+    : actor_(std::move(actor)), scheduler_(std::move(scheduler)), directory_(std::move(directory)),
+      seen_generation_(directory_->generation()), gates_(directory_->current()),
       next_ticket_(next_ticket) {
   }
   actor_session(const actor_session&) = delete;
@@ -210,6 +249,11 @@ public:
 
   std::optional<immediate_lease> try_acquire(const std::string& model,
                                              const revoke_callback& revoked) override {
+    if (auto generation = directory_->generation(); generation != seen_generation_) {
+      // A reload: the new set holds every gate of the old one at the same index.
+      seen_generation_ = generation;
+      gates_ = directory_->current();
+    }
     auto found = gates_->index.find(model);
     if (found == gates_->index.end()) {
       return std::nullopt;
@@ -258,6 +302,8 @@ private:
 
   session_actor actor_;
   scheduler_actor scheduler_;
+  std::shared_ptr<const gate_directory> directory_;
+  std::uint64_t seen_generation_;
   std::shared_ptr<const gate_set> gates_;
   std::atomic<std::uint64_t>& next_ticket_;
   /// Leases this connection holds from a gate (rarely more than one).
@@ -266,11 +312,28 @@ private:
   std::vector<std::uint64_t> asked_;
 };
 
-std::shared_ptr<const gate_set> make_gates(const config::config& cfg) {
+// The gate set for `cfg`'s models after `before` (none: the first): gates of models kept stay
+// where they are, new models get new gates appended (listed in `added`, in order).
+std::shared_ptr<const gate_set>
+make_gates(const config::config& cfg, const gate_set* before = nullptr,
+           std::vector<std::shared_ptr<lease_gate>>* added = nullptr) {
   auto made = std::make_shared<gate_set>();
+  if (before != nullptr) {
+    made->gates = before->gates;
+  }
   for (const auto& model : cfg.models) {
+    made->names.push_back(model.name);
+    if (before != nullptr) {
+      if (auto kept = before->index.find(model.name); kept != before->index.end()) {
+        made->index.emplace(model.name, kept->second);
+        continue;
+      }
+    }
     made->index.emplace(model.name, made->gates.size());
     made->gates.push_back(std::make_shared<lease_gate>());
+    if (added != nullptr) {
+      added->push_back(made->gates.back());
+    }
   }
   return made;
 }
@@ -309,17 +372,14 @@ struct late_hook {
 class backend_impl : public actor_backend {
 public:
   backend_impl(caf::actor_system& system, const config::config& cfg)
-    : system_(system), gates_(make_gates(cfg)),
+    : system_(system), gates_(std::make_shared<gate_directory>(make_gates(cfg))),
       scheduler_(spawn_scheduler(
         system, cfg, {},
         serving_hooks{
           [hook = retired_](std::uint16_t port, std::uint64_t epoch) { (*hook)(port, epoch); },
           [hook = switch_ended_](const switch_record& record) { (*hook)(record); },
-          gates_->gates})),
+          gates_->current()->gates, reloads_})),
       warmup_timeout_(warmup_timeout(cfg)), control_bound_(control_reply_bound(cfg)) {
-    for (const auto& model : cfg.models) {
-      names_.push_back(model.name);
-    }
     // As many as CAF has workers: they carry only the requests that wait.
     for (std::size_t i = 0; i < session_actor_count; ++i) {
       session_actors_.push_back(system.spawn(session_impl, scheduler_));
@@ -338,8 +398,35 @@ public:
     return std::make_unique<actor_session>(actor, scheduler_, gates_, next_ticket_);
   }
 
-  const std::vector<std::string>& model_names() const override {
-    return names_;
+  std::vector<std::string> model_names() const override {
+    return gates_->current()->names;
+  }
+
+  bool serves(const std::string& model) const override {
+    return gates_->serves(model);
+  }
+
+  void reload(config::config cfg, std::function<void(reload_outcome)> done) override {
+    if (reloading_.exchange(true)) {
+      done(reload_outcome{false, "another reload is in progress", {}, {}, {}});
+      return;
+    }
+    std::vector<std::shared_ptr<lease_gate>> added;
+    auto before = gates_->current();
+    auto next = make_gates(cfg, before.get(), &added);
+    {
+      std::lock_guard lock(reloads_->mutex);
+      reloads_->next = reload_box::pending{std::move(cfg), std::move(added)};
+    }
+    gates_->publish(next);
+    std::function<void(std::optional<reload_outcome>)> answer
+      = [this, done = std::move(done)](std::optional<reload_outcome> outcome) {
+          reloading_ = false;
+          done(outcome ? std::move(*outcome)
+                       : reload_outcome{false, "the scheduler did not answer", {}, {}, {}});
+        };
+    system_.spawn(ask_once<reload_outcome, reload_atom>, scheduler_,
+                  std::chrono::milliseconds(status_timeout), std::move(answer), reload_atom_v);
   }
 
   void shutdown(std::chrono::milliseconds grace) override {
@@ -389,7 +476,8 @@ private:
     = std::make_shared<late_hook<std::uint16_t, std::uint64_t>>();
   std::shared_ptr<late_hook<const switch_record&>> switch_ended_
     = std::make_shared<late_hook<const switch_record&>>();
-  std::shared_ptr<const gate_set> gates_;
+  std::shared_ptr<reload_box> reloads_ = std::make_shared<reload_box>();
+  std::shared_ptr<gate_directory> gates_;
   scheduler_actor scheduler_;
   std::chrono::milliseconds warmup_timeout_;
   std::chrono::milliseconds control_bound_;
@@ -397,7 +485,7 @@ private:
   /// The session actors, handed to connections in turn.
   std::vector<session_actor> session_actors_;
   std::atomic<std::size_t> next_session_{0};
-  std::vector<std::string> names_;
+  std::atomic<bool> reloading_{false};
 };
 
 } // namespace

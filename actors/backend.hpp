@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,11 @@ public:
   /// Warms every model in turn (start, one inference, evict) before serving; returns an error
   /// message, empty on success. Blocks the calling thread.
   virtual std::string warmup() = 0;
+
+  /// Applies `cfg` (already validated): the scheduler takes its models and policy; the
+  /// sessions see the models it adds or removes. `done` gets the outcome once, on an actor
+  /// thread. One reload at a time: another one meanwhile is refused.
+  virtual void reload(config::config cfg, std::function<void(reload_outcome)> done) = 0;
 };
 
 /// Spawns the scheduler (and through it the model and engine actors) for `cfg`.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "actors/snapshot.hpp"
 #include "config/eviction.hpp"
@@ -41,6 +42,16 @@ struct control_result {
   control_error error = control_error::none;
   /// What failed; after a sleep, the eviction it used (`weights+process`).
   std::string detail;
+};
+
+/// What a configuration reload did to the models (or why it did nothing).
+struct reload_outcome {
+  bool ok = true;
+  std::string error;
+  std::vector<std::string> added;
+  std::vector<std::string> removed;
+  /// Restarted with their new settings once off the GPU and idle.
+  std::vector<std::string> changed;
 };
 
 } // namespace llmux::actors

@@ -45,6 +45,11 @@ typename Inspector::result_type inspect(Inspector& f, control_result& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reload_outcome& x) {
+  return f(caf::meta::type_name("reload_outcome"), x.ok, x.error, x.added, x.removed, x.changed);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_snapshot& x) {
   return f(caf::meta::type_name("model_snapshot"), x.name, x.state, x.started_once, x.eviction,
            x.evicted_with, x.waiting, x.in_flight, x.failures, x.retry_in_secs, x.last_failure,
@@ -91,6 +96,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::scheduler_snapshot))
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::control_request))
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::control_result))
+  CAF_ADD_TYPE_ID(llmux, (llmux::actors::reload_outcome))
   CAF_ADD_TYPE_ID(llmux, (llmux::config::eviction_policy))
   CAF_ADD_ATOM(llmux, llmux::actors, acquire_atom, "acquire")
   CAF_ADD_ATOM(llmux, llmux::actors, release_atom, "release")
@@ -112,4 +118,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_ATOM(llmux, llmux::actors, drain_atom, "drain")
   CAF_ADD_ATOM(llmux, llmux::actors, idle_atom, "idle")
   CAF_ADD_ATOM(llmux, llmux::actors, control_atom, "control")
+  CAF_ADD_ATOM(llmux, llmux::actors, reload_atom, "reload")
 CAF_END_TYPE_ID_BLOCK(llmux)

@@ -25,13 +25,9 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
   deadlines_ = engine_deadlines::from(cfg);
   timeouts_ = cfg.timeouts;
   factory_ = std::move(factory);
-  if (!factory_) {
-    factory_ = [engines = vllm_engines(cfg.vllm_command, deadlines_, cfg.timeouts),
-                deadlines = deadlines_](caf::actor_system& system,
-                                        const config::model_config& model, caf::actor scheduler) {
-      return spawn_model(system, model, deadlines, engines, std::move(scheduler));
-    };
-  }
+  own_factory_ = !factory_;
+  use_engines_of(cfg);
+  reloads_ = std::move(hooks.reloads);
   for (const auto& model : cfg.models) {
     model_slot slot;
     slot.config = model;
@@ -43,6 +39,7 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
   }
   self_->set_down_handler([this](caf::down_msg& message) { on_model_exit(message); });
   if (auto interval = policy_->tick_interval()) {
+    ticking_ = true;
     self_->delayed_send(self_, *interval, tick_atom_v, true);
   }
   // Every handler ends by publishing which gate may be open: any of them can change that.
@@ -93,6 +90,11 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
       publish_gates();
     },
     [this](status_atom) { return snapshot(); },
+    [this](reload_atom) {
+      auto result = reload();
+      publish_gates();
+      return result;
+    },
     [this](control_atom, const control_request& request) {
       auto result = control(request);
       publish_gates();
@@ -113,7 +115,7 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
 
 std::optional<std::size_t> scheduler_state::index_of(const std::string& model) const {
   for (std::size_t i = 0; i < models_.size(); ++i) {
-    if (models_[i].config.name == model) {
+    if (models_[i].config.name == model && !models_[i].removed) {
       return i;
     }
   }
@@ -204,7 +206,7 @@ void scheduler_state::publish_gates() {
     if (!slot.gate) {
       continue;
     }
-    bool open = active_ == i && !switch_ && !shutdown_ && !anyone_waits
+    bool open = active_ == i && !switch_ && !shutdown_ && !anyone_waits && !slot.removed
                 && !slot.config.max_concurrent_requests;
     if (open && !slot.gate->is_open()) {
       slot.gate->open(grant(i));
@@ -309,7 +311,7 @@ void scheduler_state::apply(const decision& decided) {
     case decision::kind::stay:
       break;
     case decision::kind::switch_now:
-      if (active_ != decided.target) {
+      if (active_ != decided.target && switchable(decided.target)) {
         begin_switch(decided.target, decided.serve_held);
       }
       break;
@@ -328,7 +330,11 @@ void scheduler_state::on_tick(bool periodic) {
     return;
   }
   if (periodic) {
-    self_->delayed_send(self_, *policy_->tick_interval(), tick_atom_v, true);
+    // A reload may have brought a policy without a tick.
+    ticking_ = policy_->tick_interval().has_value();
+    if (ticking_) {
+      self_->delayed_send(self_, *policy_->tick_interval(), tick_atom_v, true);
+    }
   }
   pick_next();
 }
@@ -341,7 +347,7 @@ void scheduler_state::on_deferred(std::size_t model) {
   }
   policy_->on_deferred_due(model);
   if (switch_ || shutdown_ || mode_ == serving_mode::manual || active_ == model
-      || models_[model].waiting.empty() || backing_off(model)) {
+      || models_[model].waiting.empty() || backing_off(model) || !switchable(model)) {
     return;
   }
   begin_switch(model);
@@ -514,7 +520,11 @@ void scheduler_state::finish_switch(bool ok, const std::string& error) {
 }
 
 void scheduler_state::pick_next() {
-  if (switch_ || shutdown_ || start_forced() || mode_ == serving_mode::manual) {
+  if (switch_ || shutdown_) {
+    return;
+  }
+  apply_reload_changes();
+  if (start_forced() || mode_ == serving_mode::manual) {
     return;
   }
   std::vector<queue_view> queues;

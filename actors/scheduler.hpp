@@ -4,7 +4,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
@@ -44,6 +47,10 @@ namespace llmux::actors {
 ///     from a model actor: its engine died (or was killed as hung) outside a start or wake;
 ///     its leases are revoked and the model backs off
 /// (status_atom) -> scheduler_snapshot  the state (snapshot.hpp)
+/// (reload_atom) -> reload_outcome
+///     apply the configuration waiting in the `reload_box`: policy and timeouts at once, new
+///     models added, removed ones drained and stopped, changed ones restarted once off the
+///     GPU and idle
 /// (control_atom, control_request) -> control_result
 ///     the admin API (control.hpp): modes, pins, and switches, sleeps and wakes that bypass
 ///     the policy and the mode but take the usual cooldown, drain and deadlines; answered
@@ -68,6 +75,7 @@ using scheduler_actor = caf::typed_actor<
   caf::reacts_to<down_atom, std::string, std::string>,
   caf::replies_to<status_atom>::with<scheduler_snapshot>,
   caf::replies_to<control_atom, control_request>::with<control_result>,
+  caf::replies_to<reload_atom>::with<reload_outcome>,
   caf::replies_to<shutdown_atom, std::uint64_t>::with<outcome>,
   caf::replies_to<warmup_atom>::with<outcome>>;
 
@@ -105,6 +113,17 @@ inline std::chrono::milliseconds acquire_reply_bound(std::uint64_t timeout_ms) {
 using model_factory = std::function<model_actor(
   caf::actor_system& system, const config::model_config& model, caf::actor scheduler)>;
 
+/// A configuration for `(reload_atom)`, handed over beside the message (a whole config is no
+/// message type): the new configuration and the gates of the models it adds, in its order.
+struct reload_box {
+  struct pending {
+    config::config cfg;
+    std::vector<std::shared_ptr<lease_gate>> added_gates;
+  };
+  std::mutex mutex;
+  std::optional<pending> next;
+};
+
 /// What the daemon's HTTP side shares with the scheduler; the simulator shares nothing.
 struct serving_hooks {
   /// Hears of every engine that stops serving its model (evicted, died, its actor replaced).
@@ -114,6 +133,8 @@ struct serving_hooks {
   /// One gate per configured model, in order, which the scheduler opens while requests for it
   /// may take leases without asking; empty: every lease is asked for.
   std::vector<std::shared_ptr<lease_gate>> gates;
+  /// Where reloaded configurations wait for `(reload_atom)`; may be null.
+  std::shared_ptr<reload_box> reloads;
 };
 
 /// Spawns the scheduler with one model actor per configured model, made by `factory` (by

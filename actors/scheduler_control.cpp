@@ -74,7 +74,12 @@ bool scheduler_state::start_forced() {
     bool on_gpu = active_ == next.model;
     if (next.to_idle != on_gpu) {
       // Already where it was asked to be: asleep (or stopped), or active.
-      next.answer.deliver(next.to_idle ? slept_with(next) : succeeded());
+      next.reply(next.to_idle ? slept_with(next) : succeeded());
+      continue;
+    }
+    if (!next.to_idle && !switchable(next.model)) {
+      next.reply(failed(control_error::failed, slot.removed ? "the model was removed by a reload"
+                                                            : "the model is being restarted"));
       continue;
     }
     if (!next.to_idle) {
@@ -97,16 +102,16 @@ void scheduler_state::answer_forced(switch_run& run, bool ok, const std::string&
     std::tie(mode_, pinned_) = *forced.restore_on_failure;
   }
   if (!ok) {
-    forced.answer.deliver(failed(control_error::failed, error));
+    forced.reply(failed(control_error::failed, error));
   } else {
-    forced.answer.deliver(forced.to_idle ? slept_with(forced) : succeeded());
+    forced.reply(forced.to_idle ? slept_with(forced) : succeeded());
   }
   run.forced->restore_on_failure.reset();
 }
 
 void scheduler_state::refuse_forced(control_error error, const std::string& why) {
   while (!forced_.empty()) {
-    forced_.front().answer.deliver(failed(error, why));
+    forced_.front().reply(failed(error, why));
     forced_.pop_front();
   }
 }

@@ -146,6 +146,10 @@ void scheduler_state::finish_shutdown_when_idle(bool deadline_passed) {
     return;
   }
   for (auto& slot : models_) {
+    if (!slot.actor) {
+      stopped_one(); // removed by a reload: its engine is gone already
+      continue;
+    }
     self_->request(slot.actor, deadlines_.stop_reply() + engine_deadlines::margin, stop_atom_v)
       .then([stopped_one](outcome&) { stopped_one(); },
             [stopped_one](caf::error&) { stopped_one(); });
@@ -177,6 +181,9 @@ scheduler_snapshot scheduler_state::snapshot() const {
   scheduler_snapshot out;
   for (std::size_t i = 0; i < models_.size(); ++i) {
     const auto& slot = models_[i];
+    if (slot.removed) {
+      continue;
+    }
     model_snapshot model;
     model.name = slot.config.name;
     model.state = slot.state;

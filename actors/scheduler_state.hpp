@@ -60,6 +60,14 @@ struct model_slot {
   bool started_once = false;
   /// The eviction of its last eviction, as `weights+process`.
   std::string evicted_with;
+  /// A reload took the model out: it is drained and stopped, and no name resolves to it (its
+  /// index stays, so that indexes held elsewhere stay valid).
+  bool removed = false;
+  /// A reload changed its settings: the model is restarted with these once off the GPU and
+  /// idle.
+  std::optional<config::model_config> replacement;
+  /// Its engine is being stopped for a removal or a replacement.
+  bool stopping = false;
   /// Counted since llmux started (snapshot.hpp).
   std::uint64_t failures_total = 0;
   std::uint64_t engine_starts = 0;
@@ -80,7 +88,15 @@ struct forced_switch {
   bool to_idle = false;
   /// For a sleep: the eviction to use instead of the model's own.
   std::optional<config::eviction_policy> eviction;
-  caf::typed_response_promise<control_result> answer;
+  /// The admin request waiting for it; none for a reload's.
+  std::optional<caf::typed_response_promise<control_result>> answer;
+
+  void reply(control_result result) {
+    if (answer) {
+      answer->deliver(std::move(result));
+      answer.reset();
+    }
+  }
   /// A pin's earlier mode and pin, restored if its switch fails.
   std::optional<std::pair<serving_mode, std::optional<std::size_t>>> restore_on_failure;
 };
@@ -136,7 +152,7 @@ public:
       shutdown_->deliver(outcome{});
     }
     if (switch_ && switch_->forced) {
-      switch_->forced->answer.deliver(
+      switch_->forced->reply(
         control_result{control_error::shutting_down, "llmux is shutting down"});
     }
     refuse_forced(control_error::shutting_down, "llmux is shutting down");
@@ -214,6 +230,16 @@ private:
   void refuse_forced(control_error error, const std::string& why);
   /// In manual mode, the refusal of a request for `model` that is not the one served.
   std::optional<lease_outcome> manual_refusal(std::size_t model) const;
+  caf::result<reload_outcome> reload();
+  /// Carries out what reloads left to do: removed and changed models that are off the GPU are
+  /// stopped (then dropped or restarted); an active one leaves the GPU once it may.
+  void apply_reload_changes();
+  /// The engine of removed or changed `model` has stopped.
+  void replaced(std::size_t model);
+  /// Whether a switch to `model` may begin (it is served, not being replaced).
+  bool switchable(std::size_t model) const;
+  /// Makes the model actors for `cfg`'s engines, unless the factory was given from outside.
+  void use_engines_of(const config::config& cfg);
   /// The switch in progress entered `phase` (its model states and the ledger follow).
   void entered(switch_phase phase);
   scheduler_view view(std::vector<queue_view>& queues) const;
@@ -258,6 +284,11 @@ private:
   /// The warmup request, while the models are being warmed.
   std::optional<caf::typed_response_promise<outcome>> warming_;
   model_factory factory_;
+  /// Whether `factory_` is llmux's own (vLLM engines per the config), which a reload renews.
+  bool own_factory_ = false;
+  /// Whether the policy's periodic tick is scheduled.
+  bool ticking_ = false;
+  std::shared_ptr<reload_box> reloads_;
   bool stopping_engines_ = false;
 };
 

@@ -105,8 +105,11 @@ public:
   /// A session for one client connection; it may be used from any thread.
   virtual std::unique_ptr<serving_session> open_session() = 0;
 
-  /// The public model names, in configuration order.
-  virtual const std::vector<std::string>& model_names() const = 0;
+  /// The public model names, in configuration order (a reload may change them).
+  virtual std::vector<std::string> model_names() const = 0;
+
+  /// Whether `model` is a configured model's name.
+  virtual bool serves(const std::string& model) const = 0;
 
   /// Asks for the scheduler's state; `done` gets it once, on an actor thread (nothing when the
   /// scheduler does not answer within 10 s).

@@ -373,9 +373,10 @@ admin_parse parse_admin_request(std::string_view action_name, std::string_view c
   return result;
 }
 
-local_handler admin_endpoint(actors::serving_backend& backend, std::string token) {
-  return [&backend, token = std::move(token)](local_request request,
-                                              std::function<void(local_response)> respond) {
+local_handler admin_endpoint(actors::serving_backend& backend, std::string token,
+                             reload_handler reload) {
+  return [&backend, token = std::move(token), reload = std::move(reload)](
+           local_request request, std::function<void(local_response)> respond) {
     auto path = std::string_view(request.target).substr(0, request.target.find('?'));
     if (path == "/" && (request.method == "GET" || request.method == "HEAD")) {
       // The page holds no data: what it shows comes from /control/events, with the token.
@@ -397,6 +398,14 @@ local_handler admin_endpoint(actors::serving_backend& backend, std::string token
     auto action = path.substr(std::string_view("/control/").size());
     if (action == "events" && request.method == "GET") {
       respond(snapshot_events(backend));
+      return;
+    }
+    if (action == "reload") {
+      if (request.method != "POST") {
+        respond(answer(405, "", "text/plain"));
+      } else {
+        reload(std::move(respond));
+      }
       return;
     }
     snapshot_view view = nullptr;

@@ -4,6 +4,7 @@
 // request and response bodies and status codes, plus `GET /control/history`. Every change goes
 // through the scheduler (serving_backend::control), so it always knows which model serves.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,9 +14,13 @@
 
 namespace llmux::http {
 
+/// Re-reads the configuration and applies it; answers `POST /control/reload` through `done`.
+using reload_handler = std::function<void(std::function<void(local_response)> done)>;
+
 /// `token` empty: no token needed. Otherwise every `/control/*` call needs
-/// `Authorization: Bearer <token>` (401 without it).
-local_handler admin_endpoint(actors::serving_backend& backend, std::string token);
+/// `Authorization: Bearer <token>` (401 without it). `reload` serves `POST /control/reload`.
+local_handler admin_endpoint(actors::serving_backend& backend, std::string token,
+                             reload_handler reload);
 
 /// `GET /control/status` in the reference's shape: `state` (`idle`, `active:<m>`,
 /// `switching:<from or none>-><to or none>`), `active_model`, `mode` (`{"mode":"auto"}` or

@@ -1,6 +1,8 @@
 #include "http/metrics.hpp"
 
 #include <array>
+#include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include <prometheus/counter.h>
@@ -165,6 +167,8 @@ struct http_metrics::impl {
     prometheus::Counter* not_waited = nullptr;
     prometheus::Histogram* wait = nullptr;
   };
+  /// Read by every admitted request, written by reloads.
+  mutable std::shared_mutex models_mutex;
   std::unordered_map<std::string, model_series> models;
   std::array<prometheus::Counter*, status_classes.size()> by_class{};
 
@@ -206,7 +210,18 @@ struct http_metrics::impl {
                         .Name("llmux_switch_failures_total")
                         .Help("Switches whose target could not be started or woken.")
                         .Register(registry)) {
+    add(names);
+    for (std::size_t i = 0; i < status_classes.size(); ++i) {
+      by_class[i] = &responses.Add({{"class", status_classes[i]}});
+    }
+  }
+
+  void add(const std::vector<std::string>& names) {
+    std::unique_lock lock(models_mutex);
     for (const auto& name : names) {
+      if (models.count(name) > 0) {
+        continue;
+      }
       model_series series;
       series.waited = &requests.Add({{"model", name}, {"waited", "true"}});
       series.not_waited = &requests.Add({{"model", name}, {"waited", "false"}});
@@ -217,9 +232,6 @@ struct http_metrics::impl {
       switch_failures.Add({{"to", name}});
       models.emplace(name, series);
     }
-    for (std::size_t i = 0; i < status_classes.size(); ++i) {
-      by_class[i] = &responses.Add({{"class", status_classes[i]}});
-    }
   }
 };
 
@@ -229,8 +241,13 @@ http_metrics::http_metrics(const std::vector<std::string>& models)
 
 http_metrics::~http_metrics() = default;
 
+void http_metrics::add_models(const std::vector<std::string>& models) {
+  impl_->add(models);
+}
+
 void http_metrics::request_admitted(const std::string& model,
                                     std::chrono::steady_clock::duration waited) {
+  std::shared_lock lock(impl_->models_mutex);
   auto found = impl_->models.find(model);
   if (found == impl_->models.end()) {
     return;

@@ -32,6 +32,9 @@ public:
   http_metrics(const http_metrics&) = delete;
   http_metrics& operator=(const http_metrics&) = delete;
 
+  /// Makes the series of models added by a reload (at zero); known names are left alone.
+  void add_models(const std::vector<std::string>& models);
+
   /// A request for `model` got its lease after waiting `waited` (zero on the fast path).
   void request_admitted(const std::string& model, std::chrono::steady_clock::duration waited);
 

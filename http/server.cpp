@@ -178,10 +178,13 @@ private:
 /// One io thread and what only it touches: the connections it serves and their idle engine
 /// connections. Nothing here needs a lock or a strand.
 struct io_worker {
-  explicit io_worker(engine_pool::limits pool_limits) : io(1), pool(pool_limits) {
+  io_worker(engine_pool::limits pool_limits, access_keys first_keys)
+    : io(1), pool(pool_limits), keys(std::move(first_keys)) {
   }
   net::io_context io;
   engine_pool pool;
+  /// This thread's copy of the proxy's keys (a reload posts new ones): no lock per request.
+  access_keys keys;
   std::thread thread;
 };
 
@@ -323,7 +326,8 @@ struct proxy_server::impl {
     : backend_(backend), settings_(std::move(settings)), metrics_(metrics) {
     for (std::size_t i = 0; i < std::max<std::size_t>(settings_.io_threads, 1); ++i) {
       workers_.push_back(std::make_unique<io_worker>(
-        engine_pool::limits{settings_.upstream_idle_per_engine, settings_.upstream_idle_time}));
+        engine_pool::limits{settings_.upstream_idle_per_engine, settings_.upstream_idle_time},
+        settings_.keys));
     }
     acceptor_.emplace(workers_.front()->io);
   }
@@ -344,7 +348,8 @@ struct proxy_server::impl {
     int status = 200;
     std::string body;
   };
-  local_answer answer_locally(const route_decision& decided, const client_request& request) const;
+  local_answer answer_locally(const route_decision& decided, const client_request& request,
+                              const access_keys& keys) const;
   /// Why a request naming `reference` cannot be forwarded, if it cannot.
   std::optional<local_answer> refuse_model(const model_reference& reference) const;
   net::awaitable<bool> handle(tcp::socket& client, client_request& request,
@@ -534,8 +539,9 @@ net::awaitable<bool> proxy_server::impl::handle(tcp::socket& client, client_requ
     = route_request(std::string_view(request.method_string()), std::string_view(request.target()));
   // The model list and the status need some key when keys are configured; a proxied request
   // one that opens its model (checked once its model is known).
+  const auto& keys = connection.worker.keys;
   bool listing = decided.what == route::model_list || decided.what == route::status;
-  if (listing && settings_.keys.required({}) && !settings_.keys.opens(presented_key(request), {})) {
+  if (listing && keys.required({}) && !keys.opens(presented_key(request), {})) {
     co_return co_await send_unauthorized(client, request);
   }
   if (decided.what == route::proxy) {
@@ -551,20 +557,20 @@ net::awaitable<bool> proxy_server::impl::handle(tcp::socket& client, client_requ
       answer = {503, openai_error(503, "the scheduler did not answer")};
     }
   } else {
-    answer = answer_locally(decided, request);
+    answer = answer_locally(decided, request, keys);
   }
   co_return co_await send_response(client, request, answer.status, "application/json",
                                    std::move(answer.body));
 }
 
-proxy_server::impl::local_answer
-proxy_server::impl::answer_locally(const route_decision& decided,
-                                   const client_request& request) const {
+proxy_server::impl::local_answer proxy_server::impl::answer_locally(const route_decision& decided,
+                                                                    const client_request& request,
+                                                                    const access_keys& keys) const {
   switch (decided.what) {
     case route::health:
       return {200, R"({"status":"ok"})"};
     case route::model_list:
-      return {200, model_list(backend_.model_names(), settings_.keys, presented_key(request))};
+      return {200, model_list(backend_.model_names(), keys, presented_key(request))};
     case route::not_found:
       return {404, openai_error(404, fmt::format("{} is not an endpoint llmux serves or forwards",
                                                  decided.path))};
@@ -591,8 +597,7 @@ proxy_server::impl::refuse_model(const model_reference& reference) const {
       openai_error(400, "no model named: set the body's \"model\" or the model-override header",
                    "model")};
   }
-  const auto& names = backend_.model_names();
-  if (std::find(names.begin(), names.end(), reference.model) == names.end()) {
+  if (!backend_.serves(reference.model)) {
     return local_answer{
       404,
       openai_error(404, fmt::format("The model `{}` does not exist.", reference.model), "model")};
@@ -603,8 +608,8 @@ proxy_server::impl::refuse_model(const model_reference& reference) const {
 net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_request& request,
                                                std::string target, connection_state& connection) {
   auto reference = find_model(request["model-override"], request.body());
-  if (settings_.keys.required(reference.model)
-      && !settings_.keys.opens(presented_key(request), reference.model)) {
+  const auto& keys = connection.worker.keys;
+  if (keys.required(reference.model) && !keys.opens(presented_key(request), reference.model)) {
     co_return co_await send_unauthorized(client, request);
   }
   // No variables declared in a condition whose scope spans a co_await: g++ 12 does not keep
@@ -730,6 +735,12 @@ std::uint16_t proxy_server::start(std::string& error) {
     });
   }
   return port;
+}
+
+void proxy_server::set_access_keys(const access_keys& keys) {
+  for (auto& worker : impl_->workers_) {
+    net::post(worker->io, [&target = worker->keys, keys] { target = keys; });
+  }
 }
 
 void proxy_server::stop_accepting() {

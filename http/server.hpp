@@ -51,7 +51,7 @@ struct server_settings {
   /// An idle engine connection older than this is closed (engines close theirs: uvicorn, which
   /// vLLM runs, after 5 s).
   std::chrono::milliseconds upstream_idle_time{4000};
-  /// Which keys open which model; none configured: the proxy is open.
+  /// Which keys open which model at the start; none configured: the proxy is open.
   access_keys keys;
 };
 
@@ -70,6 +70,9 @@ public:
   /// Binds, listens and starts the io threads; returns the bound port (useful with port 0).
   /// On failure returns 0 and sets `error`.
   std::uint16_t start(std::string& error);
+
+  /// Replaces the proxy's access keys (a reload); requests already checked go on.
+  void set_access_keys(const access_keys& keys);
 
   /// Stops accepting connections; requests in progress go on.
   void stop_accepting();

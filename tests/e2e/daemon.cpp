@@ -138,14 +138,16 @@ simdjson::dom::element running_daemon::status(simdjson::dom::parser& parser) con
   return parse_json(parser, result.body);
 }
 
-running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
-                                         const std::string& policy, const std::string& top_level,
-                                         const std::vector<std::string>& flags) {
-  engine_ports_.clear();
+std::filesystem::path daemon_test::write_config(const std::vector<test_model>& models,
+                                                const std::string& policy,
+                                                const std::string& top_level) {
   std::string entries;
   for (const auto& model : models) {
-    auto port = free_port();
-    engine_ports_.emplace_back(model.name, port);
+    auto port = engine_port(model.name);
+    if (port == 0) {
+      port = free_port();
+      engine_ports_.emplace_back(model.name, port);
+    }
     std::vector<std::string> args{"--mock-profile", "fast"};
     args.insert(args.end(), model.mock_args.begin(), model.mock_args.end());
     std::string quoted;
@@ -171,6 +173,14 @@ running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
   std::ofstream(config_path) << fmt::format(
     R"({{"models":{{{}}},"policy":{{{}}},"vllm_command":"{}"{}{}}})", entries, policy,
     LLMUX_MOCK_VLLM, metrics, top_level.empty() ? "" : "," + top_level);
+  return config_path;
+}
+
+running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
+                                         const std::string& policy, const std::string& top_level,
+                                         const std::vector<std::string>& flags) {
+  engine_ports_.clear();
+  auto config_path = write_config(models, policy, top_level);
   running_daemon daemon;
   auto env = environment();
   env.push_back("LLMUX_LOG=info");

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +71,12 @@ protected:
                               const std::string& policy = R"("min_active_secs": 0)",
                               const std::string& top_level = {},
                               const std::vector<std::string>& flags = {});
+
+  /// Writes the configuration `start_daemon` runs llmux on (`scratch_/llmux.json`); models
+  /// named before keep their engine ports, new ones get free ports. For reload tests.
+  std::filesystem::path write_config(const std::vector<test_model>& models,
+                                     const std::string& policy = R"("min_active_secs": 0)",
+                                     const std::string& top_level = {});
 
   /// The ports the models of the last configuration run on, by model name.
   std::uint16_t engine_port(const std::string& model) const;

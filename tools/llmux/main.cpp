@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <string>
 #include <sys/resource.h>
-#include <unordered_map>
 #include <variant>
 
 #include <caf/actor_system.hpp>
@@ -27,6 +26,7 @@
 #include "http/local_server.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "tools/llmux/reload.hpp"
 
 namespace {
 
@@ -76,21 +76,8 @@ void raise_file_limit(std::size_t connections) {
   }
 }
 
-// The proxy's keys: the config's, plus LLMUX_API_KEYS (comma-separated) as keys for every model.
-http::access_keys access_keys_of(const config::config& cfg) {
-  auto global = cfg.api_keys;
-  if (const char* listed = std::getenv("LLMUX_API_KEYS")) {
-    auto more = http::key_list(listed);
-    global.insert(global.end(), more.begin(), more.end());
-  }
-  std::unordered_map<std::string, std::vector<std::string>> per_model;
-  for (const auto& model : cfg.models) {
-    per_model.emplace(model.name, model.api_keys);
-  }
-  return http::access_keys(std::move(global), std::move(per_model));
-}
-
-// Serves until SIGINT or SIGTERM, then shuts down gracefully; returns the exit status.
+// Serves until SIGINT or SIGTERM, then shuts down gracefully; returns the exit status. SIGHUP
+// reloads the configuration.
 int serve(const config::cli_options& options, const config::config& cfg) {
   auto log = spdlog::get("main");
   // Block the stop signals before any thread exists, so only sigwait below receives them.
@@ -98,7 +85,9 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t handled = stop_signals;
+  sigaddset(&handled, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
 
   caf::actor_system_config system_config;
   // The actors are a control plane: a shared queue wakes a sleeping worker when a message
@@ -150,6 +139,7 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   backend->on_switch_ended(
     [&metrics](const actors::switch_record& record) { metrics.switch_ended(record); });
   http::proxy_server server(*backend, settings, metrics);
+  config_reloader reloader(options, cfg, *backend, server, metrics);
   http::local_server operations;
   std::string error;
   auto fail_start = [&] {
@@ -172,8 +162,11 @@ int serve(const config::cli_options& options, const config::config& cfg) {
     auto token = from_environment != nullptr && *from_environment != '\0'
                    ? std::string(from_environment)
                    : cfg.admin_token.value_or(std::string{});
-    auto bound = operations.listen(cfg.admin_host, *cfg.admin_port,
-                                   http::admin_endpoint(*backend, token), error);
+    auto bound = operations.listen(
+      cfg.admin_host, *cfg.admin_port,
+      http::admin_endpoint(*backend, token,
+                           [&reloader](auto done) { reloader.reload(std::move(done)); }),
+      error);
     if (bound == 0) {
       return fail_start();
     }
@@ -188,7 +181,14 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   log->info("serving {} model(s) on http://{}:{}", cfg.models.size(), options.host, port);
 
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  for (;;) {
+    sigwait(&handled, &signal);
+    if (signal != SIGHUP) {
+      break;
+    }
+    log->info("SIGHUP received: reloading {}", options.config_path);
+    reloader.reload([](const http::local_response&) {}); // the reloader logs the outcome
+  }
   log->info("{} received: finishing requests in flight (up to {} s), then stopping engines",
             strsignal(signal), options.shutdown_grace_secs);
   server.stop_accepting();

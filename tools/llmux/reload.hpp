@@ -1,0 +1,41 @@
+#pragma once
+
+// Configuration reload for the daemon (SIGHUP and POST /control/reload): reads the file again
+// and applies it to the scheduler, the proxy's keys and the metrics; an invalid file is
+// rejected with its findings and the old configuration keeps serving.
+
+#include <functional>
+#include <mutex>
+
+#include "actors/backend.hpp"
+#include "config/cli.hpp"
+#include "config/config.hpp"
+#include "http/local_server.hpp"
+#include "http/metrics.hpp"
+#include "http/server.hpp"
+
+namespace llmux {
+
+/// The proxy's keys for `cfg`: its own plus `LLMUX_API_KEYS` (comma-separated), for every model.
+http::access_keys access_keys_of(const config::config& cfg);
+
+class config_reloader {
+public:
+  config_reloader(const config::cli_options& options, config::config current,
+                  actors::actor_backend& backend, http::proxy_server& server,
+                  http::http_metrics& metrics);
+
+  /// Reloads; `done` gets the answer for the admin API (it is logged as well).
+  void reload(std::function<void(http::local_response)> done);
+
+private:
+  const config::cli_options& options_;
+  std::mutex mutex_;
+  /// The configuration in force, for what a reload cannot change.
+  config::config current_;
+  actors::actor_backend& backend_;
+  http::proxy_server& server_;
+  http::http_metrics& metrics_;
+};
+
+} // namespace llmux
