@@ -135,7 +135,10 @@ TEST_F(admin_test, mode_switch_eviction_sleep_wake_and_history) {
   auto history = control("GET", "history");
   ASSERT_EQ(history.status, 200);
   std::vector<std::string> directions;
-  for (auto record : parse_json(parser, history.body)["switches"].get_array().value()) {
+  // The array is held in a local: a range-for over `.value()` of a temporary result dangles.
+  simdjson::dom::array switches;
+  ASSERT_FALSE(parse_json(parser, history.body)["switches"].get(switches));
+  for (auto record : switches) {
     auto end = [](simdjson::dom::element name) {
       return name.is_null() ? std::string{"-"} : std::string{text_at(name)};
     };

@@ -98,8 +98,13 @@ std::vector<std::string> documented_queries() {
   simdjson::dom::parser parser;
   auto dashboard = parser.load(LLMUX_SOURCE_DIR "/examples/grafana/llmux-dashboard.json");
   EXPECT_FALSE(dashboard.error());
-  for (auto panel : dashboard["panels"].get_array().value()) {
-    for (auto target : panel["targets"].get_array().value()) {
+  // Arrays held in locals: a range-for over `.value()` of a temporary result dangles.
+  simdjson::dom::array panels;
+  EXPECT_FALSE(dashboard["panels"].get(panels));
+  for (auto panel : panels) {
+    simdjson::dom::array targets;
+    EXPECT_FALSE(panel["targets"].get(targets));
+    for (auto target : targets) {
       queries.emplace_back(std::string_view(target["expr"].get_string().value()));
     }
   }
