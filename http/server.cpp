@@ -188,14 +188,6 @@ struct io_worker {
   std::thread thread;
 };
 
-/// How a request's wait for a lease ended.
-struct lease_wait {
-  std::uint64_t ticket = 0;
-  actors::lease_outcome outcome;
-  /// The client left while the request waited.
-  bool client_gone = false;
-};
-
 /// What one client connection keeps between its requests.
 struct connection_state {
   io_worker& worker;
@@ -203,6 +195,34 @@ struct connection_state {
   std::string address;
   /// Opened with the first proxied request; its acquires and releases stay in order.
   std::unique_ptr<actors::serving_session> session;
+};
+
+/// A client connection. The coroutine that serves it owns it, or, while its request waits for
+/// a lease, the parked request does: then no coroutine frame exists for it, which is what lets
+/// thousands of requests wait in a few KB each.
+struct client_connection {
+  client_connection(tcp::socket socket, io_worker& worker, std::atomic<std::size_t>& count)
+    : client(std::move(socket)), counted(count), state{worker, {}, nullptr} {
+  }
+  tcp::socket client;
+  counted_connection counted;
+  /// What the client sent beyond the request being handled.
+  beast::flat_buffer buffer;
+  connection_state state;
+  /// The share of the body budget the request being handled holds.
+  std::optional<body_reservation> reserved;
+};
+using connection_ptr = std::unique_ptr<client_connection>;
+
+/// A request waiting for its lease, with its connection.
+struct parked_request {
+  connection_ptr owner;
+  client_request request;
+  std::string target;
+  model_reference reference;
+  std::shared_ptr<relay_cut> cut;
+  std::shared_ptr<wait_watch> watch = std::make_shared<wait_watch>();
+  std::chrono::steady_clock::time_point arrived;
 };
 
 constexpr auto pool_sweep_interval = std::chrono::seconds(1);
@@ -335,6 +355,9 @@ struct proxy_server::impl {
   net::awaitable<void> accept_loop();
   net::awaitable<void> sweep_pool(io_worker& worker);
   net::awaitable<void> serve_connection(tcp::socket socket, io_worker& worker);
+  /// Reads and answers the connection's requests until it closes, or until one is parked
+  /// (then `owner` has been handed to it).
+  net::awaitable<void> connection_loop(connection_ptr owner);
   /// Why a request could not be read, as an error response; nothing when the client left.
   struct read_refusal {
     int status;
@@ -352,13 +375,23 @@ struct proxy_server::impl {
                               const access_keys& keys) const;
   /// Why a request naming `reference` cannot be forwarded, if it cannot.
   std::optional<local_answer> refuse_model(const model_reference& reference) const;
-  net::awaitable<bool> handle(tcp::socket& client, client_request& request,
-                              connection_state& connection);
-  net::awaitable<bool> proxy(tcp::socket& client, client_request& request, std::string target,
-                             connection_state& connection);
-  net::awaitable<lease_wait> wait_for_lease(tcp::socket& client, actors::serving_session& session,
-                                            const std::string& model,
-                                            actors::revoke_callback revoked);
+  /// Answers `request`; whether the connection may carry another. A request that must wait
+  /// for its lease takes `owner` with it (see `park`).
+  net::awaitable<bool> handle(client_request& request, connection_ptr& owner);
+  net::awaitable<bool> proxy(client_request& request, std::string target, connection_ptr& owner);
+  /// Queues a request with the scheduler and lets go of its coroutine frames: the connection
+  /// moves into the parked request, and the lease's answer resumes it (`resume`). A watcher
+  /// notices a client that leaves meanwhile and cancels the wait.
+  void park(client_request& request, std::string target, model_reference reference,
+            std::shared_ptr<relay_cut> cut, actors::revoke_callback revoked, connection_ptr& owner);
+  net::awaitable<void> resume(std::shared_ptr<parked_request> parked,
+                              actors::lease_outcome outcome);
+  /// Forwards a request whose lease was granted; whether the connection may carry another. Not a
+  /// coroutine itself: the relay's frame is the only one it adds.
+  net::awaitable<bool> forward(client_connection& connection, client_request& request,
+                               std::string target, const model_reference& reference,
+                               const actors::lease_outcome& lease, std::shared_ptr<relay_cut> cut,
+                               std::chrono::steady_clock::time_point arrived);
 
   actors::serving_backend& backend_;
   server_settings settings_;
@@ -440,16 +473,21 @@ net::awaitable<void> proxy_server::impl::sweep_pool(io_worker& worker) {
 }
 
 net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket, io_worker& worker) {
-  counted_connection counted(connections_);
-  tcp::socket client(std::move(socket));
+  auto owner = std::make_unique<client_connection>(std::move(socket), worker, connections_);
   beast::error_code ignored;
-  client.set_option(tcp::no_delay(true), ignored);
-  connection_state connection{worker, {}, nullptr};
-  if (auto peer = client.remote_endpoint(ignored); !ignored) {
-    connection.address = peer.address().to_string();
+  owner->client.set_option(tcp::no_delay(true), ignored);
+  if (auto peer = owner->client.remote_endpoint(ignored); !ignored) {
+    owner->state.address = peer.address().to_string();
   }
+  co_await connection_loop(std::move(owner));
+}
+
+net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
+  auto& client = owner->client;
+  auto& buffer = owner->buffer;
+  auto& reserved = owner->reserved;
+  beast::error_code ignored;
   read_deadline deadline(client);
-  beast::flat_buffer buffer;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
@@ -462,7 +500,7 @@ net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket, io
       = co_await bhttp::async_read_header(client, buffer, parser, use_tuple);
     // Bodies count against one budget for all connections; a chunked body of unknown length
     // is counted once it has arrived.
-    std::optional<body_reservation> reserved;
+    reserved.reset();
     if (!ec && !parser.is_done()) {
       reserved.emplace(buffered_bytes_, settings_.max_buffered_bytes,
                        parser.content_length().value_or(0));
@@ -497,7 +535,11 @@ net::awaitable<void> proxy_server::impl::serve_connection(tcp::socket socket, io
       }
     }
     auto request = parser.release();
-    if (!co_await handle(client, request, connection)) {
+    bool more = co_await handle(request, owner);
+    if (!owner) {
+      co_return; // parked: the connection waits with its request, no frame of ours needed
+    }
+    if (!more) {
       break;
     }
   }
@@ -533,8 +575,9 @@ proxy_server::impl::refusal_for(beast::error_code ec,
 
 // The answers llmux gives itself are made by plain functions (answer_locally, refuse_model)
 // and sent by one co_await.
-net::awaitable<bool> proxy_server::impl::handle(tcp::socket& client, client_request& request,
-                                                connection_state& connection) {
+net::awaitable<bool> proxy_server::impl::handle(client_request& request, connection_ptr& owner) {
+  auto& client = owner->client;
+  auto& connection = owner->state;
   auto decided
     = route_request(std::string_view(request.method_string()), std::string_view(request.target()));
   // The model list and the status need some key when keys are configured; a proxied request
@@ -545,7 +588,7 @@ net::awaitable<bool> proxy_server::impl::handle(tcp::socket& client, client_requ
     co_return co_await send_unauthorized(client, request);
   }
   if (decided.what == route::proxy) {
-    co_return co_await proxy(client, request, decided.forward_target, connection);
+    co_return co_await proxy(request, decided.forward_target, owner);
   }
   local_answer answer;
   if (decided.what == route::status) {
@@ -605,8 +648,10 @@ proxy_server::impl::refuse_model(const model_reference& reference) const {
   return std::nullopt;
 }
 
-net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_request& request,
-                                               std::string target, connection_state& connection) {
+net::awaitable<bool> proxy_server::impl::proxy(client_request& request, std::string target,
+                                               connection_ptr& owner) {
+  auto& client = owner->client;
+  auto& connection = owner->state;
   auto reference = find_model(request["model-override"], request.body());
   const auto& keys = connection.worker.keys;
   if (keys.required(reference.model) && !keys.opens(presented_key(request), reference.model)) {
@@ -623,7 +668,7 @@ net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_reque
     connection.session = backend_.open_session();
   }
   auto& session = *connection.session;
-  auto executor = co_await net::this_coro::executor;
+  auto executor = client.get_executor();
   auto cut = std::make_shared<relay_cut>();
   // A revocation arrives on an actor thread; the cut is made on this connection's io thread.
   actors::revoke_callback revoked = [executor, cut](std::string reason) {
@@ -631,59 +676,96 @@ net::awaitable<bool> proxy_server::impl::proxy(tcp::socket& client, client_reque
               [cut, reason = std::move(reason)]() mutable { cut->cut(std::move(reason)); });
   };
   // Usually the model is being served and nothing waits: the lease is taken at once.
-  lease_wait taken;
   auto arrived = std::chrono::steady_clock::now();
   auto now = session.try_acquire(reference.model, revoked);
-  if (now) {
-    taken.ticket = now->ticket;
-    taken.outcome = std::move(now->lease);
-  } else {
-    taken = co_await wait_for_lease(client, session, reference.model, std::move(revoked));
-  }
-  lease_guard lease(session, taken.ticket);
-  if (taken.client_gone) {
-    metrics_.request_refused(reference.model, actors::refusal::cancelled);
+  if (!now) {
+    park(request, std::move(target), std::move(reference), std::move(cut), std::move(revoked),
+         owner);
     co_return false;
   }
-  const auto& outcome = taken.outcome;
-  if (!outcome.granted) {
-    metrics_.request_refused(reference.model, outcome.reason);
-    co_return co_await send_refusal(client, request, outcome);
-  }
-  metrics_.request_admitted(reference.model, std::chrono::steady_clock::now() - arrived);
-  auto body = reference.body_span
-                ? splice_model(request.body(), *reference.body_span, outcome.model_path)
-                : std::move(request.body());
-  log_->debug("{} {} -> {} (port {})", std::string_view(request.method_string()), target,
-              reference.model, outcome.engine_port);
-  co_return co_await forward_to_engine(client, request, std::move(target), std::move(body), outcome,
-                                       relay_context{connection.worker.pool, settings_.relay,
-                                                     reference.model, connection.address, *log_,
-                                                     settings_.serve_half_closed},
-                                       cut);
+  lease_guard lease(session, now->ticket);
+  co_return co_await forward(*owner, request, std::move(target), reference, now->lease,
+                             std::move(cut), arrived);
 }
 
-// Queues the request with the scheduler. While it waits, a watcher notices a client that leaves
-// and cancels the wait.
-net::awaitable<lease_wait> proxy_server::impl::wait_for_lease(tcp::socket& client,
-                                                              actors::serving_session& session,
-                                                              const std::string& model,
-                                                              actors::revoke_callback revoked) {
-  auto watch = std::make_shared<wait_watch>();
-  cancel_wait_when_client_leaves(client, session, watch, settings_.serve_half_closed);
-  lease_wait result;
-  result.outcome = co_await async_callback<actors::lease_outcome>(
-    [&](auto done) {
-      watch->ticket
-        = session.acquire(model, settings_.request_timeout, std::move(done), std::move(revoked));
+void proxy_server::impl::park(client_request& request, std::string target,
+                              model_reference reference, std::shared_ptr<relay_cut> cut,
+                              actors::revoke_callback revoked, connection_ptr& owner) {
+  auto parked = std::make_shared<parked_request>();
+  parked->arrived = std::chrono::steady_clock::now();
+  parked->request = std::move(request);
+  parked->target = std::move(target);
+  parked->reference = std::move(reference);
+  parked->cut = std::move(cut);
+  parked->owner = std::move(owner);
+  auto& connection = *parked->owner;
+  // The read buffer is empty between requests unless the client pipelines: while the request
+  // waits it need not keep its capacity (thousands of waiting requests add up).
+  connection.buffer.shrink_to_fit();
+  auto& session = *connection.state.session;
+  auto executor = connection.client.get_executor();
+  cancel_wait_when_client_leaves(connection.client, session, parked->watch,
+                                 settings_.serve_half_closed);
+  // The answer comes on an actor thread; the request goes on on its io thread.
+  parked->watch->ticket = session.acquire(
+    parked->reference.model, settings_.request_timeout,
+    [this, executor, parked](actors::lease_outcome outcome) {
+      net::post(executor, [this, executor, parked, outcome = std::move(outcome)]() mutable {
+        net::co_spawn(executor, resume(parked, std::move(outcome)), net::detached);
+      });
     },
-    net::use_awaitable);
-  result.ticket = watch->ticket;
-  watch->watching = false;
+    std::move(revoked));
+}
+
+net::awaitable<void> proxy_server::impl::resume(std::shared_ptr<parked_request> parked,
+                                                actors::lease_outcome outcome) {
+  auto owner = std::move(parked->owner);
+  auto& connection = *owner;
+  parked->watch->watching = false;
   beast::error_code ignored;
-  client.cancel(ignored);
-  result.client_gone = watch->client_gone;
-  co_return result;
+  connection.client.cancel(ignored);
+  const auto& model = parked->reference.model;
+  bool more = false;
+  {
+    lease_guard lease(*connection.state.session, parked->watch->ticket);
+    if (parked->watch->client_gone) {
+      metrics_.request_refused(model, actors::refusal::cancelled);
+      co_return; // the connection closes with `owner`
+    }
+    if (!outcome.granted) {
+      metrics_.request_refused(model, outcome.reason);
+      more = co_await send_refusal(connection.client, parked->request, outcome);
+    } else {
+      more = co_await forward(connection, parked->request, std::move(parked->target),
+                              parked->reference, outcome, std::move(parked->cut), parked->arrived);
+    }
+  }
+  if (!more) {
+    connection.client.shutdown(tcp::socket::shutdown_send, ignored);
+    co_return;
+  }
+  // The connection goes on in a loop of its own; this frame ends.
+  auto executor = connection.client.get_executor();
+  net::co_spawn(executor, connection_loop(std::move(owner)), net::detached);
+}
+
+net::awaitable<bool> proxy_server::impl::forward(client_connection& connection,
+                                                 client_request& request, std::string target,
+                                                 const model_reference& reference,
+                                                 const actors::lease_outcome& lease,
+                                                 std::shared_ptr<relay_cut> cut,
+                                                 std::chrono::steady_clock::time_point arrived) {
+  metrics_.request_admitted(reference.model, std::chrono::steady_clock::now() - arrived);
+  auto body = reference.body_span
+                ? splice_model(request.body(), *reference.body_span, lease.model_path)
+                : std::move(request.body());
+  log_->debug("{} {} -> {} (port {})", std::string_view(request.method_string()), target,
+              reference.model, lease.engine_port);
+  return forward_to_engine(connection.client, request, std::move(target), std::move(body), lease,
+                           relay_context{connection.state.worker.pool, settings_.relay,
+                                         reference.model, connection.state.address, *log_,
+                                         settings_.serve_half_closed},
+                           std::move(cut));
 }
 
 proxy_server::proxy_server(actors::serving_backend& backend, server_settings settings,

@@ -136,5 +136,33 @@ TEST_F(daemon_test, one_client_connection_carries_requests_back_to_back) {
   EXPECT_EQ(received.find("Transfer-Encoding"), std::string::npos) << received;
 }
 
+// A request that waits for a switch lets go of its connection's coroutines while it waits (the
+// connection is parked with it) and takes the connection up again: pipelined requests behind it
+// are answered in order on the same connection.
+TEST_F(daemon_test, a_connection_whose_request_waits_for_a_switch_carries_on_after_it) {
+  auto daemon = start_daemon({{"alpha"}, {"beta"}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  // The last one asks to close, which ends the exchange.
+  auto requests = chat_http_request("beta", false) + chat_http_request("alpha", false)
+                  + chat_http_request("beta", true);
+  auto received = daemon.raw_exchange(requests, 30s);
+  std::vector<std::string> models;
+  for (auto at = received.find("\"model\":\"org/"); at != std::string::npos;
+       at = received.find("\"model\":\"org/", at + 1)) {
+    auto start = at + std::string_view("\"model\":\"org/").size();
+    auto model = received.substr(start, received.find('"', start) - start);
+    models.push_back(model);
+  }
+  EXPECT_EQ(models, (std::vector<std::string>{"beta", "alpha", "beta"})) << received;
+  std::size_t answers = 0;
+  for (auto at = received.find("HTTP/1.1 200 OK\r\n"); at != std::string::npos;
+       at = received.find("HTTP/1.1 200 OK\r\n", at + 1)) {
+    ++answers;
+  }
+  EXPECT_EQ(answers, 3u) << received;
+  simdjson::dom::parser parser;
+  EXPECT_EQ(number_at(daemon.status(parser)["switches"]), 4u);
+}
+
 } // namespace
 } // namespace llmux::testing_support
