@@ -172,18 +172,33 @@ TEST_F(reload_test, an_invalid_configuration_is_rejected_and_the_old_one_keeps_s
 }
 
 TEST_F(reload_test, sighup_reloads_and_a_listener_change_asks_for_a_restart) {
-  auto daemon = start_daemon({{"alpha"}}, R"("min_active_secs": 0)", admin_top());
+  auto metrics = free_port();
+  auto top = fmt::format(R"({}, "metrics_port": {})", admin_top(), metrics);
+  auto daemon = start_daemon({{"alpha"}}, R"("min_active_secs": 0)", top);
   ASSERT_EQ(daemon.chat("alpha").status, 200);
+  // beta comes, keys are required from now on, and the admin port moves (which needs a
+  // restart).
   write_config({{"alpha"}, {"beta"}}, R"("min_active_secs": 0)",
-               fmt::format(R"("admin_port": {})", free_port()));
+               fmt::format(R"("admin_port": {}, "metrics_port": {}, "api_keys": ["new-key"])",
+                           free_port(), metrics));
   ASSERT_EQ(::kill(daemon.process->pid(), SIGHUP), 0);
+  auto with_key = std::vector<std::string>{"Authorization: Bearer new-key"};
   EXPECT_TRUE(eventually(
     [&] {
-      return http::http_request("GET", daemon.url("/v1/models")).body.find(R"("id":"beta")")
+      return http::http_request("GET", daemon.url("/v1/models"), {}, with_key)
+               .body.find(R"("id":"beta")")
              != std::string::npos;
     },
     10s));
-  EXPECT_EQ(daemon.chat("beta").status, 200);
+  EXPECT_EQ(daemon.chat("beta").status, 401); // the new keys hold
+  auto served
+    = http::http_request("POST", daemon.url("/v1/chat/completions"),
+                         chat_request("Hello there", false, R"(,"model":"beta")"), with_key);
+  EXPECT_EQ(served.status, 200) << served.body;
+  // The new model has its metrics.
+  EXPECT_EQ(
+    metric_sample(scrape_metrics(metrics), R"(llmux_requests_total{model="beta",waited="true"})"),
+    1);
   EXPECT_TRUE(daemon.process->wait_for_text("admin_port changed: restart llmux to apply it", 5s))
     << daemon.process->output();
   // The admin API still listens where it did.
