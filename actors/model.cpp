@@ -1,5 +1,6 @@
 #include "actors/model.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include <caf/actor_cast.hpp>
@@ -12,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/engine.hpp"
+#include "actors/eviction_plan.hpp"
 #include "actors/lifecycle.hpp"
 
 namespace llmux::actors {
@@ -147,9 +149,8 @@ caf::result<outcome> model_state::evict(const config::eviction_policy& eviction)
     return outcome{};
   }
   enter(lifecycle_event::evict);
-  bool keeps_process = eviction.process == config::process_strategy::keep_running;
-  auto level = eviction.sleep_level();
-  if (keeps_process && !level) {
+  auto plan = eviction_plan(eviction, plan_facts{config::tensor_parallel_size(model_), false});
+  if (plan.empty()) {
     // retain+keep_running: the engine keeps everything, nothing to call. Answered here, so no
     // promise is made (a promise made and dropped would never answer).
     sleep_level_ = 0;
@@ -157,17 +158,22 @@ caf::result<outcome> model_state::evict(const config::eviction_policy& eviction)
     return outcome{};
   }
   auto promise = self_->make_response_promise<outcome>();
-  if (!keeps_process) {
-    if (eviction.process != config::process_strategy::stop) {
-      log_->warn("{}: process strategy {} is not available yet; stopping the engine instead",
-                 model_.name, config::to_string(eviction.process));
+  // The engine runs vLLM's sleep levels and stops; the CUDA and CRIU steps are not built yet.
+  auto missing = std::find_if(plan.begin(), plan.end(), [](engine_step step) {
+    return step != engine_step::vllm_sleep_1 && step != engine_step::vllm_sleep_2;
+  });
+  if (missing != plan.end()) {
+    if (*missing != engine_step::stop) {
+      log_->warn("{}: {} is not available yet; stopping the engine instead", model_.name,
+                 to_string(*missing));
     }
     stop_then(promise, lifecycle_event::stopped, outcome{});
     return promise;
   }
-  self_->request(engine_, deadlines_.sleep_reply(), sleep_atom_v, static_cast<std::int32_t>(*level))
+  auto level = plan.front() == engine_step::vllm_sleep_1 ? 1 : 2;
+  self_->request(engine_, deadlines_.sleep_reply(), sleep_atom_v, static_cast<std::int32_t>(level))
     .then(
-      [this, promise, level = *level](outcome& slept) mutable {
+      [this, promise, level](outcome& slept) mutable {
         if (slept.ok) {
           sleep_level_ = level;
           enter(lifecycle_event::slept);

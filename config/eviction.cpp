@@ -61,18 +61,6 @@ std::string camel_case(std::string_view snake) {
 
 } // namespace
 
-std::optional<int> eviction_policy::sleep_level() const {
-  switch (weights) {
-    case weight_strategy::offload:
-      return 1;
-    case weight_strategy::discard:
-      return 2;
-    case weight_strategy::retain:
-      break;
-  }
-  return std::nullopt;
-}
-
 std::string_view to_string(weight_strategy value) {
   return name_of(weight_names, value);
 }

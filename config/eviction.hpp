@@ -36,9 +36,6 @@ struct eviction_policy {
     return weights != weight_strategy::retain;
   }
 
-  /// The `level` argument of vLLM's `/sleep`, or nothing when weights are retained.
-  std::optional<int> sleep_level() const;
-
   /// True when eviction runs the cuda-checkpoint tool.
   bool needs_cuda_checkpoint() const {
     return process == process_strategy::cuda_suspend || process == process_strategy::checkpoint;

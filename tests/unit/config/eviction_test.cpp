@@ -18,22 +18,20 @@ TEST(eviction, derived_predicates_follow_both_axes) {
   struct row {
     eviction_policy policy;
     bool sleep;
-    std::optional<int> level;
     bool cuda;
     bool criu;
   };
   const row rows[] = {
-    {{w::retain, p::stop}, false, std::nullopt, false, false},
-    {{w::offload, p::keep_running}, true, 1, false, false},
-    {{w::discard, p::keep_running}, true, 2, false, false},
-    {{w::retain, p::cuda_suspend}, false, std::nullopt, true, false},
-    {{w::discard, p::checkpoint}, true, 2, true, true},
-    {{w::offload, p::checkpoint}, true, 1, true, true},
+    {{w::retain, p::stop}, false, false, false},
+    {{w::offload, p::keep_running}, true, false, false},
+    {{w::discard, p::keep_running}, true, false, false},
+    {{w::retain, p::cuda_suspend}, false, true, false},
+    {{w::discard, p::checkpoint}, true, true, true},
+    {{w::offload, p::checkpoint}, true, true, true},
   };
   for (const auto& r : rows) {
     SCOPED_TRACE(to_spec(r.policy));
     EXPECT_EQ(r.policy.needs_vllm_sleep(), r.sleep);
-    EXPECT_EQ(r.policy.sleep_level(), r.level);
     EXPECT_EQ(r.policy.needs_cuda_checkpoint(), r.cuda);
     EXPECT_EQ(r.policy.needs_criu(), r.criu);
   }
