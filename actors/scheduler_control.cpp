@@ -72,6 +72,12 @@ bool scheduler_state::start_forced() {
     forced_.pop_front();
     auto& slot = models_[next.model];
     bool on_gpu = active_ == next.model;
+    if (next.to_idle && !on_gpu && next.eviction
+        && next.eviction->process == config::process_strategy::stop
+        && slot.state == lifecycle::sleeping && !slot.stopping) {
+      stop_sleeping(std::move(next));
+      continue;
+    }
     if (next.to_idle != on_gpu) {
       // Already where it was asked to be: asleep (or stopped), or active.
       next.reply(next.to_idle ? slept_with(next) : succeeded());
@@ -91,6 +97,28 @@ bool scheduler_state::start_forced() {
     return true;
   }
   return false;
+}
+
+// A sleep with `stop` asked of a model asleep in its running engine: the engine ends, and with
+// it the CUDA context it kept on the GPU. No switch is needed, the model is off the GPU.
+void scheduler_state::stop_sleeping(forced_switch sleep) {
+  auto model = sleep.model;
+  log_->info("{}: stopping its sleeping engine, as asked", models_[model].config.name);
+  auto answer = std::make_shared<forced_switch>(std::move(sleep));
+  auto stopped = [this, model, answer](bool ok, const std::string& why) {
+    auto& slot = models_[model];
+    // An activation may have begun meanwhile (it runs after the stop): leave its state alone.
+    if (slot.state == lifecycle::sleeping) {
+      slot.state = lifecycle::stopped;
+      slot.evicted_with = config::to_spec(*answer->eviction);
+      retire(model);
+    }
+    answer->reply(ok ? slept_with(*answer) : failed(control_error::failed, why));
+  };
+  self_
+    ->request(models_[model].actor, deadlines_.stop_reply() + engine_deadlines::margin, stop_atom_v)
+    .then([stopped](outcome& result) { stopped(result.ok, result.error); },
+          [stopped](caf::error& error) { stopped(false, to_string(error)); });
 }
 
 void scheduler_state::answer_forced(switch_run& run, bool ok, const std::string& error) {

@@ -226,6 +226,8 @@ private:
   void answer_forced(switch_run& run, bool ok, const std::string& error);
   /// The answer to a sleep: the eviction it used (or would have), as `weights+process`.
   control_result slept_with(const forced_switch& sleep) const;
+  /// Stops the engine of a model that sleeps in it, for a sleep with `stop` asked of it.
+  void stop_sleeping(forced_switch sleep);
   /// Answers every forced switch not started yet with `error`.
   void refuse_forced(control_error error, const std::string& why);
   /// In manual mode, the refusal of a request for `model` that is not the one served.

@@ -146,6 +146,20 @@ TEST_F(admin_test, mode_switch_eviction_sleep_wake_and_history) {
   }
   // The cold start of beta, its sleep to an idle GPU, its wake, then alpha.
   EXPECT_EQ(directions, (std::vector<std::string>{"->beta", "beta>-", "->beta", "beta>alpha"}));
+
+  // beta sleeps in its engine while alpha serves: a sleep with stop ends that engine too.
+  ASSERT_GT(engine_pid(engine_port("beta")), 0);
+  EXPECT_EQ(text_at(control_status(parser)["models"]["beta"]["process_state"]),
+            "sleeping:Discard+KeepRunning");
+  auto stopped
+    = post("sleep", R"({"model":"beta","eviction":{"weights":"retain","process":"stop"}})");
+  EXPECT_EQ(stopped.status, 200) << stopped.body;
+  EXPECT_EQ(stopped.body, R"({"message":"Model beta sleeping with policy EvictionPolicy { )"
+                          R"(weights: Retain, process: Stop }"})");
+  EXPECT_EQ(engine_pid(engine_port("beta")), -1);
+  EXPECT_EQ(text_at(control_status(parser)["models"]["beta"]["process_state"]), "not_started");
+  EXPECT_EQ(text_at(control_status(parser)["state"]), "active:alpha"); // alpha kept serving
+  EXPECT_EQ(daemon.chat("beta").status, 200); // a cold start brings beta back
 }
 
 TEST_F(admin_test, bad_requests_get_the_reference_rejections) {
