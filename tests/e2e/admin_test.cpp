@@ -14,9 +14,11 @@ protected:
   /// members).
   running_daemon start_with_admin(const std::vector<test_model>& models,
                                   const std::string& more = {}) {
-    admin_port_ = free_port();
-    auto top = fmt::format(R"("admin_port": {}{})", admin_port_, more.empty() ? "" : "," + more);
-    return start_daemon(models, R"("min_active_secs": 0)", top);
+    auto top = fmt::format(R"("admin_port": 0{})", more.empty() ? "" : "," + more);
+    auto daemon = start_daemon(models, R"("min_active_secs": 0)", top);
+    admin_port_ = daemon.admin_port;
+    EXPECT_NE(admin_port_, 0) << daemon.process->output();
+    return daemon;
   }
 
   http::http_result control(const std::string& method, const std::string& action,

@@ -196,6 +196,12 @@ running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
   }
   daemon.port
     = static_cast<std::uint16_t>(std::stoi(serving->substr(serving->find(marker) + marker.size())));
+  // Logged before the proxy's line, so it is there by now.
+  constexpr std::string_view admin_marker = "admin API on http://127.0.0.1:";
+  if (auto admin = daemon.process->wait_for_text(admin_marker, 0s)) {
+    daemon.admin_port = static_cast<std::uint16_t>(
+      std::stoi(admin->substr(admin->find(admin_marker) + admin_marker.size())));
+  }
   return daemon;
 }
 

@@ -31,6 +31,9 @@ struct test_model {
 struct running_daemon {
   std::unique_ptr<child_process> process;
   std::uint16_t port = 0;
+  /// Where the admin API listens, when the configuration has one (`"admin_port": 0` lets the
+  /// system choose: no port race between tests).
+  std::uint16_t admin_port = 0;
 
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port) + path;

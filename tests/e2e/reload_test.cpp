@@ -88,16 +88,15 @@ private:
 
 class reload_test : public daemon_test {
 protected:
-  http::http_result reload() {
+  static http::http_result reload(const running_daemon& daemon) {
     return http::http_request("POST",
-                              fmt::format("http://127.0.0.1:{}/control/reload", admin_port_));
+                              fmt::format("http://127.0.0.1:{}/control/reload", daemon.admin_port));
   }
 
-  std::string admin_top() const {
-    return fmt::format(R"("admin_port": {})", admin_port_);
+  /// The admin API on a port the system chooses (the same in every rewritten config).
+  static std::string admin_top() {
+    return R"("admin_port": 0)";
   }
-
-  std::uint16_t admin_port_ = free_port();
 };
 
 TEST_F(reload_test, models_are_added_removed_and_changed_while_traffic_runs_with_nothing_lost) {
@@ -112,7 +111,7 @@ TEST_F(reload_test, models_are_added_removed_and_changed_while_traffic_runs_with
     // beta goes, gamma comes, alpha gets other engine settings.
     write_config({{"alpha", "discard+keep_running"}, {"gamma"}}, R"("min_active_secs": 0)",
                  admin_top());
-    auto reloaded = reload();
+    auto reloaded = reload(daemon);
     EXPECT_EQ(reloaded.status, 200) << reloaded.body;
     simdjson::dom::parser parser;
     auto answer = parse_json(parser, reloaded.body);
@@ -155,14 +154,14 @@ TEST_F(reload_test, an_invalid_configuration_is_rejected_and_the_old_one_keeps_s
   auto daemon = start_daemon({{"alpha"}, {"beta"}}, R"("min_active_secs": 0)", admin_top());
   ASSERT_EQ(daemon.chat("alpha").status, 200);
   std::ofstream(scratch_ / "llmux.json") << R"({"models": {"alpha": {"model_path": "x",)";
-  auto refused = reload();
+  auto refused = reload(daemon);
   EXPECT_EQ(refused.status, 400) << refused.body;
   EXPECT_NE(refused.body.find("JSON syntax error"), std::string::npos) << refused.body;
   EXPECT_NE(refused.body.find("the one in force keeps serving"), std::string::npos);
   // A valid file with an invalid value: rejected with the finding --check-config prints.
   write_config({{"alpha"}, {"beta"}}, R"("min_active_secs": 0, "policy_type": "round_robin")",
                admin_top());
-  refused = reload();
+  refused = reload(daemon);
   EXPECT_EQ(refused.status, 400) << refused.body;
   EXPECT_NE(refused.body.find("unknown policy"), std::string::npos) << refused.body;
   EXPECT_EQ(daemon.chat("alpha").status, 200);
@@ -203,7 +202,7 @@ TEST_F(reload_test, sighup_reloads_and_a_listener_change_asks_for_a_restart) {
     << daemon.process->output();
   // The admin API still listens where it did.
   EXPECT_EQ(
-    http::http_request("GET", fmt::format("http://127.0.0.1:{}/control/status", admin_port_))
+    http::http_request("GET", fmt::format("http://127.0.0.1:{}/control/status", daemon.admin_port))
       .status,
     200);
 }

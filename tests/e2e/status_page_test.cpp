@@ -14,10 +14,11 @@ namespace {
 class status_page_test : public daemon_test {
 protected:
   running_daemon start_with_admin(const std::string& more = {}) {
-    admin_port_ = free_port();
-    return start_daemon(
-      {{"alpha"}, {"beta"}}, R"("min_active_secs": 0)",
-      fmt::format(R"("admin_port": {}{})", admin_port_, more.empty() ? "" : "," + more));
+    auto daemon = start_daemon({{"alpha"}, {"beta"}}, R"("min_active_secs": 0)",
+                               fmt::format(R"("admin_port": 0{})", more.empty() ? "" : "," + more));
+    admin_port_ = daemon.admin_port;
+    EXPECT_NE(admin_port_, 0) << daemon.process->output();
+    return daemon;
   }
 
   std::string page_url() const {
