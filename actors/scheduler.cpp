@@ -445,8 +445,7 @@ void scheduler_state::evict_outgoing() {
             models_[from].failures = 0;
           }
           active_.reset();
-          models_[from].state = evicted_state(eviction);
-          models_[from].evicted_with = config::to_spec(eviction);
+          rest(models_[from], eviction);
           retire(from);
           advance();
         }

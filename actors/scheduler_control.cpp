@@ -105,20 +105,15 @@ void scheduler_state::stop_sleeping(forced_switch sleep) {
   auto model = sleep.model;
   log_->info("{}: stopping its sleeping engine, as asked", models_[model].config.name);
   auto answer = std::make_shared<forced_switch>(std::move(sleep));
-  auto stopped = [this, model, answer](bool ok, const std::string& why) {
+  stop_engine(model, [this, model, answer](const outcome& stopped) {
     auto& slot = models_[model];
     // An activation may have begun meanwhile (it runs after the stop): leave its state alone.
     if (slot.state == lifecycle::sleeping) {
-      slot.state = lifecycle::stopped;
-      slot.evicted_with = config::to_spec(*answer->eviction);
+      rest(slot, *answer->eviction);
       retire(model);
     }
-    answer->reply(ok ? slept_with(*answer) : failed(control_error::failed, why));
-  };
-  self_
-    ->request(models_[model].actor, deadlines_.stop_reply() + engine_deadlines::margin, stop_atom_v)
-    .then([stopped](outcome& result) { stopped(result.ok, result.error); },
-          [stopped](caf::error& error) { stopped(false, to_string(error)); });
+    answer->reply(stopped.ok ? slept_with(*answer) : failed(control_error::failed, stopped.error));
+  });
 }
 
 void scheduler_state::answer_forced(switch_run& run, bool ok, const std::string& error) {
@@ -134,7 +129,6 @@ void scheduler_state::answer_forced(switch_run& run, bool ok, const std::string&
   } else {
     forced.reply(forced.to_idle ? slept_with(forced) : succeeded());
   }
-  run.forced->restore_on_failure.reset();
 }
 
 void scheduler_state::refuse_forced(control_error error, const std::string& why) {

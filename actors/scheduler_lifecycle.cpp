@@ -93,8 +93,7 @@ void scheduler_state::warm_next(std::size_t model) {
         auto& slot = models_[model];
         slot.started_once = true;
         ++slot.engine_starts;
-        slot.state = evicted_state(slot.config.eviction);
-        slot.evicted_with = config::to_spec(slot.config.eviction);
+        rest(slot, slot.config.eviction);
         warm_next(model + 1);
       },
       [this, name](caf::error& error) {
@@ -145,15 +144,20 @@ void scheduler_state::finish_shutdown_when_idle(bool deadline_passed) {
     stopped_one();
     return;
   }
-  for (auto& slot : models_) {
-    if (!slot.actor) {
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    if (!models_[i].actor) {
       stopped_one(); // removed by a reload: its engine is gone already
       continue;
     }
-    self_->request(slot.actor, deadlines_.stop_reply() + engine_deadlines::margin, stop_atom_v)
-      .then([stopped_one](outcome&) { stopped_one(); },
-            [stopped_one](caf::error&) { stopped_one(); });
+    stop_engine(i, [stopped_one](const outcome&) { stopped_one(); });
   }
+}
+
+void scheduler_state::stop_engine(std::size_t model, std::function<void(const outcome&)> done) {
+  self_
+    ->request(models_[model].actor, deadlines_.stop_reply() + engine_deadlines::margin, stop_atom_v)
+    .then([done](outcome& stopped) { done(stopped); },
+          [done](caf::error& error) { done(outcome::failure(to_string(error))); });
 }
 
 void scheduler_state::entered(switch_phase phase) {

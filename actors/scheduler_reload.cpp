@@ -120,8 +120,7 @@ void scheduler_state::apply_reload_changes() {
     slot.stopping = true;
     log_->info("{}: stopping its engine ({})", slot.config.name,
                slot.removed ? "removed" : "settings changed");
-    self_->request(slot.actor, deadlines_.stop_reply() + engine_deadlines::margin, stop_atom_v)
-      .then([this, i](outcome&) { replaced(i); }, [this, i](caf::error&) { replaced(i); });
+    stop_engine(i, [this, i](const outcome&) { replaced(i); });
   }
 }
 

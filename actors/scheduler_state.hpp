@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,10 +75,12 @@ struct model_slot {
   std::uint64_t leases_cut = 0;
 };
 
-/// Where an engine evicted with `eviction` rests: asleep in its running process, or stopped.
-inline lifecycle evicted_state(const config::eviction_policy& eviction) {
-  return eviction.process == config::process_strategy::keep_running ? lifecycle::sleeping
-                                                                    : lifecycle::stopped;
+/// `slot` left the GPU with `eviction`: its engine rests asleep in its running process, or
+/// stopped.
+inline void rest(model_slot& slot, const config::eviction_policy& eviction) {
+  slot.state = eviction.process == config::process_strategy::keep_running ? lifecycle::sleeping
+                                                                          : lifecycle::stopped;
+  slot.evicted_with = config::to_spec(eviction);
 }
 
 /// A switch the admin API asked for: it bypasses the policy and the mode (not the cooldown or
@@ -226,6 +229,9 @@ private:
   void answer_forced(switch_run& run, bool ok, const std::string& error);
   /// The answer to a sleep: the eviction it used (or would have), as `weights+process`.
   control_result slept_with(const forced_switch& sleep) const;
+  /// Asks `model`'s actor to stop its engine; `done` gets the answer (a failure when none
+  /// came within the stop's deadline).
+  void stop_engine(std::size_t model, std::function<void(const outcome&)> done);
   /// Stops the engine of a model that sleeps in it, for a sleep with `stop` asked of it.
   void stop_sleeping(forced_switch sleep);
   /// Answers every forced switch not started yet with `error`.

@@ -119,7 +119,6 @@ private:
         [this, i](lease_outcome& outcome) {
           if (!outcome.granted) {
             run_->requests[i].ended = true;
-            run_->requests[i].refused = outcome.reason;
             run_->requests[i].finished = elapsed();
             release_dependents(i, true);
             count_done();
@@ -135,7 +134,6 @@ private:
         },
         [this, i](caf::error&) {
           run_->requests[i].ended = true;
-          run_->requests[i].refused = refusal::scheduler_gone;
           count_done();
         });
   }

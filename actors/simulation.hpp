@@ -39,8 +39,6 @@ struct sim_outcome {
   bool served = false;
   /// Whether it has ended (served, cut or refused).
   bool ended = false;
-  /// Why it got no lease, when it got none.
-  refusal refused = refusal::none;
   clock_type::duration arrival{};
   clock_type::duration granted{};
   /// When the engine began serving it: later than the grant when the engine was already full.
