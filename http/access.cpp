@@ -32,23 +32,23 @@ std::vector<std::string> key_list(std::string_view comma_separated) {
 
 access_keys::access_keys(std::vector<std::string> global,
                          std::unordered_map<std::string, std::vector<std::string>> per_model)
-  : global_(std::move(global)), per_model_(std::move(per_model)) {
+  : global_(std::move(global)) {
+  for (auto& [name, keys] : per_model) {
+    if (!keys.empty()) {
+      per_model_.emplace(name, std::move(keys));
+    }
+  }
 }
 
+// Asked of every proxied request: with no key configured it costs two size checks.
 bool access_keys::required(std::string_view model) const {
   if (!global_.empty()) {
     return true;
   }
-  if (model.empty()) {
-    for (const auto& [name, keys] : per_model_) {
-      if (!keys.empty()) {
-        return true;
-      }
-    }
+  if (per_model_.empty()) {
     return false;
   }
-  auto found = per_model_.find(std::string(model));
-  return found != per_model_.end() && !found->second.empty();
+  return model.empty() || per_model_.find(model) != per_model_.end();
 }
 
 bool access_keys::any_matches(std::string_view presented, const std::vector<std::string>& keys) {
@@ -70,7 +70,7 @@ bool access_keys::opens(std::string_view presented, std::string_view model) cons
     }
     return matched;
   }
-  auto found = per_model_.find(std::string(model));
+  auto found = per_model_.find(model);
   if (found != per_model_.end()) {
     matched |= any_matches(presented, found->second);
   }

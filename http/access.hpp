@@ -3,6 +3,7 @@
 // Proxy access keys: which presented key opens which model. Pure logic, unit-tested; the
 // server asks it before anything else about a request.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -40,8 +41,17 @@ public:
 private:
   static bool any_matches(std::string_view presented, const std::vector<std::string>& keys);
 
+  /// Lets the per-request lookups take the model's name as a view (no string is made).
+  struct name_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const {
+      return std::hash<std::string_view>{}(name);
+    }
+  };
+
   std::vector<std::string> global_;
-  std::unordered_map<std::string, std::vector<std::string>> per_model_;
+  /// Only the models that have keys of their own.
+  std::unordered_map<std::string, std::vector<std::string>, name_hash, std::equal_to<>> per_model_;
 };
 
 } // namespace llmux::http

@@ -377,7 +377,7 @@ local_handler admin_endpoint(actors::serving_backend& backend, std::string token
                              reload_handler reload) {
   return [&backend, token = std::move(token), reload = std::move(reload)](
            local_request request, std::function<void(local_response)> respond) {
-    auto path = std::string_view(request.target).substr(0, request.target.find('?'));
+    auto path = request.path();
     if (path == "/" && (request.method == "GET" || request.method == "HEAD")) {
       // The page holds no data: what it shows comes from /control/events, with the token.
       respond(answer(200, std::string(status_page_html()), "text/html; charset=utf-8"));

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,11 @@ struct local_request {
   std::string authorization;
   std::string content_type;
   std::string body;
+
+  /// The target without its query.
+  std::string_view path() const {
+    return std::string_view(target).substr(0, target.find('?'));
+  }
 };
 
 struct local_response {

@@ -306,8 +306,7 @@ std::string http_metrics::render(const actors::scheduler_snapshot* snapshot) con
 
 local_handler metrics_endpoint(http_metrics& metrics, actors::serving_backend& backend) {
   return [&metrics, &backend](local_request request, std::function<void(local_response)> respond) {
-    auto path = std::string_view(request.target).substr(0, request.target.find('?'));
-    if (path != "/metrics") {
+    if (request.path() != "/metrics") {
       respond(answer(404, "not found\n", "text/plain"));
       return;
     }

@@ -383,7 +383,8 @@ struct proxy_server::impl {
   /// moves into the parked request, and the lease's answer resumes it (`resume`). A watcher
   /// notices a client that leaves meanwhile and cancels the wait.
   void park(client_request& request, std::string target, model_reference reference,
-            std::shared_ptr<relay_cut> cut, actors::revoke_callback revoked, connection_ptr& owner);
+            std::shared_ptr<relay_cut> cut, actors::revoke_callback revoked,
+            std::chrono::steady_clock::time_point arrived, connection_ptr& owner);
   net::awaitable<void> resume(std::shared_ptr<parked_request> parked,
                               actors::lease_outcome outcome);
   /// Forwards a request whose lease was granted; whether the connection may carry another. Not a
@@ -680,7 +681,7 @@ net::awaitable<bool> proxy_server::impl::proxy(client_request& request, std::str
   auto now = session.try_acquire(reference.model, revoked);
   if (!now) {
     park(request, std::move(target), std::move(reference), std::move(cut), std::move(revoked),
-         owner);
+         arrived, owner);
     co_return false;
   }
   lease_guard lease(session, now->ticket);
@@ -690,9 +691,11 @@ net::awaitable<bool> proxy_server::impl::proxy(client_request& request, std::str
 
 void proxy_server::impl::park(client_request& request, std::string target,
                               model_reference reference, std::shared_ptr<relay_cut> cut,
-                              actors::revoke_callback revoked, connection_ptr& owner) {
+                              actors::revoke_callback revoked,
+                              std::chrono::steady_clock::time_point arrived,
+                              connection_ptr& owner) {
   auto parked = std::make_shared<parked_request>();
-  parked->arrived = std::chrono::steady_clock::now();
+  parked->arrived = arrived;
   parked->request = std::move(request);
   parked->target = std::move(target);
   parked->reference = std::move(reference);
