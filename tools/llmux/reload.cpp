@@ -23,7 +23,8 @@ void string_list(config::json_writer& out, std::string_view key,
   out.end_array();
 }
 
-// The settings only a restart applies: the listeners and the admin token.
+// The settings only a restart applies (the listeners and the admin token), compared with
+// those llmux started with, which stay in force until then.
 std::vector<std::string> needs_restart(const config::config& now, const config::config& next) {
   std::vector<std::string> changed;
   auto note = [&](bool differs, std::string_view field) {
@@ -54,11 +55,10 @@ http::access_keys access_keys_of(const config::config& cfg) {
   return http::access_keys(std::move(global), std::move(per_model));
 }
 
-config_reloader::config_reloader(const config::cli_options& options, config::config current,
+config_reloader::config_reloader(const config::cli_options& options, const config::config& started,
                                  actors::actor_backend& backend, http::proxy_server& server,
                                  http::http_metrics& metrics)
-  : options_(options), current_(std::move(current)), backend_(backend), server_(server),
-    metrics_(metrics) {
+  : options_(options), started_(started), backend_(backend), server_(server), metrics_(metrics) {
 }
 
 void config_reloader::reload(std::function<void(http::local_response)> done) {
@@ -85,14 +85,15 @@ void config_reloader::reload(std::function<void(http::local_response)> done) {
     done(http::answer(400, out.str()));
     return;
   }
-  std::vector<std::string> warnings;
-  {
-    std::lock_guard lock(mutex_);
-    warnings = needs_restart(current_, loaded.cfg);
-  }
+  auto warnings = needs_restart(started_, loaded.cfg);
   warnings.insert(warnings.begin(), findings.begin(), findings.end());
-  auto cfg = loaded.cfg;
-  backend_.reload(std::move(loaded.cfg), [this, cfg = std::move(cfg),
+  // What the HTTP side takes from the new configuration once the scheduler has it.
+  auto keys = access_keys_of(loaded.cfg);
+  std::vector<std::string> names;
+  for (const auto& model : loaded.cfg.models) {
+    names.push_back(model.name);
+  }
+  backend_.reload(std::move(loaded.cfg), [this, keys = std::move(keys), names = std::move(names),
                                           warnings = std::move(warnings), done = std::move(done),
                                           log](actors::reload_outcome outcome) mutable {
     if (!outcome.ok) {
@@ -105,27 +106,12 @@ void config_reloader::reload(std::function<void(http::local_response)> done) {
       done(http::answer(409, out.str()));
       return;
     }
-    server_.set_access_keys(access_keys_of(cfg));
-    std::vector<std::string> names;
-    for (const auto& model : cfg.models) {
-      names.push_back(model.name);
-    }
+    server_.set_access_keys(keys);
     metrics_.add_models(names);
     log->info("reload: added [{}], removed [{}], changed [{}]", fmt::join(outcome.added, ", "),
               fmt::join(outcome.removed, ", "), fmt::join(outcome.changed, ", "));
     for (const auto& warning : warnings) {
       log->warn("reload: {}", warning);
-    }
-    {
-      std::lock_guard lock(mutex_);
-      // What a restart would apply stays as it is in force.
-      auto kept = current_;
-      current_ = std::move(cfg);
-      current_.port = kept.port;
-      current_.metrics_port = kept.metrics_port;
-      current_.admin_port = kept.admin_port;
-      current_.admin_host = kept.admin_host;
-      current_.admin_token = kept.admin_token;
     }
     config::json_writer out(config::json_writer::layout::compact);
     out.begin_object();

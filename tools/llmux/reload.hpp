@@ -5,7 +5,6 @@
 // rejected with its findings and the old configuration keeps serving.
 
 #include <functional>
-#include <mutex>
 
 #include "actors/backend.hpp"
 #include "config/cli.hpp"
@@ -21,7 +20,8 @@ http::access_keys access_keys_of(const config::config& cfg);
 
 class config_reloader {
 public:
-  config_reloader(const config::cli_options& options, config::config current,
+  /// `started`: the configuration llmux started with, which must outlive the reloader.
+  config_reloader(const config::cli_options& options, const config::config& started,
                   actors::actor_backend& backend, http::proxy_server& server,
                   http::http_metrics& metrics);
 
@@ -30,9 +30,8 @@ public:
 
 private:
   const config::cli_options& options_;
-  std::mutex mutex_;
-  /// The configuration in force, for what a reload cannot change.
-  config::config current_;
+  /// What only a restart changes (listeners, admin token) is still as llmux started.
+  const config::config& started_;
   actors::actor_backend& backend_;
   http::proxy_server& server_;
   http::http_metrics& metrics_;
