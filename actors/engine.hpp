@@ -9,6 +9,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/eviction_plan.hpp"
 #include "actors/messages.hpp"
 #include "config/config.hpp"
 
@@ -20,9 +21,10 @@ namespace llmux::actors {
 ///
 /// ```
 /// (start_atom)               -> outcome   cold start; ok once the engine is healthy
-/// (sleep_atom, int32 level)  -> outcome   vLLM sleep level 1 (offload) or 2 (discard)
-/// (wake_atom, int32 level)   -> outcome   undo a sleep of `level`: wake_up, and for level 2
-///                                         reload_weights and reset_prefix_cache
+/// (run_atom, engine_plan)    -> plan_outcome  the steps of an eviction or a wake
+///                                         (eviction_plan.hpp) in order, each phase within its
+///                                         deadline, up to the first that fails; `stop` and
+///                                         `cold_start` are not run here (stop_atom, start_atom)
 /// (stop_atom)                -> outcome   end the engine; ok when it is gone
 /// (probe_atom)               -> outcome   one deterministic inference (warmup, checks)
 /// (tick_atom)                             self: health polling while starting, then liveness
@@ -31,8 +33,7 @@ namespace llmux::actors {
 /// ```
 using engine_actor
   = caf::typed_actor<caf::replies_to<start_atom>::with<outcome>,
-                     caf::replies_to<sleep_atom, std::int32_t>::with<outcome>,
-                     caf::replies_to<wake_atom, std::int32_t>::with<outcome>,
+                     caf::replies_to<run_atom, engine_plan>::with<plan_outcome>,
                      caf::replies_to<stop_atom>::with<outcome>,
                      caf::replies_to<probe_atom>::with<outcome>, caf::reacts_to<tick_atom>>;
 
@@ -53,6 +54,11 @@ struct engine_deadlines {
   /// One `/health` probe (`timeouts.health_timeout_ms`): an operation may wait behind a
   /// liveness probe, and a start's last poll may end past its deadline.
   duration health{5000};
+  /// A CRIU dump or restore, or a cuda-checkpoint suspend or resume
+  /// (`timeouts.checkpoint_timeout_secs`).
+  std::chrono::seconds checkpoint{config::default_checkpoint_timeout_secs};
+  /// Images to or from the object store (`timeouts.transfer_timeout_secs`).
+  std::chrono::seconds transfer{config::default_transfer_timeout_secs};
   /// SIGTERM, a grace period, then SIGKILL of the whole process group.
   static constexpr std::chrono::seconds stop{15};
   /// One deterministic inference (warmup).
@@ -64,7 +70,33 @@ struct engine_deadlines {
     return {std::chrono::seconds(cfg.startup_timeout_secs),
             std::chrono::seconds(cfg.timeouts.sleep_timeout_secs),
             std::chrono::seconds(cfg.timeouts.wake_timeout_secs),
-            duration(cfg.timeouts.health_timeout_ms)};
+            duration(cfg.timeouts.health_timeout_ms),
+            std::chrono::seconds(cfg.timeouts.checkpoint_timeout_secs),
+            std::chrono::seconds(cfg.timeouts.transfer_timeout_secs)};
+  }
+
+  /// The deadline a phase of a plan has, all its steps together.
+  duration phase(step_phase of) const {
+    switch (of) {
+      case step_phase::sleep:
+        return sleep;
+      case step_phase::checkpoint:
+        return checkpoint;
+      case step_phase::transfer:
+        return transfer;
+      case step_phase::wake:
+        return wake;
+    }
+    return wake;
+  }
+
+  /// A plan's deadline: those of the phases it passes through.
+  duration plan(const engine_plan& steps) const {
+    duration total{0};
+    for (auto of : phases_of(steps.steps)) {
+      total += phase(of);
+    }
+    return total;
   }
 
   // How long the model actor waits for the engine's answer to each operation: the operation's
@@ -72,11 +104,10 @@ struct engine_deadlines {
   duration start_reply() const {
     return start + health + stop + margin;
   }
-  duration sleep_reply() const {
-    return sleep + health + margin;
-  }
-  duration wake_reply() const {
-    return wake + health + margin;
+  /// How long the model actor waits for a plan: its deadline, a probe it may queue behind,
+  /// and a margin.
+  duration run_reply(const engine_plan& steps) const {
+    return plan(steps) + health + margin;
   }
   duration stop_reply() const {
     return stop + health + margin;
@@ -85,13 +116,15 @@ struct engine_deadlines {
     return probe + health + margin;
   }
 
-  /// The model actor's `activate`: a start or a wake, then stopping the engine if that failed.
+  /// The model actor's `activate`: a start, or the longest wake (images downloaded, restored,
+  /// woken), then stopping the engine if that failed and, after a failed restore, a start.
   duration activate() const {
-    return std::max(start_reply(), wake_reply()) + stop_reply() + margin;
+    return start_reply() + transfer + checkpoint + wake + health + stop_reply() + 2 * margin;
   }
-  /// The model actor's `evict`: a sleep, then stopping the engine if that failed.
+  /// The model actor's `evict`: the longest eviction (sleep, CRIU dump), then stopping the
+  /// engine if that failed.
   duration evict() const {
-    return sleep_reply() + stop_reply() + margin;
+    return sleep + checkpoint + health + stop_reply() + 2 * margin;
   }
   /// The model actor's `warmup`: activate, one inference, evict.
   duration warmup() const {
@@ -102,8 +135,11 @@ struct engine_deadlines {
 /// Spawns the engine actor for `model` on a thread of its own (its HTTP calls and process
 /// handling block). `owner` hears `(down_atom, reason)` when the process dies unexpectedly or
 /// is killed because it stopped answering `/health` (`timeouts`).
+/// Models that evict with cuda_suspend or checkpoint use the tools and images of `checkpoint`.
 engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_config& model,
                                const std::string& vllm_command, const engine_deadlines& deadlines,
-                               const config::timeouts_config& timeouts, caf::actor owner);
+                               const config::timeouts_config& timeouts,
+                               const std::optional<config::checkpoint_config>& checkpoint,
+                               caf::actor owner);
 
 } // namespace llmux::actors

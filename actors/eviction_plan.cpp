@@ -1,5 +1,7 @@
 #include "actors/eviction_plan.hpp"
 
+#include <algorithm>
+
 namespace llmux::actors {
 
 namespace {
@@ -56,6 +58,46 @@ std::string_view to_string(engine_step step) {
       return "reset_prefix_cache";
   }
   return "unknown step";
+}
+
+step_phase phase_of(engine_step step) {
+  switch (step) {
+    case engine_step::vllm_sleep_1:
+    case engine_step::vllm_sleep_2:
+    case engine_step::suspend_nccl:
+    case engine_step::stop:
+      return step_phase::sleep;
+    case engine_step::cuda_suspend:
+    case engine_step::criu_dump:
+    case engine_step::criu_restore:
+    case engine_step::cuda_resume:
+      return step_phase::checkpoint;
+    case engine_step::upload_images:
+    case engine_step::download_images:
+      return step_phase::transfer;
+    case engine_step::cold_start:
+    case engine_step::resume_nccl:
+    case engine_step::vllm_wake_up:
+    case engine_step::reload_weights:
+    case engine_step::reset_prefix_cache:
+      return step_phase::wake;
+  }
+  return step_phase::wake;
+}
+
+std::vector<step_phase> phases_of(const std::vector<engine_step>& steps) {
+  std::vector<step_phase> phases;
+  for (auto step : steps) {
+    if (std::find(phases.begin(), phases.end(), phase_of(step)) == phases.end()) {
+      phases.push_back(phase_of(step));
+    }
+  }
+  return phases;
+}
+
+bool restores_process(engine_step step) {
+  return step == engine_step::download_images || step == engine_step::criu_restore
+         || step == engine_step::cuda_resume;
 }
 
 std::vector<engine_step> eviction_plan(const config::eviction_policy& eviction,

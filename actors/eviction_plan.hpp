@@ -4,6 +4,7 @@
 // eviction matrix (README "Eviction"). Pure, table-tested; the model actor carries them out.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +32,36 @@ enum class engine_step : std::uint8_t {
 };
 
 std::string_view to_string(engine_step step);
+
+/// The steps of one eviction or wake, as the engine actor receives them.
+struct engine_plan {
+  std::vector<engine_step> steps;
+};
+
+/// How far a plan got: every step, or up to the one that failed and why.
+struct plan_outcome {
+  bool ok = true;
+  /// Steps that finished; on failure `steps[completed]` is the one that failed.
+  std::uint64_t completed = 0;
+  std::string error;
+};
+
+/// The phases whose deadlines bound a plan's steps (engine.hpp, `engine_deadlines`).
+enum class step_phase : std::uint8_t {
+  sleep,      ///< vLLM sleep levels, NCCL suspend
+  checkpoint, ///< cuda-checkpoint, CRIU dump and restore
+  transfer,   ///< the object store
+  wake,       ///< NCCL resume, vLLM's wake sequence
+};
+
+step_phase phase_of(engine_step step);
+
+/// The distinct phases `steps` pass through, in order of first appearance.
+std::vector<step_phase> phases_of(const std::vector<engine_step>& steps);
+
+/// Whether a failure of `step` leaves the engine without a usable process, so that a cold
+/// start is the way back (download, restore, CUDA resume), rather than a failed wake.
+bool restores_process(engine_step step);
 
 /// What besides the eviction decides a plan.
 struct plan_facts {

@@ -8,7 +8,9 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/type_id.hpp>
 
+#include "actors/eviction_plan.hpp"
 #include "actors/serving.hpp"
+#include "config/eviction.hpp"
 
 namespace llmux::actors {
 
@@ -16,15 +18,28 @@ namespace llmux::actors {
 struct outcome {
   bool ok = true;
   std::string error;
+  /// What was done instead of what was asked, if anything: an eviction whose step failed
+  /// stopped the engine instead; a wake whose restore failed cold-started it instead.
+  std::string fallback;
 
   static outcome failure(std::string why) {
-    return {false, std::move(why)};
+    return {false, std::move(why), {}};
   }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outcome& x) {
-  return f(caf::meta::type_name("outcome"), x.ok, x.error);
+  return f(caf::meta::type_name("outcome"), x.ok, x.error, x.fallback);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, engine_plan& x) {
+  return f(caf::meta::type_name("engine_plan"), x.steps);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, plan_outcome& x) {
+  return f(caf::meta::type_name("plan_outcome"), x.ok, x.completed, x.error);
 }
 
 template <class Inspector>
@@ -53,7 +68,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_snapshot& x) {
   return f(caf::meta::type_name("model_snapshot"), x.name, x.state, x.started_once, x.eviction,
            x.evicted_with, x.waiting, x.in_flight, x.failures, x.retry_in_secs, x.last_failure,
-           x.failures_total, x.engine_starts, x.leases_cut);
+           x.failures_total, x.engine_starts, x.leases_cut, x.fallbacks_total, x.last_fallback);
 }
 
 template <class Inspector>
@@ -98,6 +113,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::control_result))
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::reload_outcome))
   CAF_ADD_TYPE_ID(llmux, (llmux::config::eviction_policy))
+  CAF_ADD_TYPE_ID(llmux, (llmux::actors::engine_plan))
+  CAF_ADD_TYPE_ID(llmux, (llmux::actors::plan_outcome))
   CAF_ADD_ATOM(llmux, llmux::actors, acquire_atom, "acquire")
   CAF_ADD_ATOM(llmux, llmux::actors, release_atom, "release")
   CAF_ADD_ATOM(llmux, llmux::actors, expire_atom, "expire")
@@ -108,8 +125,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_ATOM(llmux, llmux::actors, activate_atom, "activate")
   CAF_ADD_ATOM(llmux, llmux::actors, evict_atom, "evict")
   CAF_ADD_ATOM(llmux, llmux::actors, start_atom, "start")
-  CAF_ADD_ATOM(llmux, llmux::actors, sleep_atom, "sleep")
-  CAF_ADD_ATOM(llmux, llmux::actors, wake_atom, "wake")
+  CAF_ADD_ATOM(llmux, llmux::actors, run_atom, "run")
   CAF_ADD_ATOM(llmux, llmux::actors, stop_atom, "stop")
   CAF_ADD_ATOM(llmux, llmux::actors, tick_atom, "tick")
   CAF_ADD_ATOM(llmux, llmux::actors, warmup_atom, "warmup")

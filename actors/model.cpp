@@ -41,11 +41,17 @@ public:
 
   model_actor::behavior_type make_behavior(const config::model_config& model,
                                            const engine_deadlines& deadlines,
-                                           const engine_factory& make_engine, caf::actor scheduler);
+                                           const engine_factory& make_engine, caf::actor scheduler,
+                                           bool object_store);
 
 private:
   caf::result<outcome> activate();
+  void cold_start(caf::typed_response_promise<outcome> promise, std::string fallback);
+  void wake_failed(caf::typed_response_promise<outcome> promise, std::optional<engine_step> step,
+                   const std::string& error);
   caf::result<outcome> evict(const config::eviction_policy& eviction);
+  void evict_failed(caf::typed_response_promise<outcome> promise, std::string_view step,
+                    const std::string& error);
   caf::result<outcome> stop();
   caf::result<outcome> warmup();
   void on_engine_down(const std::string& reason);
@@ -60,9 +66,10 @@ private:
   caf::actor scheduler_;
   engine_actor engine_;
   std::shared_ptr<spdlog::logger> log_;
+  plan_facts facts_;
   lifecycle state_ = lifecycle::stopped;
-  /// The vLLM sleep level the engine is in while sleeping (0: weights were retained).
-  std::int32_t sleep_level_ = 0;
+  /// While sleeping: the eviction the engine rests in, which decides the wake.
+  std::optional<config::eviction_policy> rests_in_;
 };
 
 void model_state::enter(lifecycle_event event) {
@@ -75,13 +82,23 @@ void model_state::enter(lifecycle_event event) {
   log_->debug("{}: {} -> {} ({})", model_.name, to_string(state_), to_string(*next),
               to_string(event));
   state_ = *next;
+  if (state_ == lifecycle::stopped) {
+    rests_in_.reset(); // whatever it rested in, it starts cold now
+  }
 }
 
 model_actor::behavior_type model_state::make_behavior(const config::model_config& model,
                                                       const engine_deadlines& deadlines,
                                                       const engine_factory& make_engine,
-                                                      caf::actor scheduler) {
+                                                      caf::actor scheduler, bool object_store) {
   model_ = model;
+  facts_ = {config::tensor_parallel_size(model), object_store};
+  if (model.checkpoint_path) {
+    // Its images are restored on the first activation, as if it had been evicted to them.
+    state_ = lifecycle::sleeping;
+    rests_in_
+      = config::eviction_policy{model.eviction.weights, config::process_strategy::checkpoint};
+  }
   deadlines_ = deadlines;
   scheduler_ = std::move(scheduler);
   log_ = spdlog::get("model");
@@ -103,45 +120,76 @@ caf::result<outcome> model_state::activate() {
     return outcome::failure(fmt::format("{} is busy ({})", model_.name, to_string(state_)));
   }
   auto promise = self_->make_response_promise<outcome>();
-  bool cold = state_ == lifecycle::stopped;
+  bool cold = state_ == lifecycle::stopped || !rests_in_;
   enter(lifecycle_event::activate);
   if (cold) {
-    self_->request(engine_, deadlines_.start_reply(), start_atom_v)
-      .then(
-        [this, promise](outcome& started) mutable {
-          if (started.ok) {
-            enter(lifecycle_event::started);
-            promise.deliver(outcome{});
-            return;
-          }
-          stop_then(
-            promise, lifecycle_event::start_failed,
-            outcome::failure(fmt::format("{} failed to start: {}", model_.name, started.error)));
-        },
-        [this, promise](caf::error& error) mutable {
-          stop_then(
-            promise, lifecycle_event::start_failed,
-            outcome::failure(fmt::format("{} failed to start: {}", model_.name, to_string(error))));
-        });
+    cold_start(promise, {});
     return promise;
   }
-  self_->request(engine_, deadlines_.wake_reply(), wake_atom_v, sleep_level_)
+  engine_plan plan{wake_plan(*rests_in_, facts_)};
+  if (plan.steps.empty()) {
+    enter(lifecycle_event::woken); // retain+keep_running: it never left
+    promise.deliver(outcome{});
+    return promise;
+  }
+  self_->request(engine_, deadlines_.run_reply(plan), run_atom_v, plan)
     .then(
-      [this, promise](outcome& woken) mutable {
-        if (woken.ok) {
+      [this, promise, plan](plan_outcome& ran) mutable {
+        if (ran.ok) {
           enter(lifecycle_event::woken);
           promise.deliver(outcome{});
           return;
         }
-        stop_then(promise, lifecycle_event::wake_failed,
-                  outcome::failure(fmt::format("{} failed to wake: {}", model_.name, woken.error)));
+        wake_failed(promise, plan.steps.at(ran.completed), ran.error);
+      },
+      [this, promise](caf::error& error) mutable {
+        wake_failed(promise, std::nullopt, to_string(error));
+      });
+  return promise;
+}
+
+void model_state::cold_start(caf::typed_response_promise<outcome> promise, std::string fallback) {
+  self_->request(engine_, deadlines_.start_reply(), start_atom_v)
+    .then(
+      [this, promise, fallback](outcome& started) mutable {
+        if (started.ok) {
+          enter(lifecycle_event::started);
+          promise.deliver(outcome{true, {}, fallback});
+          return;
+        }
+        stop_then(
+          promise, lifecycle_event::start_failed,
+          outcome::failure(fmt::format("{} failed to start: {}", model_.name, started.error)));
       },
       [this, promise](caf::error& error) mutable {
         stop_then(
-          promise, lifecycle_event::wake_failed,
-          outcome::failure(fmt::format("{} failed to wake: {}", model_.name, to_string(error))));
+          promise, lifecycle_event::start_failed,
+          outcome::failure(fmt::format("{} failed to start: {}", model_.name, to_string(error))));
       });
-  return promise;
+}
+
+// A step that brings the process back failed (download, restore, CUDA resume): what is left of
+// the engine is stopped and it starts cold, so the waiting requests are still served. A vLLM
+// step of a live engine that fails fails the wake: the model backs off.
+void model_state::wake_failed(caf::typed_response_promise<outcome> promise,
+                              std::optional<engine_step> step, const std::string& error) {
+  if (!step || !restores_process(*step)) {
+    stop_then(promise, lifecycle_event::wake_failed,
+              outcome::failure(fmt::format("{} failed to wake: {}", model_.name, error)));
+    return;
+  }
+  auto fallback
+    = fmt::format("{} failed ({}); started the engine cold instead", to_string(*step), error);
+  log_->warn("{}: {}", model_.name, fallback);
+  auto start_over = [this, promise, fallback]() mutable {
+    enter(lifecycle_event::stopped);
+    rests_in_.reset();
+    enter(lifecycle_event::activate);
+    cold_start(promise, fallback);
+  };
+  self_->request(engine_, deadlines_.stop_reply(), stop_atom_v)
+    .then([start_over](outcome&) mutable { start_over(); },
+          [start_over](caf::error&) mutable { start_over(); });
 }
 
 caf::result<outcome> model_state::evict(const config::eviction_policy& eviction) {
@@ -149,45 +197,45 @@ caf::result<outcome> model_state::evict(const config::eviction_policy& eviction)
     return outcome{};
   }
   enter(lifecycle_event::evict);
-  auto plan = eviction_plan(eviction, plan_facts{config::tensor_parallel_size(model_), false});
-  if (plan.empty()) {
+  engine_plan plan{eviction_plan(eviction, facts_)};
+  if (plan.steps.empty()) {
     // retain+keep_running: the engine keeps everything, nothing to call. Answered here, so no
     // promise is made (a promise made and dropped would never answer).
-    sleep_level_ = 0;
+    rests_in_ = eviction;
     enter(lifecycle_event::slept);
     return outcome{};
   }
   auto promise = self_->make_response_promise<outcome>();
-  // The engine runs vLLM's sleep levels and stops; the CUDA and CRIU steps are not built yet.
-  auto missing = std::find_if(plan.begin(), plan.end(), [](engine_step step) {
-    return step != engine_step::vllm_sleep_1 && step != engine_step::vllm_sleep_2;
-  });
-  if (missing != plan.end()) {
-    if (*missing != engine_step::stop) {
-      log_->warn("{}: {} is not available yet; stopping the engine instead", model_.name,
-                 to_string(*missing));
-    }
+  if (plan.steps.front() == engine_step::stop) {
+    rests_in_.reset();
     stop_then(promise, lifecycle_event::stopped, outcome{});
     return promise;
   }
-  auto level = plan.front() == engine_step::vllm_sleep_1 ? 1 : 2;
-  self_->request(engine_, deadlines_.sleep_reply(), sleep_atom_v, static_cast<std::int32_t>(level))
+  self_->request(engine_, deadlines_.run_reply(plan), run_atom_v, plan)
     .then(
-      [this, promise, level](outcome& slept) mutable {
-        if (slept.ok) {
-          sleep_level_ = level;
+      [this, promise, plan, eviction](plan_outcome& ran) mutable {
+        if (ran.ok) {
+          rests_in_ = eviction;
           enter(lifecycle_event::slept);
           promise.deliver(outcome{});
           return;
         }
-        log_->warn("{}: {}; escalating to stop", model_.name, slept.error);
-        stop_then(promise, lifecycle_event::stopped, outcome{});
+        evict_failed(promise, to_string(plan.steps.at(ran.completed)), ran.error);
       },
       [this, promise](caf::error& error) mutable {
-        log_->warn("{}: sleep failed ({}); escalating to stop", model_.name, to_string(error));
-        stop_then(promise, lifecycle_event::stopped, outcome{});
+        evict_failed(promise, "the eviction", to_string(error));
       });
   return promise;
+}
+
+// An eviction always frees the GPU: a step that failed escalates to stopping the engine, and
+// the answer says so.
+void model_state::evict_failed(caf::typed_response_promise<outcome> promise, std::string_view step,
+                               const std::string& error) {
+  auto fallback = fmt::format("{} failed ({}); stopped the engine instead", step, error);
+  log_->warn("{}: {}", model_.name, fallback);
+  rests_in_.reset();
+  stop_then(promise, lifecycle_event::stopped, outcome{true, {}, fallback});
 }
 
 void model_state::stop_then(caf::typed_response_promise<outcome> promise, lifecycle_event event,
@@ -269,24 +317,30 @@ void model_state::on_engine_down(const std::string& reason) {
 
 model_actor::behavior_type model_impl(model_actor::stateful_pointer<model_state> self,
                                       config::model_config model, engine_deadlines deadlines,
-                                      engine_factory make_engine, caf::actor scheduler) {
-  return self->state.make_behavior(model, deadlines, make_engine, std::move(scheduler));
+                                      engine_factory make_engine, caf::actor scheduler,
+                                      bool object_store) {
+  return self->state.make_behavior(model, deadlines, make_engine, std::move(scheduler),
+                                   object_store);
 }
 
 } // namespace
 
 engine_factory vllm_engines(std::string vllm_command, const engine_deadlines& deadlines,
-                            const config::timeouts_config& timeouts) {
-  return [vllm_command = std::move(vllm_command), deadlines, timeouts](
-           caf::actor_system& system, const config::model_config& model, caf::actor owner) {
-    return spawn_vllm_engine(system, model, vllm_command, deadlines, timeouts, std::move(owner));
+                            const config::timeouts_config& timeouts,
+                            std::optional<config::checkpoint_config> checkpoint) {
+  return [vllm_command = std::move(vllm_command), deadlines, timeouts,
+          checkpoint = std::move(checkpoint)](caf::actor_system& system,
+                                              const config::model_config& model, caf::actor owner) {
+    return spawn_vllm_engine(system, model, vllm_command, deadlines, timeouts, checkpoint,
+                             std::move(owner));
   };
 }
 
 model_actor spawn_model(caf::actor_system& system, const config::model_config& model,
                         const engine_deadlines& deadlines, engine_factory make_engine,
-                        caf::actor scheduler) {
-  return system.spawn(model_impl, model, deadlines, std::move(make_engine), std::move(scheduler));
+                        caf::actor scheduler, bool object_store) {
+  return system.spawn(model_impl, model, deadlines, std::move(make_engine), std::move(scheduler),
+                      object_store);
 }
 
 } // namespace llmux::actors

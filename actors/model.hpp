@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <caf/fwd.hpp>
@@ -39,14 +40,17 @@ using model_actor
 using engine_factory = std::function<engine_actor(
   caf::actor_system& system, const config::model_config& model, caf::actor owner)>;
 
-/// Engines that run `vllm_command` (`vllm_engine`), watched as `timeouts` say.
+/// Engines that run `vllm_command` (`vllm_engine`), watched as `timeouts` say, with the tools
+/// and images of `checkpoint` for the models that evict through them.
 engine_factory vllm_engines(std::string vllm_command, const engine_deadlines& deadlines,
-                            const config::timeouts_config& timeouts);
+                            const config::timeouts_config& timeouts,
+                            std::optional<config::checkpoint_config> checkpoint = std::nullopt);
 
 /// Spawns the model actor for `model` with an engine from `make_engine`; `scheduler` hears
-/// when the engine of the active model dies.
+/// when the engine of the active model dies. With `object_store`, checkpoint images also go to
+/// (and come from) the object store.
 model_actor spawn_model(caf::actor_system& system, const config::model_config& model,
                         const engine_deadlines& deadlines, engine_factory make_engine,
-                        caf::actor scheduler);
+                        caf::actor scheduler, bool object_store = false);
 
 } // namespace llmux::actors

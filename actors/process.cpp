@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <memory>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -43,14 +44,14 @@ void keep_only_standard_descriptors() {
 }
 
 // Runs in the forked child: never returns. Reports a failed exec through `error_fd`.
-[[noreturn]] void exec_child(const process_spec& spec, int output_fd, int error_fd) {
+[[noreturn]] void exec_child(const process_spec& spec, int output_fd, int errors_fd, int error_fd) {
   ::setpgid(0, 0);
   // The engine must not outlive the daemon.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   int null = ::open("/dev/null", O_RDONLY);
   ::dup2(null, 0);
   ::dup2(output_fd, 1);
-  ::dup2(output_fd, 2);
+  ::dup2(errors_fd, 2);
   keep_only_standard_descriptors();
   sigset_t none;
   sigemptyset(&none);
@@ -70,6 +71,18 @@ void keep_only_standard_descriptors() {
   std::_Exit(127);
 }
 
+// Logs each complete line of `pending` (without ANSI colours) and keeps the incomplete rest.
+void log_lines(std::string& pending, const std::string& log_name,
+               const std::shared_ptr<spdlog::logger>& logger) {
+  for (auto end = pending.find('\n'); end != std::string::npos; end = pending.find('\n')) {
+    auto line = strip_ansi(std::string_view(pending).substr(0, end));
+    if (logger && !line.empty()) {
+      logger->debug("{}: {}", log_name, line);
+    }
+    pending.erase(0, end + 1);
+  }
+}
+
 void log_output(int fd, std::string log_name) {
   auto logger = spdlog::get("engine");
   std::string pending;
@@ -80,15 +93,70 @@ void log_output(int fd, std::string log_name) {
       break;
     }
     pending.append(buffer, static_cast<std::size_t>(got));
-    for (auto end = pending.find('\n'); end != std::string::npos; end = pending.find('\n')) {
-      auto line = strip_ansi(std::string_view(pending).substr(0, end));
-      if (logger && !line.empty()) {
-        logger->debug("{}: {}", log_name, line);
-      }
-      pending.erase(0, end + 1);
-    }
+    log_lines(pending, log_name, logger);
   }
   ::close(fd);
+}
+
+// Follows output files (from `from_end` on: their current end, else their start) until the
+// process has ended and everything it wrote has been read.
+void follow_output(std::vector<std::string> paths, bool from_end, std::string log_name,
+                   std::shared_ptr<std::atomic<bool>> ended) {
+  auto logger = spdlog::get("engine");
+  struct followed {
+    int fd;
+    std::string pending;
+  };
+  std::vector<followed> files;
+  for (const auto& path : paths) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      if (from_end) {
+        ::lseek(fd, 0, SEEK_END);
+      }
+      files.push_back({fd, {}});
+    }
+  }
+  char buffer[4096];
+  for (;;) {
+    bool last_round = ended->load();
+    bool read_any = false;
+    for (auto& file : files) {
+      ssize_t got = 0;
+      while ((got = ::read(file.fd, buffer, sizeof buffer)) > 0) {
+        file.pending.append(buffer, static_cast<std::size_t>(got));
+        read_any = true;
+      }
+      log_lines(file.pending, log_name, logger);
+    }
+    if (last_round) {
+      break;
+    }
+    if (!read_any) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  for (auto& file : files) {
+    ::close(file.fd);
+  }
+}
+
+// Whether `pid` has ended: gone, or a zombie its parent has not reaped yet.
+bool has_ended(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  std::FILE* file = std::fopen(path, "re");
+  if (file == nullptr) {
+    return true;
+  }
+  char line[512];
+  bool ended = false;
+  if (std::fgets(line, sizeof line, file) != nullptr) {
+    const char* close = std::strrchr(line, ')');
+    ended = close != nullptr && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X');
+  }
+  std::fclose(file);
+  return ended;
 }
 
 } // namespace
@@ -112,10 +180,28 @@ std::string strip_ansi(std::string_view line) {
 
 std::unique_ptr<engine_process> engine_process::spawn(const process_spec& spec,
                                                       std::string& error) {
-  int output[2];
+  bool to_files = !spec.stdout_file.empty();
+  int output[2] = {-1, -1};
+  int error_output = -1;
+  if (to_files) {
+    // O_APPEND: CRIU then restores a log that has grown since the dump.
+    constexpr int flags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC;
+    output[1] = ::open(spec.stdout_file.c_str(), flags, 0644);
+    error_output = ::open(spec.stderr_file.c_str(), flags, 0644);
+    if (output[1] < 0 || error_output < 0) {
+      error = fmt::format("cannot open the engine's log files {} and {}: {}", spec.stdout_file,
+                          spec.stderr_file, std::strerror(errno));
+      ::close(output[1]);
+      ::close(error_output);
+      return nullptr;
+    }
+  } else if (::pipe2(output, O_CLOEXEC) != 0) {
+    error = fmt::format("cannot create a pipe: {}", std::strerror(errno));
+    return nullptr;
+  }
   int exec_error[2];
-  if (::pipe2(output, O_CLOEXEC) != 0 || ::pipe2(exec_error, O_CLOEXEC) != 0) {
-    error = fmt::format("cannot create pipes: {}", std::strerror(errno));
+  if (::pipe2(exec_error, O_CLOEXEC) != 0) {
+    error = fmt::format("cannot create a pipe: {}", std::strerror(errno));
     return nullptr;
   }
   pid_t pid = ::fork();
@@ -124,10 +210,11 @@ std::unique_ptr<engine_process> engine_process::spawn(const process_spec& spec,
     return nullptr;
   }
   if (pid == 0) {
-    exec_child(spec, output[1], exec_error[1]);
+    exec_child(spec, output[1], to_files ? error_output : output[1], exec_error[1]);
   }
   ::setpgid(pid, pid);
   ::close(output[1]);
+  ::close(error_output);
   ::close(exec_error[1]);
   int child_errno = 0;
   auto got = ::read(exec_error[0], &child_errno, sizeof child_errno);
@@ -139,15 +226,30 @@ std::unique_ptr<engine_process> engine_process::spawn(const process_spec& spec,
     error = fmt::format("cannot run '{}': {}", spec.executable, std::strerror(child_errno));
     return nullptr;
   }
-  return std::unique_ptr<engine_process>(new engine_process(pid, output[0], spec.log_name));
+  std::unique_ptr<engine_process> process(new engine_process(pid, true));
+  if (to_files) {
+    process->output_reader_
+      = std::thread(follow_output, std::vector{spec.stdout_file, spec.stderr_file}, false,
+                    spec.log_name, process->ended_);
+  } else {
+    process->output_reader_ = std::thread(log_output, output[0], spec.log_name);
+  }
+  return process;
 }
 
-engine_process::engine_process(pid_t pid, int output_fd, std::string log_name)
-  : pid_(pid), output_reader_(log_output, output_fd, std::move(log_name)) {
+std::unique_ptr<engine_process> engine_process::adopt(pid_t pid, const process_spec& spec) {
+  std::unique_ptr<engine_process> process(new engine_process(pid, false));
+  if (!spec.stdout_file.empty()) {
+    process->output_reader_
+      = std::thread(follow_output, std::vector{spec.stdout_file, spec.stderr_file}, true,
+                    spec.log_name, process->ended_);
+  }
+  return process;
 }
 
 engine_process::~engine_process() {
   terminate(std::chrono::milliseconds(0));
+  ended_->store(true);
   if (output_reader_.joinable()) {
     output_reader_.join();
   }
@@ -156,25 +258,39 @@ engine_process::~engine_process() {
 std::optional<int> engine_process::exit_status() {
   if (!exit_status_) {
     int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    if (child_ && ::waitpid(pid_, &status, WNOHANG) == pid_) {
       exit_status_ = decode_status(status);
+    } else if (!child_ && has_ended(pid_)) {
+      exit_status_ = -1;
     }
   }
   return exit_status_;
 }
 
 void engine_process::terminate(std::chrono::milliseconds grace) {
-  // The group may hold descendants even after the leader has gone.
-  ::kill(-pid_, SIGTERM);
+  // The group may hold descendants even after the leader has gone. A restored tree keeps the
+  // group it was dumped with only if it led one.
+  pid_t target = child_ || ::getpgid(pid_) == pid_ ? -pid_ : pid_;
+  if (!exit_status_) {
+    ::kill(target, SIGTERM);
+  }
   auto deadline = std::chrono::steady_clock::now() + grace;
   while (!exit_status() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ::kill(-pid_, SIGKILL);
-  if (!exit_status_) {
+  ::kill(target, SIGKILL);
+  if (exit_status_) {
+    return;
+  }
+  if (child_) {
     int status = 0;
     ::waitpid(pid_, &status, 0);
     exit_status_ = decode_status(status);
+    return;
+  }
+  // Not ours to reap: wait (boundedly) until its parent has.
+  for (int waited = 0; waited < 500 && !exit_status(); ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -18,6 +19,10 @@ struct process_spec {
   std::vector<std::string> environment;
   /// Prefix of the engine's output lines in the `engine` log.
   std::string log_name;
+  /// Where standard output and error go instead of a pipe: files opened with O_APPEND (what
+  /// CRIU can dump and restore), followed into the log. Empty: a pipe.
+  std::string stdout_file;
+  std::string stderr_file;
 };
 
 /// A running engine process in its own process group. Its standard output and error are read
@@ -30,6 +35,11 @@ public:
   /// found).
   static std::unique_ptr<engine_process> spawn(const process_spec& spec, std::string& error);
 
+  /// Takes charge of `pid`, a process llmux did not start (CRIU restored it, detached): it is
+  /// watched and ended like a child, though its exit status cannot be known. Its output is
+  /// followed from the files of `spec` (from their current end).
+  static std::unique_ptr<engine_process> adopt(pid_t pid, const process_spec& spec);
+
   engine_process(const engine_process&) = delete;
   engine_process& operator=(const engine_process&) = delete;
   ~engine_process();
@@ -38,17 +48,23 @@ public:
     return pid_;
   }
 
-  /// The exit status once the process has ended (128 + N after signal N); never blocks.
+  /// The exit status once the process has ended (128 + N after signal N; -1 for an adopted
+  /// process, whose status goes to its own parent); never blocks.
   std::optional<int> exit_status();
 
   /// Sends SIGTERM to the group, waits up to `grace`, then SIGKILLs the group and reaps it.
   void terminate(std::chrono::milliseconds grace);
 
 private:
-  engine_process(pid_t pid, int output_fd, std::string log_name);
+  explicit engine_process(pid_t pid, bool child) : pid_(pid), child_(child) {
+  }
 
   pid_t pid_;
+  /// Started by llmux (waitable), not adopted.
+  bool child_;
   std::optional<int> exit_status_;
+  /// Tells a reader that follows output files that the process is gone.
+  std::shared_ptr<std::atomic<bool>> ended_ = std::make_shared<std::atomic<bool>>(false);
   std::thread output_reader_;
 };
 

@@ -31,6 +31,7 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
   for (const auto& model : cfg.models) {
     model_slot slot;
     slot.config = model;
+    rest_initially(slot);
     if (models_.size() < hooks.gates.size()) {
       slot.gate = hooks.gates[models_.size()];
     }
@@ -437,15 +438,16 @@ void scheduler_state::evict_outgoing() {
     ->request(models_[from].actor, deadlines_.evict() + 2 * engine_deadlines::margin, evict_atom_v,
               eviction)
     .then(
-      [this, from, eviction, serial = run.serial](outcome&) {
+      [this, from, eviction, serial = run.serial](outcome& evicted) {
         if (is_current(serial)) {
+          note_fallback(from, evicted);
           // It served until it left the GPU without failing (no death was noticed during the
           // eviction): whatever failed before is behind it.
           if (!models_[from].retry_at) {
             models_[from].failures = 0;
           }
           active_.reset();
-          rest(models_[from], eviction);
+          rest(models_[from], eviction, evicted);
           retire(from);
           advance();
         }
@@ -467,8 +469,12 @@ void scheduler_state::activate_target() {
     ->request(models_[run.target].actor, deadlines_.activate() + 2 * engine_deadlines::margin,
               activate_atom_v)
     .then(
-      [this, serial = run.serial](outcome& activated) {
+      [this, serial = run.serial, target = run.target](outcome& activated) {
         if (is_current(serial)) {
+          note_fallback(target, activated);
+          if (!activated.fallback.empty()) {
+            ++models_[target].engine_starts; // a wake that fell back to a cold start
+          }
           finish_switch(activated.ok, activated.error);
         }
       },

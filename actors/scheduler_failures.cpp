@@ -69,6 +69,16 @@ void scheduler_state::revoke_leases(std::size_t model, const std::string& reason
   }
 }
 
+void scheduler_state::note_fallback(std::size_t model, const outcome& result) {
+  if (result.fallback.empty()) {
+    return;
+  }
+  auto& slot = models_[model];
+  ++slot.fallbacks_total;
+  slot.last_fallback = result.fallback;
+  log_->warn("{}: {}", slot.config.name, result.fallback);
+}
+
 void scheduler_state::note_failure(std::size_t model, const std::string& why) {
   auto& slot = models_[model];
   auto current = now();

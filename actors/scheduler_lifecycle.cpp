@@ -33,7 +33,7 @@ void scheduler_state::on_model_exit(const caf::down_msg& message) {
                 to_string(message.reason));
     revoke_leases(i, fmt::format("the model actor of {} ended", models_[i].config.name));
     retire(i);
-    models_[i].state = lifecycle::stopped;
+    rest_initially(models_[i]); // where a fresh model actor starts
     if (active_ == i) {
       active_.reset();
       ledger_.set_serving(false, now());
@@ -93,7 +93,8 @@ void scheduler_state::warm_next(std::size_t model) {
         auto& slot = models_[model];
         slot.started_once = true;
         ++slot.engine_starts;
-        rest(slot, slot.config.eviction);
+        note_fallback(model, warmed);
+        rest(slot, slot.config.eviction, warmed);
         warm_next(model + 1);
       },
       [this, name](caf::error& error) {
@@ -204,6 +205,8 @@ scheduler_snapshot scheduler_state::snapshot() const {
     model.failures_total = slot.failures_total;
     model.engine_starts = slot.engine_starts;
     model.leases_cut = slot.leases_cut;
+    model.fallbacks_total = slot.fallbacks_total;
+    model.last_fallback = slot.last_fallback;
     out.models.push_back(std::move(model));
   }
   if (active_ && !switch_) {

@@ -16,9 +16,10 @@ void scheduler_state::use_engines_of(const config::config& cfg) {
     return;
   }
   factory_
-    = [engines = vllm_engines(cfg.vllm_command, deadlines_, cfg.timeouts), deadlines = deadlines_](
+    = [engines = vllm_engines(cfg.vllm_command, deadlines_, cfg.timeouts, cfg.checkpoint),
+       deadlines = deadlines_, object_store = cfg.checkpoint && cfg.checkpoint->object_store](
         caf::actor_system& system, const config::model_config& model, caf::actor scheduler) {
-        return spawn_model(system, model, deadlines, engines, std::move(scheduler));
+        return spawn_model(system, model, deadlines, engines, std::move(scheduler), object_store);
       };
 }
 
@@ -69,6 +70,7 @@ caf::result<reload_outcome> scheduler_state::reload() {
   for (std::size_t i = 0; i < plan.added.size(); ++i) {
     model_slot slot;
     slot.config = plan.added[i];
+    rest_initially(slot);
     if (i < pending->added_gates.size()) {
       slot.gate = pending->added_gates[i];
     }
@@ -138,6 +140,7 @@ void scheduler_state::replaced(std::size_t model) {
   } else if (slot.replacement) {
     slot.config = std::move(*slot.replacement);
     slot.replacement.reset();
+    rest_initially(slot);
     slot.failures = 0;
     slot.retry_at.reset();
     supervise(model);

@@ -73,14 +73,35 @@ struct model_slot {
   std::uint64_t failures_total = 0;
   std::uint64_t engine_starts = 0;
   std::uint64_t leases_cut = 0;
+  std::uint64_t fallbacks_total = 0;
+  std::string last_fallback;
 };
 
-/// `slot` left the GPU with `eviction`: its engine rests asleep in its running process, or
-/// stopped.
+/// `slot` left the GPU with `eviction`: its engine rests stopped (the next activation is a cold
+/// start), or asleep (in its process, suspended, or checkpointed to images it is restored
+/// from).
 inline void rest(model_slot& slot, const config::eviction_policy& eviction) {
-  slot.state = eviction.process == config::process_strategy::keep_running ? lifecycle::sleeping
-                                                                          : lifecycle::stopped;
+  slot.state
+    = eviction.process == config::process_strategy::stop ? lifecycle::stopped : lifecycle::sleeping;
   slot.evicted_with = config::to_spec(eviction);
+}
+
+/// Where a model's engine is before llmux has run it: stopped, or checkpointed to the images
+/// its `checkpoint_path` names (restored on its first activation).
+inline void rest_initially(model_slot& slot) {
+  slot.state = lifecycle::stopped;
+  slot.evicted_with.clear();
+  if (slot.config.checkpoint_path) {
+    rest(slot, {slot.config.eviction.weights, config::process_strategy::checkpoint});
+  }
+}
+
+/// `slot` left the GPU as `evicted` says: with `eviction`, or stopped when that fell back.
+inline void rest(model_slot& slot, const config::eviction_policy& eviction,
+                 const outcome& evicted) {
+  rest(slot, evicted.fallback.empty()
+               ? eviction
+               : config::eviction_policy{eviction.weights, config::process_strategy::stop});
 }
 
 /// A switch the admin API asked for: it bypasses the policy and the mode (not the cooldown or
@@ -188,6 +209,8 @@ private:
   void revoke_leases(std::size_t model, const std::string& reason);
   /// The model failed (`why`): it backs off, exponentially with failures in a row.
   void note_failure(std::size_t model, const std::string& why);
+  /// Counts and logs what `result` says was done instead of what was asked, if anything.
+  void note_fallback(std::size_t model, const outcome& result);
   /// The drain of the switch numbered `serial` reached its deadline.
   void on_drain_deadline(std::uint64_t serial);
   /// The refusal for a request while `model` backs off, if it does.

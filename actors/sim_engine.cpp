@@ -1,6 +1,7 @@
 #include "actors/sim_engine.hpp"
 
-#include <optional>
+#include <algorithm>
+#include <functional>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -22,8 +23,8 @@ public:
   sim_engine_state& operator=(const sim_engine_state&) = delete;
 
   ~sim_engine_state() {
-    if (pending_) {
-      pending_->deliver(outcome::failure("simulated engine stopped"));
+    if (deliver_) {
+      deliver_("simulated engine stopped");
     }
   }
 
@@ -38,24 +39,22 @@ public:
           return outcome{};
         }
         running_ = true;
-        return operate(sim_operation::kind::start, costs_.cold_start);
+        return operate<outcome>(sim_operation::kind::start, costs_.cold_start);
       },
-      [this](sleep_atom, std::int32_t level) -> caf::result<outcome> {
-        return operate(sim_operation::kind::sleep,
-                       level == 1 ? costs_.sleep_level1 : costs_.sleep_level2);
-      },
-      [this](wake_atom, std::int32_t level) -> caf::result<outcome> {
-        auto took = level == 1   ? costs_.wake_level1
-                    : level == 2 ? costs_.wake_level2
-                                 : std::chrono::milliseconds(0);
-        return operate(sim_operation::kind::wake, took);
+      [this](run_atom, const engine_plan& plan) -> caf::result<plan_outcome> {
+        auto evicting = std::any_of(plan.steps.begin(), plan.steps.end(), [](engine_step step) {
+          return phase_of(step) == step_phase::sleep || step == engine_step::cuda_suspend
+                 || step == engine_step::criu_dump;
+        });
+        return operate<plan_outcome>(
+          evicting ? sim_operation::kind::sleep : sim_operation::kind::wake, took(plan));
       },
       [this](stop_atom) -> caf::result<outcome> {
         if (!running_) {
           return outcome{};
         }
         running_ = false;
-        return operate(sim_operation::kind::stop, costs_.stop);
+        return operate<outcome>(sim_operation::kind::stop, costs_.stop);
       },
       [](probe_atom) { return outcome{}; },
       [this](tick_atom) { finish(); },
@@ -63,22 +62,68 @@ public:
   }
 
 private:
-  caf::result<outcome> operate(sim_operation::kind what, std::chrono::milliseconds took) {
-    if (pending_) {
-      return outcome::failure("the simulated engine is busy");
+  static outcome failed(outcome, const std::string& why) {
+    return outcome::failure(why);
+  }
+  static plan_outcome failed(plan_outcome, const std::string& why) {
+    return {false, 0, why};
+  }
+
+  // How long `plan` takes: each step's cost, a level-2 wake (`wake_up` and `reload_weights`)
+  // taking `wake_level2` in all.
+  std::chrono::milliseconds took(const engine_plan& plan) const {
+    std::chrono::milliseconds total{0};
+    for (auto step : plan.steps) {
+      switch (step) {
+        case engine_step::vllm_sleep_1:
+          total += costs_.sleep_level1;
+          break;
+        case engine_step::vllm_sleep_2:
+          total += costs_.sleep_level2;
+          break;
+        case engine_step::vllm_wake_up:
+          total += costs_.wake_level1;
+          break;
+        case engine_step::reload_weights:
+          total += std::max(costs_.wake_level2 - costs_.wake_level1, std::chrono::milliseconds(0));
+          break;
+        case engine_step::cuda_suspend:
+        case engine_step::cuda_resume:
+          total += costs_.cuda_toggle;
+          break;
+        case engine_step::criu_dump:
+          total += costs_.criu_dump;
+          break;
+        case engine_step::criu_restore:
+          total += costs_.criu_restore;
+          break;
+        default:
+          break; // NCCL, cache reset, transfers: negligible here
+      }
+    }
+    return total;
+  }
+
+  template <class Result>
+  caf::result<Result> operate(sim_operation::kind what, std::chrono::milliseconds duration) {
+    if (deliver_) {
+      return failed(Result{}, "the simulated engine is busy");
     }
     current_ = {model_, what, self_->clock().now(), {}};
-    pending_ = self_->make_response_promise<outcome>();
-    self_->delayed_send(self_, took, tick_atom_v);
-    return *pending_;
+    auto promise = self_->make_response_promise<Result>();
+    deliver_ = [promise](const std::string& error) mutable {
+      promise.deliver(error.empty() ? Result{} : failed(Result{}, error));
+    };
+    self_->delayed_send(self_, duration, tick_atom_v);
+    return promise;
   }
 
   void finish() {
     current_.ended = self_->clock().now();
     timeline_->operations.push_back(current_);
-    auto promise = std::move(*pending_);
-    pending_.reset();
-    promise.deliver(outcome{});
+    auto deliver = std::move(deliver_);
+    deliver_ = nullptr;
+    deliver({});
   }
 
   engine_actor::stateful_pointer<sim_engine_state> self_;
@@ -87,7 +132,8 @@ private:
   std::shared_ptr<sim_timeline> timeline_;
   bool running_ = false;
   sim_operation current_;
-  std::optional<caf::typed_response_promise<outcome>> pending_;
+  /// Answers the operation in progress: success, or the error given.
+  std::function<void(const std::string&)> deliver_;
 };
 
 engine_actor::behavior_type sim_engine_impl(engine_actor::stateful_pointer<sim_engine_state> self,

@@ -21,6 +21,10 @@ struct sim_costs {
   /// Includes `reload_weights`.
   std::chrono::milliseconds wake_level2{31000};
   std::chrono::milliseconds stop{1000};
+  /// cuda-checkpoint suspend or resume of all the engine's processes.
+  std::chrono::milliseconds cuda_toggle{4000};
+  std::chrono::milliseconds criu_dump{20000};
+  std::chrono::milliseconds criu_restore{15000};
 };
 
 /// One engine operation as it happened on the simulated GPU.

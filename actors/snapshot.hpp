@@ -38,6 +38,10 @@ struct model_snapshot {
   std::uint64_t engine_starts = 0;
   /// Granted leases taken back before their end (engine died or hung, drain deadline).
   std::uint64_t leases_cut = 0;
+  /// Evictions and wakes that did something else than asked (a failed CRIU dump stopped the
+  /// engine, a failed restore was replaced by a cold start), and the last one's account.
+  std::uint64_t fallbacks_total = 0;
+  std::string last_fallback;
 };
 
 /// One finished switch. Durations in milliseconds; a phase that did not happen took 0.

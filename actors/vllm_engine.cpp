@@ -1,8 +1,11 @@
 #include "actors/engine.hpp"
 
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <thread>
+#include <variant>
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -14,6 +17,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/process.hpp"
+#include "checkpoint/criu.hpp"
+#include "checkpoint/cuda_checkpoint.hpp"
 #include "config/json_writer.hpp"
 #include "http/client.hpp"
 
@@ -36,6 +41,7 @@ constexpr auto sleep_attempt_timeout = 120s;
 constexpr auto wake_attempt_timeout = 30s;
 constexpr auto reload_attempt_timeout = 60s;
 constexpr auto reset_attempt_timeout = 30s;
+constexpr auto nccl_attempt_timeout = 30s;
 constexpr auto stop_grace = 10s;
 static_assert(stop_grace + 5s <= engine_deadlines::stop);
 constexpr std::size_t error_body_excerpt = 300;
@@ -69,11 +75,10 @@ public:
     }
   }
 
-  engine_actor::behavior_type make_behavior(const config::model_config& model,
-                                            const std::string& vllm_command,
-                                            const engine_deadlines& deadlines,
-                                            const config::timeouts_config& timeouts,
-                                            caf::actor owner);
+  engine_actor::behavior_type
+  make_behavior(const config::model_config& model, const std::string& vllm_command,
+                const engine_deadlines& deadlines, const config::timeouts_config& timeouts,
+                std::optional<config::checkpoint_config> checkpoint, caf::actor owner);
 
 private:
   caf::result<outcome> start();
@@ -89,7 +94,19 @@ private:
   outcome control(const std::string& what, const std::string& path, const std::string& body,
                   std::chrono::seconds attempt_timeout, engine_clock::time_point deadline,
                   int attempts = control_attempts);
-  outcome wake(std::int32_t level);
+  plan_outcome run(const engine_plan& plan);
+  outcome run_step(engine_step step, engine_clock::time_point deadline, const engine_plan& plan);
+  outcome toggle_cuda(checkpoint::cuda_direction direction, engine_clock::time_point deadline);
+  outcome dump(const engine_plan& plan, engine_clock::time_point deadline);
+  outcome restore(engine_clock::time_point deadline);
+  /// An engine that an earlier llmux restored and left running (it crashed) would hold the
+  /// port and the GPU: it is ended before this one starts anything.
+  void end_leftover_restore();
+  /// Starts the health polling (start-up) and liveness probes (running), unless they run.
+  void keep_ticking();
+  /// Spawned and adopted engines log the same way; checkpointing ones write to files CRIU can
+  /// dump.
+  process_spec output_spec() const;
   outcome stop();
   outcome probe();
 
@@ -104,6 +121,18 @@ private:
   config::timeouts_config timeouts_;
   caf::actor owner_;
   std::shared_ptr<spdlog::logger> log_;
+  std::optional<config::checkpoint_config> checkpoint_;
+  /// Where this model's images and engine logs live (with `checkpoint_`).
+  checkpoint::model_files files_;
+  /// The images the next restore reads: `checkpoint_path` until the first dump, then `files_`.
+  std::filesystem::path restore_from_;
+  /// The running process was restored from `files_.images`, which a dump with `images_plan_`
+  /// wrote: with `keep_images`, evicting it the same way again only ends it.
+  bool restored_from_images_ = false;
+  std::vector<engine_step> images_plan_;
+  /// Its CUDA state is in host memory: it cannot answer /health until resumed, and is not
+  /// probed.
+  bool suspended_ = false;
   std::unique_ptr<engine_process> process_;
   std::optional<caf::typed_response_promise<outcome>> starting_;
   engine_clock::time_point start_began_;
@@ -114,23 +143,25 @@ private:
   bool ticking_ = false;
 };
 
-engine_actor::behavior_type
-vllm_engine_state::make_behavior(const config::model_config& model, const std::string& vllm_command,
-                                 const engine_deadlines& deadlines,
-                                 const config::timeouts_config& timeouts, caf::actor owner) {
+engine_actor::behavior_type vllm_engine_state::make_behavior(
+  const config::model_config& model, const std::string& vllm_command,
+  const engine_deadlines& deadlines, const config::timeouts_config& timeouts,
+  std::optional<config::checkpoint_config> checkpoint, caf::actor owner) {
   model_ = model;
   vllm_command_ = vllm_command;
   deadlines_ = deadlines;
   timeouts_ = timeouts;
+  checkpoint_ = std::move(checkpoint);
   owner_ = std::move(owner);
   log_ = spdlog::get("model");
+  if (checkpoint_) {
+    files_ = checkpoint::files_of(*checkpoint_, model_.name);
+    restore_from_ = model_.checkpoint_path.value_or(files_.images.string());
+    end_leftover_restore();
+  }
   return {
     [this](start_atom) -> caf::result<outcome> { return start(); },
-    [this](sleep_atom, std::int32_t level) {
-      return control(fmt::format("sleep level {}", level), fmt::format("/sleep?level={}", level),
-                     "", sleep_attempt_timeout, engine_clock::now() + deadlines_.sleep);
-    },
-    [this](wake_atom, std::int32_t level) { return wake(level); },
+    [this](run_atom, const engine_plan& plan) { return run(plan); },
     [this](stop_atom) { return stop(); },
     [this](probe_atom) { return probe(); },
     [this](tick_atom) { tick(); },
@@ -144,11 +175,20 @@ caf::result<outcome> vllm_engine_state::start() {
   if (starting_) {
     return outcome::failure("a start is already running");
   }
-  process_spec spec;
+  auto spec = output_spec();
   spec.executable = vllm_command_;
   spec.arguments = config::engine_arguments(model_);
   spec.environment = {"NO_COLOR=1", "VLLM_SERVER_DEV_MODE=1"};
-  spec.log_name = model_.name;
+  if (!spec.stdout_file.empty()) {
+    // io_uring and libuv descriptors cannot be checkpointed.
+    spec.environment.insert(spec.environment.end(), {"UV_USE_IO_URING=0", "USE_LIBUV=0"});
+    std::error_code error;
+    std::filesystem::create_directories(files_.model_dir, error);
+    if (error) {
+      return outcome::failure(fmt::format("cannot create {} for the engine's logs: {}",
+                                          files_.model_dir.string(), error.message()));
+    }
+  }
   std::string error;
   process_ = engine_process::spawn(spec, error);
   if (!process_) {
@@ -158,12 +198,43 @@ caf::result<outcome> vllm_engine_state::start() {
   start_began_ = engine_clock::now();
   probe_misses_ = 0;
   hung_ = false;
+  suspended_ = false;
+  restored_from_images_ = false;
   starting_ = self_->make_response_promise<outcome>();
+  keep_ticking();
+  return *starting_;
+}
+
+process_spec vllm_engine_state::output_spec() const {
+  process_spec spec;
+  spec.log_name = model_.name;
+  // Pipes would be unix sockets, which CRIU cannot dump.
+  bool checkpointing = model_.eviction.process == config::process_strategy::checkpoint
+                       || model_.checkpoint_path.has_value();
+  if (checkpoint_ && checkpointing) {
+    spec.stdout_file = files_.stdout_log.string();
+    spec.stderr_file = files_.stderr_log.string();
+  }
+  return spec;
+}
+
+void vllm_engine_state::end_leftover_restore() {
+  auto leftover = checkpoint::leftover_restore(files_, model_.port);
+  if (!leftover) {
+    return;
+  }
+  log_->warn("{}: ending engine pid {}, restored by an earlier llmux and still running",
+             model_.name, *leftover);
+  engine_process::adopt(*leftover, {})->terminate(stop_grace);
+  std::error_code error;
+  std::filesystem::remove(files_.restore_pidfile, error);
+}
+
+void vllm_engine_state::keep_ticking() {
   if (!ticking_) {
     ticking_ = true;
     self_->delayed_send(self_, start_poll_interval, tick_atom_v);
   }
-  return *starting_;
 }
 
 // While starting: poll /health. While running: notice when the process ends by itself.
@@ -188,8 +259,9 @@ void vllm_engine_state::tick() {
       starting_.reset();
       return;
     }
-  } else if (engine_clock::now() - last_probe_
-             >= std::chrono::milliseconds(timeouts_.health_interval_ms)) {
+  } else if (!suspended_
+             && engine_clock::now() - last_probe_
+                  >= std::chrono::milliseconds(timeouts_.health_interval_ms)) {
     check_liveness();
     if (!process_) {
       return;
@@ -216,7 +288,8 @@ bool vllm_engine_state::noticed_exit() {
   if (!status) {
     return false;
   }
-  auto reason = fmt::format("engine exited with status {}", *status);
+  auto reason = *status < 0 ? std::string("engine exited")
+                            : fmt::format("engine exited with status {}", *status);
   process_.reset();
   if (starting_) {
     starting_->deliver(outcome::failure(reason + " during start-up"));
@@ -303,23 +376,176 @@ outcome vllm_engine_state::control(const std::string& what, const std::string& p
   return outcome::failure(fmt::format("{} failed: {}", what, failure));
 }
 
-outcome vllm_engine_state::wake(std::int32_t level) {
-  auto deadline = engine_clock::now() + deadlines_.wake;
-  auto woken = control("wake_up", "/wake_up", "", wake_attempt_timeout, deadline);
-  if (!woken.ok || level != 2) {
-    return woken;
+plan_outcome vllm_engine_state::run(const engine_plan& plan) {
+  plan_outcome out;
+  // Each phase's deadline starts with its first step and bounds all its steps together.
+  std::vector<std::pair<step_phase, engine_clock::time_point>> deadlines;
+  for (auto step : plan.steps) {
+    auto phase = phase_of(step);
+    auto known = std::find_if(deadlines.begin(), deadlines.end(),
+                              [phase](const auto& entry) { return entry.first == phase; });
+    if (known == deadlines.end()) {
+      deadlines.emplace_back(phase, engine_clock::now() + deadlines_.phase(phase));
+      known = deadlines.end() - 1;
+    }
+    auto began = engine_clock::now();
+    auto done = run_step(step, known->second, plan);
+    if (!done.ok) {
+      out.ok = false;
+      out.error = done.error;
+      return out;
+    }
+    log_->debug(
+      "{}: {} took {} ms", model_.name, to_string(step),
+      std::chrono::duration_cast<std::chrono::milliseconds>(engine_clock::now() - began).count());
+    ++out.completed;
   }
-  // Level 2 discarded the weights: they hold garbage until reloaded.
-  auto reloaded = control("reload_weights", "/collective_rpc", R"({"method":"reload_weights"})",
-                          reload_attempt_timeout, deadline);
-  if (!reloaded.ok) {
-    return reloaded;
+  return out;
+}
+
+outcome vllm_engine_state::run_step(engine_step step, engine_clock::time_point deadline,
+                                    const engine_plan& plan) {
+  switch (step) {
+    case engine_step::vllm_sleep_1:
+      return control("sleep level 1", "/sleep?level=1", "", sleep_attempt_timeout, deadline);
+    case engine_step::vllm_sleep_2:
+      return control("sleep level 2", "/sleep?level=2", "", sleep_attempt_timeout, deadline);
+    case engine_step::suspend_nccl:
+      return control("suspend_nccl", "/collective_rpc", R"({"method":"suspend_nccl"})",
+                     nccl_attempt_timeout, deadline);
+    case engine_step::cuda_suspend:
+      return toggle_cuda(checkpoint::cuda_direction::suspend, deadline);
+    case engine_step::criu_dump:
+      return dump(plan, deadline);
+    case engine_step::criu_restore:
+      return restore(deadline);
+    case engine_step::cuda_resume:
+      return toggle_cuda(checkpoint::cuda_direction::resume, deadline);
+    case engine_step::resume_nccl:
+      return control("resume_nccl", "/collective_rpc", R"({"method":"resume_nccl"})",
+                     nccl_attempt_timeout, deadline);
+    case engine_step::vllm_wake_up:
+      return control("wake_up", "/wake_up", "", wake_attempt_timeout, deadline);
+    case engine_step::reload_weights:
+      // Level 2 discarded the weights: they hold garbage until reloaded.
+      return control("reload_weights", "/collective_rpc", R"({"method":"reload_weights"})",
+                     reload_attempt_timeout, deadline);
+    case engine_step::reset_prefix_cache:
+      if (auto reset = control("reset_prefix_cache", "/reset_prefix_cache", "",
+                               reset_attempt_timeout, deadline);
+          !reset.ok) {
+        log_->warn("{}: {}", model_.name, reset.error); // a stale cache costs hits, not answers
+      }
+      return outcome{};
+    case engine_step::upload_images:
+    case engine_step::download_images:
+    case engine_step::stop:
+    case engine_step::cold_start:
+      break;
   }
-  if (auto reset
-      = control("reset_prefix_cache", "/reset_prefix_cache", "", reset_attempt_timeout, deadline);
-      !reset.ok) {
-    log_->warn("{}: {}", model_.name, reset.error);
+  return outcome::failure(fmt::format("{} is not a step this engine runs", to_string(step)));
+}
+
+outcome vllm_engine_state::toggle_cuda(checkpoint::cuda_direction direction,
+                                       engine_clock::time_point deadline) {
+  if (!checkpoint_) {
+    return outcome::failure(
+      "cuda-checkpoint needs the top-level \"checkpoint\" section (cuda_checkpoint_path)");
   }
+  if (!process_ || noticed_exit()) {
+    return outcome::failure("the engine is not running");
+  }
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - engine_clock::now());
+  if (auto error = checkpoint::toggle_tree(checkpoint_->cuda_checkpoint_path, process_->pid(),
+                                           direction, left)) {
+    return outcome::failure(*error);
+  }
+  suspended_ = direction == checkpoint::cuda_direction::suspend;
+  last_probe_ = engine_clock::now();
+  return outcome{};
+}
+
+outcome vllm_engine_state::dump(const engine_plan& plan, engine_clock::time_point deadline) {
+  if (!checkpoint_) {
+    return outcome::failure("a CRIU checkpoint needs the top-level \"checkpoint\" section");
+  }
+  if (!process_ || noticed_exit()) {
+    return outcome::failure("the engine is not running");
+  }
+  // Restored from these very images and evicted the same way: dumping again would write what
+  // they already hold (the sleep dropped the KV cache), so the process only ends.
+  if (checkpoint_->keep_images && restored_from_images_ && plan.steps == images_plan_
+      && checkpoint::has_images(files_.images)) {
+    log_->info("{}: its images in {} still hold this engine; ending it without a new dump",
+               model_.name, files_.images.string());
+    process_->terminate(0ms);
+    process_.reset();
+    restore_from_ = files_.images;
+    return outcome{};
+  }
+  auto began = engine_clock::now();
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - began);
+  if (auto error = checkpoint::dump(*checkpoint_, files_.images, process_->pid(), left)) {
+    return outcome::failure(*error); // the process may live on: the model actor stops it
+  }
+  // CRIU ends the dumped tree; whatever is left of it goes too.
+  process_->terminate(0ms);
+  process_.reset();
+  restore_from_ = files_.images;
+  images_plan_ = plan.steps;
+  restored_from_images_ = false;
+  log_->info(
+    "{}: checkpointed to {} ({} MiB) in {} ms", model_.name, files_.images.string(),
+    checkpoint::directory_bytes(files_.images) >> 20,
+    std::chrono::duration_cast<std::chrono::milliseconds>(engine_clock::now() - began).count());
+  return outcome{};
+}
+
+outcome vllm_engine_state::restore(engine_clock::time_point deadline) {
+  if (!checkpoint_) {
+    return outcome::failure("a CRIU restore needs the top-level \"checkpoint\" section");
+  }
+  if (process_ && !noticed_exit()) {
+    return outcome::failure("the engine is already running");
+  }
+  auto began = engine_clock::now();
+  auto left = [deadline] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - engine_clock::now());
+  };
+  auto restored = checkpoint::restore(*checkpoint_, restore_from_, files_.restore_pidfile, left());
+  if (auto* error = std::get_if<std::string>(&restored)) {
+    return outcome::failure(*error);
+  }
+  auto pid = std::get<pid_t>(restored);
+  process_ = engine_process::adopt(pid, output_spec());
+  std::optional<std::string> unhealthy = "not probed yet";
+  while (unhealthy && left() > 0ms && !process_->exit_status()) {
+    unhealthy = health_failure(left());
+    if (unhealthy) {
+      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(start_poll_interval, left()));
+    }
+  }
+  if (unhealthy) {
+    auto why = process_->exit_status() ? std::string("it exited") : *unhealthy;
+    process_->terminate(0ms);
+    process_.reset();
+    return outcome::failure(fmt::format("the engine restored from {} did not become healthy: {}",
+                                        restore_from_.string(), why));
+  }
+  restored_from_images_ = restore_from_ == files_.images;
+  if (restored_from_images_ && !checkpoint_->keep_images) {
+    std::error_code error;
+    std::filesystem::remove_all(files_.images, error);
+    restored_from_images_ = false;
+  }
+  log_->info(
+    "{}: restored from {} as pid {} in {} ms", model_.name, restore_from_.string(), pid,
+    std::chrono::duration_cast<std::chrono::milliseconds>(engine_clock::now() - began).count());
+  probe_misses_ = 0;
+  hung_ = false;
+  suspended_ = false;
+  last_probe_ = engine_clock::now();
+  keep_ticking();
   return outcome{};
 }
 
@@ -366,17 +592,22 @@ outcome vllm_engine_state::stop() {
 engine_actor::behavior_type vllm_engine_impl(engine_actor::stateful_pointer<vllm_engine_state> self,
                                              config::model_config model, std::string vllm_command,
                                              engine_deadlines deadlines,
-                                             config::timeouts_config timeouts, caf::actor owner) {
-  return self->state.make_behavior(model, vllm_command, deadlines, timeouts, std::move(owner));
+                                             config::timeouts_config timeouts,
+                                             std::optional<config::checkpoint_config> checkpoint,
+                                             caf::actor owner) {
+  return self->state.make_behavior(model, vllm_command, deadlines, timeouts, std::move(checkpoint),
+                                   std::move(owner));
 }
 
 } // namespace
 
 engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_config& model,
                                const std::string& vllm_command, const engine_deadlines& deadlines,
-                               const config::timeouts_config& timeouts, caf::actor owner) {
+                               const config::timeouts_config& timeouts,
+                               const std::optional<config::checkpoint_config>& checkpoint,
+                               caf::actor owner) {
   return system.spawn<caf::detached>(vllm_engine_impl, model, vllm_command, deadlines, timeouts,
-                                     std::move(owner));
+                                     checkpoint, std::move(owner));
 }
 
 } // namespace llmux::actors

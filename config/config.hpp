@@ -45,6 +45,8 @@ inline constexpr std::uint64_t default_sleep_timeout_secs = 120;
 inline constexpr std::uint64_t default_wake_timeout_secs = 120;
 inline constexpr std::uint64_t default_failure_backoff_secs = 2;
 inline constexpr std::uint64_t default_failure_backoff_max_secs = 120;
+inline constexpr std::uint64_t default_checkpoint_timeout_secs = 900;
+inline constexpr std::uint64_t default_transfer_timeout_secs = 3600;
 
 /// The switch policies `policy.policy_type` may name.
 inline constexpr std::array<std::string_view, 4> policy_types{"fifo", "cost_aware", "time_slice",
@@ -69,6 +71,9 @@ struct checkpoint_config {
   std::string cuda_checkpoint_path{default_cuda_checkpoint_path};
   bool keep_images = default_keep_images;
   std::optional<object_store_config> object_store;
+  /// Before a wake, processes that hold GPU memory and that llmux did not start are reported;
+  /// with this set they are also killed (SIGKILL), one by one.
+  bool kill_strays = false;
 
   friend bool operator==(const checkpoint_config&, const checkpoint_config&) = default;
 };
@@ -136,6 +141,11 @@ struct timeouts_config {
   std::uint64_t client_write_timeout_secs = default_client_write_timeout_secs;
   /// Longest a keep-alive connection may stay idle, and a request may take to arrive (408).
   std::uint64_t client_idle_timeout_secs = default_client_idle_timeout_secs;
+  /// Longest one CRIU dump or restore (its health check included), or one cuda-checkpoint
+  /// suspend or resume of all the engine's processes, may take; then the step has failed.
+  std::uint64_t checkpoint_timeout_secs = default_checkpoint_timeout_secs;
+  /// Longest moving one model's images to or from the object store may take.
+  std::uint64_t transfer_timeout_secs = default_transfer_timeout_secs;
   /// A model whose start or wake failed is not tried again for this long, doubling with each
   /// failure in a row ...
   std::uint64_t failure_backoff_secs = default_failure_backoff_secs;

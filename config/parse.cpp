@@ -29,11 +29,12 @@ constexpr std::array<std::string_view, 13> top_level_keys{
   "models",      "policy",   "port",         "metrics_port", "admin_port", "admin_host",
   "admin_token", "api_keys", "vllm_command", "checkpoint",   "warmup",     "startup_timeout_secs",
   "timeouts"};
-constexpr std::array<std::string_view, 11> timeouts_keys{
+constexpr std::array<std::string_view, 13> timeouts_keys{
   "health_interval_ms",       "health_timeout_ms",         "health_misses",
   "drain_timeout_secs",       "sleep_timeout_secs",        "wake_timeout_secs",
   "engine_idle_timeout_secs", "client_write_timeout_secs", "client_idle_timeout_secs",
-  "failure_backoff_secs",     "failure_backoff_max_secs"};
+  "failure_backoff_secs",     "failure_backoff_max_secs",  "checkpoint_timeout_secs",
+  "transfer_timeout_secs"};
 constexpr std::array<std::string_view, 7> model_keys{
   "model_path", "port", "extra_args", "eviction", "checkpoint_path", "max_concurrent_requests",
   "api_keys"};
@@ -42,9 +43,9 @@ constexpr std::array<std::string_view, 10> policy_keys{
   "policy_type",      "request_timeout_secs", "drain_before_switch", "eviction",
   "min_active_secs",  "coalesce_window_ms",   "amortization_factor", "max_wait_secs",
   "tick_interval_ms", "min_quantum_ms"};
-constexpr std::array<std::string_view, 6> checkpoint_keys{"criu_path",   "cuda_plugin_dir",
-                                                          "images_dir",  "cuda_checkpoint_path",
-                                                          "keep_images", "object_store"};
+constexpr std::array<std::string_view, 7> checkpoint_keys{
+  "criu_path",   "cuda_plugin_dir", "images_dir", "cuda_checkpoint_path",
+  "keep_images", "object_store",    "kill_strays"};
 constexpr std::array<std::string_view, 5> object_store_keys{"endpoint", "bucket", "access_key",
                                                             "secret_key", "region"};
 
@@ -172,6 +173,7 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
     read(reader, "cuda_checkpoint_path", field.cuda_checkpoint_path);
     read(reader, "keep_images", field.keep_images);
     read_optional(reader, "object_store", field.object_store);
+    read(reader, "kill_strays", field.kill_strays);
   });
 }
 
@@ -229,6 +231,8 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
     read(reader, "client_idle_timeout_secs", field.client_idle_timeout_secs);
     read(reader, "failure_backoff_secs", field.failure_backoff_secs);
     read(reader, "failure_backoff_max_secs", field.failure_backoff_max_secs);
+    read(reader, "checkpoint_timeout_secs", field.checkpoint_timeout_secs);
+    read(reader, "transfer_timeout_secs", field.transfer_timeout_secs);
   });
 }
 

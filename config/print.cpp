@@ -72,6 +72,8 @@ void write_object(json_writer& out, const timeouts_config& timeouts) {
   put(out, "client_idle_timeout_secs", timeouts.client_idle_timeout_secs);
   put(out, "failure_backoff_secs", timeouts.failure_backoff_secs);
   put(out, "failure_backoff_max_secs", timeouts.failure_backoff_max_secs);
+  put(out, "checkpoint_timeout_secs", timeouts.checkpoint_timeout_secs);
+  put(out, "transfer_timeout_secs", timeouts.transfer_timeout_secs);
 }
 
 void write_object(json_writer& out, const object_store_config& store) {
@@ -89,6 +91,7 @@ void write_object(json_writer& out, const checkpoint_config& checkpoint) {
   put(out, "cuda_checkpoint_path", checkpoint.cuda_checkpoint_path);
   put(out, "keep_images", checkpoint.keep_images);
   put(out, "object_store", checkpoint.object_store);
+  put(out, "kill_strays", checkpoint.kill_strays);
 }
 
 void write_object(json_writer& out, const config& cfg) {

@@ -155,7 +155,9 @@ void check_scalars(const config& cfg, diagnostics& out) {
                              {timeouts.engine_idle_timeout_secs, "engine_idle_timeout_secs"},
                              {timeouts.client_write_timeout_secs, "client_write_timeout_secs"},
                              {timeouts.client_idle_timeout_secs, "client_idle_timeout_secs"},
-                             {timeouts.failure_backoff_secs, "failure_backoff_secs"}}) {
+                             {timeouts.failure_backoff_secs, "failure_backoff_secs"},
+                             {timeouts.checkpoint_timeout_secs, "checkpoint_timeout_secs"},
+                             {timeouts.transfer_timeout_secs, "transfer_timeout_secs"}}) {
     if (value == 0) {
       out.error(fmt::format("timeouts.{}", name), "must be at least 1");
     }

@@ -111,6 +111,11 @@ std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& sn
                     "Requests cut before their end: the engine died or hung, or a drain reached "
                     "its deadline.",
                     MetricType::Counter);
+  auto fallbacks = family("llmux_eviction_fallbacks_total",
+                          "Evictions and wakes that did something else than asked: a failed "
+                          "cuda-checkpoint or CRIU dump stopped the engine, a failed restore was "
+                          "replaced by a cold start.",
+                          MetricType::Counter);
   for (const auto& model : snapshot.models) {
     add(in_flight, {{"model", model.name}}, static_cast<double>(model.in_flight));
     add(queue, {{"model", model.name}}, static_cast<double>(model.waiting));
@@ -123,6 +128,7 @@ std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& sn
     add(failures, {{"model", model.name}}, static_cast<double>(model.failures_total));
     add(starts, {{"model", model.name}}, static_cast<double>(model.engine_starts));
     add(cut, {{"model", model.name}}, static_cast<double>(model.leases_cut));
+    add(fallbacks, {{"model", model.name}}, static_cast<double>(model.fallbacks_total));
   }
   auto costs = family("llmux_switch_cost_estimate_seconds",
                       "Measured switch cost per direction (moving average).", MetricType::Gauge);
@@ -141,7 +147,7 @@ std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& sn
   add(manual, {}, snapshot.mode == actors::serving_mode::manual ? 1 : 0);
   std::vector<MetricFamily> out;
   for (auto* each : {&in_flight, &queue, &active, &state, &backoff, &failures, &starts, &cut,
-                     &costs, &serving, &switching, &in_switch, &manual}) {
+                     &fallbacks, &costs, &serving, &switching, &in_switch, &manual}) {
     out.push_back(std::move(*each));
   }
   return out;

@@ -50,6 +50,10 @@ void write_model(json_writer& out, const actors::model_snapshot& model) {
   out.integer(model.engine_starts);
   out.key("leases_cut");
   out.integer(model.leases_cut);
+  out.key("fallbacks_total");
+  out.integer(model.fallbacks_total);
+  out.key("last_fallback");
+  string_or_null(out, model.last_fallback);
   out.end_object();
 }
 

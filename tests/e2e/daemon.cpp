@@ -143,8 +143,10 @@ std::filesystem::path daemon_test::write_config(const std::vector<test_model>& m
                                                 const std::string& top_level) {
   std::string entries;
   for (const auto& model : models) {
-    auto port = engine_port(model.name);
-    if (port == 0) {
+    auto port = model.port != 0 ? model.port : engine_port(model.name);
+    if (model.port != 0 && engine_port(model.name) == 0) {
+      engine_ports_.emplace_back(model.name, port);
+    } else if (port == 0) {
       port = free_port();
       engine_ports_.emplace_back(model.name, port);
     }
@@ -162,9 +164,9 @@ std::filesystem::path daemon_test::write_config(const std::vector<test_model>& m
                            i + 1 == model.api_keys.size() ? "]" : "");
     }
     entries += fmt::format(R"({}"{}":{{"model_path":"org/{}","port":{},"eviction":"{}",)"
-                           R"("extra_args":[{}]{}}})",
+                           R"("extra_args":[{}]{}{}}})",
                            entries.empty() ? "" : ",", model.name, model.name, port, model.eviction,
-                           quoted, limit);
+                           quoted, limit, model.more.empty() ? "" : "," + model.more);
   }
   auto config_path = scratch_ / "llmux.json";
   // Metrics stay off unless the test configures them (the default port would collide).

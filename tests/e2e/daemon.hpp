@@ -25,6 +25,10 @@ struct test_model {
   std::optional<std::uint64_t> max_concurrent_requests = {};
   /// Keys that open only this model.
   std::vector<std::string> api_keys = {};
+  /// Its engine's port; 0: a free one (kept across `write_config` calls).
+  std::uint16_t port = 0;
+  /// More members of its object in the configuration, as JSON (`"checkpoint_path":"..."`).
+  std::string more = {};
 };
 
 /// A running llmux.

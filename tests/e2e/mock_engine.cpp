@@ -1,5 +1,6 @@
 #include "tests/e2e/mock_engine.hpp"
 
+#include <algorithm>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -13,8 +14,10 @@ std::vector<std::string> mock_engine_test::environment(bool dev_mode) const {
 
 mock_engine mock_engine_test::start(const std::string& model, std::vector<std::string> args,
                                     std::vector<std::string> extra_environment, bool wait_ready) {
-  std::vector<std::string> argv{LLMUX_MOCK_VLLM,  "serve", model, "--port", "0",
-                                "--mock-profile", "fast"};
+  std::vector<std::string> argv{LLMUX_MOCK_VLLM, "serve", model, "--mock-profile", "fast"};
+  if (std::find(args.begin(), args.end(), "--port") == args.end()) {
+    argv.insert(argv.end(), {"--port", "0"});
+  }
   argv.insert(argv.end(), args.begin(), args.end());
   auto env = environment();
   env.insert(env.end(), extra_environment.begin(), extra_environment.end());

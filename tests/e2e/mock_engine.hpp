@@ -48,8 +48,8 @@ protected:
   /// The environment every engine and tool of this test sees: its own GPU registry.
   std::vector<std::string> environment(bool dev_mode = true) const;
 
-  /// Starts `mock-vllm serve MODEL --port 0 --mock-profile fast ARGS...` and waits until it
-  /// listens (or only until it has bound its port).
+  /// Starts `mock-vllm serve MODEL --mock-profile fast ARGS...` (on a free port unless ARGS
+  /// name one) and waits until it listens (or only until it has bound its port).
   mock_engine start(const std::string& model, std::vector<std::string> args = {},
                     std::vector<std::string> extra_environment = {}, bool wait_ready = true);
 

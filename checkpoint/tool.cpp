@@ -1,0 +1,181 @@
+#include "checkpoint/tool.hpp"
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <optional>
+#include <poll.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace llmux::checkpoint {
+
+namespace {
+
+constexpr std::size_t failure_excerpt = 600;
+
+int decode_status(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string last_lines(const std::string& text) {
+  auto end = text.find_last_not_of(" \n\r\t");
+  if (end == std::string::npos) {
+    return {};
+  }
+  auto trimmed = text.substr(0, end + 1);
+  return trimmed.size() <= failure_excerpt
+           ? trimmed
+           : "..." + trimmed.substr(trimmed.size() - failure_excerpt);
+}
+
+[[noreturn]] void exec_tool(const std::vector<std::string>& argv, int out_fd, int err_fd) {
+  ::setpgid(0, 0);
+  int null = ::open("/dev/null", O_RDONLY);
+  ::dup2(null, 0);
+  ::dup2(out_fd, 1);
+  ::dup2(err_fd, 2);
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  std::vector<char*> args;
+  for (const auto& argument : argv) {
+    args.push_back(const_cast<char*>(argument.c_str()));
+  }
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  auto message = fmt::format("cannot run '{}': {}\n", argv.front(), std::strerror(errno));
+  auto ignored = ::write(2, message.data(), message.size());
+  (void)ignored;
+  std::_Exit(127);
+}
+
+} // namespace
+
+std::string tool_result::failure() const {
+  if (timed_out) {
+    return "timed out";
+  }
+  if (auto text = last_lines(err); !text.empty()) {
+    return text;
+  }
+  if (auto text = last_lines(out); !text.empty()) {
+    return text;
+  }
+  return fmt::format("exit status {}", status);
+}
+
+tool_result run_tool(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  tool_result result;
+  if (argv.empty()) {
+    result.err = "no command";
+    return result;
+  }
+  int out[2];
+  int err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    result.err = fmt::format("cannot create a pipe: {}", std::strerror(errno));
+    return result;
+  }
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    result.err = fmt::format("cannot create a pipe: {}", std::strerror(errno));
+    ::close(out[0]);
+    ::close(out[1]);
+    return result;
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    exec_tool(argv, out[1], err[1]);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  if (pid < 0) {
+    result.err = fmt::format("fork failed: {}", std::strerror(errno));
+    ::close(out[0]);
+    ::close(err[0]);
+    return result;
+  }
+  ::setpgid(pid, pid);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::array<pollfd, 2> fds{{{out[0], POLLIN, 0}, {err[0], POLLIN, 0}}};
+  std::array<std::string*, 2> sinks{&result.out, &result.err};
+  std::optional<int> exited;
+  char buffer[4096];
+  auto drain = [&](int wait_ms) {
+    if (::poll(fds.data(), fds.size(), wait_ms) <= 0) {
+      return false;
+    }
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) {
+        continue;
+      }
+      auto got = ::read(fds[i].fd, buffer, sizeof buffer);
+      if (got > 0) {
+        sinks[i]->append(buffer, static_cast<std::size_t>(got));
+      } else if (got == 0 || errno != EINTR) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+      }
+    }
+    return true;
+  };
+  auto pipes_open = [&] { return fds[0].fd >= 0 || fds[1].fd >= 0; };
+  // Until the tool has exited and said everything; a descendant that keeps the pipes open (a
+  // restored engine, say) does not hold the step up once the tool itself is gone.
+  while (!exited || pipes_open()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      result.timed_out = true;
+      break;
+    }
+    if (exited) {
+      if (!drain(0)) {
+        break;
+      }
+      continue;
+    }
+    if (pipes_open()) {
+      drain(static_cast<int>(std::min<long>(left.count(), 100)));
+    } else {
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(10)));
+    }
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      exited = decode_status(status);
+    }
+  }
+  for (auto& fd : fds) {
+    if (fd.fd >= 0) {
+      ::close(fd.fd);
+    }
+  }
+  if (!exited) {
+    ::kill(-pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    exited = decode_status(status);
+  }
+  result.status = *exited;
+  return result;
+}
+
+std::vector<std::string> privileged(std::vector<std::string> argv, bool root) {
+  if (!root) {
+    argv.insert(argv.begin(), {"sudo", "-n"});
+  }
+  return argv;
+}
+
+std::vector<std::string> privileged(std::vector<std::string> argv) {
+  return privileged(std::move(argv), ::geteuid() == 0);
+}
+
+} // namespace llmux::checkpoint

@@ -1,0 +1,330 @@
+// The eviction matrix end to end: llmux over mock-vllm engines with the fake nvidia-smi,
+// cuda-checkpoint and criu. Each cell frees the GPU as README's matrix says, the answers after
+// the wake (or restore) equal those before, and failing tools fall back without losing the
+// request.
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "tests/e2e/daemon.hpp"
+
+namespace llmux::testing_support {
+namespace {
+
+namespace fs = std::filesystem;
+
+class checkpoint_test : public daemon_test {
+protected:
+  // A restored engine is nobody's child (CRIU restores it detached), so killing llmux at the
+  // end of a test leaves it running: whatever this test restored ends here.
+  void TearDown() override {
+    auto mark = std::string(scratch_ / "");
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      auto name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) {
+        continue;
+      }
+      std::ifstream file(entry.path() / "cmdline");
+      std::string command_line((std::istreambuf_iterator<char>(file)), {});
+      if (command_line.find("--mock-restore-from") != std::string::npos
+          && command_line.find(mark) != std::string::npos) {
+        ::kill(std::stoi(name), SIGKILL);
+      }
+    }
+  }
+
+  /// The `checkpoint` section over the fakes (or the given tools) and this test's images.
+  std::string checkpoint_section(const std::string& criu = {},
+                                 const std::string& cuda_checkpoint = {}) const {
+    return fmt::format(
+      R"("checkpoint": {{"criu_path": "{}", "cuda_checkpoint_path": "{}", "images_dir": "{}"}})",
+      criu.empty() ? fake("criu") : criu,
+      cuda_checkpoint.empty() ? fake("cuda-checkpoint") : cuda_checkpoint, images_dir());
+  }
+
+  static std::string fake(const std::string& tool) {
+    return std::string(LLMUX_FAKES_BIN) + "/" + tool;
+  }
+
+  std::string images_dir() const {
+    return scratch_ / "checkpoints";
+  }
+
+  /// A tool that fails (exit 1, an error on stderr) when its arguments contain `when`, and
+  /// otherwise runs the fake.
+  std::string failing_tool(const std::string& tool, const std::string& when) {
+    auto path = fs::path(scratch_ / ("failing-" + tool));
+    std::ofstream(path) << fmt::format("#!/bin/sh\ncase \" $* \" in *\" {} \"*) echo \"Error: "
+                                       "injected {} failure\" >&2; exit 1;; esac\nexec {} \"$@\"\n",
+                                       when, tool, fake(tool));
+    fs::permissions(path, fs::perms::owner_all);
+    return path.string();
+  }
+
+  /// GPU memory held by `model`'s engine process, as nvidia-smi lists it; -1 when no process
+  /// of it runs.
+  long engine_gpu_mib(const std::string& model) {
+    auto pid = engine_pid(engine_port(model));
+    if (pid <= 0) {
+      return -1;
+    }
+    auto apps = run_tool("nvidia-smi",
+                         {"--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"});
+    EXPECT_EQ(apps.status, 0) << apps.output;
+    auto prefix = std::to_string(pid) + ", ";
+    for (std::size_t at = 0; at < apps.output.size();) {
+      auto end = apps.output.find('\n', at);
+      auto line = apps.output.substr(at, end - at);
+      if (line.starts_with(prefix)) {
+        return std::stol(line.substr(prefix.size()));
+      }
+      at = end == std::string::npos ? apps.output.size() : end + 1;
+    }
+    return 0; // running, nothing on the GPU
+  }
+
+  static std::size_t files_in(const fs::path& dir) {
+    std::error_code error;
+    if (!fs::is_directory(dir, error)) {
+      return 0;
+    }
+    return static_cast<std::size_t>(
+      std::distance(fs::directory_iterator(dir, error), fs::directory_iterator()));
+  }
+
+  /// The model's entry in `/llmux/status`.
+  static simdjson::dom::element model_status(const running_daemon& daemon,
+                                             simdjson::dom::parser& parser,
+                                             const std::string& model) {
+    return daemon.status(parser)["models"][model];
+  }
+};
+
+class eviction_matrix : public checkpoint_test,
+                        public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(eviction_matrix, frees_the_gpu_as_documented_and_answers_the_same_after_the_wake) {
+  auto cell = GetParam();
+  auto weights = cell.substr(0, cell.find('+'));
+  auto process = cell.substr(cell.find('+') + 1);
+  auto daemon = start_daemon({{"alpha", cell}, {"beta", "retain+stop"}}, R"("min_active_secs": 0)",
+                             checkpoint_section());
+  auto before = daemon.chat("alpha");
+  ASSERT_EQ(before.status, 200) << before.body;
+  auto awake_mib = engine_gpu_mib("alpha");
+  ASSERT_GT(awake_mib, 0);
+
+  ASSERT_EQ(daemon.chat("beta").status, 200); // alpha leaves the GPU
+  auto evicted_mib = engine_gpu_mib("alpha");
+  if (process == "keep_running") {
+    if (weights == "retain") {
+      EXPECT_EQ(evicted_mib, awake_mib); // nothing moves
+    } else {
+      // Weights and KV cache leave; the CUDA context (about 500 MiB) stays.
+      EXPECT_GT(evicted_mib, 0);
+      EXPECT_LT(evicted_mib, 1024);
+    }
+  } else if (process == "cuda_suspend") {
+    EXPECT_EQ(evicted_mib, 0); // the process lives on, all its GPU state in host memory
+  } else {
+    EXPECT_EQ(evicted_mib, -1); // the process is gone
+  }
+  auto images = fs::path(images_dir()) / "alpha" / "images";
+  EXPECT_EQ(files_in(images) > 0, process == "checkpoint") << images;
+  simdjson::dom::parser parser;
+  auto status = model_status(daemon, parser, "alpha");
+  EXPECT_EQ(text_at(status["evicted_with"]), cell);
+  EXPECT_EQ(text_at(status["state"]), process == "stop" ? "stopped" : "sleeping");
+  EXPECT_EQ(number_at(status["fallbacks_total"]), 0u);
+
+  auto after = daemon.chat("alpha");
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(answer_content(after), answer_content(before));
+  EXPECT_EQ(engine_gpu_mib("alpha"), awake_mib);
+  simdjson::dom::parser again;
+  auto woken = model_status(daemon, again, "alpha");
+  EXPECT_EQ(number_at(woken["fallbacks_total"]), 0u);
+  // Only stop cold-starts the engine again.
+  EXPECT_EQ(number_at(woken["engine_starts"]), process == "stop" ? 2u : 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(every_cell, eviction_matrix,
+                         ::testing::Values("retain+keep_running", "offload+keep_running",
+                                           "discard+keep_running", "retain+cuda_suspend",
+                                           "offload+cuda_suspend", "discard+cuda_suspend",
+                                           "retain+checkpoint", "offload+checkpoint",
+                                           "discard+checkpoint", "retain+stop", "offload+stop",
+                                           "discard+stop"),
+                         [](const auto& info) {
+                           auto name = info.param;
+                           name[name.find('+')] = '_';
+                           return name;
+                         });
+
+TEST_F(checkpoint_test, a_failing_cuda_checkpoint_stops_the_engine_instead_and_says_so) {
+  auto metrics = free_port();
+  auto daemon = start_daemon(
+    {{"alpha", "offload+cuda_suspend"}, {"beta", "retain+stop"}}, R"("min_active_secs": 0)",
+    fmt::format(R"({}, "metrics_port": {})",
+                checkpoint_section({}, failing_tool("cuda-checkpoint", "--toggle")), metrics));
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  EXPECT_EQ(engine_gpu_mib("alpha"), -1); // stopped: the GPU is free all the same
+  simdjson::dom::parser parser;
+  auto status = model_status(daemon, parser, "alpha");
+  EXPECT_EQ(text_at(status["state"]), "stopped");
+  EXPECT_EQ(number_at(status["fallbacks_total"]), 1u);
+  auto fallback = std::string(text_at(status["last_fallback"]));
+  EXPECT_NE(fallback.find("cuda-checkpoint suspend failed"), std::string::npos) << fallback;
+  EXPECT_NE(fallback.find("injected cuda-checkpoint failure"), std::string::npos) << fallback;
+  EXPECT_EQ(
+    metric_sample(scrape_metrics(metrics), R"(llmux_eviction_fallbacks_total{model="alpha"})"), 1);
+  EXPECT_EQ(daemon.chat("alpha").status, 200); // a cold start
+}
+
+TEST_F(checkpoint_test, a_failing_criu_dump_stops_the_engine_instead) {
+  auto daemon
+    = start_daemon({{"alpha", "discard+checkpoint"}, {"beta", "retain+stop"}},
+                   R"("min_active_secs": 0)", checkpoint_section(failing_tool("criu", "dump")));
+  auto before = daemon.chat("alpha");
+  ASSERT_EQ(before.status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  EXPECT_EQ(engine_gpu_mib("alpha"), -1);
+  simdjson::dom::parser parser;
+  auto status = model_status(daemon, parser, "alpha");
+  EXPECT_EQ(text_at(status["state"]), "stopped");
+  auto fallback = std::string(text_at(status["last_fallback"]));
+  EXPECT_NE(fallback.find("CRIU dump failed"), std::string::npos) << fallback;
+  auto after = daemon.chat("alpha");
+  ASSERT_EQ(after.status, 200);
+  EXPECT_EQ(answer_content(after), answer_content(before));
+}
+
+TEST_F(checkpoint_test, a_failing_criu_restore_starts_the_engine_cold_and_serves_the_request) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+checkpoint"}, {"beta", "retain+stop"}},
+                   R"("min_active_secs": 0)", checkpoint_section(failing_tool("criu", "restore")));
+  auto before = daemon.chat("alpha");
+  ASSERT_EQ(before.status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  auto after = daemon.chat("alpha"); // the restore fails; the same request is served all the same
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(answer_content(after), answer_content(before));
+  simdjson::dom::parser parser;
+  auto status = model_status(daemon, parser, "alpha");
+  EXPECT_EQ(text_at(status["state"]), "active");
+  EXPECT_EQ(number_at(status["fallbacks_total"]), 1u);
+  EXPECT_EQ(number_at(status["engine_starts"]), 2u);
+  auto fallback = std::string(text_at(status["last_fallback"]));
+  EXPECT_NE(fallback.find("CRIU restore failed"), std::string::npos) << fallback;
+  EXPECT_NE(fallback.find("injected criu failure"), std::string::npos) << fallback;
+  EXPECT_NE(fallback.find("started the engine cold instead"), std::string::npos) << fallback;
+}
+
+// A checkpoint made beforehand (as `--checkpoint` makes one) is restored on the first request
+// instead of a cold start.
+TEST_F(checkpoint_test, checkpoint_path_is_restored_on_the_first_request) {
+  auto port = free_port();
+  auto engine = start("org/alpha", {"--port", std::to_string(port), "--enable-sleep-mode"});
+  auto expected = chat_answer(engine);
+  auto prepared = scratch_ / "prepared/images";
+  auto dump = run_tool(
+    "criu", {"dump", "--images-dir", prepared, "--tree", std::to_string(engine.process->pid())});
+  ASSERT_EQ(dump.status, 0) << dump.output;
+  ASSERT_TRUE(engine.process->wait_exit(10s));
+
+  auto daemon = start_daemon({{"alpha",
+                               "retain+checkpoint",
+                               {},
+                               {},
+                               {},
+                               port,
+                               fmt::format(R"("checkpoint_path": "{}")", prepared)},
+                              {"beta", "retain+stop"}},
+                             R"("min_active_secs": 0)", checkpoint_section());
+  simdjson::dom::parser parser;
+  auto resting = model_status(daemon, parser, "alpha");
+  EXPECT_EQ(text_at(resting["state"]), "sleeping");
+  EXPECT_EQ(text_at(resting["evicted_with"]), "retain+checkpoint");
+  auto answer = daemon.chat("alpha");
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(answer_content(answer), expected);
+  simdjson::dom::parser again;
+  auto served = model_status(daemon, again, "alpha");
+  EXPECT_EQ(number_at(served["engine_starts"]), 0u); // restored, never started cold
+  EXPECT_EQ(number_at(served["fallbacks_total"]), 0u);
+  EXPECT_TRUE(daemon.process->wait_for_text("restored from " + prepared, 2s));
+  // Evicted again, it goes to its own images directory; the prepared checkpoint stays as it was.
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  EXPECT_GT(files_in(fs::path(images_dir()) / "alpha" / "images"), 0u);
+  EXPECT_GT(files_in(prepared), 0u);
+  EXPECT_EQ(answer_content(daemon.chat("alpha")), expected);
+}
+
+// With keep_images, a model restored from its images and evicted the same way again is only
+// ended: the images already hold it.
+TEST_F(checkpoint_test, kept_images_are_reused_by_the_next_eviction) {
+  auto daemon = start_daemon({{"alpha", "discard+checkpoint"}, {"beta", "retain+stop"}},
+                             R"("min_active_secs": 0)", checkpoint_section());
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);  // dumped
+  ASSERT_EQ(daemon.chat("alpha").status, 200); // restored
+  ASSERT_EQ(daemon.chat("beta").status, 200);  // ended, not dumped again
+  EXPECT_TRUE(daemon.process->wait_for_text("still hold this engine", 2s));
+  auto answer = daemon.chat("alpha"); // restored from the same images
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  simdjson::dom::parser parser;
+  EXPECT_EQ(number_at(model_status(daemon, parser, "alpha")["engine_starts"]), 1u);
+}
+
+TEST_F(checkpoint_test, without_keep_images_the_images_go_after_the_restore) {
+  auto section = checkpoint_section();
+  section.insert(section.size() - 1, R"(, "keep_images": false)");
+  auto daemon = start_daemon({{"alpha", "discard+checkpoint"}, {"beta", "retain+stop"}},
+                             R"("min_active_secs": 0)", section);
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  auto images = fs::path(images_dir()) / "alpha" / "images";
+  EXPECT_GT(files_in(images), 0u);
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  EXPECT_EQ(files_in(images), 0u);
+}
+
+// A restored engine is not llmux's child, yet it ends with llmux; one left running by an llmux
+// that was killed is ended by the next llmux before it starts anything.
+TEST_F(checkpoint_test, restored_engines_end_with_llmux_or_with_the_next_one_after_a_crash) {
+  std::vector<test_model> models{{"alpha", "retain+checkpoint", {}, {}, {}, free_port()},
+                                 {"beta", "retain+stop", {}, {}, {}, free_port()}};
+  auto restore_alpha = [&](const running_daemon& daemon) {
+    EXPECT_EQ(daemon.chat("alpha").status, 200);
+    EXPECT_EQ(daemon.chat("beta").status, 200);
+    EXPECT_EQ(daemon.chat("alpha").status, 200);
+    return engine_pid(engine_port("alpha"));
+  };
+  {
+    auto daemon = start_daemon(models, R"("min_active_secs": 0)", checkpoint_section());
+    ASSERT_GT(restore_alpha(daemon), 0);
+    ::kill(daemon.process->pid(), SIGTERM);
+    ASSERT_TRUE(daemon.process->wait_exit(30s));
+    EXPECT_LT(engine_pid(engine_port("alpha")), 0);
+  }
+  {
+    auto daemon = start_daemon(models, R"("min_active_secs": 0)", checkpoint_section());
+    ASSERT_GT(restore_alpha(daemon), 0);
+    ::kill(daemon.process->pid(), SIGKILL);
+    ASSERT_TRUE(daemon.process->wait_exit(10s));
+    EXPECT_GT(engine_pid(engine_port("alpha")), 0); // detached: it outlives a killed llmux
+  }
+  auto daemon = start_daemon(models, R"("min_active_secs": 0)", checkpoint_section());
+  EXPECT_TRUE(eventually([&] { return engine_pid(engine_port("alpha")) < 0; }, 15s));
+  EXPECT_TRUE(daemon.process->wait_for_text("restored by an earlier llmux", 0s));
+  EXPECT_EQ(daemon.chat("alpha").status, 200);
+}
+
+} // namespace
+} // namespace llmux::testing_support
