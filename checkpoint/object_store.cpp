@@ -159,6 +159,62 @@ struct temporary_dir {
   }
 };
 
+// Deletes the objects under `prefix` that no file of `files` will overwrite; an error text, or
+// empty.
+std::string delete_stale(const config::object_store_config& config, const transfer_limits& limits,
+                         const std::string& prefix, const std::vector<local_file>& files,
+                         deadline until, progress_meter& meter) {
+  meter.start(transfer_phase::listing, 0, 0);
+  auto listing = s3_client(config, limits.retry).list_objects(prefix, until, limits.list_page_size);
+  if (!listing.ok) {
+    return listing.error;
+  }
+  std::set<std::string> new_keys;
+  for (const auto& file : files) {
+    new_keys.insert(prefix + file.name);
+  }
+  std::vector<std::string> stale;
+  for (const auto& object : listing.objects) {
+    if (!new_keys.contains(object.key)) {
+      stale.push_back(object.key);
+    }
+  }
+  meter.start(transfer_phase::cleaning, stale.size(), 0);
+  return run_pool(stale.size(), limits.download_workers, config, limits.retry,
+                  [&](std::size_t i, s3_client& client, unsigned slot, const auto&) {
+                    auto deleted = client.delete_object(stale[i], until);
+                    if (deleted.ok) {
+                      meter.finished(slot, 0);
+                    }
+                    return deleted.error;
+                  });
+}
+
+// Checks each downloaded file's size against the listing, then puts the folder in place of
+// `target` (missing or empty); an error text, or empty.
+std::string verify_and_move(const fs::path& temporary, const fs::path& target,
+                            const std::vector<std::pair<std::string, object_entry>>& objects,
+                            const std::string& where) {
+  std::error_code ec;
+  for (const auto& [name, object] : objects) {
+    auto size = fs::file_size(temporary / name, ec);
+    if (ec || size != object.size) {
+      return fmt::format("integrity check failed for {}{}: downloaded {} bytes, the listing says "
+                         "{}",
+                         where, name, ec ? 0 : size, object.size);
+    }
+  }
+  if (fs::exists(target, ec)) {
+    fs::remove(target, ec); // empty, checked before the download
+  }
+  fs::rename(temporary, target, ec);
+  if (ec) {
+    return fmt::format("cannot move the downloaded checkpoint to {}: {}", target.string(),
+                       ec.message());
+  }
+  return {};
+}
+
 unsigned max_workers(const transfer_limits& limits) {
   return std::max(
     {limits.large_file_workers, limits.small_file_workers, limits.download_workers, 1U});
@@ -210,32 +266,7 @@ transfer_result object_store::upload_directory(const fs::path& dir, std::string_
 
   // Clean first: what the upload will not overwrite is stale (other PIDs, other files).
   progress_meter meter(progress, max_workers(limits_));
-  meter.start(transfer_phase::listing, 0, 0);
-  auto listing
-    = s3_client(config_, limits_.retry).list_objects(*prefix, until, limits_.list_page_size);
-  if (!listing.ok) {
-    result.error = std::move(listing.error);
-    return result;
-  }
-  std::set<std::string> new_keys;
-  for (const auto& file : files) {
-    new_keys.insert(*prefix + file.name);
-  }
-  std::vector<std::string> stale;
-  for (const auto& object : listing.objects) {
-    if (!new_keys.contains(object.key)) {
-      stale.push_back(object.key);
-    }
-  }
-  meter.start(transfer_phase::cleaning, stale.size(), 0);
-  result.error = run_pool(stale.size(), limits_.download_workers, config_, limits_.retry,
-                          [&](std::size_t i, s3_client& client, unsigned slot, const auto&) {
-                            auto deleted = client.delete_object(stale[i], until);
-                            if (deleted.ok) {
-                              meter.finished(slot, 0);
-                            }
-                            return deleted.error;
-                          });
+  result.error = delete_stale(config_, limits_, *prefix, files, until, meter);
   if (!result.error.empty()) {
     return result;
   }
@@ -251,7 +282,9 @@ transfer_result object_store::upload_directory(const fs::path& dir, std::string_
   meter.start(transfer_phase::uploading, files.size(), total);
   std::atomic<std::uint64_t> sent{0};
   auto upload_from = [&](const std::vector<const local_file*>& batch) {
-    return [&](std::size_t i, s3_client& client, unsigned slot, const std::atomic<bool>& cancel) {
+    // `&batch = batch` binds the vector itself, not the parameter that goes out of scope.
+    return [&, &batch = batch](std::size_t i, s3_client& client, unsigned slot,
+                               const std::atomic<bool>& cancel) {
       transfer_hooks hooks{[&](std::uint64_t bytes) { meter.moving(slot, bytes); }, &cancel};
       auto put = client.put_object(*prefix + batch[i]->name, batch[i]->path, until, hooks);
       if (put.ok) {
@@ -346,22 +379,8 @@ transfer_result object_store::download_directory(std::string_view prefix_text, c
 
   // Every file as large as the listing said, or the checkpoint is not used.
   meter.start(transfer_phase::verifying, objects.size(), total);
-  for (const auto& [name, object] : objects) {
-    auto size = fs::file_size(temporary.path / name, ec);
-    if (ec || size != object.size) {
-      result.error = fmt::format("integrity check failed for {}{}: downloaded {} bytes, the "
-                                 "listing says {}",
-                                 location(*prefix), name, ec ? 0 : size, object.size);
-      return result;
-    }
-  }
-  if (fs::exists(target, ec)) {
-    fs::remove(target, ec); // empty, checked above
-  }
-  fs::rename(temporary.path, target, ec);
-  if (ec) {
-    result.error = fmt::format("cannot move the downloaded checkpoint to {}: {}", target.string(),
-                               ec.message());
+  result.error = verify_and_move(temporary.path, target, objects, location(*prefix));
+  if (!result.error.empty()) {
     return result;
   }
   temporary.keep = true;

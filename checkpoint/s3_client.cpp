@@ -154,6 +154,68 @@ bool is_retryable_transfer_failure(CURLcode code) {
          || code == CURLE_PARTIAL_FILE || code == CURLE_HTTP2 || code == CURLE_HTTP2_STREAM;
 }
 
+// Turns an attempt's outcome into the result; true when it is worth another attempt: a
+// connection failure or a 5xx, never a 4xx, a local file error or a spent deadline.
+bool judge(CURLcode code, const request_context& context, const s3_exchange& x, deadline until,
+           request_result& result) {
+  if (!x.local_error.empty()) {
+    result.error = x.local_error;
+    return false;
+  }
+  if (code == CURLE_OK) {
+    long status = 0;
+    curl_easy_getinfo(x.handle, CURLINFO_RESPONSE_CODE, &status);
+    if (status / 100 == 2) {
+      result.ok = true;
+      result.bytes = x.upload ? x.upload_size : x.bytes;
+      return false;
+    }
+    result.error = describe_http_failure(context, status, parse_error_body(x.body));
+    return status >= 500;
+  }
+  if (code == CURLE_ABORTED_BY_CALLBACK) {
+    result.error = describe_transport_failure(context, transport_failure::other, "cancelled");
+    return false;
+  }
+  std::string detail = curl_easy_strerror(code);
+  if (code == CURLE_OPERATION_TIMEDOUT) {
+    // With time left, it was the connect timeout: the server did not answer the handshake.
+    bool deadline_reached = clock::now() + std::chrono::milliseconds(20) >= until;
+    result.error = describe_transport_failure(
+      context, deadline_reached ? transport_failure::timed_out : transport_failure::unreachable,
+      detail);
+    return !deadline_reached;
+  }
+  if (is_connection_failure(code)) {
+    result.error = describe_transport_failure(context, transport_failure::unreachable, detail);
+    return true;
+  }
+  result.error = describe_transport_failure(context, transport_failure::other, detail);
+  return is_retryable_transfer_failure(code);
+}
+
+// The headers of one attempt, signed now. `Expect:` turns off 100-continue, which would cost a
+// round trip per PUT. The list is the caller's to free.
+curl_slist* signed_header_list(const config::object_store_config& config, const std::string& host,
+                               const s3_exchange& x, const std::string& path) {
+  auto timestamp = amz_date(std::chrono::system_clock::now());
+  sigv4_request to_sign{
+    x.method,
+    path,
+    x.query,
+    {{"host", host}, {"x-amz-content-sha256", x.payload_sha256}, {"x-amz-date", timestamp}},
+    x.payload_sha256};
+  sigv4_credentials credentials{config.access_key, config.secret_key, config.region};
+  std::string header_lines[]
+    = {"Host: " + host, "x-amz-content-sha256: " + x.payload_sha256, "x-amz-date: " + timestamp,
+       "Authorization: " + authorization_header(to_sign, credentials, timestamp), "Expect:"};
+  curl_slist* headers = nullptr;
+  for (const auto& line : header_lines) {
+    headers = curl_slist_append(headers, line.c_str());
+  }
+  return headers;
+}
+
 void init_curl_once() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -231,21 +293,7 @@ bool s3_client::attempt(s3_exchange& x, deadline until, request_result& result) 
     url += '?';
     url += canonical_query_string(x.query);
   }
-  auto timestamp = amz_date(std::chrono::system_clock::now());
-  sigv4_request to_sign{
-    x.method,
-    path,
-    x.query,
-    {{"host", host_}, {"x-amz-content-sha256", x.payload_sha256}, {"x-amz-date", timestamp}},
-    x.payload_sha256};
-  sigv4_credentials credentials{config_.access_key, config_.secret_key, config_.region};
-  std::string header_lines[]
-    = {"Host: " + host_, "x-amz-content-sha256: " + x.payload_sha256, "x-amz-date: " + timestamp,
-       "Authorization: " + authorization_header(to_sign, credentials, timestamp), "Expect:"};
-  curl_slist* headers = nullptr;
-  for (const auto& line : header_lines) {
-    headers = curl_slist_append(headers, line.c_str());
-  }
+  auto* headers = signed_header_list(config_, host_, x, path);
 
   curl_easy_reset(handle);
   curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
@@ -272,41 +320,7 @@ bool s3_client::attempt(s3_exchange& x, deadline until, request_result& result) 
   curl_slist_free_all(headers);
   x.end_attempt();
 
-  // Decide: success, an answer from S3, or a failure to talk to it.
-  if (!x.local_error.empty()) {
-    result.error = x.local_error;
-    return false;
-  }
-  if (code == CURLE_OK) {
-    long status = 0;
-    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
-    if (status / 100 == 2) {
-      result.ok = true;
-      result.bytes = x.upload ? x.upload_size : x.bytes;
-      return false;
-    }
-    result.error = describe_http_failure(context(x), status, parse_error_body(x.body));
-    return status >= 500;
-  }
-  if (code == CURLE_ABORTED_BY_CALLBACK) {
-    result.error = describe_transport_failure(context(x), transport_failure::other, "cancelled");
-    return false;
-  }
-  std::string detail = curl_easy_strerror(code);
-  if (code == CURLE_OPERATION_TIMEDOUT) {
-    // With time left, it was the connect timeout: the server did not answer the handshake.
-    bool deadline_reached = clock::now() + milliseconds(20) >= until;
-    result.error = describe_transport_failure(
-      context(x), deadline_reached ? transport_failure::timed_out : transport_failure::unreachable,
-      detail);
-    return !deadline_reached;
-  }
-  if (is_connection_failure(code)) {
-    result.error = describe_transport_failure(context(x), transport_failure::unreachable, detail);
-    return true;
-  }
-  result.error = describe_transport_failure(context(x), transport_failure::other, detail);
-  return is_retryable_transfer_failure(code);
+  return judge(code, context(x), x, until, result);
 }
 
 request_result s3_client::perform(s3_exchange& x, deadline until) {

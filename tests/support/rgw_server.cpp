@@ -101,7 +101,6 @@ rgw_server::rgw_server(std::string access_key, std::string secret_key, std::chro
   : access_key_(std::move(access_key)), secret_key_(std::move(secret_key)) {
   auto started = clock::now();
   deadline_ = started + timeout;
-  auto root = dir_.path().string();
   for (const char* sub : {"mon", "osd", "rgw", "log", "run"}) {
     std::filesystem::create_directories(dir_.path() / sub);
   }
@@ -112,39 +111,7 @@ rgw_server::rgw_server(std::string access_key, std::string secret_key, std::chro
   std::string fsid;
   std::getline(uuid_source, fsid);
 
-  // The toolchain notes' recipe: one monitor, one memstore OSD, pools of size one, no mgr.
-  // The disk-space warnings are off, or a full-ish disk would stop the monitor.
-  conf_ = dir_ / "ceph.conf";
-  std::ofstream(conf_) << "[global]\n"
-                       << "fsid = " << fsid << "\n"
-                       << "mon host = 127.0.0.1:" << mon_port << "\n"
-                       << "mon initial members = a\n"
-                       << "public network = 127.0.0.0/8\n"
-                       << "auth cluster required = cephx\n"
-                       << "auth service required = cephx\n"
-                       << "auth client required = cephx\n"
-                       << "keyring = " << root << "/keyring\n"
-                       << "log file = " << root << "/log/$name.log\n"
-                       << "run dir = " << root << "/run\n"
-                       << "admin socket = " << root << "/run/$name.asok\n"
-                       << "pid file = " << root << "/run/$name.pid\n"
-                       << "osd pool default size = 1\n"
-                       << "osd pool default min size = 1\n"
-                       << "mon allow pool size one = true\n"
-                       << "mon warn on pool no redundancy = false\n"
-                       << "mon data avail warn = 1\n"
-                       << "mon data avail crit = 1\n"
-                       << "osd objectstore = memstore\n"
-                       << "memstore device bytes = 1073741824\n"
-                       << "osd data = " << root << "/osd\n"
-                       << "osd crush chooseleaf type = 0\n"
-                       << "mon data = " << root << "/mon\n"
-                       << "[osd]\n"
-                       << "keyring = " << root << "/osd/keyring\n"
-                       << "[client.rgw.a]\n"
-                       << "keyring = " << root << "/rgw/keyring\n"
-                       << "rgw frontends = beast endpoint=127.0.0.1:" << rgw_port_ << "\n"
-                       << "rgw data = " << root << "/rgw\n";
+  write_conf(fsid, mon_port);
 
   try {
     auto keyring = dir_ / "keyring";
@@ -182,6 +149,43 @@ rgw_server::rgw_server(std::string access_key, std::string secret_key, std::chro
     throw;
   }
   startup_time_ = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+}
+
+void rgw_server::write_conf(const std::string& fsid, const std::string& mon_port) {
+  auto root = dir_.path().string();
+  conf_ = dir_ / "ceph.conf";
+  // The toolchain notes' recipe: one monitor, one memstore OSD, pools of size one, no mgr.
+  // The disk-space warnings are off, or a full-ish disk would stop the monitor.
+  std::ofstream(conf_) << "[global]\n"
+                       << "fsid = " << fsid << "\n"
+                       << "mon host = 127.0.0.1:" << mon_port << "\n"
+                       << "mon initial members = a\n"
+                       << "public network = 127.0.0.0/8\n"
+                       << "auth cluster required = cephx\n"
+                       << "auth service required = cephx\n"
+                       << "auth client required = cephx\n"
+                       << "keyring = " << root << "/keyring\n"
+                       << "log file = " << root << "/log/$name.log\n"
+                       << "run dir = " << root << "/run\n"
+                       << "admin socket = " << root << "/run/$name.asok\n"
+                       << "pid file = " << root << "/run/$name.pid\n"
+                       << "osd pool default size = 1\n"
+                       << "osd pool default min size = 1\n"
+                       << "mon allow pool size one = true\n"
+                       << "mon warn on pool no redundancy = false\n"
+                       << "mon data avail warn = 1\n"
+                       << "mon data avail crit = 1\n"
+                       << "osd objectstore = memstore\n"
+                       << "memstore device bytes = 1073741824\n"
+                       << "osd data = " << root << "/osd\n"
+                       << "osd crush chooseleaf type = 0\n"
+                       << "mon data = " << root << "/mon\n"
+                       << "[osd]\n"
+                       << "keyring = " << root << "/osd/keyring\n"
+                       << "[client.rgw.a]\n"
+                       << "keyring = " << root << "/rgw/keyring\n"
+                       << "rgw frontends = beast endpoint=127.0.0.1:" << rgw_port_ << "\n"
+                       << "rgw data = " << root << "/rgw\n";
 }
 
 rgw_server::~rgw_server() {

@@ -50,6 +50,8 @@ public:
   }
 
 private:
+  // Writes ceph.conf: the toolchain notes' recipe on this directory and these ports.
+  void write_conf(const std::string& fsid, const std::string& mon_port);
   // Runs a Ceph tool to completion; throws with its output unless it exits 0.
   std::string run(const std::vector<std::string>& argv);
   // Starts a daemon in the foreground, its output in the scratch directory's log folder.
