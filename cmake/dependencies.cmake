@@ -7,6 +7,7 @@ find_package(spdlog 1.10 REQUIRED CONFIG)       # spdlog::spdlog
 find_package(CLI11 REQUIRED CONFIG)             # CLI11::CLI11
 find_package(prometheus-cpp REQUIRED CONFIG)    # no version file ships, so no version argument
 find_package(CURL REQUIRED)                     # CURL::libcurl
+find_package(OpenSSL REQUIRED)                  # OpenSSL::Crypto (SigV4's SHA-256 and HMAC)
 
 # CAF 0.17.6 ships neither a CMake package nor a pkg-config file: import it by hand.
 find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
