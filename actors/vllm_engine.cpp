@@ -1,6 +1,7 @@
 #include "actors/engine.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "actors/process.hpp"
 #include "checkpoint/criu.hpp"
 #include "checkpoint/cuda_checkpoint.hpp"
+#include "checkpoint/object_store.hpp"
 #include "config/json_writer.hpp"
 #include "http/client.hpp"
 
@@ -73,6 +75,8 @@ public:
     if (starting_) {
       starting_->deliver(outcome::failure("engine actor stopped"));
     }
+    stopping_ = true; // an upload in progress ends at once
+    finish_upload();
   }
 
   engine_actor::behavior_type
@@ -99,6 +103,17 @@ private:
   outcome toggle_cuda(checkpoint::cuda_direction direction, engine_clock::time_point deadline);
   outcome dump(const engine_plan& plan, engine_clock::time_point deadline);
   outcome restore(engine_clock::time_point deadline);
+  /// Uploads the images in the background (a switch does not wait for the object store); the
+  /// local copy stays what counts, so a failure is only logged.
+  outcome start_upload();
+  /// Waits for the upload in progress, if any (before the images change).
+  void finish_upload();
+  /// Fetches the images from the object store when there is no local copy.
+  outcome download(engine_clock::time_point deadline);
+  /// The images' key prefix in the object store.
+  std::string store_prefix() const {
+    return model_.name + "/images";
+  }
   /// An engine that an earlier llmux restored and left running (it crashed) would hold the
   /// port and the GPU: it is ended before this one starts anything.
   void end_leftover_restore();
@@ -133,6 +148,10 @@ private:
   /// Its CUDA state is in host memory: it cannot answer /health until resumed, and is not
   /// probed.
   bool suspended_ = false;
+  std::optional<checkpoint::object_store> store_;
+  std::thread upload_;
+  /// Set when the actor ends: a transfer in progress stops.
+  std::atomic<bool> stopping_{false};
   std::unique_ptr<engine_process> process_;
   std::optional<caf::typed_response_promise<outcome>> starting_;
   engine_clock::time_point start_began_;
@@ -157,6 +176,9 @@ engine_actor::behavior_type vllm_engine_state::make_behavior(
   if (checkpoint_) {
     files_ = checkpoint::files_of(*checkpoint_, model_.name);
     restore_from_ = model_.checkpoint_path.value_or(files_.images.string());
+    if (checkpoint_->object_store) {
+      store_.emplace(*checkpoint_->object_store);
+    }
     end_leftover_restore();
   }
   return {
@@ -228,6 +250,55 @@ void vllm_engine_state::end_leftover_restore() {
   engine_process::adopt(*leftover, {})->terminate(stop_grace);
   std::error_code error;
   std::filesystem::remove(files_.restore_pidfile, error);
+}
+
+outcome vllm_engine_state::start_upload() {
+  if (!store_ || !checkpoint::has_images(files_.images)) {
+    return outcome{};
+  }
+  finish_upload();
+  upload_ = std::thread([this, images = files_.images] {
+    auto began = engine_clock::now();
+    auto where = store_->location(store_prefix());
+    auto uploaded = store_->upload_directory(images, store_prefix(), began + deadlines_.transfer,
+                                             {}, &stopping_);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(engine_clock::now() - began);
+    if (uploaded.ok) {
+      log_->info("{}: uploaded {} files ({} MiB) to {} in {} ms", model_.name, uploaded.files,
+                 uploaded.bytes >> 20, where, took.count());
+    } else {
+      log_->warn("{}: uploading the checkpoint to {} failed after {} ms: {}; the images in {} "
+                 "stay the checkpoint",
+                 model_.name, where, took.count(), uploaded.error, images.string());
+    }
+  });
+  return outcome{};
+}
+
+void vllm_engine_state::finish_upload() {
+  if (upload_.joinable()) {
+    upload_.join();
+  }
+}
+
+outcome vllm_engine_state::download(engine_clock::time_point deadline) {
+  if (!store_ || checkpoint::has_images(restore_from_)) {
+    return outcome{}; // the local copy is what counts
+  }
+  auto where = store_->location(store_prefix());
+  log_->info("{}: no images in {}; downloading them from {}", model_.name, restore_from_.string(),
+             where);
+  auto began = engine_clock::now();
+  auto downloaded
+    = store_->download_directory(store_prefix(), restore_from_, deadline, {}, &stopping_);
+  if (!downloaded.ok) {
+    return outcome::failure(downloaded.error);
+  }
+  log_->info(
+    "{}: downloaded {} files ({} MiB) from {} in {} ms", model_.name, downloaded.files,
+    downloaded.bytes >> 20, where,
+    std::chrono::duration_cast<std::chrono::milliseconds>(engine_clock::now() - began).count());
+  return outcome{};
 }
 
 void vllm_engine_state::keep_ticking() {
@@ -438,7 +509,9 @@ outcome vllm_engine_state::run_step(engine_step step, engine_clock::time_point d
       }
       return outcome{};
     case engine_step::upload_images:
+      return start_upload();
     case engine_step::download_images:
+      return download(deadline);
     case engine_step::stop:
     case engine_step::cold_start:
       break;
@@ -472,6 +545,7 @@ outcome vllm_engine_state::dump(const engine_plan& plan, engine_clock::time_poin
   if (!process_ || noticed_exit()) {
     return outcome::failure("the engine is not running");
   }
+  finish_upload(); // the dump replaces the images it may still be reading
   // Restored from these very images and evicted the same way: dumping again would write what
   // they already hold (the sleep dropped the KV cache), so the process only ends.
   if (checkpoint_->keep_images && restored_from_images_ && plan.steps == images_plan_
@@ -534,6 +608,7 @@ outcome vllm_engine_state::restore(engine_clock::time_point deadline) {
   }
   restored_from_images_ = restore_from_ == files_.images;
   if (restored_from_images_ && !checkpoint_->keep_images) {
+    finish_upload();
     std::error_code error;
     std::filesystem::remove_all(files_.images, error);
     restored_from_images_ = false;

@@ -5,12 +5,19 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "checkpoint/manifest.hpp"
+#include "checkpoint/sigv4.hpp"
 
 namespace llmux::checkpoint {
 
@@ -20,6 +27,8 @@ using clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 constexpr auto progress_interval = std::chrono::milliseconds(100);
+constexpr auto stop_poll_interval = std::chrono::milliseconds(50);
+constexpr std::string_view stopped_error = "stopped: llmux is shutting down";
 
 // Counts files and bytes for the progress callback. Workers report the bytes of the transfer
 // they are on (`moving`) and each finished file (`finished`); reports are serialised and, between
@@ -87,11 +96,33 @@ using pool_work = std::function<std::string(std::size_t index, s3_client& client
 // connection. After the first failure no new work starts and transfers in flight are
 // cancelled; that first failure is the answer (empty when everything succeeded).
 std::string run_pool(std::size_t count, unsigned workers, const config::object_store_config& config,
-                     const retry_policy& retry, const pool_work& work) {
+                     const retry_policy& retry, const std::atomic<bool>* stop,
+                     const pool_work& work) {
   std::atomic<std::size_t> next{0};
   std::atomic<bool> failed{false};
   std::mutex mutex;
   std::string first_error;
+  if (stop != nullptr && stop->load()) {
+    return std::string(stopped_error);
+  }
+  // A stop from outside cancels the transfers in flight like a failure does.
+  std::atomic<bool> done{false};
+  std::thread watch;
+  if (stop != nullptr) {
+    watch = std::thread([&] {
+      while (!done && !failed) {
+        if (stop->load()) {
+          std::lock_guard lock(mutex);
+          if (first_error.empty()) {
+            first_error = std::string(stopped_error);
+          }
+          failed = true;
+          return;
+        }
+        std::this_thread::sleep_for(stop_poll_interval);
+      }
+    });
+  }
   auto worker = [&](unsigned slot) {
     s3_client client(config, retry);
     for (auto index = next++; index < count && !failed; index = next++) {
@@ -112,6 +143,10 @@ std::string run_pool(std::size_t count, unsigned workers, const config::object_s
   }
   for (auto& thread : pool) {
     thread.join();
+  }
+  done = true;
+  if (watch.joinable()) {
+    watch.join();
   }
   return first_error;
 }
@@ -136,7 +171,9 @@ std::vector<local_file> files_in(const fs::path& dir, std::string& error) {
       error = fmt::format("cannot read {}: {}", it->path().string(), entry_ec.message());
       return {};
     }
-    files.push_back({it->path().filename().string(), it->path(), size});
+    if (it->path().filename() != manifest_name) {
+      files.push_back({it->path().filename().string(), it->path(), size});
+    }
   }
   if (ec) {
     error = fmt::format("cannot read {}: {}", dir.string(), ec.message());
@@ -146,6 +183,15 @@ std::vector<local_file> files_in(const fs::path& dir, std::string& error) {
             [](const auto& a, const auto& b) { return a.name < b.name; });
   return files;
 }
+
+// Removes a temporary file when it goes out of scope.
+struct temporary_file {
+  fs::path path;
+  ~temporary_file() {
+    std::error_code ignored;
+    fs::remove(path, ignored);
+  }
+};
 
 // Removes a temporary download directory unless the download succeeded.
 struct temporary_dir {
@@ -163,7 +209,7 @@ struct temporary_dir {
 // empty.
 std::string delete_stale(const config::object_store_config& config, const transfer_limits& limits,
                          const std::string& prefix, const std::vector<local_file>& files,
-                         deadline until, progress_meter& meter) {
+                         deadline until, const std::atomic<bool>* stop, progress_meter& meter) {
   meter.start(transfer_phase::listing, 0, 0);
   auto listing = s3_client(config, limits.retry).list_objects(prefix, until, limits.list_page_size);
   if (!listing.ok) {
@@ -180,7 +226,7 @@ std::string delete_stale(const config::object_store_config& config, const transf
     }
   }
   meter.start(transfer_phase::cleaning, stale.size(), 0);
-  return run_pool(stale.size(), limits.download_workers, config, limits.retry,
+  return run_pool(stale.size(), limits.download_workers, config, limits.retry, stop,
                   [&](std::size_t i, s3_client& client, unsigned slot, const auto&) {
                     auto deleted = client.delete_object(stale[i], until);
                     if (deleted.ok) {
@@ -190,18 +236,22 @@ std::string delete_stale(const config::object_store_config& config, const transf
                   });
 }
 
-// Checks each downloaded file's size against the listing, then puts the folder in place of
-// `target` (missing or empty); an error text, or empty.
+// Checks each downloaded file against the manifest (size, then SHA-256), then puts the folder
+// in place of `target` (missing or empty); an error text, or empty.
 std::string verify_and_move(const fs::path& temporary, const fs::path& target,
-                            const std::vector<std::pair<std::string, object_entry>>& objects,
-                            const std::string& where) {
+                            const std::vector<manifest_entry>& files, const std::string& where) {
   std::error_code ec;
-  for (const auto& [name, object] : objects) {
-    auto size = fs::file_size(temporary / name, ec);
-    if (ec || size != object.size) {
-      return fmt::format("integrity check failed for {}{}: downloaded {} bytes, the listing says "
+  for (const auto& file : files) {
+    auto size = fs::file_size(temporary / file.name, ec);
+    if (ec || size != file.size) {
+      return fmt::format("integrity check failed for {}{}: downloaded {} bytes, the manifest says "
                          "{}",
-                         where, name, ec ? 0 : size, object.size);
+                         where, file.name, ec ? 0 : size, file.size);
+    }
+    auto sha256 = sha256_file_hex(temporary / file.name);
+    if (!sha256 || *sha256 != file.sha256) {
+      return fmt::format("integrity check failed for {}{}: its SHA-256 is not the manifest's",
+                         where, file.name);
     }
   }
   if (fs::exists(target, ec)) {
@@ -213,6 +263,25 @@ std::string verify_and_move(const fs::path& temporary, const fs::path& target,
                        ec.message());
   }
   return {};
+}
+
+// Writes `text` to a fresh file in `dir` and uploads it as `key`; an error text, or empty.
+std::string put_text(const config::object_store_config& config, const retry_policy& retry,
+                     const std::string& key, const std::string& text, const fs::path& dir,
+                     deadline until) {
+  auto pattern = (dir / ".llmux-upload-XXXXXX").string();
+  int fd = ::mkstemp(pattern.data());
+  if (fd < 0) {
+    return fmt::format("cannot write a temporary file in {}: {}", dir.string(),
+                       std::strerror(errno));
+  }
+  temporary_file file{pattern};
+  auto written = ::write(fd, text.data(), text.size());
+  ::close(fd);
+  if (written != static_cast<ssize_t>(text.size())) {
+    return fmt::format("cannot write {}", pattern);
+  }
+  return s3_client(config, retry).put_object(key, file.path, until).error;
 }
 
 unsigned max_workers(const transfer_limits& limits) {
@@ -247,8 +316,8 @@ std::string object_store::location(std::string_view prefix) const {
 }
 
 transfer_result object_store::upload_directory(const fs::path& dir, std::string_view prefix_text,
-                                               deadline until,
-                                               const progress_callback& progress) const {
+                                               deadline until, const progress_callback& progress,
+                                               const std::atomic<bool>* stop) const {
   transfer_result result;
   auto prefix = normalize_prefix(prefix_text);
   if (!prefix) {
@@ -264,9 +333,16 @@ transfer_result object_store::upload_directory(const fs::path& dir, std::string_
     return result;
   }
 
-  // Clean first: what the upload will not overwrite is stale (other PIDs, other files).
+  // The manifest goes first, so that from here until the new one is written last, the prefix
+  // holds no checkpoint a download would take for complete.
+  auto manifest_key = *prefix + std::string(manifest_name);
+  result.error = s3_client(config_, limits_.retry).delete_object(manifest_key, until).error;
+  if (!result.error.empty()) {
+    return result;
+  }
+  // Then what the upload will not overwrite is stale (other PIDs, other files).
   progress_meter meter(progress, max_workers(limits_));
-  result.error = delete_stale(config_, limits_, *prefix, files, until, meter);
+  result.error = delete_stale(config_, limits_, *prefix, files, until, stop, meter);
   if (!result.error.empty()) {
     return result;
   }
@@ -281,24 +357,36 @@ transfer_result object_store::upload_directory(const fs::path& dir, std::string_
   }
   meter.start(transfer_phase::uploading, files.size(), total);
   std::atomic<std::uint64_t> sent{0};
+  std::vector<manifest_entry> manifest(files.size());
   auto upload_from = [&](const std::vector<const local_file*>& batch) {
     // `&batch = batch` binds the vector itself, not the parameter that goes out of scope.
     return [&, &batch = batch](std::size_t i, s3_client& client, unsigned slot,
                                const std::atomic<bool>& cancel) {
+      const auto& file = *batch[i];
+      auto sha256 = sha256_file_hex(file.path);
+      if (!sha256) {
+        return fmt::format("cannot read {}", file.path.string());
+      }
       transfer_hooks hooks{[&](std::uint64_t bytes) { meter.moving(slot, bytes); }, &cancel};
-      auto put = client.put_object(*prefix + batch[i]->name, batch[i]->path, until, hooks);
+      auto put = client.put_object(*prefix + file.name, file.path, until, hooks);
       if (put.ok) {
         sent += put.bytes;
         meter.finished(slot, put.bytes);
+        manifest[static_cast<std::size_t>(&file - files.data())]
+          = {file.name, file.size, std::move(*sha256)};
       }
       return put.error;
     };
   };
-  result.error = run_pool(large.size(), limits_.large_file_workers, config_, limits_.retry,
+  result.error = run_pool(large.size(), limits_.large_file_workers, config_, limits_.retry, stop,
                           upload_from(large));
   if (result.error.empty()) {
-    result.error = run_pool(small.size(), limits_.small_file_workers, config_, limits_.retry,
+    result.error = run_pool(small.size(), limits_.small_file_workers, config_, limits_.retry, stop,
                             upload_from(small));
+  }
+  if (result.error.empty()) {
+    result.error = put_text(config_, limits_.retry, manifest_key, write_manifest(manifest),
+                            dir.parent_path(), until);
   }
   if (!result.error.empty()) {
     return result;
@@ -310,8 +398,8 @@ transfer_result object_store::upload_directory(const fs::path& dir, std::string_
 }
 
 transfer_result object_store::download_directory(std::string_view prefix_text, const fs::path& dir,
-                                                 deadline until,
-                                                 const progress_callback& progress) const {
+                                                 deadline until, const progress_callback& progress,
+                                                 const std::atomic<bool>* stop) const {
   transfer_result result;
   auto prefix = normalize_prefix(prefix_text);
   if (!prefix) {
@@ -337,16 +425,19 @@ transfer_result object_store::download_directory(std::string_view prefix_text, c
     result.error = std::move(listing.error);
     return result;
   }
-  std::vector<std::pair<std::string, object_entry>> objects; // file name, object
-  std::uint64_t total = 0;
-  for (auto& object : listing.objects) {
-    if (auto name = file_name_for_key(object.key, *prefix)) {
-      total += object.size;
-      objects.emplace_back(std::move(*name), std::move(object));
-    }
+  auto manifest_key = *prefix + std::string(manifest_name);
+  std::map<std::string, std::uint64_t> listed; // key, size
+  for (const auto& object : listing.objects) {
+    listed.emplace(object.key, object.size);
   }
-  if (objects.empty()) {
+  if (listed.empty()) {
     result.error = fmt::format("no checkpoint in the object store under {}", location(*prefix));
+    return result;
+  }
+  if (!listed.contains(manifest_key)) {
+    result.error = fmt::format("the checkpoint under {} is incomplete: it has no {} (an upload "
+                               "did not finish)",
+                               location(*prefix), manifest_name);
     return result;
   }
 
@@ -361,13 +452,43 @@ transfer_result object_store::download_directory(std::string_view prefix_text, c
     return result;
   }
   temporary_dir temporary{pattern};
-  meter.start(transfer_phase::downloading, objects.size(), total);
+
+  // The manifest says which files make the checkpoint and what each must be.
+  auto manifest_path = temporary.path / manifest_name;
+  auto got_manifest
+    = s3_client(config_, limits_.retry).get_object(manifest_key, manifest_path, until);
+  if (!got_manifest.ok) {
+    result.error = std::move(got_manifest.error);
+    return result;
+  }
+  std::ifstream manifest_file(manifest_path);
+  std::string manifest_text((std::istreambuf_iterator<char>(manifest_file)), {});
+  manifest_file.close();
+  fs::remove(manifest_path, ec);
+  auto files = read_manifest(manifest_text);
+  if (!files) {
+    result.error = fmt::format("{}: {}", location(*prefix), files.error());
+    return result;
+  }
+  std::uint64_t total = 0;
+  for (const auto& file : *files) {
+    auto object = listed.find(*prefix + file.name);
+    if (object == listed.end() || object->second != file.size) {
+      result.error
+        = fmt::format("the checkpoint under {} is incomplete: {} is {}", location(*prefix),
+                      file.name, object == listed.end() ? "missing" : "not the manifest's size");
+      return result;
+    }
+    total += file.size;
+  }
+
+  meter.start(transfer_phase::downloading, files->size(), total);
   result.error = run_pool(
-    objects.size(), limits_.download_workers, config_, limits_.retry,
+    files->size(), limits_.download_workers, config_, limits_.retry, stop,
     [&](std::size_t i, s3_client& client, unsigned slot, const std::atomic<bool>& cancel) {
-      const auto& [name, object] = objects[i];
+      const auto& file = (*files)[i];
       transfer_hooks hooks{[&](std::uint64_t bytes) { meter.moving(slot, bytes); }, &cancel};
-      auto got = client.get_object(object.key, temporary.path / name, until, hooks);
+      auto got = client.get_object(*prefix + file.name, temporary.path / file.name, until, hooks);
       if (got.ok) {
         meter.finished(slot, got.bytes);
       }
@@ -377,16 +498,16 @@ transfer_result object_store::download_directory(std::string_view prefix_text, c
     return result;
   }
 
-  // Every file as large as the listing said, or the checkpoint is not used.
-  meter.start(transfer_phase::verifying, objects.size(), total);
-  result.error = verify_and_move(temporary.path, target, objects, location(*prefix));
+  // Every file as the manifest says, or the checkpoint is not used.
+  meter.start(transfer_phase::verifying, files->size(), total);
+  result.error = verify_and_move(temporary.path, target, *files, location(*prefix));
   if (!result.error.empty()) {
     return result;
   }
+  result.files = files->size();
+  result.bytes = total;
   temporary.keep = true;
   result.ok = true;
-  result.files = objects.size();
-  result.bytes = total;
   return result;
 }
 

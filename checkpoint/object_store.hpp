@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -72,17 +73,20 @@ public:
 
   /// Uploads every regular file directly inside `dir` (not its subfolders) under `prefix`,
   /// after deleting the objects under `prefix` that the upload will not overwrite (CRIU's file
-  /// names carry PIDs, so stale ones would pile up). A failure leaves the prefix incomplete;
-  /// the local images stay what counts.
+  /// names carry PIDs, so stale ones would pile up), and last the manifest (manifest.hpp): the
+  /// old one is deleted first, so a failed upload leaves a prefix no download takes for a
+  /// checkpoint. The local images stay what counts. `stop`, once set, cancels the transfer.
   transfer_result upload_directory(const std::filesystem::path& dir, std::string_view prefix,
-                                   deadline until, const progress_callback& progress = {}) const;
+                                   deadline until, const progress_callback& progress = {},
+                                   const std::atomic<bool>* stop = nullptr) const;
 
-  /// Downloads the objects under `prefix` into `dir`, which must be missing or empty: into a
-  /// temporary sibling first, each file's size checked against the listing, then renamed into
-  /// place, so a failure never leaves a partial `dir`. Objects below a further `/` are not
-  /// part of a checkpoint and are skipped.
+  /// Downloads the files the manifest under `prefix` lists into `dir`, which must be missing
+  /// or empty: into a temporary sibling first, each file's size and SHA-256 checked against the
+  /// manifest, then renamed into place, so a failure never leaves a partial `dir`. A prefix
+  /// without a manifest holds no complete checkpoint. `stop`, once set, cancels the transfer.
   transfer_result download_directory(std::string_view prefix, const std::filesystem::path& dir,
-                                     deadline until, const progress_callback& progress = {}) const;
+                                     deadline until, const progress_callback& progress = {},
+                                     const std::atomic<bool>* stop = nullptr) const;
 
   /// `s3://<bucket>/<prefix>/` (for messages).
   std::string location(std::string_view prefix) const;

@@ -20,35 +20,11 @@ namespace fs = std::filesystem;
 
 class checkpoint_test : public daemon_test {
 protected:
-  // A restored engine is nobody's child (CRIU restores it detached), so killing llmux at the
-  // end of a test leaves it running: whatever this test restored ends here.
-  void TearDown() override {
-    auto mark = std::string(scratch_ / "");
-    for (const auto& entry : fs::directory_iterator("/proc")) {
-      auto name = entry.path().filename().string();
-      if (name.find_first_not_of("0123456789") != std::string::npos) {
-        continue;
-      }
-      std::ifstream file(entry.path() / "cmdline");
-      std::string command_line((std::istreambuf_iterator<char>(file)), {});
-      if (command_line.find("--mock-restore-from") != std::string::npos
-          && command_line.find(mark) != std::string::npos) {
-        ::kill(std::stoi(name), SIGKILL);
-      }
-    }
-  }
-
   /// The `checkpoint` section over the fakes (or the given tools) and this test's images.
   std::string checkpoint_section(const std::string& criu = {},
-                                 const std::string& cuda_checkpoint = {}) const {
-    return fmt::format(
-      R"("checkpoint": {{"criu_path": "{}", "cuda_checkpoint_path": "{}", "images_dir": "{}"}})",
-      criu.empty() ? fake("criu") : criu,
-      cuda_checkpoint.empty() ? fake("cuda-checkpoint") : cuda_checkpoint, images_dir());
-  }
-
-  static std::string fake(const std::string& tool) {
-    return std::string(LLMUX_FAKES_BIN) + "/" + tool;
+                                 const std::string& cuda_checkpoint = {},
+                                 const std::string& more = {}) const {
+    return checkpoint_member(images_dir(), more, criu, cuda_checkpoint);
   }
 
   std::string images_dir() const {
@@ -61,7 +37,7 @@ protected:
     auto path = fs::path(scratch_ / ("failing-" + tool));
     std::ofstream(path) << fmt::format("#!/bin/sh\ncase \" $* \" in *\" {} \"*) echo \"Error: "
                                        "injected {} failure\" >&2; exit 1;; esac\nexec {} \"$@\"\n",
-                                       when, tool, fake(tool));
+                                       when, tool, fake_tool(tool));
     fs::permissions(path, fs::perms::owner_all);
     return path.string();
   }
@@ -283,8 +259,7 @@ TEST_F(checkpoint_test, kept_images_are_reused_by_the_next_eviction) {
 }
 
 TEST_F(checkpoint_test, without_keep_images_the_images_go_after_the_restore) {
-  auto section = checkpoint_section();
-  section.insert(section.size() - 1, R"(, "keep_images": false)");
+  auto section = checkpoint_section({}, {}, R"("keep_images": false)");
   auto daemon = start_daemon({{"alpha", "discard+checkpoint"}, {"beta", "retain+stop"}},
                              R"("min_active_secs": 0)", section);
   ASSERT_EQ(daemon.chat("alpha").status, 200);
@@ -324,6 +299,32 @@ TEST_F(checkpoint_test, restored_engines_end_with_llmux_or_with_the_next_one_aft
   EXPECT_TRUE(eventually([&] { return engine_pid(engine_port("alpha")) < 0; }, 15s));
   EXPECT_TRUE(daemon.process->wait_for_text("restored by an earlier llmux", 0s));
   EXPECT_EQ(daemon.chat("alpha").status, 200);
+}
+
+// An object store that cannot be reached costs nothing while the local images are there, and
+// without them the restore falls back to a cold start.
+TEST_F(checkpoint_test, an_unreachable_object_store_falls_back_cleanly) {
+  auto closed = free_port(); // nothing listens there
+  auto store = fmt::format(R"("object_store": {{"endpoint": "http://127.0.0.1:{}", "bucket": )"
+                           R"("checkpoints", "access_key": "AK", "secret_key": "not-to-be-seen"}})",
+                           closed);
+  auto daemon = start_daemon({{"alpha", "discard+checkpoint"}, {"beta", "retain+stop"}},
+                             R"("min_active_secs": 0)", checkpoint_section({}, {}, store));
+  auto before = daemon.chat("alpha");
+  ASSERT_EQ(before.status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  ASSERT_TRUE(daemon.process->wait_for_text("uploading the checkpoint to", 20s));
+  ASSERT_EQ(daemon.chat("alpha").status, 200); // restored from the local images
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  fs::remove_all(fs::path(images_dir()) / "alpha" / "images");
+  auto after = daemon.chat("alpha"); // no local images, no store: a cold start
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(answer_content(after), answer_content(before));
+  simdjson::dom::parser parser;
+  auto fallback = std::string(text_at(model_status(daemon, parser, "alpha")["last_fallback"]));
+  EXPECT_NE(fallback.find("download images failed"), std::string::npos) << fallback;
+  EXPECT_NE(fallback.find("unreachable"), std::string::npos) << fallback;
+  EXPECT_EQ(daemon.process->output().find("not-to-be-seen"), std::string::npos);
 }
 
 } // namespace

@@ -1,5 +1,7 @@
 #include "tests/e2e/daemon.hpp"
 
+#include <csignal>
+
 #include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
@@ -97,6 +99,19 @@ double metric_sample(const std::string& text, const std::string& series) {
     }
   }
   return -1;
+}
+
+std::string fake_tool(const std::string& name) {
+  return std::string(LLMUX_FAKES_BIN) + "/" + name;
+}
+
+std::string checkpoint_member(const std::string& images_dir, const std::string& more,
+                              const std::string& criu, const std::string& cuda_checkpoint) {
+  return fmt::format(
+    R"("checkpoint": {{"criu_path": "{}", "cuda_checkpoint_path": "{}", "images_dir": "{}"{}}})",
+    criu.empty() ? fake_tool("criu") : criu,
+    cuda_checkpoint.empty() ? fake_tool("cuda-checkpoint") : cuda_checkpoint, images_dir,
+    more.empty() ? "" : ", " + more);
 }
 
 std::string scrape_metrics(std::uint16_t port) {
@@ -205,6 +220,22 @@ running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
       std::stoi(admin->substr(admin->find(admin_marker) + admin_marker.size())));
   }
   return daemon;
+}
+
+void daemon_test::TearDown() {
+  auto mark = scratch_ / "";
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream file(entry.path() / "cmdline");
+    std::string command_line((std::istreambuf_iterator<char>(file)), {});
+    if (command_line.find("--mock-restore-from") != std::string::npos
+        && command_line.find(mark) != std::string::npos) {
+      ::kill(std::stoi(name), SIGKILL);
+    }
+  }
 }
 
 std::uint16_t daemon_test::engine_port(const std::string& model) const {

@@ -71,6 +71,10 @@ pid_t engine_pid(std::uint16_t port);
 
 class daemon_test : public mock_engine_test {
 protected:
+  /// Ends the engines this test's llmux restored: CRIU restores them detached, nobody's
+  /// children, so ending llmux with SIGKILL leaves them running.
+  void TearDown() override;
+
   /// Writes a configuration with `models` (each on a free port) and `policy` (JSON object
   /// members), starts `llmux` on it (with `flags` on its command line) and waits until it
   /// serves.
@@ -121,6 +125,15 @@ double metric_sample(const std::string& text, const std::string& series);
 
 /// `GET /metrics` on `port`, as text.
 std::string scrape_metrics(std::uint16_t port);
+
+/// The path of a fake GPU tool (`criu`, `cuda-checkpoint`, `nvidia-smi`).
+std::string fake_tool(const std::string& name);
+
+/// A configuration's `"checkpoint"` member: images under `images_dir`, the fake tools unless
+/// `criu` or `cuda_checkpoint` name others, and `more` members (JSON) inside.
+std::string checkpoint_member(const std::string& images_dir, const std::string& more = {},
+                              const std::string& criu = {},
+                              const std::string& cuda_checkpoint = {});
 
 /// A free TCP port on 127.0.0.1 (bound and released: a small race, fine on a test machine).
 std::uint16_t free_port();

@@ -12,16 +12,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/e2e/daemon.hpp"
 #include "tests/support/rgw_server.hpp"
 #include "tests/support/scratch_dir.hpp"
 
 namespace llmux::checkpoint {
 namespace {
 
+using testing_support::answer_content;
+using testing_support::checkpoint_member;
+using testing_support::daemon_test;
+using testing_support::number_at;
 using testing_support::rgw_server;
 using testing_support::scratch_dir;
+using testing_support::text_at;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -60,7 +67,7 @@ std::set<std::string> names_in(const fs::path& dir) {
   return names;
 }
 
-class object_store_rgw : public ::testing::Test {
+class object_store_rgw : public daemon_test {
 protected:
   static void SetUpTestSuite() {
     if (!rgw_server::available()) {
@@ -152,6 +159,7 @@ TEST_F(object_store_rgw, upload_replaces_stale_objects_and_download_restores_the
   for (const auto& [name, content] : files) {
     expected.insert("llama/images/" + name);
   }
+  expected.insert("llama/images/llmux-manifest.json"); // written last
   EXPECT_EQ(keys, expected); // the stale core-1111.img is gone, rootfs/ never went up
 
   auto restored = scratch.path() / "restored" / "images";
@@ -171,6 +179,41 @@ TEST_F(object_store_rgw, upload_replaces_stale_objects_and_download_restores_the
   EXPECT_FALSE(again.ok);
   EXPECT_NE(again.error.find("already exists and is not an empty directory"), std::string::npos)
     << again.error;
+}
+
+TEST_F(object_store_rgw, an_altered_or_incomplete_checkpoint_is_refused) {
+  scratch_dir scratch;
+  auto images = scratch.path() / "images";
+  fs::create_directories(images);
+  write_file(images / "core-1.img", pattern(1000, 1));
+  write_file(images / "pages-1.img", pattern(5000, 2));
+  object_store store(store_config());
+  ASSERT_TRUE(store.upload_directory(images, "altered/images", in(60s)).ok);
+
+  // The same size with other bytes: only the SHA-256 tells.
+  s3_client client(store_config());
+  write_file(scratch.path() / "other", pattern(1000, 9));
+  ASSERT_TRUE(client.put_object("altered/images/core-1.img", scratch.path() / "other", in(30s)).ok);
+  auto altered
+    = store.download_directory("altered/images", scratch.path() / "a" / "images", in(30s));
+  EXPECT_FALSE(altered.ok);
+  EXPECT_NE(altered.error.find("core-1.img: its SHA-256 is not the manifest's"), std::string::npos)
+    << altered.error;
+  EXPECT_FALSE(fs::exists(scratch.path() / "a" / "images"));
+
+  // An upload that stopped midway has not written the manifest: no download takes it.
+  ASSERT_TRUE(client.delete_object("altered/images/llmux-manifest.json", in(30s)).ok);
+  auto partial
+    = store.download_directory("altered/images", scratch.path() / "b" / "images", in(30s));
+  EXPECT_FALSE(partial.ok);
+  EXPECT_EQ(partial.error, "the checkpoint under s3://checkpoints/altered/images/ is incomplete: "
+                           "it has no llmux-manifest.json (an upload did not finish)");
+
+  // A stop cancels an upload (llmux shutting down).
+  std::atomic<bool> stop{true};
+  auto stopped = store.upload_directory(images, "altered/images", in(30s), {}, &stop);
+  EXPECT_FALSE(stopped.ok);
+  EXPECT_EQ(stopped.error, "stopped: llmux is shutting down");
 }
 
 TEST_F(object_store_rgw, a_wrong_secret_is_refused_clearly_and_leaves_nothing_behind) {
@@ -286,6 +329,60 @@ TEST(object_store_offline, a_bad_endpoint_or_prefix_is_named) {
             "'/' is not a usable object store prefix");
   EXPECT_EQ(store.upload_directory(scratch.path(), "m", in(5s)).error,
             scratch.path().string() + " holds no files to upload");
+}
+
+// llmux itself over the real S3 server: a checkpoint goes up after the dump, and a model whose
+// local images are gone is restored from the store.
+TEST_F(object_store_rgw, llmux_restores_a_model_from_the_store_when_its_local_images_are_gone) {
+  auto images_dir = scratch_ / "checkpoints";
+  auto store
+    = fmt::format(R"("object_store": {{"endpoint": "{}", "bucket": "{}", "access_key": "{}", )"
+                  R"("secret_key": "{}"}})",
+                  server_->endpoint(), bucket, access_key, secret_key);
+  auto daemon = start_daemon({{"alpha", "discard+checkpoint"}, {"beta", "retain+stop"}},
+                             R"("min_active_secs": 0)", checkpoint_member(images_dir, store));
+  auto before = daemon.chat("alpha");
+  ASSERT_EQ(before.status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200); // dumped; the upload runs in the background
+  ASSERT_TRUE(daemon.process->wait_for_text("alpha: uploaded", 60s)) << daemon.process->output();
+  auto listing = s3_client(store_config()).list_objects("alpha/images/", in(30s));
+  ASSERT_TRUE(listing.ok) << listing.error;
+  EXPECT_GE(listing.objects.size(), 3u); // the images and the manifest
+
+  fs::remove_all(fs::path(images_dir) / "alpha" / "images");
+  auto after = daemon.chat("alpha");
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(answer_content(after), answer_content(before));
+  EXPECT_TRUE(daemon.process->wait_for_text("alpha: downloaded", 2s));
+  simdjson::dom::parser parser;
+  auto alpha = daemon.status(parser)["models"]["alpha"];
+  EXPECT_EQ(number_at(alpha["fallbacks_total"]), 0u);
+  EXPECT_EQ(number_at(alpha["engine_starts"]), 1u); // restored, not started cold
+  EXPECT_EQ(daemon.process->output().find(secret_key), std::string::npos);
+}
+
+TEST_F(object_store_rgw, llmux_with_a_wrong_secret_says_so_and_falls_back) {
+  auto images_dir = scratch_ / "checkpoints";
+  auto wrong = "wrong/Secret+0123456789";
+  auto store
+    = fmt::format(R"("object_store": {{"endpoint": "{}", "bucket": "{}", "access_key": "{}", )"
+                  R"("secret_key": "{}"}})",
+                  server_->endpoint(), bucket, access_key, wrong);
+  auto daemon = start_daemon({{"alpha", "offload+checkpoint"}, {"beta", "retain+stop"}},
+                             R"("min_active_secs": 0)", checkpoint_member(images_dir, store));
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  auto refused = daemon.process->wait_for_text("refused the credentials", 60s);
+  ASSERT_TRUE(refused) << daemon.process->output();
+  EXPECT_NE(refused->find("check checkpoint.object_store.access_key and secret_key"),
+            std::string::npos)
+    << *refused;
+  fs::remove_all(fs::path(images_dir) / "alpha" / "images");
+  EXPECT_EQ(daemon.chat("alpha").status, 200); // a cold start instead
+  simdjson::dom::parser parser;
+  auto fallback = std::string(text_at(daemon.status(parser)["models"]["alpha"]["last_fallback"]));
+  EXPECT_NE(fallback.find("refused the credentials"), std::string::npos) << fallback;
+  EXPECT_EQ(daemon.process->output().find(wrong), std::string::npos);
 }
 
 } // namespace
