@@ -95,6 +95,13 @@ std::vector<step_phase> phases_of(const std::vector<engine_step>& steps) {
   return phases;
 }
 
+bool evicts(const std::vector<engine_step>& steps) {
+  return std::any_of(steps.begin(), steps.end(), [](engine_step step) {
+    return phase_of(step) == step_phase::sleep || step == engine_step::cuda_suspend
+           || step == engine_step::criu_dump || step == engine_step::upload_images;
+  });
+}
+
 bool restores_process(engine_step step) {
   return step == engine_step::download_images || step == engine_step::criu_restore
          || step == engine_step::cuda_resume;

@@ -59,6 +59,9 @@ step_phase phase_of(engine_step step);
 /// The distinct phases `steps` pass through, in order of first appearance.
 std::vector<step_phase> phases_of(const std::vector<engine_step>& steps);
 
+/// Whether `steps` take an engine off the GPU (rather than bring one back).
+bool evicts(const std::vector<engine_step>& steps);
+
 /// Whether a failure of `step` leaves the engine without a usable process, so that a cold
 /// start is the way back (download, restore, CUDA resume), rather than a failed wake.
 bool restores_process(engine_step step);

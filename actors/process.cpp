@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -247,8 +249,29 @@ std::unique_ptr<engine_process> engine_process::adopt(pid_t pid, const process_s
   return process;
 }
 
+namespace {
+
+std::mutex managed_mutex;
+std::multiset<pid_t> managed;
+
+} // namespace
+
+std::vector<pid_t> managed_engines() {
+  std::lock_guard lock(managed_mutex);
+  return {managed.begin(), managed.end()};
+}
+
+engine_process::engine_process(pid_t pid, bool child) : pid_(pid), child_(child) {
+  std::lock_guard lock(managed_mutex);
+  managed.insert(pid);
+}
+
 engine_process::~engine_process() {
   terminate(std::chrono::milliseconds(0));
+  {
+    std::lock_guard lock(managed_mutex);
+    managed.erase(managed.find(pid_));
+  }
   ended_->store(true);
   if (output_reader_.joinable()) {
     output_reader_.join();

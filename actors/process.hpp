@@ -56,8 +56,7 @@ public:
   void terminate(std::chrono::milliseconds grace);
 
 private:
-  explicit engine_process(pid_t pid, bool child) : pid_(pid), child_(child) {
-  }
+  engine_process(pid_t pid, bool child);
 
   pid_t pid_;
   /// Started by llmux (waitable), not adopted.
@@ -67,6 +66,10 @@ private:
   std::shared_ptr<std::atomic<bool>> ended_ = std::make_shared<std::atomic<bool>>(false);
   std::thread output_reader_;
 };
+
+/// The pids of every engine process llmux runs now, spawned or adopted (the roots of their
+/// process trees): what a sweep for stray GPU processes knows as llmux's own.
+std::vector<pid_t> managed_engines();
 
 /// `line` without ANSI escape sequences (ESC up to and including the next letter).
 std::string strip_ansi(std::string_view line);

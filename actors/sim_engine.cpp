@@ -42,12 +42,8 @@ public:
         return operate<outcome>(sim_operation::kind::start, costs_.cold_start);
       },
       [this](run_atom, const engine_plan& plan) -> caf::result<plan_outcome> {
-        auto evicting = std::any_of(plan.steps.begin(), plan.steps.end(), [](engine_step step) {
-          return phase_of(step) == step_phase::sleep || step == engine_step::cuda_suspend
-                 || step == engine_step::criu_dump;
-        });
         return operate<plan_outcome>(
-          evicting ? sim_operation::kind::sleep : sim_operation::kind::wake, took(plan));
+          evicts(plan.steps) ? sim_operation::kind::sleep : sim_operation::kind::wake, took(plan));
       },
       [this](stop_atom) -> caf::result<outcome> {
         if (!running_) {

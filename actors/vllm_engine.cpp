@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <thread>
 #include <variant>
 
@@ -20,6 +22,7 @@
 #include "actors/process.hpp"
 #include "checkpoint/criu.hpp"
 #include "checkpoint/cuda_checkpoint.hpp"
+#include "checkpoint/gpu.hpp"
 #include "checkpoint/object_store.hpp"
 #include "config/json_writer.hpp"
 #include "http/client.hpp"
@@ -44,6 +47,9 @@ constexpr auto wake_attempt_timeout = 30s;
 constexpr auto reload_attempt_timeout = 60s;
 constexpr auto reset_attempt_timeout = 30s;
 constexpr auto nccl_attempt_timeout = 30s;
+constexpr auto nvidia_smi_timeout = 5s;
+/// How long a wake waits for the GPU memory of strays it killed to be freed.
+constexpr auto stray_release_wait = 2s;
 constexpr auto stop_grace = 10s;
 static_assert(stop_grace + 5s <= engine_deadlines::stop);
 constexpr std::size_t error_body_excerpt = 300;
@@ -117,6 +123,10 @@ private:
   /// An engine that an earlier llmux restored and left running (it crashed) would hold the
   /// port and the GPU: it is ended before this one starts anything.
   void end_leftover_restore();
+  /// Before the engine takes GPU memory: reports the processes that hold some and that llmux
+  /// did not start, and with `checkpoint.kill_strays` kills them (spec §5.11, without the
+  /// reference's host-wide kill of every process that maps an NVIDIA device).
+  void sweep_strays();
   /// Starts the health polling (start-up) and liveness probes (running), unless they run.
   void keep_ticking();
   /// Spawned and adopted engines log the same way; checkpointing ones write to files CRIU can
@@ -197,6 +207,7 @@ caf::result<outcome> vllm_engine_state::start() {
   if (starting_) {
     return outcome::failure("a start is already running");
   }
+  sweep_strays();
   auto spec = output_spec();
   spec.executable = vllm_command_;
   spec.arguments = config::engine_arguments(model_);
@@ -299,6 +310,46 @@ outcome vllm_engine_state::download(engine_clock::time_point deadline) {
     downloaded.bytes >> 20, where,
     std::chrono::duration_cast<std::chrono::milliseconds>(engine_clock::now() - began).count());
   return outcome{};
+}
+
+void vllm_engine_state::sweep_strays() {
+  // With the checkpoint tiers only: they are where GPU memory is accounted exactly, and a
+  // query of nvidia-smi costs a switch tens of milliseconds.
+  if (!checkpoint_) {
+    return;
+  }
+  auto on_gpu = checkpoint::gpu_processes("nvidia-smi", nvidia_smi_timeout);
+  if (!on_gpu) {
+    return; // no nvidia-smi, no driver: nothing to tell
+  }
+  std::set<pid_t> known;
+  for (auto root : managed_engines()) {
+    for (auto pid : checkpoint::process_tree(root)) {
+      known.insert(pid);
+    }
+  }
+  auto found = checkpoint::strays(*on_gpu, known);
+  for (const auto& stray : found) {
+    log_->warn("{}: GPU process pid {} ({}) holds {} MiB and was not started by llmux{}",
+               model_.name, stray.pid, checkpoint::command_line_of(stray.pid), stray.used_mib,
+               checkpoint_->kill_strays ? "; killing it (checkpoint.kill_strays)"
+                                        : "; left alone (checkpoint.kill_strays is off)");
+    if (checkpoint_->kill_strays) {
+      ::kill(stray.pid, SIGKILL);
+    }
+  }
+  if (found.empty() || !checkpoint_->kill_strays) {
+    return;
+  }
+  // The driver frees a killed process's memory shortly after it is gone.
+  auto until = engine_clock::now() + stray_release_wait;
+  while (engine_clock::now() < until) {
+    auto now_on_gpu = checkpoint::gpu_processes("nvidia-smi", nvidia_smi_timeout);
+    if (!now_on_gpu || checkpoint::strays(*now_on_gpu, known).empty()) {
+      return;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
 }
 
 void vllm_engine_state::keep_ticking() {
@@ -449,6 +500,9 @@ outcome vllm_engine_state::control(const std::string& what, const std::string& p
 
 plan_outcome vllm_engine_state::run(const engine_plan& plan) {
   plan_outcome out;
+  if (!evicts(plan.steps)) {
+    sweep_strays();
+  }
   // Each phase's deadline starts with its first step and bounds all its steps together.
   std::vector<std::pair<step_phase, engine_clock::time_point>> deadlines;
   for (auto step : plan.steps) {

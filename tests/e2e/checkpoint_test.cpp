@@ -4,6 +4,7 @@
 // request.
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -325,6 +326,31 @@ TEST_F(checkpoint_test, an_unreachable_object_store_falls_back_cleanly) {
   EXPECT_NE(fallback.find("download images failed"), std::string::npos) << fallback;
   EXPECT_NE(fallback.find("unreachable"), std::string::npos) << fallback;
   EXPECT_EQ(daemon.process->output().find("not-to-be-seen"), std::string::npos);
+}
+
+// A process on the GPU that llmux did not start is reported before a wake, and killed only when
+// checkpoint.kill_strays says so; llmux's own engines never count as strays.
+TEST_F(checkpoint_test, stray_gpu_processes_are_reported_and_killed_only_when_configured) {
+  daemon_env_.push_back(std::string("PATH=") + LLMUX_FAKES_BIN + ":" + std::getenv("PATH"));
+  for (bool kill : {false, true}) {
+    SCOPED_TRACE(kill ? "kill_strays" : "report only");
+    auto stray = start("org/someone-elses-model");
+    auto daemon = start_daemon(
+      {{"alpha", "offload+cuda_suspend"}, {"beta", "retain+stop"}}, R"("min_active_secs": 0)",
+      checkpoint_section({}, {}, kill ? R"("kill_strays": true)" : R"("kill_strays": false)"));
+    ASSERT_EQ(daemon.chat("alpha").status, 200);
+    auto reported
+      = daemon.process->wait_for_text(fmt::format("GPU process pid {} ", stray.process->pid()), 2s);
+    ASSERT_TRUE(reported) << daemon.process->output();
+    EXPECT_NE(reported->find("was not started by llmux"), std::string::npos) << *reported;
+    EXPECT_NE(reported->find("someone-elses-model"), std::string::npos) << *reported;
+    EXPECT_EQ(stray.process->wait_exit(kill ? 5s : 500ms).has_value(), kill);
+    // alpha's suspended engine, woken next, is llmux's own: never reported.
+    ASSERT_EQ(daemon.chat("beta").status, 200);
+    ASSERT_EQ(daemon.chat("alpha").status, 200);
+    auto alpha = engine_pid(engine_port("alpha"));
+    EXPECT_FALSE(daemon.process->wait_for_text(fmt::format("GPU process pid {} ", alpha), 0s));
+  }
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 
 #include "checkpoint/criu.hpp"
 #include "checkpoint/cuda_checkpoint.hpp"
+#include "checkpoint/gpu.hpp"
 #include "checkpoint/tool.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/scratch_dir.hpp"
@@ -121,6 +122,19 @@ TEST(criu, a_leftover_restore_is_found_only_while_it_serves_the_port) {
   EXPECT_FALSE(leftover_restore(files, 4322)); // the pid now serves something else
   std::ofstream(files.restore_pidfile) << "garbage\n";
   EXPECT_FALSE(leftover_restore(files, 4321));
+}
+
+TEST(gpu, compute_apps_are_read_and_strays_are_the_unknown_ones) {
+  auto apps = parse_compute_apps("4242, 73728\n  77, 512 \n[N/A], 3\n\n88, [N/A]\n");
+  EXPECT_EQ(apps, (std::vector<gpu_process>{{4242, 73728}, {77, 512}}));
+  EXPECT_EQ(strays(apps, {4242}), (std::vector<gpu_process>{{77, 512}}));
+  EXPECT_TRUE(strays(apps, {4242, 77}).empty());
+  EXPECT_TRUE(parse_compute_apps("").empty());
+}
+
+TEST(gpu, without_nvidia_smi_nothing_is_known) {
+  EXPECT_FALSE(gpu_processes("/nonexistent/nvidia-smi", 5s));
+  EXPECT_FALSE(gpu_memory_used_mib("/nonexistent/nvidia-smi", 5s));
 }
 
 TEST(tool, runs_with_its_output_captured) {
