@@ -14,7 +14,10 @@ cleanup() {
   rm -rf "$scratch"
 }
 trap cleanup EXIT
-engine_port=$(( 20000 + $$ % 20000 ))
+# A port the system reports free (one derived from the PID collided with engines of tests
+# running in parallel).
+engine_port=$(node -e "const s = require('net').createServer();
+  s.listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); });")
 cat >"$scratch/llmux.json" <<CONFIG
 {"models": {"chat": {"model_path": "org/chat-1B", "port": $engine_port,
                      "extra_args": ["--mock-profile", "fast"]}},
