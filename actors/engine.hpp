@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <caf/fwd.hpp>
@@ -26,6 +27,7 @@ namespace llmux::actors {
 ///                                         deadline, up to the first that fails; `stop` and
 ///                                         `cold_start` are not run here (stop_atom, start_atom)
 /// (stop_atom)                -> outcome   end the engine; ok when it is gone
+/// (detach_atom)              -> outcome   forget the engine and leave it running
 /// (probe_atom)               -> outcome   one deterministic inference (warmup, checks)
 /// (tick_atom)                             self: health polling while starting, then liveness
 ///                                         probes and the exit watch while it runs
@@ -35,6 +37,7 @@ using engine_actor
   = caf::typed_actor<caf::replies_to<start_atom>::with<outcome>,
                      caf::replies_to<run_atom, engine_plan>::with<plan_outcome>,
                      caf::replies_to<stop_atom>::with<outcome>,
+                     caf::replies_to<detach_atom>::with<outcome>,
                      caf::replies_to<probe_atom>::with<outcome>, caf::reacts_to<tick_atom>>;
 
 /// The one time budget: each engine operation ends within its deadline, attempts and pauses
@@ -135,6 +138,10 @@ struct engine_deadlines {
 /// Spawns the engine actor for `model` on a thread of its own (its HTTP calls and process
 /// handling block). `owner` hears `(down_atom, reason)` when the process dies unexpectedly or
 /// is killed because it stopped answering `/health` (`timeouts`).
+/// The body of the reference's deterministic chat request (the same question, temperature 0,
+/// seed 42, 10 tokens): the warmup inference, and the answer `--validate` compares.
+std::string warmup_request_body(const config::model_config& model);
+
 /// Models that evict with cuda_suspend or checkpoint use the tools and images of `checkpoint`.
 engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_config& model,
                                const std::string& vllm_command, const engine_deadlines& deadlines,

@@ -95,6 +95,18 @@ std::vector<step_phase> phases_of(const std::vector<engine_step>& steps) {
   return phases;
 }
 
+config::weight_strategy weights_of(const std::vector<engine_step>& steps) {
+  for (auto step : steps) {
+    if (step == engine_step::vllm_sleep_1) {
+      return weight_strategy::offload;
+    }
+    if (step == engine_step::vllm_sleep_2) {
+      return weight_strategy::discard;
+    }
+  }
+  return weight_strategy::retain;
+}
+
 bool evicts(const std::vector<engine_step>& steps) {
   return std::any_of(steps.begin(), steps.end(), [](engine_step step) {
     return phase_of(step) == step_phase::sleep || step == engine_step::cuda_suspend

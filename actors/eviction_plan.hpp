@@ -59,6 +59,9 @@ step_phase phase_of(engine_step step);
 /// The distinct phases `steps` pass through, in order of first appearance.
 std::vector<step_phase> phases_of(const std::vector<engine_step>& steps);
 
+/// What an eviction of `steps` did with the weights (the sleep level it went through).
+config::weight_strategy weights_of(const std::vector<engine_step>& steps);
+
 /// Whether `steps` take an engine off the GPU (rather than bring one back).
 bool evicts(const std::vector<engine_step>& steps);
 

@@ -15,6 +15,7 @@
 #include "actors/engine.hpp"
 #include "actors/eviction_plan.hpp"
 #include "actors/lifecycle.hpp"
+#include "checkpoint/criu.hpp"
 
 namespace llmux::actors {
 
@@ -96,8 +97,7 @@ model_actor::behavior_type model_state::make_behavior(const config::model_config
   if (model.checkpoint_path) {
     // Its images are restored on the first activation, as if it had been evicted to them.
     state_ = lifecycle::sleeping;
-    rests_in_
-      = config::eviction_policy{model.eviction.weights, config::process_strategy::checkpoint};
+    rests_in_ = checkpoint::checkpointed_eviction(model);
   }
   deadlines_ = deadlines;
   scheduler_ = std::move(scheduler);
@@ -108,6 +108,19 @@ model_actor::behavior_type model_state::make_behavior(const config::model_config
     [this](evict_atom, const config::eviction_policy& eviction) { return evict(eviction); },
     [this](stop_atom) { return stop(); },
     [this](warmup_atom) { return warmup(); },
+    [this](detach_atom) -> caf::result<outcome> {
+      auto promise = self_->make_response_promise<outcome>();
+      self_->request(engine_, engine_deadlines::margin, detach_atom_v)
+        .then(
+          [this, promise](outcome& detached) mutable {
+            enter(lifecycle_event::stopped);
+            promise.deliver(detached);
+          },
+          [promise](caf::error& error) mutable {
+            promise.deliver(outcome::failure(to_string(error)));
+          });
+      return promise;
+    },
     [this](down_atom, const std::string& reason) { on_engine_down(reason); },
   };
 }

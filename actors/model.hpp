@@ -25,16 +25,17 @@ namespace llmux::actors {
 ///                                        stopping the engine, so the GPU is always freed
 /// (stop_atom)                -> outcome  stop the engine (shutdown)
 /// (warmup_atom)              -> outcome  before serving: start, run one inference, evict
+/// (detach_atom)              -> outcome  leave the engine running and forget it (it outlives
+///                                        llmux: `--restore-detached`)
 /// (down_atom, string reason)             from the engine: it ended by itself
 /// to the scheduler: (down_atom, string model, string reason) when the engine died (or was
 ///                    killed as hung) outside a start or wake
 /// ```
-using model_actor
-  = caf::typed_actor<caf::replies_to<activate_atom>::with<outcome>,
-                     caf::replies_to<evict_atom, config::eviction_policy>::with<outcome>,
-                     caf::replies_to<stop_atom>::with<outcome>,
-                     caf::replies_to<warmup_atom>::with<outcome>,
-                     caf::reacts_to<down_atom, std::string>>;
+using model_actor = caf::typed_actor<
+  caf::replies_to<activate_atom>::with<outcome>,
+  caf::replies_to<evict_atom, config::eviction_policy>::with<outcome>,
+  caf::replies_to<stop_atom>::with<outcome>, caf::replies_to<warmup_atom>::with<outcome>,
+  caf::replies_to<detach_atom>::with<outcome>, caf::reacts_to<down_atom, std::string>>;
 
 /// Makes the engine actor for one model; `owner` (the model actor) hears `down_atom`.
 using engine_factory = std::function<engine_actor(

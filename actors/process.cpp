@@ -267,7 +267,9 @@ engine_process::engine_process(pid_t pid, bool child) : pid_(pid), child_(child)
 }
 
 engine_process::~engine_process() {
-  terminate(std::chrono::milliseconds(0));
+  if (!released_) {
+    terminate(std::chrono::milliseconds(0));
+  }
   {
     std::lock_guard lock(managed_mutex);
     managed.erase(managed.find(pid_));

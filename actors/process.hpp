@@ -55,12 +55,18 @@ public:
   /// Sends SIGTERM to the group, waits up to `grace`, then SIGKILLs the group and reaps it.
   void terminate(std::chrono::milliseconds grace);
 
+  /// Lets the process run on when this object goes away (`--restore-detached`).
+  void release() {
+    released_ = true;
+  }
+
 private:
   engine_process(pid_t pid, bool child);
 
   pid_t pid_;
   /// Started by llmux (waitable), not adopted.
   bool child_;
+  bool released_ = false;
   std::optional<int> exit_status_;
   /// Tells a reader that follows output files that the process is gone.
   std::shared_ptr<std::atomic<bool>> ended_ = std::make_shared<std::atomic<bool>>(false);

@@ -7,11 +7,20 @@
 #include <fmt/format.h>
 
 #include "actors/scheduler_state.hpp"
+#include "checkpoint/criu.hpp"
 
 namespace llmux::actors::detail {
 
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
+
+void rest_initially(model_slot& slot) {
+  slot.state = lifecycle::stopped;
+  slot.evicted_with.clear();
+  if (slot.config.checkpoint_path) {
+    rest(slot, checkpoint::checkpointed_eviction(slot.config));
+  }
+}
 
 void scheduler_state::supervise(std::size_t model) {
   models_[model].actor

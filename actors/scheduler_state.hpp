@@ -88,13 +88,7 @@ inline void rest(model_slot& slot, const config::eviction_policy& eviction) {
 
 /// Where a model's engine is before llmux has run it: stopped, or checkpointed to the images
 /// its `checkpoint_path` names (restored on its first activation).
-inline void rest_initially(model_slot& slot) {
-  slot.state = lifecycle::stopped;
-  slot.evicted_with.clear();
-  if (slot.config.checkpoint_path) {
-    rest(slot, {slot.config.eviction.weights, config::process_strategy::checkpoint});
-  }
-}
+void rest_initially(model_slot& slot);
 
 /// `slot` left the GPU as `evicted` says: with `eviction`, or stopped when that fell back.
 inline void rest(model_slot& slot, const config::eviction_policy& eviction,

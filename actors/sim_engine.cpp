@@ -52,6 +52,10 @@ public:
         running_ = false;
         return operate<outcome>(sim_operation::kind::stop, costs_.stop);
       },
+      [this](detach_atom) {
+        running_ = false;
+        return outcome{};
+      },
       [](probe_atom) { return outcome{}; },
       [this](tick_atom) { finish(); },
     };

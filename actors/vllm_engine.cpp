@@ -195,6 +195,14 @@ engine_actor::behavior_type vllm_engine_state::make_behavior(
     [this](start_atom) -> caf::result<outcome> { return start(); },
     [this](run_atom, const engine_plan& plan) { return run(plan); },
     [this](stop_atom) { return stop(); },
+    [this](detach_atom) {
+      if (process_) {
+        log_->info("{}: leaving engine pid {} running", model_.name, process_->pid());
+        process_->release();
+        process_.reset();
+      }
+      return outcome{};
+    },
     [this](probe_atom) { return probe(); },
     [this](tick_atom) { tick(); },
   };
@@ -619,6 +627,7 @@ outcome vllm_engine_state::dump(const engine_plan& plan, engine_clock::time_poin
   // CRIU ends the dumped tree; whatever is left of it goes too.
   process_->terminate(0ms);
   process_.reset();
+  checkpoint::record_weights(files_.images, weights_of(plan.steps));
   restore_from_ = files_.images;
   images_plan_ = plan.steps;
   restored_from_images_ = false;
@@ -678,30 +687,9 @@ outcome vllm_engine_state::restore(engine_clock::time_point deadline) {
   return outcome{};
 }
 
-// The reference's deterministic request: the same question, temperature 0, seed 42.
 outcome vllm_engine_state::probe() {
-  config::json_writer body(config::json_writer::layout::compact);
-  body.begin_object();
-  body.key("model");
-  body.string(model_.model_path);
-  body.key("messages");
-  body.begin_array();
-  body.begin_object();
-  body.key("role");
-  body.string("user");
-  body.key("content");
-  body.string("What is 2+2? Reply with just the number.");
-  body.end_object();
-  body.end_array();
-  body.key("temperature");
-  body.real(0.0);
-  body.key("seed");
-  body.integer(42);
-  body.key("max_tokens");
-  body.integer(10);
-  body.end_object();
-  return control("warmup inference", "/v1/chat/completions", body.str(), engine_deadlines::probe,
-                 engine_clock::now() + engine_deadlines::probe, 1);
+  return control("warmup inference", "/v1/chat/completions", warmup_request_body(model_),
+                 engine_deadlines::probe, engine_clock::now() + engine_deadlines::probe, 1);
 }
 
 outcome vllm_engine_state::stop() {
@@ -729,6 +717,30 @@ engine_actor::behavior_type vllm_engine_impl(engine_actor::stateful_pointer<vllm
 }
 
 } // namespace
+
+std::string warmup_request_body(const config::model_config& model) {
+  config::json_writer body(config::json_writer::layout::compact);
+  body.begin_object();
+  body.key("model");
+  body.string(model.model_path);
+  body.key("messages");
+  body.begin_array();
+  body.begin_object();
+  body.key("role");
+  body.string("user");
+  body.key("content");
+  body.string("What is 2+2? Reply with just the number.");
+  body.end_object();
+  body.end_array();
+  body.key("temperature");
+  body.real(0.0);
+  body.key("seed");
+  body.integer(42);
+  body.key("max_tokens");
+  body.integer(10);
+  body.end_object();
+  return body.str();
+}
 
 engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_config& model,
                                const std::string& vllm_command, const engine_deadlines& deadlines,

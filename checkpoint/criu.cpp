@@ -80,6 +80,31 @@ std::uint64_t directory_bytes(const fs::path& dir) {
   return bytes;
 }
 
+namespace {
+
+// Beside CRIU's own files in the images directory; CRIU reads only what it wrote.
+constexpr const char* weights_file = "llmux-weights";
+
+} // namespace
+
+void record_weights(const fs::path& images, config::weight_strategy weights) {
+  std::ofstream(images / weights_file) << config::to_string(weights) << '\n';
+}
+
+std::optional<config::weight_strategy> recorded_weights(const fs::path& images) {
+  std::ifstream file(images / weights_file);
+  std::string text;
+  if (!(file >> text)) {
+    return std::nullopt;
+  }
+  return config::parse_weight_strategy(text);
+}
+
+config::eviction_policy checkpointed_eviction(const config::model_config& model) {
+  auto weights = model.checkpoint_path ? recorded_weights(*model.checkpoint_path) : std::nullopt;
+  return {weights.value_or(model.eviction.weights), config::process_strategy::checkpoint};
+}
+
 std::optional<pid_t> leftover_restore(const model_files& files, std::uint16_t port) {
   pid_t pid = 0;
   if (std::ifstream file(files.restore_pidfile); !(file >> pid) || pid <= 0) {

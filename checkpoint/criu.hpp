@@ -54,6 +54,17 @@ bool has_images(const std::filesystem::path& images);
 /// The bytes of every regular file below `dir` (0 when it does not exist).
 std::uint64_t directory_bytes(const std::filesystem::path& dir);
 
+/// Notes in `images` what the dumped engine did with its weights before the dump (its sleep
+/// level), so that a restore wakes it right even when the eviction configured now differs.
+void record_weights(const std::filesystem::path& images, config::weight_strategy weights);
+
+/// What `record_weights` noted in `images`, if anything.
+std::optional<config::weight_strategy> recorded_weights(const std::filesystem::path& images);
+
+/// The eviction that a model restored from its `checkpoint_path` rests in: checkpoint, with the
+/// weights its images recorded (else those of its configured eviction).
+config::eviction_policy checkpointed_eviction(const config::model_config& model);
+
 /// The engine a restore into `files` started, if it still runs as the engine on `port`: a
 /// restored engine is detached, so it outlives an llmux that crashed.
 std::optional<pid_t> leftover_restore(const model_files& files, std::uint16_t port);

@@ -46,11 +46,68 @@ std::variant<cli_options, int> parse_command_line(int argc, const char* const* a
   app.add_flag("--check-config", options.check_config,
                "Load and validate the configuration, print it with every default filled in, "
                "and exit: 0 when valid, 1 otherwise");
+  // `weights+process`, as the configuration writes an eviction.
+  auto eviction_spec = CLI::Validator(
+    [](std::string& text) {
+      auto parsed = parse_eviction_spec(text);
+      return parsed ? std::string{} : parsed.error();
+    },
+    "WEIGHTS+PROCESS");
+  std::vector<std::string> policies;
+  std::string checkpoint_eviction;
+  auto* validate
+    = app
+        .add_option("--validate", options.validate_model,
+                    "Start MODEL, sleep and wake it with each policy of --policies, check that "
+                    "it answers as before, print a table and exit (0 when all pass)")
+        ->type_name("MODEL");
+  app
+    .add_option("--policies", policies,
+                "Evictions --validate tries (default offload+keep_running,"
+                "discard+keep_running)")
+    ->delimiter(',')
+    ->check(eviction_spec)
+    ->needs(validate);
+  auto* checkpoint
+    = app
+        .add_option("--checkpoint", options.checkpoint_model,
+                    "Start MODEL, warm it, CRIU-dump it (and upload it to the object "
+                    "store, when configured) and exit")
+        ->type_name("MODEL");
+  app
+    .add_option("--eviction", checkpoint_eviction,
+                "The eviction --checkpoint dumps with (default "
+                "discard+checkpoint; the process must be checkpoint)")
+    ->check(eviction_spec)
+    ->needs(checkpoint);
+  app.add_flag("--no-warmup", options.no_warmup, "With --checkpoint: no inference before the dump")
+    ->needs(checkpoint);
+  auto* restore
+    = app
+        .add_option("--restore-detached", options.restore_model,
+                    "Restore MODEL from its checkpoint, check that it answers, and exit leaving "
+                    "it running")
+        ->type_name("MODEL");
+  validate->excludes(checkpoint)->excludes(restore);
+  checkpoint->excludes(restore);
+  auto* check = app.get_option("--check-config");
+  for (auto* flow : {validate, checkpoint, restore}) {
+    flow->excludes(check);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int status = app.exit(e);
     return status == 0 ? 0 : usage_error_status;
+  }
+  if (!policies.empty()) {
+    options.validate_policies.clear();
+    for (const auto& policy : policies) {
+      options.validate_policies.push_back(*parse_eviction_spec(policy));
+    }
+  }
+  if (!checkpoint_eviction.empty()) {
+    options.checkpoint_eviction = *parse_eviction_spec(checkpoint_eviction);
   }
   return options;
 }

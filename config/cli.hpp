@@ -5,6 +5,9 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
+
+#include "config/eviction.hpp"
 
 namespace llmux::config {
 
@@ -30,6 +33,20 @@ struct cli_options {
   /// Answer clients that shut down their sending side after the request, instead of taking
   /// that for a departure.
   bool serve_half_closed = false;
+
+  // One-shot flows instead of the daemon (at most one of them).
+  /// `--validate MODEL`: sleep and wake MODEL with each of `validate_policies`, print a table.
+  std::optional<std::string> validate_model;
+  std::vector<eviction_policy> validate_policies{
+    {weight_strategy::offload, process_strategy::keep_running},
+    {weight_strategy::discard, process_strategy::keep_running}};
+  /// `--checkpoint MODEL`: start MODEL, warm it, dump it with `checkpoint_eviction`.
+  std::optional<std::string> checkpoint_model;
+  eviction_policy checkpoint_eviction{weight_strategy::discard, process_strategy::checkpoint};
+  /// `--no-warmup`: no inference before the dump.
+  bool no_warmup = false;
+  /// `--restore-detached MODEL`: restore MODEL's checkpoint and leave it running.
+  std::optional<std::string> restore_model;
 };
 
 /// Exit status for command-line mistakes (unknown flag, bad value), as the reference uses.

@@ -28,6 +28,21 @@ protected:
     return checkpoint_member(images_dir(), more, criu, cuda_checkpoint);
   }
 
+  /// Runs `llmux -c <the configuration of write_config> ARGS...` to its end, with the fake
+  /// GPU tools on its PATH.
+  tool_run run_llmux(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{LLMUX_DAEMON, "-c", scratch_ / "llmux.json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto env = environment();
+    env.push_back(std::string("PATH=") + LLMUX_FAKES_BIN + ":" + std::getenv("PATH"));
+    env.push_back("LLMUX_LOG=warn");
+    child_process llmux(argv, env);
+    tool_run run;
+    run.status = llmux.wait_exit(120s).value_or(-1);
+    run.output = llmux.output();
+    return run;
+  }
+
   std::string images_dir() const {
     return scratch_ / "checkpoints";
   }
@@ -298,7 +313,7 @@ TEST_F(checkpoint_test, restored_engines_end_with_llmux_or_with_the_next_one_aft
   }
   auto daemon = start_daemon(models, R"("min_active_secs": 0)", checkpoint_section());
   EXPECT_TRUE(eventually([&] { return engine_pid(engine_port("alpha")) < 0; }, 15s));
-  EXPECT_TRUE(daemon.process->wait_for_text("restored by an earlier llmux", 0s));
+  EXPECT_TRUE(daemon.process->wait_for_text("restored by an earlier llmux", 2s));
   EXPECT_EQ(daemon.chat("alpha").status, 200);
 }
 
@@ -349,7 +364,125 @@ TEST_F(checkpoint_test, stray_gpu_processes_are_reported_and_killed_only_when_co
     ASSERT_EQ(daemon.chat("beta").status, 200);
     ASSERT_EQ(daemon.chat("alpha").status, 200);
     auto alpha = engine_pid(engine_port("alpha"));
-    EXPECT_FALSE(daemon.process->wait_for_text(fmt::format("GPU process pid {} ", alpha), 0s));
+    EXPECT_FALSE(daemon.process->wait_for_text(fmt::format("GPU process pid {} ", alpha), 300ms));
+  }
+}
+
+TEST_F(checkpoint_test, validate_sleeps_and_wakes_with_each_policy_and_prints_the_table) {
+  write_config({{"alpha", "offload+keep_running"}}, R"("min_active_secs": 0)",
+               checkpoint_section());
+  auto run = run_llmux({"--validate", "alpha", "--policies",
+                        "offload+keep_running,discard+keep_running,retain+cuda_suspend,"
+                        "discard+checkpoint,retain+stop"});
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("Result: ALL PASSED"), std::string::npos) << run.output;
+  // The GPU as nvidia-smi reads it after each sleep: the CUDA context stays for sleep levels,
+  // nothing for the others.
+  for (auto [policy, after] : {std::pair{"Offload+KeepRunning", " 512 MiB"},
+                               {"Discard+KeepRunning", " 512 MiB"},
+                               {"Retain+CudaSuspend", "   0 MiB"},
+                               {"Discard+Checkpoint", "   0 MiB"},
+                               {"Retain+Stop", "   0 MiB"}}) {
+    auto row = run.output.find(std::string("\n") + policy + " ");
+    ASSERT_NE(row, std::string::npos) << policy << "\n" << run.output;
+    auto line = run.output.substr(row + 1, run.output.find('\n', row + 1) - row - 1);
+    EXPECT_NE(line.find(after), std::string::npos) << line;
+    EXPECT_TRUE(line.ends_with("match     OK")) << line;
+  }
+}
+
+TEST_F(checkpoint_test, validate_fails_a_policy_whose_step_fails_and_exits_1) {
+  write_config({{"alpha", "offload+keep_running"}}, R"("min_active_secs": 0)",
+               checkpoint_section({}, failing_tool("cuda-checkpoint", "--toggle")));
+  auto run = run_llmux({"--validate", "alpha", "--policies", "offload+cuda_suspend,retain+stop"});
+  EXPECT_EQ(run.status, 1) << run.output;
+  EXPECT_NE(run.output.find("injected cuda-checkpoint failure"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("MISMATCH  FAIL"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("match     OK"), std::string::npos) << run.output; // retain+stop
+  EXPECT_NE(run.output.find("Result: SOME FAILED"), std::string::npos) << run.output;
+}
+
+TEST_F(checkpoint_test, a_checkpoint_made_on_the_command_line_is_restored_detached) {
+  write_config({{"alpha", "offload+keep_running"}}, R"("min_active_secs": 0)",
+               checkpoint_section());
+  auto images = fs::path(images_dir()) / "alpha" / "images";
+  auto made = run_llmux({"--checkpoint", "alpha", "--eviction", "offload+checkpoint"});
+  ASSERT_EQ(made.status, 0) << made.output;
+  EXPECT_NE(made.output.find(fmt::format(R"("checkpoint_path": "{}")", images.string())),
+            std::string::npos)
+    << made.output;
+  EXPECT_GT(files_in(images), 0u);
+  EXPECT_LT(engine_pid(engine_port("alpha")), 0); // dumped: the engine is gone
+
+  auto restored = run_llmux({"--restore-detached", "alpha"});
+  ASSERT_EQ(restored.status, 0) << restored.output;
+  EXPECT_NE(restored.output.find("Model is running on port"), std::string::npos) << restored.output;
+  // llmux has exited; the restored engine runs on, awake (its offloaded weights back).
+  auto pid = engine_pid(engine_port("alpha"));
+  ASSERT_GT(pid, 0);
+  EXPECT_NE(restored.output.find(fmt::format("Stop it with: kill {}", pid)), std::string::npos)
+    << restored.output;
+  mock_engine engine;
+  engine.port = engine_port("alpha");
+  EXPECT_EQ(engine.get("/is_sleeping").body, R"({"is_sleeping":false})");
+  EXPECT_GT(engine_gpu_mib("alpha"), 1024);
+}
+
+TEST_F(checkpoint_test, the_one_shot_flows_refuse_what_they_cannot_do) {
+  write_config({{"alpha"}, {"beta"}}, R"("min_active_secs": 0)");
+  auto unknown = run_llmux({"--validate", "gamma"});
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_NE(unknown.output.find("Model 'gamma' not found in config. Available: [alpha, beta]"),
+            std::string::npos)
+    << unknown.output;
+  auto no_section = run_llmux({"--checkpoint", "alpha"});
+  EXPECT_EQ(no_section.status, 1);
+  EXPECT_NE(no_section.output.find("--checkpoint needs the top-level \"checkpoint\" section"),
+            std::string::npos)
+    << no_section.output;
+  auto not_checkpoint = run_llmux({"--checkpoint", "alpha", "--eviction", "offload+stop"});
+  EXPECT_EQ(not_checkpoint.status, 1);
+  EXPECT_NE(not_checkpoint.output.find("Did you mean 'offload+checkpoint'?"), std::string::npos)
+    << not_checkpoint.output;
+  write_config({{"alpha"}}, R"("min_active_secs": 0)", checkpoint_section());
+  auto nothing = run_llmux({"--restore-detached", "alpha"});
+  EXPECT_EQ(nothing.status, 1);
+  EXPECT_NE(nothing.output.find("No checkpoint found at"), std::string::npos) << nothing.output;
+  // Usage errors: exit 2 with the parser's message.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+         {"--validate", "alpha", "--checkpoint", "alpha"},
+         {"--checkpoint", "alpha", "--restore-detached", "alpha"},
+         {"--policies", "offload+stop"},
+         {"--validate", "alpha", "--policies", "offload+nap"},
+         {"--no-warmup"}}) {
+    auto usage = run_llmux(args);
+    EXPECT_EQ(usage.status, 2) << args.front() << "\n" << usage.output;
+  }
+}
+
+// At tensor-parallel size 2 the engine refuses to have its CUDA state moved while its NCCL
+// communicators are up: the plans suspend NCCL first and resume it before the engine serves.
+TEST_F(checkpoint_test, tensor_parallel_engines_suspend_nccl_around_the_checkpoint_tiers) {
+  std::vector<std::string> tensor_parallel{"--tensor-parallel-size", "2", "--enforce-eager",
+                                           "--disable-custom-all-reduce"};
+  for (std::string cell : {"retain+cuda_suspend", "offload+checkpoint"}) {
+    SCOPED_TRACE(cell);
+    auto daemon = start_daemon({{"alpha", cell, tensor_parallel}, {"beta", "retain+stop"}},
+                               R"("min_active_secs": 0)", checkpoint_section());
+    auto before = daemon.chat("alpha");
+    ASSERT_EQ(before.status, 200) << before.body;
+    ASSERT_EQ(daemon.chat("beta").status, 200);
+    mock_engine engine;
+    engine.port = engine_port("alpha");
+    if (cell.ends_with("cuda_suspend")) {
+      EXPECT_NE(engine.get("/mock/state").body.find(R"("nccl_suspended":true)"), std::string::npos);
+    }
+    auto after = daemon.chat("alpha");
+    ASSERT_EQ(after.status, 200) << after.body;
+    EXPECT_EQ(answer_content(after), answer_content(before));
+    EXPECT_NE(engine.get("/mock/state").body.find(R"("nccl_suspended":false)"), std::string::npos);
+    simdjson::dom::parser parser;
+    EXPECT_EQ(number_at(model_status(daemon, parser, "alpha")["fallbacks_total"]), 0u);
   }
 }
 

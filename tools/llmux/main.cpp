@@ -26,6 +26,7 @@
 #include "http/local_server.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "tools/llmux/flows.hpp"
 #include "tools/llmux/reload.hpp"
 
 namespace {
@@ -225,6 +226,15 @@ int main(int argc, char** argv) {
   if (options.check_config) {
     fmt::print("{}", config::to_json(loaded.cfg));
     return 0;
+  }
+  if (options.validate_model) {
+    return flows::validate(loaded.cfg, options);
+  }
+  if (options.checkpoint_model) {
+    return flows::checkpoint(loaded.cfg, options);
+  }
+  if (options.restore_model) {
+    return flows::restore_detached(loaded.cfg, options);
   }
   return serve(options, loaded.cfg);
 }

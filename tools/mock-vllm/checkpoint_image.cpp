@@ -53,6 +53,8 @@ std::string state_json(const checkpoint_image& image) {
   out.boolean(image.snapshot.weights_offloaded);
   out.key("weights_valid");
   out.boolean(image.snapshot.weights_valid);
+  out.key("nccl_suspended");
+  out.boolean(image.snapshot.nccl_suspended);
   out.end_object();
   return out.str() + "\n";
 }
@@ -132,7 +134,8 @@ config::parsed<checkpoint_image> read_checkpoint(const std::string& dir) {
       || root["restore_ms"].get_double().get(image.restore_ms)
       || root["sleep_level"].get_uint64().get(level)
       || root["weights_offloaded"].get_bool().get(image.snapshot.weights_offloaded)
-      || root["weights_valid"].get_bool().get(image.snapshot.weights_valid)) {
+      || root["weights_valid"].get_bool().get(image.snapshot.weights_valid)
+      || root["nccl_suspended"].get_bool().get(image.snapshot.nccl_suspended)) {
     return result::failure(fmt::format("{}/{} is incomplete", dir, checkpoint_state_file));
   }
   image.executable = executable;

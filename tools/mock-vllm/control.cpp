@@ -93,6 +93,12 @@ net::awaitable<bool> mock_server::collective_rpc(beast::tcp_stream& stream,
     co_return co_await reply(stream, request, http::status::internal_server_error, text_type,
                              "Internal Server Error");
   }
+  if (*method == "suspend_nccl" || *method == "resume_nccl") {
+    state_.set_nccl_suspended(*method == "suspend_nccl");
+    if (state_.can_serve()) {
+      wake_waiters();
+    }
+  }
   if (*method == "reload_weights") {
     co_await pause_for(timing_.reload_ms());
     state_.reload_weights();
@@ -115,6 +121,10 @@ net::awaitable<bool> mock_server::cuda(beast::tcp_stream& stream, const http_req
                                R"({"error":"action must be lock, checkpoint, restore or unlock"})");
     }
     double moved_mib = state_.gpu_used_mib() + state_.host_used_mib();
+    if (*action == cuda_action::lock && communicators_active()) {
+      co_return co_await reply(stream, request, http::status::conflict, json_type,
+                               R"({"error":"NCCL communicators are active; suspend_nccl first"})");
+    }
     if (auto error = state_.apply(*action)) {
       co_return co_await reply(stream, request, http::status::conflict, json_type,
                                fmt::format(R"({{"error":"{}"}})", *error));
@@ -137,6 +147,10 @@ net::awaitable<bool> mock_server::dump(beast::tcp_stream& stream, const http_req
   if (dir == nullptr || dir->empty()) {
     co_return co_await reply(stream, request, http::status::bad_request, json_type,
                              R"({"error":"dir is required"})");
+  }
+  if (communicators_active()) {
+    co_return co_await reply(stream, request, http::status::conflict, json_type,
+                             R"({"error":"NCCL communicators are active; suspend_nccl first"})");
   }
   // A CRIU image holds the process's memory: what is on the GPU plus what sits in host memory.
   // The mock writes 1 MiB of image per GiB of emulated memory.
@@ -183,6 +197,8 @@ std::string mock_server::state_json() const {
   out.boolean(state_.weights_valid());
   out.key("cuda_state");
   out.string(to_string(state_.cuda()));
+  out.key("nccl_suspended");
+  out.boolean(state_.nccl_suspended());
   out.key("gpu_used_mib");
   out.real(state_.gpu_used_mib());
   out.key("host_used_mib");

@@ -145,7 +145,8 @@ engine_snapshot engine_state::save() const {
   return {{sleeping_tags_.begin(), sleeping_tags_.end()},
           sleep_level_,
           weights_offloaded_,
-          weights_valid_};
+          weights_valid_,
+          nccl_suspended_};
 }
 
 void engine_state::restore(const engine_snapshot& snapshot) {
@@ -153,6 +154,7 @@ void engine_state::restore(const engine_snapshot& snapshot) {
   sleep_level_ = snapshot.sleep_level;
   weights_offloaded_ = snapshot.weights_offloaded;
   weights_valid_ = snapshot.weights_valid;
+  nccl_suspended_ = snapshot.nccl_suspended;
   cuda_ = cuda_state::running;
   checkpointed_gpu_mib_ = 0;
 }

@@ -32,6 +32,7 @@ struct engine_snapshot {
   int sleep_level = 0;
   bool weights_offloaded = false;
   bool weights_valid = true;
+  bool nccl_suspended = false;
 };
 
 /// The state of one emulated vLLM engine, with vLLM's sleep-mode rules (vllm-interface §1.3):
@@ -74,9 +75,19 @@ public:
     return cuda_;
   }
 
-  /// True when a generation request can run now: every tag awake and CUDA running.
+  /// `collective_rpc suspend_nccl` / `resume_nccl` (the patched vLLM of tensor-parallel
+  /// checkpointing): the workers' communicators are torn down or rebuilt.
+  void set_nccl_suspended(bool suspended) {
+    nccl_suspended_ = suspended;
+  }
+
+  bool nccl_suspended() const {
+    return nccl_suspended_;
+  }
+
+  /// True when a generation request can run now: every tag awake, CUDA running, NCCL up.
   bool can_serve() const {
-    return !is_sleeping() && cuda_ == cuda_state::running;
+    return !is_sleeping() && cuda_ == cuda_state::running && !nccl_suspended_;
   }
 
   /// GPU memory the engine holds now.
@@ -107,6 +118,7 @@ private:
   bool weights_valid_ = true;
   cuda_state cuda_ = cuda_state::running;
   double checkpointed_gpu_mib_ = 0;
+  bool nccl_suspended_ = false;
 };
 
 } // namespace llmux::tools::mock_vllm

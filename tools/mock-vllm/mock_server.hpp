@@ -57,6 +57,11 @@ private:
   net::awaitable<bool> dump(beast::tcp_stream& stream, const http_request& request,
                             const query_list& query);
   std::string state_json() const;
+  /// With tensor parallelism, the workers' NCCL communicators hold CUDA IPC state that neither
+  /// cuda-checkpoint nor CRIU can move: they must be suspended first.
+  bool communicators_active() const {
+    return opts_.tensor_parallel_size > 1 && !state_.nccl_suspended();
+  }
   std::string metrics_text() const;
 
   bool serves(std::string_view model) const;

@@ -86,6 +86,10 @@ net::awaitable<bool> mock_server::generate_answer(beast::tcp_stream& stream,
     exit_now(1);
   }
   if (!state_.can_serve()) {
+    if (state_.nccl_suspended()) {
+      // The workers cannot exchange activations until resume_nccl.
+      co_return co_await reply(stream, request, http::status::internal_server_error, "", "");
+    }
     if (state_.cuda() != cuda_state::running) {
       // cuda-checkpoint has the GPU state: the engine cannot run work until restored.
       co_return co_await reply(stream, request, http::status::internal_server_error, "", "");

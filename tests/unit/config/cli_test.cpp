@@ -38,6 +38,47 @@ TEST(cli, every_option_short_and_long) {
   }
 }
 
+TEST(cli, one_shot_flows_and_their_options) {
+  auto validate = std::get<cli_options>(
+    parse({"--validate", "m", "--policies", "retain+stop,offload+checkpoint"}));
+  EXPECT_EQ(validate.validate_model, "m");
+  EXPECT_EQ(
+    validate.validate_policies,
+    (std::vector<eviction_policy>{{weight_strategy::retain, process_strategy::stop},
+                                  {weight_strategy::offload, process_strategy::checkpoint}}));
+  auto defaults = std::get<cli_options>(parse({"--validate", "m"}));
+  EXPECT_EQ(
+    defaults.validate_policies,
+    (std::vector<eviction_policy>{{weight_strategy::offload, process_strategy::keep_running},
+                                  {weight_strategy::discard, process_strategy::keep_running}}));
+  auto checkpoint = std::get<cli_options>(
+    parse({"--checkpoint", "m", "--eviction", "offload+checkpoint", "--no-warmup"}));
+  EXPECT_EQ(checkpoint.checkpoint_model, "m");
+  EXPECT_EQ(checkpoint.checkpoint_eviction,
+            (eviction_policy{weight_strategy::offload, process_strategy::checkpoint}));
+  EXPECT_TRUE(checkpoint.no_warmup);
+  EXPECT_EQ(std::get<cli_options>(parse({"--restore-detached", "m"})).restore_model, "m");
+}
+
+TEST(cli, conflicting_or_orphaned_flow_options_are_usage_errors) {
+  for (auto args : {std::vector<const char*>{"--validate", "a", "--checkpoint", "a"},
+                    std::vector<const char*>{"--validate", "a", "--restore-detached", "a"},
+                    std::vector<const char*>{"--checkpoint", "a", "--restore-detached", "a"},
+                    std::vector<const char*>{"--check-config", "--validate", "a"},
+                    std::vector<const char*>{"--policies", "retain+stop"},
+                    std::vector<const char*>{"--eviction", "retain+checkpoint"},
+                    std::vector<const char*>{"--no-warmup"},
+                    std::vector<const char*>{"--validate", "a", "--policies", "retain"},
+                    std::vector<const char*>{"--checkpoint", "a", "--eviction", "keep+stop"}}) {
+    testing::internal::CaptureStderr();
+    auto result = parse(args);
+    auto message = testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(std::holds_alternative<int>(result)) << args.front();
+    EXPECT_EQ(std::get<int>(result), usage_error_status) << args.front();
+    EXPECT_FALSE(message.empty());
+  }
+}
+
 TEST(cli, help_and_version_exit_zero) {
   testing::internal::CaptureStdout();
   auto help = parse({"--help"});
