@@ -272,7 +272,9 @@ engine_process::~engine_process() {
   }
   {
     std::lock_guard lock(managed_mutex);
-    managed.erase(managed.find(pid_));
+    if (auto entry = managed.find(pid_); entry != managed.end()) {
+      managed.erase(entry);
+    }
   }
   ended_->store(true);
   if (output_reader_.joinable()) {
