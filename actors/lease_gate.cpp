@@ -11,11 +11,13 @@ std::optional<lease_outcome> lease_gate::try_enter(std::uint64_t ticket, revoke_
     return std::nullopt;
   }
   leases_.emplace(ticket, std::move(revoked));
+  last_activity_ = std::chrono::steady_clock::now();
   return grant_;
 }
 
 bool lease_gate::leave(std::uint64_t ticket) {
   std::lock_guard lock(mutex_);
+  last_activity_ = std::chrono::steady_clock::now();
   return leases_.erase(ticket) > 0 && !open_ && leases_.empty();
 }
 
@@ -38,6 +40,11 @@ bool lease_gate::is_open() const {
 std::size_t lease_gate::held() const {
   std::lock_guard lock(mutex_);
   return leases_.size();
+}
+
+std::chrono::steady_clock::time_point lease_gate::last_activity() const {
+  std::lock_guard lock(mutex_);
+  return last_activity_;
 }
 
 std::size_t lease_gate::revoke_all(const std::string& reason) {

@@ -2,6 +2,7 @@
 
 // Plain C++: the scheduler publishes through it, the HTTP side's sessions read it.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -43,6 +44,9 @@ public:
   /// Leases taken here and not yet ended.
   std::size_t held() const;
 
+  /// When a lease was last taken or ended here (the epoch before the first).
+  std::chrono::steady_clock::time_point last_activity() const;
+
   /// Takes every lease back, calling each holder's `revoked` with `reason`; how many there were.
   std::size_t revoke_all(const std::string& reason);
 
@@ -50,6 +54,7 @@ private:
   mutable std::mutex mutex_;
   bool open_ = false;
   lease_outcome grant_;
+  std::chrono::steady_clock::time_point last_activity_;
   std::unordered_map<std::uint64_t, revoke_callback> leases_;
 };
 

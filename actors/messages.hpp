@@ -68,7 +68,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_snapshot& x) {
   return f(caf::meta::type_name("model_snapshot"), x.name, x.state, x.started_once, x.eviction,
            x.evicted_with, x.waiting, x.in_flight, x.failures, x.retry_in_secs, x.last_failure,
-           x.failures_total, x.engine_starts, x.leases_cut, x.fallbacks_total, x.last_fallback);
+           x.failures_total, x.engine_starts, x.leases_cut, x.fallbacks_total, x.last_fallback,
+           x.idle_ttl_secs, x.idle_evictions);
 }
 
 template <class Inspector>
@@ -127,6 +128,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_ATOM(llmux, llmux::actors, start_atom, "start")
   CAF_ADD_ATOM(llmux, llmux::actors, run_atom, "run")
   CAF_ADD_ATOM(llmux, llmux::actors, detach_atom, "detach")
+  CAF_ADD_ATOM(llmux, llmux::actors, ttl_atom, "ttl")
   CAF_ADD_ATOM(llmux, llmux::actors, stop_atom, "stop")
   CAF_ADD_ATOM(llmux, llmux::actors, tick_atom, "tick")
   CAF_ADD_ATOM(llmux, llmux::actors, warmup_atom, "warmup")

@@ -60,6 +60,12 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
       }
       publish_gates();
     },
+    [this](ttl_atom, std::uint64_t model, std::uint64_t watch) {
+      if (model < models_.size()) {
+        check_idle(static_cast<std::size_t>(model), watch);
+      }
+      publish_gates();
+    },
     [this](expire_atom, std::uint64_t ticket) {
       expire(ticket);
       publish_gates();
@@ -151,6 +157,7 @@ caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const 
   bool admitted = admits(*index);
   if (admitted && slot.waiting.empty() && has_room(slot)) {
     slot.leases.emplace(ticket, self_->current_sender());
+    slot.last_activity = now();
     return grant(*index);
   }
   if (!admitted) {
@@ -160,6 +167,9 @@ caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const 
     if (auto refused = backing_off(*index)) {
       return *refused;
     }
+  }
+  if (slot.config.max_queue && slot.waiting.size() >= *slot.config.max_queue) {
+    return queue_full(*index);
   }
   auto promise = self_->make_response_promise<lease_outcome>();
   slot.waiting.push_back({ticket, promise, now(), self_->current_sender(), arrivals_++});
@@ -237,6 +247,7 @@ void scheduler_state::release(std::uint64_t ticket) {
 
 void scheduler_state::lease_ended(std::size_t i) {
   auto& slot = models_[i];
+  slot.last_activity = now();
   if (admits(i)) {
     bool had_backlog = holds_backlog(i);
     admit_waiting(i);
@@ -510,7 +521,9 @@ void scheduler_state::finish_switch(bool ok, const std::string& error) {
     log_->info("switched {} -> {} in {} ms",
                run.from ? models_[*run.from].config.name : std::string{"(idle)"}, target_name,
                took.count());
+    models_[run.target].last_activity = current;
     admit_waiting(run.target);
+    watch_idle(run.target);
   } else {
     models_[run.target].state = lifecycle::stopped;
     active_.reset();
@@ -544,8 +557,60 @@ void scheduler_state::admit_waiting(std::size_t model,
     auto next = std::move(slot.waiting.front());
     slot.waiting.pop_front();
     slot.leases.emplace(next.ticket, std::move(next.holder));
+    slot.last_activity = now();
     next.promise.deliver(grant(model));
   }
+}
+
+lease_outcome scheduler_state::queue_full(std::size_t model) const {
+  const auto& slot = models_[model];
+  // What the next place in the queue would wait: the switch to the model, if it is not the one
+  // on the GPU, then its turn; at least a second.
+  auto switch_wait
+    = active_ == model && !switch_ ? clock_type::duration{} : costs_.estimate(active_, model);
+  auto seconds = std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(
+                                             switch_wait + std::chrono::milliseconds(999))
+                                             .count());
+  auto answer = refused(refusal::queue_full,
+                        fmt::format("{} requests already wait for model {} (max_queue); try again "
+                                    "in {} s",
+                                    slot.waiting.size(), slot.config.name, seconds));
+  answer.retry_after_secs = static_cast<std::uint32_t>(seconds);
+  return answer;
+}
+
+void scheduler_state::watch_idle(std::size_t model) {
+  auto& slot = models_[model];
+  ++slot.idle_watch;
+  if (slot.config.idle_ttl_secs) {
+    self_->delayed_send(self_, std::chrono::seconds(*slot.config.idle_ttl_secs), ttl_atom_v,
+                        static_cast<std::uint64_t>(model), slot.idle_watch);
+  }
+}
+
+void scheduler_state::check_idle(std::size_t model, std::uint64_t watch) {
+  auto& slot = models_[model];
+  if (watch != slot.idle_watch || active_ != model || !slot.config.idle_ttl_secs) {
+    return; // it left the GPU since, or became active again: another watch runs
+  }
+  auto ttl = std::chrono::seconds(*slot.config.idle_ttl_secs);
+  auto last = slot.last_activity;
+  if (slot.gate) {
+    last = std::max(last, slot.gate->last_activity());
+  }
+  auto current = now();
+  bool busy = in_flight(slot) > 0 || !slot.waiting.empty();
+  // In manual mode the operator decides; during a switch or shutdown there is nothing to add.
+  if (busy || current - last < ttl || switch_ || shutdown_ || mode_ == serving_mode::manual) {
+    auto again = busy || current - last >= ttl ? ttl : ttl - (current - last);
+    self_->delayed_send(self_, again, ttl_atom_v, static_cast<std::uint64_t>(model), watch);
+    return;
+  }
+  ++slot.idle_evictions;
+  log_->info("{} had no request for {} s (idle_ttl_secs): it leaves the GPU", slot.config.name,
+             duration_cast<std::chrono::seconds>(current - last).count());
+  forced_.push_back(forced_switch{model, true, std::nullopt, std::nullopt, std::nullopt});
+  start_forced();
 }
 
 void scheduler_state::fail_all(std::size_t model, const lease_outcome& refused) {

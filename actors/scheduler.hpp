@@ -33,6 +33,8 @@ namespace llmux::actors {
 ///     A model backing off after failures is refused at once (503 with retry_after_secs).
 /// (release_atom, uint64 ticket)     end a ticket, waiting or granted; repeats are ignored
 /// (idle_atom, uint64 model)         the last lease taken at the model's gate (lease_gate.hpp)
+/// (ttl_atom, uint64 model, uint64 watch)  self: check whether the active model has been idle
+///                                    its `idle_ttl_secs`
 ///                                   after the scheduler closed it has ended
 /// to the acquirer: (revoke_atom, uint64 ticket, string reason)
 ///     a granted lease is taken back: its engine died or hung, the drain of a switch away
@@ -69,6 +71,7 @@ namespace llmux::actors {
 using scheduler_actor = caf::typed_actor<
   caf::replies_to<acquire_atom, std::uint64_t, std::string, std::uint64_t>::with<lease_outcome>,
   caf::reacts_to<release_atom, std::uint64_t>, caf::reacts_to<idle_atom, std::uint64_t>,
+  caf::reacts_to<ttl_atom, std::uint64_t, std::uint64_t>,
   caf::reacts_to<expire_atom, std::uint64_t>, caf::reacts_to<step_atom>,
   caf::reacts_to<step_atom, std::uint64_t>, caf::reacts_to<drain_atom, std::uint64_t>,
   caf::reacts_to<tick_atom, bool>, caf::reacts_to<shutdown_atom>,

@@ -216,6 +216,8 @@ scheduler_snapshot scheduler_state::snapshot() const {
     model.leases_cut = slot.leases_cut;
     model.fallbacks_total = slot.fallbacks_total;
     model.last_fallback = slot.last_fallback;
+    model.idle_ttl_secs = slot.config.idle_ttl_secs.value_or(0);
+    model.idle_evictions = slot.idle_evictions;
     out.models.push_back(std::move(model));
   }
   if (active_ && !switch_) {

@@ -75,6 +75,12 @@ struct model_slot {
   std::uint64_t leases_cut = 0;
   std::uint64_t fallbacks_total = 0;
   std::string last_fallback;
+  /// When a lease for it was last granted or returned through the scheduler (the gate keeps
+  /// its own), for its idle TTL.
+  clock_type::time_point last_activity;
+  /// Names the idle watch of its current activation: the checks of an earlier one are stale.
+  std::uint64_t idle_watch = 0;
+  std::uint64_t idle_evictions = 0;
 };
 
 /// `slot` left the GPU with `eviction`: its engine rests stopped (the next activation is a cold
@@ -205,6 +211,13 @@ private:
   void note_failure(std::size_t model, const std::string& why);
   /// Counts and logs what `result` says was done instead of what was asked, if anything.
   void note_fallback(std::size_t model, const outcome& result);
+  /// Starts watching the model that just became active for its idle TTL.
+  void watch_idle(std::size_t model);
+  /// One check of that watch: evicts the model when it has been idle its TTL, else checks
+  /// again when it could have been.
+  void check_idle(std::size_t model, std::uint64_t watch);
+  /// `429`: the model's queue holds `max_queue` requests; Retry-After is the expected wait.
+  lease_outcome queue_full(std::size_t model) const;
   /// The drain of the switch numbered `serial` reached its deadline.
   void on_drain_deadline(std::uint64_t serial);
   /// The refusal for a request while `model` backs off, if it does.

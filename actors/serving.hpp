@@ -27,6 +27,7 @@ enum class refusal : std::uint8_t {
   cancelled,      ///< its ticket was released while it waited (the client left)
   manual_mode,    ///< manual mode serves only the pinned (or active) model
   scheduler_gone, ///< the scheduler did not answer or has ended
+  queue_full,     ///< `max_queue` requests already wait for the model
 };
 
 /// Permission to forward one request to a model's engine, or why there is none.

@@ -42,6 +42,9 @@ struct model_snapshot {
   /// engine, a failed restore was replaced by a cold start), and the last one's account.
   std::uint64_t fallbacks_total = 0;
   std::string last_fallback;
+  /// Its idle TTL (0: none), and how often it left the GPU for being idle that long.
+  std::uint64_t idle_ttl_secs = 0;
+  std::uint64_t idle_evictions = 0;
 };
 
 /// One finished switch. Durations in milliseconds; a phase that did not happen took 0.

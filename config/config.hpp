@@ -95,6 +95,12 @@ struct model_config {
   /// Most requests llmux lets the engine hold at once; the rest wait in llmux's queue, where
   /// the policy sees them and a switch need not drain them. Empty: no limit.
   std::optional<std::uint64_t> max_concurrent_requests;
+  /// Most requests that may wait for the model; beyond it new ones get 429 with Retry-After.
+  /// The model's own, else `policy.max_queue`; empty: no limit.
+  std::optional<std::uint64_t> max_queue;
+  /// The model on the GPU with no request for this long leaves it (with its eviction). The
+  /// model's own, else `policy.idle_ttl_secs`; empty: it stays until another model needs the GPU.
+  std::optional<std::uint64_t> idle_ttl_secs;
   /// Keys that open this model on the proxy (besides the top-level `api_keys`).
   std::vector<std::string> api_keys;
 
@@ -115,6 +121,9 @@ struct policy_config {
   std::uint64_t tick_interval_ms = default_tick_interval_ms;
   /// Least time (time_slice) a model holds the GPU before another may take it.
   std::uint64_t min_quantum_ms = default_min_quantum_ms;
+  /// `max_queue` and `idle_ttl_secs` of every model that sets none of its own.
+  std::optional<std::uint64_t> max_queue;
+  std::optional<std::uint64_t> idle_ttl_secs;
 
   friend bool operator==(const policy_config&, const policy_config&) = default;
 };

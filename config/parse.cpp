@@ -35,14 +35,16 @@ constexpr std::array<std::string_view, 13> timeouts_keys{
   "engine_idle_timeout_secs", "client_write_timeout_secs", "client_idle_timeout_secs",
   "failure_backoff_secs",     "failure_backoff_max_secs",  "checkpoint_timeout_secs",
   "transfer_timeout_secs"};
-constexpr std::array<std::string_view, 7> model_keys{
-  "model_path", "port", "extra_args", "eviction", "checkpoint_path", "max_concurrent_requests",
-  "api_keys"};
+constexpr std::array<std::string_view, 9> model_keys{"model_path",      "port",
+                                                     "extra_args",      "eviction",
+                                                     "checkpoint_path", "max_concurrent_requests",
+                                                     "api_keys",        "max_queue",
+                                                     "idle_ttl_secs"};
 constexpr std::array<std::string_view, 2> eviction_keys{"weights", "process"};
-constexpr std::array<std::string_view, 10> policy_keys{
+constexpr std::array<std::string_view, 12> policy_keys{
   "policy_type",      "request_timeout_secs", "drain_before_switch", "eviction",
   "min_active_secs",  "coalesce_window_ms",   "amortization_factor", "max_wait_secs",
-  "tick_interval_ms", "min_quantum_ms"};
+  "tick_interval_ms", "min_quantum_ms",       "max_queue",           "idle_ttl_secs"};
 constexpr std::array<std::string_view, 7> checkpoint_keys{
   "criu_path",   "cuda_plugin_dir", "images_dir", "cuda_checkpoint_path",
   "keep_images", "object_store",    "kill_strays"};
@@ -87,6 +89,15 @@ void read_optional(object_reader& reader, std::string_view key, std::optional<Fi
   Field inner{};
   convert(*value, reader.path_of(key), reader.out(), inner);
   field = std::move(inner);
+}
+
+// An optional limit or duration: absent or null for none, else at least 1.
+void read_at_least_one(object_reader& reader, std::string_view key,
+                       std::optional<std::uint64_t>& field) {
+  read_optional(reader, key, field);
+  if (field == 0u) {
+    reader.out().error(reader.path_of(key), "must be at least 1; leave it out (or null) for none");
+  }
 }
 
 template <class Fill>
@@ -214,6 +225,8 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
     read(reader, "max_wait_secs", field.max_wait_secs);
     read(reader, "tick_interval_ms", field.tick_interval_ms);
     read(reader, "min_quantum_ms", field.min_quantum_ms);
+    read_at_least_one(reader, "max_queue", field.max_queue);
+    read_at_least_one(reader, "idle_ttl_secs", field.idle_ttl_secs);
   });
 }
 
@@ -236,7 +249,7 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
   });
 }
 
-// A model as written, before `policy.eviction` fills in an eviction it does not name.
+// A model as written, before the policy fills in what it does not name.
 struct model_entry {
   model_config model;
   std::optional<eviction_policy> eviction;
@@ -270,11 +283,9 @@ model_entry read_model(std::string_view name, const dom::element& value, const s
   read(reader, "api_keys", entry.model.api_keys);
   read_optional(reader, "eviction", entry.eviction);
   read_optional(reader, "checkpoint_path", entry.model.checkpoint_path);
-  read_optional(reader, "max_concurrent_requests", entry.model.max_concurrent_requests);
-  if (entry.model.max_concurrent_requests == 0u) {
-    out.error(member_path(path, "max_concurrent_requests"),
-              "must be at least 1; leave it out (or null) for no limit");
-  }
+  read_at_least_one(reader, "max_concurrent_requests", entry.model.max_concurrent_requests);
+  read_at_least_one(reader, "max_queue", entry.model.max_queue);
+  read_at_least_one(reader, "idle_ttl_secs", entry.model.idle_ttl_secs);
   return entry;
 }
 
@@ -328,6 +339,12 @@ void read_document(const dom::element& root, load_result& result) {
   read(top, "timeouts", cfg.timeouts);
   for (auto& entry : entries) {
     entry.model.eviction = entry.eviction.value_or(cfg.policy.eviction);
+    if (!entry.model.max_queue) {
+      entry.model.max_queue = cfg.policy.max_queue;
+    }
+    if (!entry.model.idle_ttl_secs) {
+      entry.model.idle_ttl_secs = cfg.policy.idle_ttl_secs;
+    }
     cfg.models.push_back(std::move(entry.model));
   }
 }

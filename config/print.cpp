@@ -45,6 +45,8 @@ void write_object(json_writer& out, const model_config& model) {
   put(out, "eviction", model.eviction);
   put(out, "checkpoint_path", model.checkpoint_path);
   put(out, "max_concurrent_requests", model.max_concurrent_requests);
+  put(out, "max_queue", model.max_queue);
+  put(out, "idle_ttl_secs", model.idle_ttl_secs);
 }
 
 void write_object(json_writer& out, const policy_config& policy) {
@@ -58,6 +60,8 @@ void write_object(json_writer& out, const policy_config& policy) {
   put(out, "max_wait_secs", policy.max_wait_secs);
   put(out, "tick_interval_ms", policy.tick_interval_ms);
   put(out, "min_quantum_ms", policy.min_quantum_ms);
+  put(out, "max_queue", policy.max_queue);
+  put(out, "idle_ttl_secs", policy.idle_ttl_secs);
 }
 
 void write_object(json_writer& out, const timeouts_config& timeouts) {

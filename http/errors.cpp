@@ -23,6 +23,8 @@ error_kind kind_of(int status) {
       return {"invalid_request_error", "method_not_allowed"};
     case 413:
       return {"invalid_request_error", "request_too_large"};
+    case 429:
+      return {"rate_limit_error", "rate_limit_exceeded"};
     case 431:
       return {"invalid_request_error", "headers_too_large"};
     case 502:
@@ -77,6 +79,8 @@ std::string_view refusal_code(actors::refusal reason) {
       return "manual_mode";
     case refusal::scheduler_gone:
       return "scheduler_unavailable";
+    case refusal::queue_full:
+      return "queue_full";
   }
   return "internal_error";
 }
@@ -100,6 +104,8 @@ int status_of(actors::refusal reason) {
       return 504;
     case refusal::cancelled:
       return 499;
+    case refusal::queue_full:
+      return 429;
     case refusal::none:
       return 500; // a granted lease is no refusal: a bug if it gets here
     case refusal::backing_off:

@@ -28,10 +28,10 @@ const prometheus::Histogram::BucketBoundaries switch_buckets{0.05, 0.1, 0.25, 0.
 
 constexpr std::array status_classes{"1xx", "2xx", "3xx", "4xx", "5xx"};
 
-constexpr std::array refusal_reasons{actors::refusal::unknown_model, actors::refusal::timed_out,
-                                     actors::refusal::backing_off,   actors::refusal::shutting_down,
-                                     actors::refusal::cancelled,     actors::refusal::manual_mode,
-                                     actors::refusal::scheduler_gone};
+constexpr std::array refusal_reasons{
+  actors::refusal::unknown_model,  actors::refusal::timed_out, actors::refusal::backing_off,
+  actors::refusal::shutting_down,  actors::refusal::cancelled, actors::refusal::manual_mode,
+  actors::refusal::scheduler_gone, actors::refusal::queue_full};
 
 std::string_view reason_label(actors::refusal reason) {
   switch (reason) {
@@ -51,6 +51,8 @@ std::string_view reason_label(actors::refusal reason) {
       return "manual_mode";
     case actors::refusal::scheduler_gone:
       return "scheduler_gone";
+    case actors::refusal::queue_full:
+      return "queue_full";
   }
   return "none";
 }
@@ -116,6 +118,9 @@ std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& sn
                           "cuda-checkpoint or CRIU dump stopped the engine, a failed restore was "
                           "replaced by a cold start.",
                           MetricType::Counter);
+  auto idle = family("llmux_idle_evictions_total",
+                     "Times a model left the GPU after idle_ttl_secs without a request.",
+                     MetricType::Counter);
   for (const auto& model : snapshot.models) {
     add(in_flight, {{"model", model.name}}, static_cast<double>(model.in_flight));
     add(queue, {{"model", model.name}}, static_cast<double>(model.waiting));
@@ -129,6 +134,7 @@ std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& sn
     add(starts, {{"model", model.name}}, static_cast<double>(model.engine_starts));
     add(cut, {{"model", model.name}}, static_cast<double>(model.leases_cut));
     add(fallbacks, {{"model", model.name}}, static_cast<double>(model.fallbacks_total));
+    add(idle, {{"model", model.name}}, static_cast<double>(model.idle_evictions));
   }
   auto costs = family("llmux_switch_cost_estimate_seconds",
                       "Measured switch cost per direction (moving average).", MetricType::Gauge);
@@ -147,7 +153,7 @@ std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& sn
   add(manual, {}, snapshot.mode == actors::serving_mode::manual ? 1 : 0);
   std::vector<MetricFamily> out;
   for (auto* each : {&in_flight, &queue, &active, &state, &backoff, &failures, &starts, &cut,
-                     &fallbacks, &costs, &serving, &switching, &in_switch, &manual}) {
+                     &fallbacks, &idle, &costs, &serving, &switching, &in_switch, &manual}) {
     out.push_back(std::move(*each));
   }
   return out;

@@ -54,6 +54,14 @@ void write_model(json_writer& out, const actors::model_snapshot& model) {
   out.integer(model.fallbacks_total);
   out.key("last_fallback");
   string_or_null(out, model.last_fallback);
+  out.key("idle_ttl_secs");
+  if (model.idle_ttl_secs > 0) {
+    out.integer(model.idle_ttl_secs);
+  } else {
+    out.null();
+  }
+  out.key("idle_evictions");
+  out.integer(model.idle_evictions);
   out.end_object();
 }
 

@@ -333,6 +333,33 @@ TEST(errors, max_concurrent_requests_is_at_least_one) {
   EXPECT_FINDING(f, severity::error, "models.b.max_concurrent_requests", "found -3");
 }
 
+TEST(models, max_queue_and_idle_ttl_come_from_the_model_else_the_policy) {
+  auto result = parse_ok(R"({"models": {
+      "a": {"model_path": "m", "port": 8001, "max_queue": 5, "idle_ttl_secs": 60},
+      "b": {"model_path": "m", "port": 8002},
+      "c": {"model_path": "m", "port": 8003, "max_queue": null}},
+    "policy": {"max_queue": 100, "idle_ttl_secs": 600}})");
+  const auto& models = result.cfg.models;
+  EXPECT_EQ(models[0].max_queue, 5u);
+  EXPECT_EQ(models[0].idle_ttl_secs, 60u);
+  EXPECT_EQ(models[1].max_queue, 100u);
+  EXPECT_EQ(models[1].idle_ttl_secs, 600u);
+  EXPECT_EQ(models[2].max_queue, 100u); // null is "not set": the policy's default applies
+  auto unset = parse_ok(R"({"models": {"a": {"model_path": "m", "port": 8001}}})");
+  EXPECT_EQ(unset.cfg.models[0].max_queue, std::nullopt);
+  EXPECT_EQ(unset.cfg.models[0].idle_ttl_secs, std::nullopt);
+}
+
+TEST(errors, max_queue_and_idle_ttl_are_at_least_one) {
+  auto result = parse_config(R"({"models": {"a": {"model_path": "m", "port": 8001,
+    "max_queue": 0, "idle_ttl_secs": 0}}, "policy": {"max_queue": 0, "idle_ttl_secs": -1}})");
+  const auto& f = result.findings;
+  EXPECT_FINDING(f, severity::error, "models.a.max_queue", "must be at least 1");
+  EXPECT_FINDING(f, severity::error, "models.a.idle_ttl_secs", "must be at least 1");
+  EXPECT_FINDING(f, severity::error, "policy.max_queue", "must be at least 1");
+  EXPECT_FINDING(f, severity::error, "policy.idle_ttl_secs", "found -1");
+}
+
 TEST(errors, null_is_not_a_value_for_defaulted_fields) {
   auto result = parse_config(R"({"models": {}, "port": null, "warmup": null})");
   EXPECT_FINDING(result.findings, severity::error, "port", "found null");
