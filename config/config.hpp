@@ -47,6 +47,7 @@ inline constexpr std::uint64_t default_failure_backoff_secs = 2;
 inline constexpr std::uint64_t default_failure_backoff_max_secs = 120;
 inline constexpr std::uint64_t default_checkpoint_timeout_secs = 900;
 inline constexpr std::uint64_t default_transfer_timeout_secs = 3600;
+inline constexpr std::uint64_t default_stream_keepalive_secs = 15;
 
 /// The switch policies `policy.policy_type` may name.
 inline constexpr std::array<std::string_view, 4> policy_types{"fifo", "cost_aware", "time_slice",
@@ -155,6 +156,10 @@ struct timeouts_config {
   std::uint64_t checkpoint_timeout_secs = default_checkpoint_timeout_secs;
   /// Longest moving one model's images to or from the object store may take.
   std::uint64_t transfer_timeout_secs = default_transfer_timeout_secs;
+  /// A streamed request that waits for its model this long gets its response begun and an SSE
+  /// comment line, and another at each such interval, so that nothing in between takes the
+  /// quiet connection for dead; 0: none.
+  std::uint64_t stream_keepalive_secs = default_stream_keepalive_secs;
   /// A model whose start or wake failed is not tried again for this long, doubling with each
   /// failure in a row ...
   std::uint64_t failure_backoff_secs = default_failure_backoff_secs;

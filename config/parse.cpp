@@ -29,12 +29,12 @@ constexpr std::array<std::string_view, 13> top_level_keys{
   "models",      "policy",   "port",         "metrics_port", "admin_port", "admin_host",
   "admin_token", "api_keys", "vllm_command", "checkpoint",   "warmup",     "startup_timeout_secs",
   "timeouts"};
-constexpr std::array<std::string_view, 13> timeouts_keys{
+constexpr std::array<std::string_view, 14> timeouts_keys{
   "health_interval_ms",       "health_timeout_ms",         "health_misses",
   "drain_timeout_secs",       "sleep_timeout_secs",        "wake_timeout_secs",
   "engine_idle_timeout_secs", "client_write_timeout_secs", "client_idle_timeout_secs",
   "failure_backoff_secs",     "failure_backoff_max_secs",  "checkpoint_timeout_secs",
-  "transfer_timeout_secs"};
+  "transfer_timeout_secs",    "stream_keepalive_secs"};
 constexpr std::array<std::string_view, 9> model_keys{"model_path",      "port",
                                                      "extra_args",      "eviction",
                                                      "checkpoint_path", "max_concurrent_requests",
@@ -246,6 +246,7 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
     read(reader, "failure_backoff_max_secs", field.failure_backoff_max_secs);
     read(reader, "checkpoint_timeout_secs", field.checkpoint_timeout_secs);
     read(reader, "transfer_timeout_secs", field.transfer_timeout_secs);
+    read(reader, "stream_keepalive_secs", field.stream_keepalive_secs);
   });
 }
 

@@ -78,6 +78,7 @@ void write_object(json_writer& out, const timeouts_config& timeouts) {
   put(out, "failure_backoff_max_secs", timeouts.failure_backoff_max_secs);
   put(out, "checkpoint_timeout_secs", timeouts.checkpoint_timeout_secs);
   put(out, "transfer_timeout_secs", timeouts.transfer_timeout_secs);
+  put(out, "stream_keepalive_secs", timeouts.stream_keepalive_secs);
 }
 
 void write_object(json_writer& out, const object_store_config& store) {

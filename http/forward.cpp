@@ -84,10 +84,8 @@ std::string engine_request_head(const client_request& request, std::string_view 
   return head;
 }
 
-// The engine failed after the response began: tell an SSE client in-band, as vLLM does.
-std::string stream_error_event(int status, std::string_view what) {
-  return fmt::format("data: {}\n\ndata: [DONE]\n\n", openai_error(status, what));
-}
+// How much of an engine's error answer is relayed as an event of a begun stream.
+constexpr std::size_t begun_stream_error_limit = 64 * 1024;
 
 // Bounds a relay's waits with one timer, re-armed only when a deadline moves earlier: the
 // engine side (connecting, then silence once the response has begun) and a client write left
@@ -207,7 +205,7 @@ public:
   // per request. The rare paths (a new connection, failures) are coroutines of their own.
   net::awaitable<bool> run(std::string target, std::string body) {
     if (cut_->reason) {
-      co_return co_await send_error(client_, request_, 503, *cut_->reason);
+      co_return co_await fail_before_answer(503, *cut_->reason);
     }
     cut_scope scope(*cut_, engine_);
     auto head = engine_request_head(request_, target, body.size(), lease_.engine_port,
@@ -252,6 +250,9 @@ public:
       co_return co_await refuse(ec);
     }
     bool event_stream = answer_head(parser);
+    if (context_.stream_begun && (!event_stream || head_status_ < 200 || head_status_ >= 300)) {
+      co_return co_await relay_as_event(parser);
+    }
     // The head waits for the first body bytes, so both leave in one write; an event stream
     // whose first event has not arrived yet gets its head at once.
     if (event_stream && engine_buffer_.size() == 0 && !parser.is_done()) {
@@ -334,17 +335,52 @@ private:
     if (cut_->reason) {
       log_.info("request to {} cut before the engine answered: {}", lease_.model_path,
                 *cut_->reason);
-      co_return co_await send_error(client_, request_, 503, *cut_->reason);
+      co_return co_await fail_before_answer(503, *cut_->reason);
     }
     if (connect_failed_) {
       log_.warn("engine on port {} unreachable: {}", lease_.engine_port, ec.message());
-      co_return co_await send_error(
-        client_, request_, 502,
-        fmt::format("the engine of {} is unreachable: {}", lease_.model_path, ec.message()));
+      co_return co_await fail_before_answer(
+        502, fmt::format("the engine of {} is unreachable: {}", lease_.model_path, ec.message()));
     }
     log_.warn("engine on port {} failed before answering: {}", lease_.engine_port, ec.message());
-    co_return co_await send_error(
-      client_, request_, 502, fmt::format("the engine closed the connection: {}", ec.message()));
+    co_return co_await fail_before_answer(
+      502, fmt::format("the engine closed the connection: {}", ec.message()));
+  }
+
+  // An error before the engine's answer: a whole error response, or the end of the stream llmux
+  // began.
+  net::awaitable<bool> fail_before_answer(int status, std::string what) {
+    if (context_.stream_begun) {
+      auto event = stream_error_event(status, what);
+      co_return co_await end_event_stream(client_, request_, std::move(event));
+    }
+    co_return co_await send_error(client_, request_, status, what);
+  }
+
+  // The engine answered a begun stream with something else than an event stream (an error,
+  // most likely): its body goes out as one event, then the stream ends.
+  net::awaitable<bool> relay_as_event(bhttp::response_parser<bhttp::buffer_body>& parser) {
+    std::string answer;
+    std::array<char, relay_buffer_size> buffer;
+    beast::error_code ec;
+    while (!parser.is_done() && answer.size() < begun_stream_error_limit) {
+      parser.get().body().data = buffer.data();
+      parser.get().body().size = buffer.size();
+      watchdog_.engine_deadline(clock_type::now() + context_.limits.engine_idle);
+      std::tie(ec, std::ignore)
+        = co_await bhttp::async_read_some(engine_, engine_buffer_, parser, use_tuple);
+      answer.append(buffer.data(), buffer.size() - parser.get().body().size);
+      if (ec && ec != bhttp::error::need_buffer) {
+        break;
+      }
+    }
+    watchdog_.engine_deadline(std::nullopt);
+    std::erase_if(answer, [](char c) { return c == '\n' || c == '\r'; });
+    auto event = answer.starts_with('{') ? fmt::format("data: {}\n\ndata: [DONE]\n\n", answer)
+                                         : stream_error_event(head_status_, answer);
+    log_.warn("engine on port {} answered a waiting stream with HTTP {}", lease_.engine_port,
+              head_status_);
+    co_return co_await end_event_stream(client_, request_, std::move(event));
   }
 
   // The client's response head, from the engine's: its end-to-end headers, the status as a
@@ -355,6 +391,14 @@ private:
     const auto& head = parser.get();
     bool event_stream
       = head[bhttp::field::content_type].find("text/event-stream") != beast::string_view::npos;
+    head_status_ = static_cast<int>(head.result_int());
+    if (context_.stream_begun) {
+      // The head has gone out already (event_stream_head): the body continues it.
+      chunked_ = request_.version() >= 11;
+      keep_alive_ = request_.keep_alive() && chunked_;
+      pending_head_.clear();
+      return event_stream;
+    }
     auto length = parser.content_length();
     bool open_length = !length || event_stream;
     chunked_ = open_length && request_.version() >= 11;
@@ -363,7 +407,6 @@ private:
     if (reason.empty()) {
       reason = bhttp::obsolete_reason(head.result());
     }
-    head_status_ = static_cast<int>(head.result_int());
     auto& out = pending_head_;
     out.clear();
     out += request_.version() >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
@@ -413,7 +456,7 @@ private:
         = fmt::format("the engine of {} failed mid-response: {}", lease_.model_path, ec.message());
     }
     log_.warn("{} (port {})", what, lease_.engine_port);
-    if (event_stream) {
+    if (event_stream || context_.stream_begun) {
       auto event = stream_error_event(cut_->reason ? 503 : 502, what);
       co_await write_client(net::buffer(event), true);
     } else if (!pending_head_.empty()) {
@@ -508,6 +551,41 @@ bool peer_closed(tcp::socket& socket, bool serve_half_closed) {
     return !serve_half_closed;
   }
   return peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
+}
+
+std::string stream_error_event(int status, std::string_view what) {
+  return fmt::format("data: {}\n\ndata: [DONE]\n\n", openai_error(status, what));
+}
+
+std::string event_stream_head(const client_request& request) {
+  if (request.version() >= 11) {
+    return "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n";
+  }
+  return "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
+}
+
+std::string event_stream_piece(const client_request& request, std::string_view data) {
+  if (request.version() < 11 || data.empty()) {
+    return std::string(data);
+  }
+  std::string out;
+  append_number(out, data.size(), 16);
+  out += "\r\n";
+  out += data;
+  out += "\r\n";
+  return out;
+}
+
+net::awaitable<bool> end_event_stream(tcp::socket& client, const client_request& request,
+                                      std::string event) {
+  auto out = event_stream_piece(request, event);
+  bool chunked = request.version() >= 11;
+  if (chunked) {
+    out += "0\r\n\r\n";
+  }
+  auto [ec, n] = co_await net::async_write(client, net::buffer(out), use_tuple);
+  co_return !ec && chunked && request.keep_alive();
 }
 
 net::awaitable<bool> forward_to_engine(tcp::socket& client, const client_request& request,

@@ -77,6 +77,30 @@ model_reference find_model(std::string_view override_header, std::string& body) 
   return result;
 }
 
+bool wants_stream(const std::string& body) {
+  thread_local od::parser parser;
+  if (body.empty() || body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
+    return false;
+  }
+  simdjson::padded_string_view json(body.data(), body.size(), body.capacity());
+  od::document document;
+  od::object object;
+  if (parser.iterate(json).get(document) || document.get_object().get(object)) {
+    return false;
+  }
+  for (auto field : object) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) {
+      return false;
+    }
+    if (key == "stream") {
+      bool stream = false;
+      return !field.value().get_bool().get(stream) && stream;
+    }
+  }
+  return false;
+}
+
 std::string splice_model(std::string_view body, std::pair<std::size_t, std::size_t> span,
                          std::string_view value) {
   std::string out;

@@ -23,6 +23,10 @@ struct model_reference {
 /// the header names no model.
 model_reference find_model(std::string_view override_header, std::string& body);
 
+/// Whether the JSON body asks for a streamed answer (`"stream": true` at its top level). `body`
+/// must have simdjson's padding reserved (`find_model` does that).
+bool wants_stream(const std::string& body);
+
 /// `body` with the byte range `span` replaced by `value` as a JSON string: the `model` field
 /// rewritten without re-serialising the document.
 std::string splice_model(std::string_view body, std::pair<std::size_t, std::size_t> span,

@@ -214,6 +214,22 @@ struct client_connection {
 };
 using connection_ptr = std::unique_ptr<client_connection>;
 
+/// A streamed request's keep-alive while it waits: comment lines at an interval, the first
+/// preceded by the response head. Touched only on the connection's io thread.
+struct waiting_stream {
+  explicit waiting_stream(const net::any_io_executor& executor)
+    : timer(executor), write_done(executor) {
+  }
+  net::steady_timer timer;
+  /// Wakes the lease's answer, which waits while a comment is being written.
+  net::steady_timer write_done;
+  /// The head has gone out: the answer continues the stream.
+  bool begun = false;
+  bool writing = false;
+  /// The lease's answer came: no more comments.
+  bool stopped = false;
+};
+
 /// A request waiting for its lease, with its connection.
 struct parked_request {
   connection_ptr owner;
@@ -223,6 +239,8 @@ struct parked_request {
   std::shared_ptr<relay_cut> cut;
   std::shared_ptr<wait_watch> watch = std::make_shared<wait_watch>();
   std::chrono::steady_clock::time_point arrived;
+  /// For a streamed request, while keep-alive comments are on.
+  std::shared_ptr<waiting_stream> stream;
 };
 
 constexpr auto pool_sweep_interval = std::chrono::seconds(1);
@@ -385,6 +403,13 @@ struct proxy_server::impl {
   void park(client_request& request, std::string target, model_reference reference,
             std::shared_ptr<relay_cut> cut, actors::revoke_callback revoked,
             std::chrono::steady_clock::time_point arrived, connection_ptr& owner);
+  /// Writes keep-alive comments for a parked streamed request until its lease's answer comes.
+  net::awaitable<void> keep_stream_alive(std::shared_ptr<parked_request> parked,
+                                         std::shared_ptr<waiting_stream> stream,
+                                         tcp::socket& client);
+  /// Ends the comments; whether the response has begun. Waits (boundedly) for a comment being
+  /// written, so that only one write is ever under way.
+  net::awaitable<bool> stop_keepalive(waiting_stream& stream, tcp::socket& client);
   net::awaitable<void> resume(std::shared_ptr<parked_request> parked,
                               actors::lease_outcome outcome);
   /// Forwards a request whose lease was granted; whether the connection may carry another. Not a
@@ -392,7 +417,8 @@ struct proxy_server::impl {
   net::awaitable<bool> forward(client_connection& connection, client_request& request,
                                std::string target, const model_reference& reference,
                                const actors::lease_outcome& lease, std::shared_ptr<relay_cut> cut,
-                               std::chrono::steady_clock::time_point arrived);
+                               std::chrono::steady_clock::time_point arrived,
+                               bool stream_begun = false);
 
   actors::serving_backend& backend_;
   server_settings settings_;
@@ -710,6 +736,11 @@ void proxy_server::impl::park(client_request& request, std::string target,
   cancel_wait_when_client_leaves(connection.client, session, parked->watch,
                                  settings_.serve_half_closed);
   // The answer comes on an actor thread; the request goes on on its io thread.
+  if (settings_.stream_keepalive.count() > 0 && wants_stream(parked->request.body())) {
+    parked->stream = std::make_shared<waiting_stream>(executor);
+    net::co_spawn(executor, keep_stream_alive(parked, parked->stream, connection.client),
+                  net::detached);
+  }
   parked->watch->ticket = session.acquire(
     parked->reference.model, settings_.request_timeout,
     [this, executor, parked](actors::lease_outcome outcome) {
@@ -720,6 +751,55 @@ void proxy_server::impl::park(client_request& request, std::string target,
     std::move(revoked));
 }
 
+net::awaitable<void> proxy_server::impl::keep_stream_alive(std::shared_ptr<parked_request> parked,
+                                                           std::shared_ptr<waiting_stream> stream,
+                                                           tcp::socket& client) {
+  auto comment = fmt::format(": waiting for {}\n\n", parked->reference.model);
+  for (;;) {
+    stream->timer.expires_after(settings_.stream_keepalive);
+    co_await stream->timer.async_wait(use_tuple);
+    // Once the answer came, the connection may be gone: the socket is not touched again.
+    if (stream->stopped) {
+      co_return;
+    }
+    std::string out;
+    if (!stream->begun) {
+      out = event_stream_head(parked->request);
+      if (auto* metrics = io_thread_metrics()) {
+        metrics->response_sent(200);
+      }
+    }
+    out += event_stream_piece(parked->request, comment);
+    stream->begun = true;
+    stream->writing = true;
+    auto [ec, written] = co_await net::async_write(client, net::buffer(out), use_tuple);
+    stream->writing = false;
+    if (stream->stopped) {
+      stream->write_done.cancel();
+      co_return;
+    }
+    if (ec) {
+      co_return; // the client left: its watcher cancels the wait
+    }
+  }
+}
+
+net::awaitable<bool> proxy_server::impl::stop_keepalive(waiting_stream& stream,
+                                                        tcp::socket& client) {
+  stream.stopped = true;
+  stream.timer.cancel();
+  if (stream.writing) {
+    // A comment is tens of bytes; a client that does not take even that is closed.
+    stream.write_done.expires_after(settings_.relay.client_write);
+    co_await stream.write_done.async_wait(use_tuple);
+    if (stream.writing) {
+      beast::error_code ignored;
+      client.close(ignored);
+    }
+  }
+  co_return stream.begun;
+}
+
 net::awaitable<void> proxy_server::impl::resume(std::shared_ptr<parked_request> parked,
                                                 actors::lease_outcome outcome) {
   auto owner = std::move(parked->owner);
@@ -727,6 +807,10 @@ net::awaitable<void> proxy_server::impl::resume(std::shared_ptr<parked_request> 
   parked->watch->watching = false;
   beast::error_code ignored;
   connection.client.cancel(ignored);
+  bool begun = false;
+  if (parked->stream) {
+    begun = co_await stop_keepalive(*parked->stream, connection.client);
+  }
   const auto& model = parked->reference.model;
   bool more = false;
   {
@@ -737,10 +821,16 @@ net::awaitable<void> proxy_server::impl::resume(std::shared_ptr<parked_request> 
     }
     if (!outcome.granted) {
       metrics_.request_refused(model, outcome.reason);
-      more = co_await send_refusal(connection.client, parked->request, outcome);
+      if (begun) {
+        auto event = stream_error_event(status_of(outcome.reason), outcome.message);
+        more = co_await end_event_stream(connection.client, parked->request, std::move(event));
+      } else {
+        more = co_await send_refusal(connection.client, parked->request, outcome);
+      }
     } else {
       more = co_await forward(connection, parked->request, std::move(parked->target),
-                              parked->reference, outcome, std::move(parked->cut), parked->arrived);
+                              parked->reference, outcome, std::move(parked->cut), parked->arrived,
+                              begun);
     }
   }
   if (!more) {
@@ -752,12 +842,11 @@ net::awaitable<void> proxy_server::impl::resume(std::shared_ptr<parked_request> 
   net::co_spawn(executor, connection_loop(std::move(owner)), net::detached);
 }
 
-net::awaitable<bool> proxy_server::impl::forward(client_connection& connection,
-                                                 client_request& request, std::string target,
-                                                 const model_reference& reference,
-                                                 const actors::lease_outcome& lease,
-                                                 std::shared_ptr<relay_cut> cut,
-                                                 std::chrono::steady_clock::time_point arrived) {
+net::awaitable<bool>
+proxy_server::impl::forward(client_connection& connection, client_request& request,
+                            std::string target, const model_reference& reference,
+                            const actors::lease_outcome& lease, std::shared_ptr<relay_cut> cut,
+                            std::chrono::steady_clock::time_point arrived, bool stream_begun) {
   metrics_.request_admitted(reference.model, std::chrono::steady_clock::now() - arrived);
   auto body = reference.body_span
                 ? splice_model(request.body(), *reference.body_span, lease.model_path)
@@ -767,7 +856,7 @@ net::awaitable<bool> proxy_server::impl::forward(client_connection& connection,
   return forward_to_engine(connection.client, request, std::move(target), std::move(body), lease,
                            relay_context{connection.state.worker.pool, settings_.relay,
                                          reference.model, connection.state.address, *log_,
-                                         settings_.serve_half_closed},
+                                         settings_.serve_half_closed, stream_begun},
                            std::move(cut));
 }
 

@@ -34,6 +34,9 @@ struct server_settings {
   /// How long a request may wait for its model (`policy.request_timeout_secs`); then 504.
   /// Zero: no limit.
   std::chrono::milliseconds request_timeout{300000};
+  /// A streamed request waiting for its model this long gets its response begun and an SSE
+  /// comment (`: waiting for <model>`), and another at each such interval; zero: none.
+  std::chrono::seconds stream_keepalive{15};
   /// How long an idle keep-alive connection stays open, and how long a request may take to
   /// arrive (then 408).
   std::chrono::seconds idle_timeout{60};

@@ -107,7 +107,26 @@ struct relay_context {
   spdlog::logger& log;
   /// See server_settings::serve_half_closed.
   bool serve_half_closed = false;
+  /// llmux began the response itself while the request waited (keep-alive comments): an event
+  /// stream's head has gone out, so the engine's answer continues it (`event_stream_head`).
+  bool stream_begun = false;
 };
+
+/// The head of an event stream llmux begins itself: 200, chunked for HTTP/1.1 (for HTTP/1.0
+/// it ends with the connection).
+std::string event_stream_head(const client_request& request);
+
+/// `data` as one piece of a begun event stream: a chunk for HTTP/1.1, as it is for HTTP/1.0.
+std::string event_stream_piece(const client_request& request, std::string_view data);
+
+/// The end of a begun event stream: `event` (an SSE error event, say) and the last chunk.
+/// Returns whether the connection may carry another request.
+net::awaitable<bool> end_event_stream(tcp::socket& client, const client_request& request,
+                                      std::string event);
+
+/// An SSE error event in OpenAI's shape, then `data: [DONE]`: how a stream that has begun
+/// ends in failure.
+std::string stream_error_event(int status, std::string_view what);
 
 /// Forwards `request` to `target` (the normalised path and query) with `body` as its body on
 /// the engine the lease names, and streams the engine's response back to `client` as it

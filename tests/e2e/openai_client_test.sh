@@ -16,12 +16,20 @@ cleanup() {
 trap cleanup EXIT
 # A port the system reports free (one derived from the PID collided with engines of tests
 # running in parallel).
-engine_port=$(node -e "const s = require('net').createServer();
-  s.listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); });")
+free_port() {
+  node -e "const s = require('net').createServer();
+    s.listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); });"
+}
+engine_port=$(free_port)
+slow_port=$(free_port)
+# "slow" starts in 2.5 s: a stream that waits for it gets keep-alive comments every second.
 cat >"$scratch/llmux.json" <<CONFIG
 {"models": {"chat": {"model_path": "org/chat-1B", "port": $engine_port,
-                     "extra_args": ["--mock-profile", "fast"]}},
- "vllm_command": "$mock", "metrics_port": 0}
+                     "extra_args": ["--mock-profile", "fast"]},
+            "slow": {"model_path": "org/slow-1B", "port": $slow_port,
+                     "extra_args": ["--mock-profile", "fast", "--mock-start-ms", "2500"]}},
+ "vllm_command": "$mock", "metrics_port": 0, "policy": {"min_active_secs": 0},
+ "timeouts": {"stream_keepalive_secs": 1}}
 CONFIG
 LLMUX_MOCK_GPU_DIR="$scratch/gpu" "$llmux" -c "$scratch/llmux.json" -p 0 --host 127.0.0.1 \
   >"$scratch/llmux.log" 2>&1 &
@@ -35,6 +43,6 @@ done
 if [ -z "$url" ]; then
   echo "llmux did not start:"; cat "$scratch/llmux.log"; exit 1
 fi
-if ! node "$client_dir/client.mjs" "$url" chat org/chat-1B; then
+if ! node "$client_dir/client.mjs" "$url" chat org/chat-1B slow; then
   echo "--- llmux log"; cat "$scratch/llmux.log"; exit 1
 fi

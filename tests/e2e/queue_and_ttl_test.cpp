@@ -16,6 +16,54 @@ namespace {
 
 class queue_and_ttl_test : public daemon_test {};
 
+// A streamed chat request for `model`, as HTTP/1.1 bytes that ask to close the connection.
+std::string streamed_request(const std::string& model) {
+  auto body = chat_request("Hello there", true, fmt::format(R"(,"model":"{}")", model));
+  return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\nContent-Type: "
+                     "application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                     body.size(), body);
+}
+
+// The body of a chunked response, its chunks joined.
+std::string dechunked(const std::string& response) {
+  std::string body;
+  auto at = response.find("\r\n\r\n");
+  if (at == std::string::npos) {
+    return body;
+  }
+  at += 4;
+  while (at < response.size()) {
+    auto line_end = response.find("\r\n", at);
+    if (line_end == std::string::npos) {
+      break;
+    }
+    auto size = std::stoul(response.substr(at, line_end - at), nullptr, 16);
+    if (size == 0) {
+      break;
+    }
+    body += response.substr(line_end + 2, size);
+    at = line_end + 2 + size + 2;
+  }
+  return body;
+}
+
+// The text of an SSE chat stream: each event's `choices[0].delta.content`, joined.
+std::string streamed_text(const std::string& events) {
+  std::string text;
+  simdjson::dom::parser parser;
+  for (std::size_t at = 0; (at = events.find("data: {", at)) != std::string::npos;) {
+    auto end = events.find("\n\n", at);
+    simdjson::dom::element event;
+    std::string_view piece;
+    if (!parser.parse(events.substr(at + 6, end - at - 6)).get(event)
+        && !event.at_pointer("/choices/0/delta/content").get_string().get(piece)) {
+      text += piece;
+    }
+    at = end;
+  }
+  return text;
+}
+
 TEST_F(queue_and_ttl_test, a_full_queue_answers_429_with_retry_after_and_loses_nothing) {
   auto metrics = free_port();
   // beta's cold start takes a while, so its requests wait in its queue.
@@ -77,6 +125,44 @@ TEST_F(queue_and_ttl_test, an_idle_model_leaves_the_gpu_after_its_ttl_and_a_busy
   EXPECT_EQ(metric_sample(scrape_metrics(metrics), R"(llmux_idle_evictions_total{model="alpha"})"),
             1);
   EXPECT_EQ(daemon.chat("alpha").status, 200); // woken on the next request
+}
+
+// A stream waiting for its model is begun with comment lines, so that nothing in between takes
+// the quiet connection for dead; the answer then continues the same stream.
+TEST_F(queue_and_ttl_test, a_waiting_stream_gets_keep_alive_comments_then_its_answer) {
+  auto daemon
+    = start_daemon({{"alpha"}, {"beta", "retain+stop", {"--mock-start-ms", "2500"}}},
+                   R"("min_active_secs": 0)", R"("timeouts": {"stream_keepalive_secs": 1})");
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  auto response = daemon.raw_exchange(streamed_request("beta"), 30s);
+  ASSERT_TRUE(response.starts_with("HTTP/1.1 200 OK\r\n")) << response;
+  EXPECT_NE(response.find("Content-Type: text/event-stream"), std::string::npos) << response;
+  auto events = dechunked(response);
+  auto first_comment = events.find(": waiting for beta\n\n");
+  ASSERT_NE(first_comment, std::string::npos) << events;
+  EXPECT_NE(events.find(": waiting for beta\n\n", first_comment + 1), std::string::npos)
+    << events; // one a second, for a start of 2.5 s
+  EXPECT_LT(first_comment, events.find("data: {"));
+  EXPECT_TRUE(events.ends_with("data: [DONE]\n\n")) << events;
+  EXPECT_TRUE(response.ends_with("0\r\n\r\n"));
+  // The same answer as a stream that did not wait.
+  auto direct = daemon.raw_exchange(streamed_request("beta"), 30s);
+  EXPECT_EQ(dechunked(direct).find(": waiting"), std::string::npos);
+  EXPECT_EQ(streamed_text(events), streamed_text(dechunked(direct)));
+  EXPECT_FALSE(streamed_text(events).empty());
+}
+
+TEST_F(queue_and_ttl_test, a_begun_stream_that_times_out_ends_with_an_error_event) {
+  auto daemon = start_daemon({{"alpha"}, {"beta", "retain+stop", {"--mock-start-ms", "6000"}}},
+                             R"("min_active_secs": 0, "request_timeout_secs": 2)",
+                             R"("timeouts": {"stream_keepalive_secs": 1})");
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  auto response = daemon.raw_exchange(streamed_request("beta"), 30s);
+  ASSERT_TRUE(response.starts_with("HTTP/1.1 200 OK\r\n")) << response;
+  auto events = dechunked(response);
+  EXPECT_NE(events.find(": waiting for beta"), std::string::npos) << events;
+  EXPECT_NE(events.find(R"("code":"model_timeout")"), std::string::npos) << events;
+  EXPECT_TRUE(events.ends_with("data: [DONE]\n\n")) << events;
 }
 
 } // namespace

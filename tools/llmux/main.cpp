@@ -124,6 +124,7 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   settings.port = cfg.port;
   settings.io_threads = options.io_threads;
   settings.request_timeout = std::chrono::seconds(cfg.policy.request_timeout_secs);
+  settings.stream_keepalive = std::chrono::seconds(cfg.timeouts.stream_keepalive_secs);
   settings.relay.engine_idle = std::chrono::seconds(cfg.timeouts.engine_idle_timeout_secs);
   settings.relay.client_write = std::chrono::seconds(cfg.timeouts.client_write_timeout_secs);
   settings.idle_timeout = std::chrono::seconds(cfg.timeouts.client_idle_timeout_secs);

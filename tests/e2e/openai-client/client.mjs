@@ -1,9 +1,10 @@
 // The official openai npm client against a running llmux: a chat completion, the same request
-// streamed, and an unknown model. Exits non-zero on any mismatch.
+// streamed, an unknown model, and a stream that waits for a slow model (llmux sends SSE
+// comment lines meanwhile, which the client must skip). Exits non-zero on any mismatch.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 
-const [baseURL, model, modelPath] = process.argv.slice(2);
+const [baseURL, model, modelPath, slowModel] = process.argv.slice(2);
 const client = new OpenAI({ baseURL: `${baseURL}/v1`, apiKey: 'not-checked', maxRetries: 0 });
 const request = {
   model,
@@ -41,5 +42,15 @@ await assert.rejects(
 );
 
 const models = await client.models.list();
-assert.deepEqual(models.data.map((m) => m.id), [model]);
+assert.deepEqual(models.data.map((m) => m.id), [model, slowModel]);
+
+// The slow model starts cold: the stream waits about 2.5 s with a comment line every second.
+const waiting = await client.chat.completions.create({ ...request, model: slowModel, stream: true });
+let waited = '';
+for await (const chunk of waiting) {
+  waited += chunk.choices[0]?.delta?.content ?? '';
+}
+const slowAnswer = await client.chat.completions.create({ ...request, model: slowModel });
+assert.ok(waited.length > 0, 'empty stream after the wait');
+assert.equal(waited, slowAnswer.choices[0].message.content);
 console.log(`openai client: ok (${JSON.stringify(answer)})`);
