@@ -135,14 +135,14 @@ struct engine_deadlines {
   }
 };
 
-/// Spawns the engine actor for `model` on a thread of its own (its HTTP calls and process
-/// handling block). `owner` hears `(down_atom, reason)` when the process dies unexpectedly or
-/// is killed because it stopped answering `/health` (`timeouts`).
 /// The body of the reference's deterministic chat request (the same question, temperature 0,
 /// seed 42, 10 tokens): the warmup inference, and the answer `--validate` compares.
 std::string warmup_request_body(const config::model_config& model);
 
-/// Models that evict with cuda_suspend or checkpoint use the tools and images of `checkpoint`.
+/// Spawns the engine actor for `model` on a thread of its own (its HTTP calls and process
+/// handling block). `owner` hears `(down_atom, reason)` when the process dies unexpectedly or
+/// is killed because it stopped answering `/health` (`timeouts`). Models that evict with
+/// cuda_suspend or checkpoint use the tools and images of `checkpoint`.
 engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_config& model,
                                const std::string& vllm_command, const engine_deadlines& deadlines,
                                const config::timeouts_config& timeouts,

@@ -5,17 +5,17 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "checkpoint/tool.hpp"
 
 namespace llmux::actors {
 
@@ -23,26 +23,6 @@ namespace {
 
 int decode_status(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// The engine inherits stdin, stdout and stderr only. Sockets are opened without close-on-exec
-// (Asio's default): an engine that inherited the daemon's listening socket, its client
-// connections or its kept engine connections would hold them open after llmux closed them
-// (no FIN reaches the peer while the engine lives). Marked close-on-exec rather than closed,
-// so that `error_fd` still reports a failed exec.
-void keep_only_standard_descriptors() {
-  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
-    return;
-  }
-  // Kernels before 5.11: one call per possible descriptor (async-signal-safe, unlike listing
-  // /proc/self/fd).
-  rlimit limit{};
-  auto highest = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
-                   ? static_cast<int>(limit.rlim_cur)
-                   : 65536;
-  for (int fd = 3; fd < highest; ++fd) {
-    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  }
 }
 
 // Runs in the forked child: never returns. Reports a failed exec through `error_fd`.
@@ -54,7 +34,11 @@ void keep_only_standard_descriptors() {
   ::dup2(null, 0);
   ::dup2(output_fd, 1);
   ::dup2(errors_fd, 2);
-  keep_only_standard_descriptors();
+  // The engine inherits stdin, stdout and stderr only: one that inherited the daemon's
+  // listening socket, its client connections or its kept engine connections would hold them
+  // open after llmux closed them. Marked close-on-exec rather than closed, so that `error_fd`
+  // still reports a failed exec.
+  checkpoint::keep_only_standard_descriptors();
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);

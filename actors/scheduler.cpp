@@ -564,8 +564,9 @@ void scheduler_state::admit_waiting(std::size_t model,
 
 lease_outcome scheduler_state::queue_full(std::size_t model) const {
   const auto& slot = models_[model];
-  // What the next place in the queue would wait: the switch to the model, if it is not the one
-  // on the GPU, then its turn; at least a second.
+  // What the next place in the queue would wait for at least: the switch to the model, when it
+  // is not the one serving (the queue ahead is not timed: its service times are unknown); at
+  // least a second.
   auto switch_wait
     = active_ == model && !switch_ ? clock_type::duration{} : costs_.estimate(active_, model);
   auto seconds = std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(

@@ -81,8 +81,8 @@ public:
     if (starting_) {
       starting_->deliver(outcome::failure("engine actor stopped"));
     }
-    stopping_ = true; // an upload in progress ends at once
-    finish_upload();
+    stopping_ = true; // a transfer in progress ends at once
+    end_upload();
   }
 
   engine_actor::behavior_type
@@ -112,8 +112,9 @@ private:
   /// Uploads the images in the background (a switch does not wait for the object store); the
   /// local copy stays what counts, so a failure is only logged.
   outcome start_upload();
-  /// Waits for the upload in progress, if any (before the images change).
-  void finish_upload();
+  /// Cancels the upload in progress, if any, and waits until it has stopped: its images are
+  /// about to change (a new dump, a deletion) or the actor ends.
+  void end_upload();
   /// Fetches the images from the object store when there is no local copy.
   outcome download(engine_clock::time_point deadline);
   /// The images' key prefix in the object store.
@@ -151,8 +152,9 @@ private:
   checkpoint::model_files files_;
   /// The images the next restore reads: `checkpoint_path` until the first dump, then `files_`.
   std::filesystem::path restore_from_;
-  /// The running process was restored from `files_.images`, which a dump with `images_plan_`
-  /// wrote: with `keep_images`, evicting it the same way again only ends it.
+  /// The running process was restored from `files_.images` as a dump of this actor with
+  /// `images_plan_` wrote them: with `keep_images`, evicting it the same way again only ends
+  /// it; without, they are deleted (never images this actor did not write).
   bool restored_from_images_ = false;
   std::vector<engine_step> images_plan_;
   /// Its CUDA state is in host memory: it cannot answer /health until resumed, and is not
@@ -160,8 +162,10 @@ private:
   bool suspended_ = false;
   std::optional<checkpoint::object_store> store_;
   std::thread upload_;
-  /// Set when the actor ends: a transfer in progress stops.
+  /// Set when the actor ends: a download in progress stops.
   std::atomic<bool> stopping_{false};
+  /// Stops the upload in progress (`end_upload`).
+  std::atomic<bool> cancel_upload_{false};
   std::unique_ptr<engine_process> process_;
   std::optional<caf::typed_response_promise<outcome>> starting_;
   engine_clock::time_point start_began_;
@@ -275,12 +279,12 @@ outcome vllm_engine_state::start_upload() {
   if (!store_ || !checkpoint::has_images(files_.images)) {
     return outcome{};
   }
-  finish_upload();
+  end_upload();
   upload_ = std::thread([this, images = files_.images] {
     auto began = engine_clock::now();
     auto where = store_->location(store_prefix());
     auto uploaded = store_->upload_directory(images, store_prefix(), began + deadlines_.transfer,
-                                             {}, &stopping_);
+                                             {}, &cancel_upload_);
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(engine_clock::now() - began);
     if (uploaded.ok) {
       log_->info("{}: uploaded {} files ({} MiB) to {} in {} ms", model_.name, uploaded.files,
@@ -294,9 +298,11 @@ outcome vllm_engine_state::start_upload() {
   return outcome{};
 }
 
-void vllm_engine_state::finish_upload() {
+void vllm_engine_state::end_upload() {
   if (upload_.joinable()) {
+    cancel_upload_ = true;
     upload_.join();
+    cancel_upload_ = false;
   }
 }
 
@@ -337,6 +343,12 @@ void vllm_engine_state::sweep_strays() {
     }
   }
   auto found = checkpoint::strays(*on_gpu, known);
+  // In a container nvidia-smi may name processes of the host's pid namespace: only those that
+  // exist here are llmux's to judge.
+  std::erase_if(found, [](const checkpoint::gpu_process& process) {
+    std::error_code error;
+    return !std::filesystem::exists(fmt::format("/proc/{}", process.pid), error);
+  });
   for (const auto& stray : found) {
     log_->warn("{}: GPU process pid {} ({}) holds {} MiB and was not started by llmux{}",
                model_.name, stray.pid, checkpoint::command_line_of(stray.pid), stray.used_mib,
@@ -353,7 +365,11 @@ void vllm_engine_state::sweep_strays() {
   auto until = engine_clock::now() + stray_release_wait;
   while (engine_clock::now() < until) {
     auto now_on_gpu = checkpoint::gpu_processes("nvidia-smi", nvidia_smi_timeout);
-    if (!now_on_gpu || checkpoint::strays(*now_on_gpu, known).empty()) {
+    bool freed = !now_on_gpu || std::none_of(found.begin(), found.end(), [&](const auto& killed) {
+      return std::any_of(now_on_gpu->begin(), now_on_gpu->end(),
+                         [&](const auto& process) { return process.pid == killed.pid; });
+    });
+    if (freed) {
       return;
     }
     std::this_thread::sleep_for(50ms);
@@ -607,7 +623,6 @@ outcome vllm_engine_state::dump(const engine_plan& plan, engine_clock::time_poin
   if (!process_ || noticed_exit()) {
     return outcome::failure("the engine is not running");
   }
-  finish_upload(); // the dump replaces the images it may still be reading
   // Restored from these very images and evicted the same way: dumping again would write what
   // they already hold (the sleep dropped the KV cache), so the process only ends.
   if (checkpoint_->keep_images && restored_from_images_ && plan.steps == images_plan_
@@ -619,6 +634,7 @@ outcome vllm_engine_state::dump(const engine_plan& plan, engine_clock::time_poin
     restore_from_ = files_.images;
     return outcome{};
   }
+  end_upload(); // the dump replaces the images it may still be sending
   auto began = engine_clock::now();
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - began);
   if (auto error = checkpoint::dump(*checkpoint_, files_.images, process_->pid(), left)) {
@@ -669,9 +685,9 @@ outcome vllm_engine_state::restore(engine_clock::time_point deadline) {
     return outcome::failure(fmt::format("the engine restored from {} did not become healthy: {}",
                                         restore_from_.string(), why));
   }
-  restored_from_images_ = restore_from_ == files_.images;
+  restored_from_images_ = restore_from_ == files_.images && !images_plan_.empty();
   if (restored_from_images_ && !checkpoint_->keep_images) {
-    finish_upload();
+    end_upload();
     std::error_code error;
     std::filesystem::remove_all(files_.images, error);
     restored_from_images_ = false;

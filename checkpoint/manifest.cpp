@@ -10,7 +10,7 @@ namespace llmux::checkpoint {
 
 namespace {
 
-using result = config::parsed<std::vector<manifest_entry>>;
+using result = config::parsed<checkpoint_manifest>;
 
 // A name the download may create: no separators, no `.` or `..`, not empty.
 bool plain_file_name(std::string_view name) {
@@ -24,12 +24,14 @@ bool hex_sha256(std::string_view text) {
 
 } // namespace
 
-std::string write_manifest(const std::vector<manifest_entry>& files) {
+std::string write_manifest(const checkpoint_manifest& manifest) {
   config::json_writer out(config::json_writer::layout::compact);
   out.begin_object();
+  out.key("generation");
+  out.string(manifest.generation);
   out.key("files");
   out.begin_array();
-  for (const auto& file : files) {
+  for (const auto& file : manifest.files) {
     out.begin_object();
     out.key("name");
     out.string(file.name);
@@ -51,11 +53,16 @@ result read_manifest(std::string_view json) {
   if (parser.parse(padded).get(root)) {
     return result::failure("the checkpoint manifest is not valid JSON");
   }
+  std::string_view generation;
+  if (root["generation"].get_string().get(generation) || !plain_file_name(generation)) {
+    return result::failure("the checkpoint manifest names no plain \"generation\"");
+  }
   simdjson::dom::array files;
   if (root["files"].get_array().get(files)) {
     return result::failure("the checkpoint manifest has no \"files\" array");
   }
-  std::vector<manifest_entry> entries;
+  checkpoint_manifest manifest{std::string(generation), {}};
+  auto& entries = manifest.files;
   for (simdjson::dom::element file : files) {
     std::string_view name;
     std::uint64_t size = 0;
@@ -77,7 +84,7 @@ result read_manifest(std::string_view json) {
   if (entries.empty()) {
     return result::failure("the checkpoint manifest lists no files");
   }
-  return entries;
+  return manifest;
 }
 
 } // namespace llmux::checkpoint

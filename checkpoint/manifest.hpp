@@ -1,8 +1,10 @@
 #pragma once
 
-// The manifest of a checkpoint in the object store: uploaded last, so a checkpoint without one
-// is incomplete (an upload that failed midway), and it says what every file must be (size and
-// SHA-256) before a restore may use the downloaded images.
+// The manifest of a checkpoint in the object store. Each upload puts its files under a new
+// generation, `<prefix><generation>/<file>`, and then replaces the manifest, which names the
+// generation and what every file must be (size and SHA-256): a download follows the manifest,
+// so an upload that fails midway leaves the previous checkpoint whole, and nothing unverified
+// is restored.
 
 #include <cstdint>
 #include <string>
@@ -26,11 +28,19 @@ struct manifest_entry {
 /// The manifest's object name under a checkpoint's prefix (CRIU names its images `*.img`).
 inline constexpr std::string_view manifest_name = "llmux-manifest.json";
 
-/// `{"files":[{"name":...,"size":...,"sha256":...},...]}`.
-std::string write_manifest(const std::vector<manifest_entry>& files);
+/// One checkpoint: the generation its files were uploaded under, and the files.
+struct checkpoint_manifest {
+  std::string generation;
+  std::vector<manifest_entry> files;
 
-/// The files a manifest lists, or what is wrong with it (not JSON, a field missing, a name
-/// that is not a plain file name).
-config::parsed<std::vector<manifest_entry>> read_manifest(std::string_view json);
+  friend bool operator==(const checkpoint_manifest&, const checkpoint_manifest&) = default;
+};
+
+/// `{"generation":...,"files":[{"name":...,"size":...,"sha256":...},...]}`.
+std::string write_manifest(const checkpoint_manifest& manifest);
+
+/// The manifest, or what is wrong with it (not JSON, a field missing, a generation or file
+/// name that is not a plain name).
+config::parsed<checkpoint_manifest> read_manifest(std::string_view json);
 
 } // namespace llmux::checkpoint

@@ -5,11 +5,12 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <mutex>
-#include <set>
+#include <random>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -205,23 +206,20 @@ struct temporary_dir {
   }
 };
 
-// Deletes the objects under `prefix` that no file of `files` will overwrite; an error text, or
-// empty.
+// Deletes the objects under `prefix` other than the manifest and those of the generation
+// `current_generation` (a key prefix); an error text, or empty.
 std::string delete_stale(const config::object_store_config& config, const transfer_limits& limits,
-                         const std::string& prefix, const std::vector<local_file>& files,
+                         const std::string& prefix, const std::string& current_generation,
                          deadline until, const std::atomic<bool>* stop, progress_meter& meter) {
   meter.start(transfer_phase::listing, 0, 0);
   auto listing = s3_client(config, limits.retry).list_objects(prefix, until, limits.list_page_size);
   if (!listing.ok) {
     return listing.error;
   }
-  std::set<std::string> new_keys;
-  for (const auto& file : files) {
-    new_keys.insert(prefix + file.name);
-  }
+  auto manifest_key = prefix + std::string(manifest_name);
   std::vector<std::string> stale;
   for (const auto& object : listing.objects) {
-    if (!new_keys.contains(object.key)) {
+    if (object.key != manifest_key && !object.key.starts_with(current_generation)) {
       stale.push_back(object.key);
     }
   }
@@ -284,6 +282,17 @@ std::string put_text(const config::object_store_config& config, const retry_poli
   return s3_client(config, retry).put_object(key, file.path, until).error;
 }
 
+// A name no other upload uses: the time and a random part.
+std::string new_generation() {
+  auto now = std::chrono::system_clock::now();
+  auto seconds = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  ::gmtime_r(&seconds, &utc);
+  std::random_device random;
+  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:08x}", utc.tm_year + 1900, utc.tm_mon + 1,
+                     utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, random());
+}
+
 unsigned max_workers(const transfer_limits& limits) {
   return std::max(
     {limits.large_file_workers, limits.small_file_workers, limits.download_workers, 1U});
@@ -333,19 +342,11 @@ transfer_result object_store::upload_directory(const fs::path& dir, std::string_
     return result;
   }
 
-  // The manifest goes first, so that from here until the new one is written last, the prefix
-  // holds no checkpoint a download would take for complete.
-  auto manifest_key = *prefix + std::string(manifest_name);
-  result.error = s3_client(config_, limits_.retry).delete_object(manifest_key, until).error;
-  if (!result.error.empty()) {
-    return result;
-  }
-  // Then what the upload will not overwrite is stale (other PIDs, other files).
+  // The files go under a generation of their own; the manifest, replaced last, makes it the
+  // checkpoint. Until then the previous checkpoint stays whole.
+  auto generation = new_generation();
+  auto generation_prefix = *prefix + generation + "/";
   progress_meter meter(progress, max_workers(limits_));
-  result.error = delete_stale(config_, limits_, *prefix, files, until, stop, meter);
-  if (!result.error.empty()) {
-    return result;
-  }
 
   // Large files a few at a time (bandwidth), small ones many at a time (latency).
   std::uint64_t total = 0;
@@ -357,7 +358,7 @@ transfer_result object_store::upload_directory(const fs::path& dir, std::string_
   }
   meter.start(transfer_phase::uploading, files.size(), total);
   std::atomic<std::uint64_t> sent{0};
-  std::vector<manifest_entry> manifest(files.size());
+  checkpoint_manifest manifest{generation, std::vector<manifest_entry>(files.size())};
   auto upload_from = [&](const std::vector<const local_file*>& batch) {
     // `&batch = batch` binds the vector itself, not the parameter that goes out of scope.
     return [&, &batch = batch](std::size_t i, s3_client& client, unsigned slot,
@@ -368,11 +369,11 @@ transfer_result object_store::upload_directory(const fs::path& dir, std::string_
         return fmt::format("cannot read {}", file.path.string());
       }
       transfer_hooks hooks{[&](std::uint64_t bytes) { meter.moving(slot, bytes); }, &cancel};
-      auto put = client.put_object(*prefix + file.name, file.path, until, hooks);
+      auto put = client.put_object(generation_prefix + file.name, file.path, until, hooks);
       if (put.ok) {
         sent += put.bytes;
         meter.finished(slot, put.bytes);
-        manifest[static_cast<std::size_t>(&file - files.data())]
+        manifest.files[static_cast<std::size_t>(&file - files.data())]
           = {file.name, file.size, std::move(*sha256)};
       }
       return put.error;
@@ -385,10 +386,18 @@ transfer_result object_store::upload_directory(const fs::path& dir, std::string_
                             upload_from(small));
   }
   if (result.error.empty()) {
-    result.error = put_text(config_, limits_.retry, manifest_key, write_manifest(manifest),
-                            dir.parent_path(), until);
+    result.error = put_text(config_, limits_.retry, *prefix + std::string(manifest_name),
+                            write_manifest(manifest), dir.parent_path(), until);
   }
   if (!result.error.empty()) {
+    return result; // what went up of the new generation is stale, removed by the next upload
+  }
+  // Everything else under the prefix is stale now: earlier generations, failed uploads.
+  auto cleaned = delete_stale(config_, limits_, *prefix, generation_prefix, until, stop, meter);
+  if (!cleaned.empty()) {
+    result.error = fmt::format("the checkpoint is uploaded, but removing the previous one failed: "
+                               "{}",
+                               cleaned);
     return result;
   }
   result.ok = true;
@@ -465,14 +474,16 @@ transfer_result object_store::download_directory(std::string_view prefix_text, c
   std::string manifest_text((std::istreambuf_iterator<char>(manifest_file)), {});
   manifest_file.close();
   fs::remove(manifest_path, ec);
-  auto files = read_manifest(manifest_text);
-  if (!files) {
-    result.error = fmt::format("{}: {}", location(*prefix), files.error());
+  auto manifest = read_manifest(manifest_text);
+  if (!manifest) {
+    result.error = fmt::format("{}: {}", location(*prefix), manifest.error());
     return result;
   }
+  const auto& files = manifest->files;
+  auto generation_prefix = *prefix + manifest->generation + "/";
   std::uint64_t total = 0;
-  for (const auto& file : *files) {
-    auto object = listed.find(*prefix + file.name);
+  for (const auto& file : files) {
+    auto object = listed.find(generation_prefix + file.name);
     if (object == listed.end() || object->second != file.size) {
       result.error
         = fmt::format("the checkpoint under {} is incomplete: {} is {}", location(*prefix),
@@ -482,13 +493,14 @@ transfer_result object_store::download_directory(std::string_view prefix_text, c
     total += file.size;
   }
 
-  meter.start(transfer_phase::downloading, files->size(), total);
+  meter.start(transfer_phase::downloading, files.size(), total);
   result.error = run_pool(
-    files->size(), limits_.download_workers, config_, limits_.retry, stop,
+    files.size(), limits_.download_workers, config_, limits_.retry, stop,
     [&](std::size_t i, s3_client& client, unsigned slot, const std::atomic<bool>& cancel) {
-      const auto& file = (*files)[i];
+      const auto& file = files[i];
       transfer_hooks hooks{[&](std::uint64_t bytes) { meter.moving(slot, bytes); }, &cancel};
-      auto got = client.get_object(*prefix + file.name, temporary.path / file.name, until, hooks);
+      auto got = client.get_object(generation_prefix + file.name, temporary.path / file.name, until,
+                                   hooks);
       if (got.ok) {
         meter.finished(slot, got.bytes);
       }
@@ -499,12 +511,12 @@ transfer_result object_store::download_directory(std::string_view prefix_text, c
   }
 
   // Every file as the manifest says, or the checkpoint is not used.
-  meter.start(transfer_phase::verifying, files->size(), total);
-  result.error = verify_and_move(temporary.path, target, *files, location(*prefix));
+  meter.start(transfer_phase::verifying, files.size(), total);
+  result.error = verify_and_move(temporary.path, target, files, location(*prefix));
   if (!result.error.empty()) {
     return result;
   }
-  result.files = files->size();
+  result.files = files.size();
   result.bytes = total;
   temporary.keep = true;
   result.ok = true;

@@ -71,19 +71,19 @@ class object_store {
 public:
   explicit object_store(config::object_store_config config, transfer_limits limits = {});
 
-  /// Uploads every regular file directly inside `dir` (not its subfolders) under `prefix`,
-  /// after deleting the objects under `prefix` that the upload will not overwrite (CRIU's file
-  /// names carry PIDs, so stale ones would pile up), and last the manifest (manifest.hpp): the
-  /// old one is deleted first, so a failed upload leaves a prefix no download takes for a
-  /// checkpoint. The local images stay what counts. `stop`, once set, cancels the transfer.
+  /// Uploads every regular file directly inside `dir` (not its subfolders) as a new
+  /// generation under `prefix`, then replaces the manifest (manifest.hpp) with one naming it,
+  /// then deletes everything else under `prefix` (earlier generations, failed uploads). Until
+  /// the manifest is replaced the previous checkpoint stays whole: a failed upload costs
+  /// nothing but its stray objects. `stop`, once set, cancels the transfer.
   transfer_result upload_directory(const std::filesystem::path& dir, std::string_view prefix,
                                    deadline until, const progress_callback& progress = {},
                                    const std::atomic<bool>* stop = nullptr) const;
 
-  /// Downloads the files the manifest under `prefix` lists into `dir`, which must be missing
-  /// or empty: into a temporary sibling first, each file's size and SHA-256 checked against the
-  /// manifest, then renamed into place, so a failure never leaves a partial `dir`. A prefix
-  /// without a manifest holds no complete checkpoint. `stop`, once set, cancels the transfer.
+  /// Downloads the files of the generation the manifest under `prefix` names into `dir`, which
+  /// must be missing or empty: into a temporary sibling first, each file's size and SHA-256
+  /// checked against the manifest, then renamed into place, so a failure never leaves a partial
+  /// `dir`. A prefix without a manifest holds no checkpoint. `stop`, once set, cancels it.
   transfer_result download_directory(std::string_view prefix, const std::filesystem::path& dir,
                                      deadline until, const progress_callback& progress = {},
                                      const std::atomic<bool>* stop = nullptr) const;

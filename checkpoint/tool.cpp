@@ -8,6 +8,7 @@
 #include <linux/close_range.h>
 #include <optional>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -35,26 +36,45 @@ std::string last_lines(const std::string& text) {
            : "..." + trimmed.substr(trimmed.size() - failure_excerpt);
 }
 
-[[noreturn]] void exec_tool(const std::vector<std::string>& argv, int out_fd, int err_fd) {
+// Runs in the forked child (of a threaded process): only async-signal-safe calls, everything
+// it needs prepared before the fork.
+[[noreturn]] void exec_tool(char* const* argv, const std::string& cannot_run, int out_fd,
+                            int err_fd) {
   ::setpgid(0, 0);
   int null = ::open("/dev/null", O_RDONLY);
   ::dup2(null, 0);
   ::dup2(out_fd, 1);
   ::dup2(err_fd, 2);
-  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  keep_only_standard_descriptors();
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  std::vector<char*> args;
-  for (const auto& argument : argv) {
-    args.push_back(const_cast<char*>(argument.c_str()));
-  }
-  args.push_back(nullptr);
-  ::execvp(args[0], args.data());
-  auto message = fmt::format("cannot run '{}': {}\n", argv.front(), std::strerror(errno));
-  auto ignored = ::write(2, message.data(), message.size());
+  ::execvp(argv[0], argv);
+  const char* why = std::strerror(errno);
+  ssize_t ignored = ::write(2, cannot_run.data(), cannot_run.size());
+  ignored = ::write(2, why, std::strlen(why));
+  ignored = ::write(2, "\n", 1);
   (void)ignored;
   std::_Exit(127);
+}
+
+// Ends a tool that ran past its time: SIGKILL to its group, then reaped. A tool behind sudo runs
+// as root and cannot be signalled by an unprivileged llmux: then it is left to finish on its
+// own, reaped by a thread of its own, and the step does not wait for it.
+int kill_and_reap(pid_t pid) {
+  ::kill(-pid, SIGKILL);
+  for (int waited_ms = 0; waited_ms < 2000; waited_ms += 10) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return decode_status(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::thread([pid] {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }).detach();
+  return 128 + SIGKILL;
 }
 
 } // namespace
@@ -90,9 +110,15 @@ tool_result run_tool(const std::vector<std::string>& argv, std::chrono::millisec
     ::close(out[1]);
     return result;
   }
+  std::vector<char*> args;
+  for (const auto& argument : argv) {
+    args.push_back(const_cast<char*>(argument.c_str()));
+  }
+  args.push_back(nullptr);
+  auto cannot_run = fmt::format("cannot run '{}': ", argv.front());
   pid_t pid = ::fork();
   if (pid == 0) {
-    exec_tool(argv, out[1], err[1]);
+    exec_tool(args.data(), cannot_run, out[1], err[1]);
   }
   ::close(out[1]);
   ::close(err[1]);
@@ -158,13 +184,25 @@ tool_result run_tool(const std::vector<std::string>& argv, std::chrono::millisec
     }
   }
   if (!exited) {
-    ::kill(-pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    exited = decode_status(status);
+    exited = kill_and_reap(pid);
   }
   result.status = *exited;
   return result;
+}
+
+void keep_only_standard_descriptors() {
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
+    return;
+  }
+  // Kernels before 5.11: one call per possible descriptor (async-signal-safe, unlike listing
+  // /proc/self/fd).
+  rlimit limit{};
+  auto highest = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+                   ? static_cast<int>(limit.rlim_cur)
+                   : 65536;
+  for (int fd = 3; fd < highest; ++fd) {
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
 }
 
 std::vector<std::string> privileged(std::vector<std::string> argv, bool root) {

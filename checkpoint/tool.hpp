@@ -29,6 +29,11 @@ struct tool_result {
 /// capturing its output; after `timeout` it is killed (its whole process group).
 tool_result run_tool(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
 
+/// For a child between fork and exec: marks every descriptor above standard error
+/// close-on-exec, so the program run inherits none of llmux's sockets (Asio opens them without
+/// close-on-exec). Async-signal-safe.
+void keep_only_standard_descriptors();
+
 /// `argv` as the privileged tools must run: unchanged for root, else behind `sudo -n` (never a
 /// password prompt: a sudo that would ask fails at once instead of hanging the step).
 std::vector<std::string> privileged(std::vector<std::string> argv, bool root);

@@ -228,6 +228,8 @@ struct waiting_stream {
   bool writing = false;
   /// The lease's answer came: no more comments.
   bool stopped = false;
+  /// A comment did not go out whole: the stream cannot go on.
+  bool broken = false;
 };
 
 /// A request waiting for its lease, with its connection.
@@ -774,6 +776,7 @@ net::awaitable<void> proxy_server::impl::keep_stream_alive(std::shared_ptr<parke
     stream->writing = true;
     auto [ec, written] = co_await net::async_write(client, net::buffer(out), use_tuple);
     stream->writing = false;
+    stream->broken = ec.failed();
     if (stream->stopped) {
       stream->write_done.cancel();
       co_return;
@@ -805,12 +808,17 @@ net::awaitable<void> proxy_server::impl::resume(std::shared_ptr<parked_request> 
   auto owner = std::move(parked->owner);
   auto& connection = *owner;
   parked->watch->watching = false;
-  beast::error_code ignored;
-  connection.client.cancel(ignored);
+  // The comments end before the socket's waits are cancelled, which would also cut a comment
+  // being written.
   bool begun = false;
   if (parked->stream) {
     begun = co_await stop_keepalive(*parked->stream, connection.client);
+    if (parked->stream->broken) {
+      parked->watch->client_gone = true; // a half-written comment: the stream is lost
+    }
   }
+  beast::error_code ignored;
+  connection.client.cancel(ignored);
   const auto& model = parked->reference.model;
   bool more = false;
   {

@@ -2,6 +2,7 @@
 // server at all.
 #include "checkpoint/object_store.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <fstream>
 #include <iostream>
@@ -65,6 +66,17 @@ std::set<std::string> names_in(const fs::path& dir) {
     names.insert(entry.path().filename().string());
   }
   return names;
+}
+
+// The generation the files under `prefix` went up as (`<prefix><generation>/<file>`).
+std::string generation_of(const std::set<std::string>& keys, const std::string& prefix) {
+  for (const auto& key : keys) {
+    auto slash = key.find('/', prefix.size());
+    if (key.starts_with(prefix) && slash != std::string::npos) {
+      return key.substr(prefix.size(), slash - prefix.size());
+    }
+  }
+  return {};
 }
 
 class object_store_rgw : public daemon_test {
@@ -144,10 +156,14 @@ TEST_F(object_store_rgw, upload_replaces_stale_objects_and_download_restores_the
   ASSERT_TRUE(uploaded.ok) << uploaded.error;
   EXPECT_EQ(uploaded.files, files.size());
   EXPECT_EQ(uploaded.bytes, (20U << 20) + 1000 + 10 + 3000);
-  ASSERT_FALSE(seen.empty());
-  EXPECT_EQ(seen.back().phase, transfer_phase::uploading);
-  EXPECT_EQ(seen.back().files_done, files.size());
-  EXPECT_EQ(seen.back().bytes_done, seen.back().bytes_total);
+  // The last report of the upload proper has every file; then the previous checkpoint goes.
+  auto uploading = std::find_if(seen.rbegin(), seen.rend(), [](const transfer_progress& p) {
+    return p.phase == transfer_phase::uploading;
+  });
+  ASSERT_NE(uploading, seen.rend());
+  EXPECT_EQ(uploading->files_done, files.size());
+  EXPECT_EQ(uploading->bytes_done, uploading->bytes_total);
+  EXPECT_EQ(seen.back().phase, transfer_phase::cleaning);
 
   auto listing = client.list_objects("llama/images/", in(30s), 2);
   ASSERT_TRUE(listing.ok) << listing.error;
@@ -155,12 +171,15 @@ TEST_F(object_store_rgw, upload_replaces_stale_objects_and_download_restores_the
   for (const auto& object : listing.objects) {
     keys.insert(object.key);
   }
+  // The files went up as one generation, `llama/images/<generation>/<file>`.
+  auto generation = generation_of(keys, "llama/images/");
+  ASSERT_FALSE(generation.empty());
   std::set<std::string> expected;
   for (const auto& [name, content] : files) {
-    expected.insert("llama/images/" + name);
+    expected.insert("llama/images/" + generation + "/" + name);
   }
   expected.insert("llama/images/llmux-manifest.json"); // written last
-  EXPECT_EQ(keys, expected); // the stale core-1111.img is gone, rootfs/ never went up
+  EXPECT_EQ(keys, expected); // the stale core-*.img are gone, rootfs/ never went up
 
   auto restored = scratch.path() / "restored" / "images";
   auto downloaded = store.download_directory("llama/images/", restored, in(120s));
@@ -181,7 +200,7 @@ TEST_F(object_store_rgw, upload_replaces_stale_objects_and_download_restores_the
     << again.error;
 }
 
-TEST_F(object_store_rgw, an_altered_or_incomplete_checkpoint_is_refused) {
+TEST_F(object_store_rgw, a_failed_upload_keeps_the_checkpoint_and_an_altered_one_is_refused) {
   scratch_dir scratch;
   auto images = scratch.path() / "images";
   fs::create_directories(images);
@@ -190,10 +209,30 @@ TEST_F(object_store_rgw, an_altered_or_incomplete_checkpoint_is_refused) {
   object_store store(store_config());
   ASSERT_TRUE(store.upload_directory(images, "altered/images", in(60s)).ok);
 
+  // An upload that does not finish (stopped: llmux shutting down) leaves the previous
+  // checkpoint whole.
+  std::atomic<bool> stop{true};
+  auto stopped = store.upload_directory(images, "altered/images", in(30s), {}, &stop);
+  EXPECT_FALSE(stopped.ok);
+  EXPECT_EQ(stopped.error, "stopped: llmux is shutting down");
+  auto kept = store.download_directory("altered/images", scratch.path() / "k" / "images", in(30s));
+  ASSERT_TRUE(kept.ok) << kept.error;
+  EXPECT_TRUE(read_file(scratch.path() / "k" / "images" / "core-1.img") == pattern(1000, 1));
+
   // The same size with other bytes: only the SHA-256 tells.
   s3_client client(store_config());
+  auto listing = client.list_objects("altered/images/", in(30s));
+  ASSERT_TRUE(listing.ok) << listing.error;
+  std::set<std::string> keys;
+  for (const auto& object : listing.objects) {
+    keys.insert(object.key);
+  }
+  auto generation = generation_of(keys, "altered/images/");
   write_file(scratch.path() / "other", pattern(1000, 9));
-  ASSERT_TRUE(client.put_object("altered/images/core-1.img", scratch.path() / "other", in(30s)).ok);
+  ASSERT_TRUE(
+    client
+      .put_object("altered/images/" + generation + "/core-1.img", scratch.path() / "other", in(30s))
+      .ok);
   auto altered
     = store.download_directory("altered/images", scratch.path() / "a" / "images", in(30s));
   EXPECT_FALSE(altered.ok);
@@ -201,19 +240,13 @@ TEST_F(object_store_rgw, an_altered_or_incomplete_checkpoint_is_refused) {
     << altered.error;
   EXPECT_FALSE(fs::exists(scratch.path() / "a" / "images"));
 
-  // An upload that stopped midway has not written the manifest: no download takes it.
+  // Objects without a manifest (no upload ever finished): no download takes them.
   ASSERT_TRUE(client.delete_object("altered/images/llmux-manifest.json", in(30s)).ok);
   auto partial
     = store.download_directory("altered/images", scratch.path() / "b" / "images", in(30s));
   EXPECT_FALSE(partial.ok);
   EXPECT_EQ(partial.error, "the checkpoint under s3://checkpoints/altered/images/ is incomplete: "
                            "it has no llmux-manifest.json (an upload did not finish)");
-
-  // A stop cancels an upload (llmux shutting down).
-  std::atomic<bool> stop{true};
-  auto stopped = store.upload_directory(images, "altered/images", in(30s), {}, &stop);
-  EXPECT_FALSE(stopped.ok);
-  EXPECT_EQ(stopped.error, "stopped: llmux is shutting down");
 }
 
 TEST_F(object_store_rgw, a_wrong_secret_is_refused_clearly_and_leaves_nothing_behind) {
