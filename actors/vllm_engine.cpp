@@ -166,6 +166,10 @@ private:
   std::atomic<bool> stopping_{false};
   /// Stops the upload in progress (`end_upload`).
   std::atomic<bool> cancel_upload_{false};
+  /// The images in `files_.images` are being uploaded, or have been: an eviction that reused
+  /// them (no new dump) does not send them again.
+  std::atomic<bool> upload_running_{false};
+  std::atomic<bool> uploaded_current_{false};
   std::unique_ptr<engine_process> process_;
   std::optional<caf::typed_response_promise<outcome>> starting_;
   engine_clock::time_point start_began_;
@@ -276,16 +280,19 @@ void vllm_engine_state::end_leftover_restore() {
 }
 
 outcome vllm_engine_state::start_upload() {
-  if (!store_ || !checkpoint::has_images(files_.images)) {
+  if (!store_ || !checkpoint::has_images(files_.images) || upload_running_ || uploaded_current_) {
     return outcome{};
   }
-  end_upload();
+  end_upload(); // a finished one: its thread is joined
+  upload_running_ = true;
   upload_ = std::thread([this, images = files_.images] {
     auto began = engine_clock::now();
     auto where = store_->location(store_prefix());
     auto uploaded = store_->upload_directory(images, store_prefix(), began + deadlines_.transfer,
                                              {}, &cancel_upload_);
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(engine_clock::now() - began);
+    uploaded_current_ = uploaded.ok;
+    upload_running_ = false;
     if (uploaded.ok) {
       log_->info("{}: uploaded {} files ({} MiB) to {} in {} ms", model_.name, uploaded.files,
                  uploaded.bytes >> 20, where, took.count());
@@ -635,6 +642,7 @@ outcome vllm_engine_state::dump(const engine_plan& plan, engine_clock::time_poin
     return outcome{};
   }
   end_upload(); // the dump replaces the images it may still be sending
+  uploaded_current_ = false;
   auto began = engine_clock::now();
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - began);
   if (auto error = checkpoint::dump(*checkpoint_, files_.images, process_->pid(), left)) {
@@ -688,6 +696,7 @@ outcome vllm_engine_state::restore(engine_clock::time_point deadline) {
   restored_from_images_ = restore_from_ == files_.images && !images_plan_.empty();
   if (restored_from_images_ && !checkpoint_->keep_images) {
     end_upload();
+    uploaded_current_ = false;
     std::error_code error;
     std::filesystem::remove_all(files_.images, error);
     restored_from_images_ = false;

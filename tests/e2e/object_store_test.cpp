@@ -391,6 +391,17 @@ TEST_F(object_store_rgw, llmux_restores_a_model_from_the_store_when_its_local_im
   auto alpha = daemon.status(parser)["models"]["alpha"];
   EXPECT_EQ(number_at(alpha["fallbacks_total"]), 0u);
   EXPECT_EQ(number_at(alpha["engine_starts"]), 1u); // restored, not started cold
+  // Evicted the same way again, it reuses its images (no dump), which the store has already.
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  EXPECT_TRUE(daemon.process->wait_for_text("still hold this engine", 2s));
+  std::this_thread::sleep_for(500ms);
+  const auto& log = daemon.process->output();
+  std::size_t uploads = 0;
+  for (auto at = log.find("alpha: uploaded"); at != std::string::npos;
+       at = log.find("alpha: uploaded", at + 1)) {
+    ++uploads;
+  }
+  EXPECT_EQ(uploads, 1u);
   EXPECT_EQ(daemon.process->output().find(secret_key), std::string::npos);
 }
 
