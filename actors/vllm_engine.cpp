@@ -652,6 +652,9 @@ outcome vllm_engine_state::dump(const engine_plan& plan, engine_clock::time_poin
   process_->terminate(0ms);
   process_.reset();
   checkpoint::record_weights(files_.images, weights_of(plan.steps));
+  for (const auto& failure : checkpoint::save_rootfs(files_.images, checkpoint_->rootfs_dirs)) {
+    log_->warn("{}: not kept with the images: {}", model_.name, failure);
+  }
   restore_from_ = files_.images;
   images_plan_ = plan.steps;
   restored_from_images_ = false;
@@ -673,6 +676,9 @@ outcome vllm_engine_state::restore(engine_clock::time_point deadline) {
   auto left = [deadline] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - engine_clock::now());
   };
+  for (const auto& failure : checkpoint::restore_rootfs(restore_from_)) {
+    log_->warn("{}: not put back before the restore: {}", model_.name, failure);
+  }
   auto restored = checkpoint::restore(*checkpoint_, restore_from_, files_.restore_pidfile, left());
   if (auto* error = std::get_if<std::string>(&restored)) {
     return outcome::failure(*error);

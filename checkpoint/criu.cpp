@@ -87,6 +87,54 @@ constexpr const char* weights_file = "llmux-weights";
 
 } // namespace
 
+std::vector<std::string> save_rootfs(const fs::path& images, const std::vector<std::string>& dirs) {
+  std::vector<std::string> failures;
+  for (const auto& dir : dirs) {
+    std::error_code error;
+    if (!fs::is_directory(dir, error)) {
+      continue;
+    }
+    auto copy = images / "rootfs" / fs::path(dir).relative_path();
+    fs::create_directories(copy, error);
+    if (!error) {
+      fs::copy(dir, copy, fs::copy_options::recursive | fs::copy_options::overwrite_existing,
+               error);
+    }
+    if (error) {
+      failures.push_back(fmt::format("{}: {}", dir, error.message()));
+    }
+  }
+  return failures;
+}
+
+std::vector<std::string> restore_rootfs(const fs::path& images) {
+  std::vector<std::string> failures;
+  auto saved = images / "rootfs";
+  std::error_code error;
+  if (!fs::is_directory(saved, error)) {
+    return failures;
+  }
+  for (fs::recursive_directory_iterator entry(saved, error), end; !error && entry != end;
+       entry.increment(error)) {
+    std::error_code copy_error;
+    if (!entry->is_regular_file(copy_error)) {
+      continue;
+    }
+    auto target = fs::path("/") / entry->path().lexically_relative(saved);
+    fs::create_directories(target.parent_path(), copy_error);
+    if (!copy_error) {
+      fs::copy_file(entry->path(), target, fs::copy_options::overwrite_existing, copy_error);
+    }
+    if (copy_error) {
+      failures.push_back(fmt::format("{}: {}", target.string(), copy_error.message()));
+    }
+  }
+  if (error) {
+    failures.push_back(fmt::format("{}: {}", saved.string(), error.message()));
+  }
+  return failures;
+}
+
 void record_weights(const fs::path& images, config::weight_strategy weights) {
   std::ofstream(images / weights_file) << config::to_string(weights) << '\n';
 }

@@ -54,6 +54,16 @@ bool has_images(const std::filesystem::path& images);
 /// The bytes of every regular file below `dir` (0 when it does not exist).
 std::uint64_t directory_bytes(const std::filesystem::path& dir);
 
+/// Copies each of `dirs` that exists (absolute paths) to `images/rootfs/<path>`, so that the
+/// files an engine keeps open outside its process go with the image. What failed, if anything
+/// (the checkpoint stands without it).
+std::vector<std::string> save_rootfs(const std::filesystem::path& images,
+                                     const std::vector<std::string>& dirs);
+
+/// Copies what `save_rootfs` kept in `images` back to its absolute places, overwriting. What
+/// failed, if anything.
+std::vector<std::string> restore_rootfs(const std::filesystem::path& images);
+
 /// Notes in `images` what the dumped engine did with its weights before the dump (its sleep
 /// level), so that a restore wakes it right even when the eviction configured now differs.
 void record_weights(const std::filesystem::path& images, config::weight_strategy weights);

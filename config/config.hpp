@@ -75,6 +75,11 @@ struct checkpoint_config {
   /// Before a wake, processes that hold GPU memory and that llmux did not start are reported;
   /// with this set they are also killed (SIGKILL), one by one.
   bool kill_strays = false;
+  /// Directories of files an engine keeps open that live outside its process (JIT caches):
+  /// copied into the images after a dump and back before a restore, so that an image restores
+  /// in another container of the same image. Absolute paths.
+  std::vector<std::string> rootfs_dirs{"/root/.cache/flashinfer", "/root/.cache/tvm-ffi",
+                                       "/root/.triton/cache"};
 
   friend bool operator==(const checkpoint_config&, const checkpoint_config&) = default;
 };

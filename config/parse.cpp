@@ -45,9 +45,9 @@ constexpr std::array<std::string_view, 12> policy_keys{
   "policy_type",      "request_timeout_secs", "drain_before_switch", "eviction",
   "min_active_secs",  "coalesce_window_ms",   "amortization_factor", "max_wait_secs",
   "tick_interval_ms", "min_quantum_ms",       "max_queue",           "idle_ttl_secs"};
-constexpr std::array<std::string_view, 7> checkpoint_keys{
-  "criu_path",   "cuda_plugin_dir", "images_dir", "cuda_checkpoint_path",
-  "keep_images", "object_store",    "kill_strays"};
+constexpr std::array<std::string_view, 8> checkpoint_keys{
+  "criu_path",   "cuda_plugin_dir", "images_dir",  "cuda_checkpoint_path",
+  "keep_images", "object_store",    "kill_strays", "rootfs_dirs"};
 constexpr std::array<std::string_view, 5> object_store_keys{"endpoint", "bucket", "access_key",
                                                             "secret_key", "region"};
 
@@ -185,6 +185,7 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
     read(reader, "keep_images", field.keep_images);
     read_optional(reader, "object_store", field.object_store);
     read(reader, "kill_strays", field.kill_strays);
+    read(reader, "rootfs_dirs", field.rootfs_dirs);
   });
 }
 

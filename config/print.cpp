@@ -97,6 +97,7 @@ void write_object(json_writer& out, const checkpoint_config& checkpoint) {
   put(out, "keep_images", checkpoint.keep_images);
   put(out, "object_store", checkpoint.object_store);
   put(out, "kill_strays", checkpoint.kill_strays);
+  put(out, "rootfs_dirs", checkpoint.rootfs_dirs);
 }
 
 void write_object(json_writer& out, const config& cfg) {

@@ -209,6 +209,14 @@ void validate_config(const config& cfg, const path_probe& path_exists, diagnosti
   if (cfg.checkpoint && cfg.checkpoint->object_store) {
     check_object_store(*cfg.checkpoint->object_store, out);
   }
+  if (cfg.checkpoint) {
+    for (const auto& dir : cfg.checkpoint->rootfs_dirs) {
+      if (!dir.starts_with('/') || dir == "/") {
+        out.error("checkpoint.rootfs_dirs",
+                  fmt::format("\"{}\" is not an absolute path below /", dir));
+      }
+    }
+  }
 }
 
 } // namespace llmux::config

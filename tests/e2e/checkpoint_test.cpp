@@ -486,5 +486,23 @@ TEST_F(checkpoint_test, tensor_parallel_engines_suspend_nccl_around_the_checkpoi
   }
 }
 
+// Files an engine keeps open outside its process (JIT caches) go with its images and are put
+// back before a restore, as when the image is restored in another container.
+TEST_F(checkpoint_test, caches_named_in_rootfs_dirs_travel_with_the_images) {
+  auto cache = fs::path(scratch_ / "triton-cache");
+  fs::create_directories(cache);
+  std::ofstream(cache / "kernel.so") << "compiled";
+  auto daemon = start_daemon(
+    {{"alpha", "discard+checkpoint"}, {"beta", "retain+stop"}}, R"("min_active_secs": 0)",
+    checkpoint_section({}, {}, fmt::format(R"("rootfs_dirs": ["{}"])", cache.string())));
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  auto kept = fs::path(images_dir()) / "alpha" / "images" / "rootfs" / cache.relative_path();
+  EXPECT_TRUE(fs::exists(kept / "kernel.so")) << kept;
+  fs::remove_all(cache);
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  EXPECT_TRUE(fs::exists(cache / "kernel.so"));
+}
+
 } // namespace
 } // namespace llmux::testing_support

@@ -103,6 +103,26 @@ TEST(criu, images_are_there_only_when_the_directory_holds_something) {
   EXPECT_EQ(directory_bytes(scratch.path() / "missing"), 0u);
 }
 
+TEST(criu, caches_outside_the_process_go_with_the_images_and_come_back) {
+  scratch_dir scratch;
+  auto cache = scratch.path() / "cache" / "triton";
+  fs::create_directories(cache / "kernels");
+  std::ofstream(cache / "kernels" / "a.so") << "compiled";
+  auto images = scratch.path() / "images";
+  fs::create_directories(images);
+  EXPECT_TRUE(save_rootfs(images, {cache.string(), (scratch.path() / "missing").string()}).empty());
+  auto kept = images / "rootfs" / cache.relative_path() / "kernels" / "a.so";
+  ASSERT_TRUE(fs::exists(kept)) << kept;
+
+  fs::remove_all(scratch.path() / "cache"); // another container: the cache is not there
+  EXPECT_TRUE(restore_rootfs(images).empty());
+  std::ifstream restored(cache / "kernels" / "a.so");
+  std::string content;
+  restored >> content;
+  EXPECT_EQ(content, "compiled");
+  EXPECT_TRUE(restore_rootfs(scratch.path() / "no-images").empty());
+}
+
 TEST(criu, a_leftover_restore_is_found_only_while_it_serves_the_port) {
   scratch_dir scratch;
   auto checkpoint = tools();

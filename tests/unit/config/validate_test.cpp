@@ -27,6 +27,15 @@ TEST(validate, a_plain_config_has_no_findings) {
   EXPECT_TRUE(findings.items().empty()) << describe(findings);
 }
 
+TEST(validate, rootfs_dirs_are_absolute_paths) {
+  auto findings
+    = validate(R"({"models": {}, "checkpoint": {"rootfs_dirs": ["cache", "/", "/ok"]}})");
+  EXPECT_FINDING(findings, severity::error, "checkpoint.rootfs_dirs",
+                 "\"cache\" is not an absolute path below /");
+  EXPECT_FINDING(findings, severity::error, "checkpoint.rootfs_dirs",
+                 "\"/\" is not an absolute path below /");
+}
+
 TEST(validate, two_models_on_one_port) {
   auto findings = validate(R"({"models": {"a": {"model_path": "m", "port": 8001},
     "b": {"model_path": "n", "port": 8001}}})");
