@@ -1,5 +1,6 @@
 #include "actors/process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -26,7 +27,40 @@ int decode_status(int status) {
 }
 
 // Runs in the forked child: never returns. Reports a failed exec through `error_fd`.
-[[noreturn]] void exec_child(const process_spec& spec, int output_fd, int errors_fd, int error_fd) {
+// The command line and environment of a child, built before the fork: between fork and exec a
+// child of a threaded process may not allocate (another thread may have held the allocator's
+// lock at the fork, and the child would wait for it forever).
+struct exec_image {
+  std::vector<std::string> environment;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+
+  explicit exec_image(const process_spec& spec) {
+    // The daemon's environment, less what the spec overrides, then the spec's.
+    auto overridden = [&spec](std::string_view entry) {
+      auto name = entry.substr(0, entry.find('=') + 1);
+      return std::any_of(spec.environment.begin(), spec.environment.end(),
+                         [name](const std::string& set) { return set.starts_with(name); });
+    };
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      if (!overridden(*entry)) {
+        environment.emplace_back(*entry);
+      }
+    }
+    environment.insert(environment.end(), spec.environment.begin(), spec.environment.end());
+    for (auto& entry : environment) {
+      envp.push_back(entry.data());
+    }
+    envp.push_back(nullptr);
+    argv.push_back(const_cast<char*>(spec.executable.c_str()));
+    for (const auto& argument : spec.arguments) {
+      argv.push_back(const_cast<char*>(argument.c_str()));
+    }
+    argv.push_back(nullptr);
+  }
+};
+
+[[noreturn]] void exec_child(const exec_image& image, int output_fd, int errors_fd, int error_fd) {
   ::setpgid(0, 0);
   // The engine must not outlive the daemon.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -42,15 +76,7 @@ int decode_status(int status) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (const auto& variable : spec.environment) {
-    ::putenv(const_cast<char*>(variable.c_str()));
-  }
-  std::vector<char*> argv{const_cast<char*>(spec.executable.c_str())};
-  for (const auto& argument : spec.arguments) {
-    argv.push_back(const_cast<char*>(argument.c_str()));
-  }
-  argv.push_back(nullptr);
-  ::execvp(argv[0], argv.data());
+  ::execvpe(image.argv[0], image.argv.data(), image.envp.data());
   int error = errno;
   auto ignored = ::write(error_fd, &error, sizeof error);
   (void)ignored;
@@ -190,13 +216,14 @@ std::unique_ptr<engine_process> engine_process::spawn(const process_spec& spec,
     error = fmt::format("cannot create a pipe: {}", std::strerror(errno));
     return nullptr;
   }
+  exec_image image(spec);
   pid_t pid = ::fork();
   if (pid < 0) {
     error = fmt::format("fork failed: {}", std::strerror(errno));
     return nullptr;
   }
   if (pid == 0) {
-    exec_child(spec, output[1], to_files ? error_output : output[1], exec_error[1]);
+    exec_child(image, output[1], to_files ? error_output : output[1], exec_error[1]);
   }
   ::setpgid(pid, pid);
   ::close(output[1]);
