@@ -1,6 +1,5 @@
 #include "actors/process.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -31,32 +30,17 @@ int decode_status(int status) {
 // child of a threaded process may not allocate (another thread may have held the allocator's
 // lock at the fork, and the child would wait for it forever).
 struct exec_image {
+  std::vector<std::string> command;
   std::vector<std::string> environment;
   std::vector<char*> argv;
   std::vector<char*> envp;
 
-  explicit exec_image(const process_spec& spec) {
-    // The daemon's environment, less what the spec overrides, then the spec's.
-    auto overridden = [&spec](std::string_view entry) {
-      auto name = entry.substr(0, entry.find('=') + 1);
-      return std::any_of(spec.environment.begin(), spec.environment.end(),
-                         [name](const std::string& set) { return set.starts_with(name); });
-    };
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-      if (!overridden(*entry)) {
-        environment.emplace_back(*entry);
-      }
-    }
-    environment.insert(environment.end(), spec.environment.begin(), spec.environment.end());
-    for (auto& entry : environment) {
-      envp.push_back(entry.data());
-    }
-    envp.push_back(nullptr);
-    argv.push_back(const_cast<char*>(spec.executable.c_str()));
-    for (const auto& argument : spec.arguments) {
-      argv.push_back(const_cast<char*>(argument.c_str()));
-    }
-    argv.push_back(nullptr);
+  explicit exec_image(const process_spec& spec)
+    : environment(checkpoint::child_environment(spec.environment)) {
+    command.push_back(spec.executable);
+    command.insert(command.end(), spec.arguments.begin(), spec.arguments.end());
+    argv = checkpoint::exec_pointers(command);
+    envp = checkpoint::exec_pointers(environment);
   }
 };
 

@@ -1,5 +1,6 @@
 #include "checkpoint/tool.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -188,6 +189,29 @@ tool_result run_tool(const std::vector<std::string>& argv, std::chrono::millisec
   }
   result.status = *exited;
   return result;
+}
+
+std::vector<std::string> child_environment(const std::vector<std::string>& overrides) {
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    environment.emplace_back(*entry);
+  }
+  // Each override replaces the variable of its name (a later override an earlier one).
+  for (const auto& variable : overrides) {
+    auto name = std::string_view(variable).substr(0, variable.find('=') + 1);
+    std::erase_if(environment, [name](const std::string& set) { return set.starts_with(name); });
+    environment.push_back(variable);
+  }
+  return environment;
+}
+
+std::vector<char*> exec_pointers(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  for (auto& text : strings) {
+    pointers.push_back(text.data());
+  }
+  pointers.push_back(nullptr);
+  return pointers;
 }
 
 void keep_only_standard_descriptors() {

@@ -29,6 +29,14 @@ struct tool_result {
 /// capturing its output; after `timeout` it is killed (its whole process group).
 tool_result run_tool(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
 
+/// This process's environment (`NAME=value`) with `overrides` set, a later one of a name
+/// replacing an earlier one: what a child is started with (built before a fork, since a child of a
+/// threaded process may not allocate before its exec).
+std::vector<std::string> child_environment(const std::vector<std::string>& overrides);
+
+/// Pointers to `strings` followed by a null pointer, for execve's argv and envp.
+std::vector<char*> exec_pointers(std::vector<std::string>& strings);
+
 /// For a child between fork and exec: marks every descriptor above standard error
 /// close-on-exec, so the program run inherits none of llmux's sockets (Asio opens them without
 /// close-on-exec). Async-signal-safe.

@@ -9,6 +9,8 @@
 #include <thread>
 #include <unistd.h>
 
+#include "checkpoint/tool.hpp"
+
 namespace llmux::testing_support {
 
 namespace {
@@ -23,6 +25,11 @@ int decode_status(int status) {
 
 child_process::child_process(const std::vector<std::string>& argv,
                              const std::vector<std::string>& environment) {
+  // Built before the fork: a child of a threaded test may not allocate before its exec.
+  auto command = argv;
+  auto args = checkpoint::exec_pointers(command);
+  auto env = checkpoint::child_environment(environment);
+  auto envp = checkpoint::exec_pointers(env);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe2 failed");
@@ -35,15 +42,7 @@ child_process::child_process(const std::vector<std::string>& argv,
     ::setpgid(0, 0);
     ::dup2(pipe_fds[1], 1);
     ::dup2(pipe_fds[1], 2);
-    for (const auto& variable : environment) {
-      ::putenv(const_cast<char*>(variable.c_str()));
-    }
-    std::vector<char*> args;
-    for (const auto& arg : argv) {
-      args.push_back(const_cast<char*>(arg.c_str()));
-    }
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
+    ::execvpe(args[0], args.data(), envp.data());
     std::_Exit(127);
   }
   ::setpgid(pid_, pid_);

@@ -1,7 +1,9 @@
 // The cuda-checkpoint and CRIU drivers: their pure parts, and the process handling on real
 // (harmless) processes.
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -180,6 +182,24 @@ TEST(tool, a_missing_tool_says_so) {
   EXPECT_EQ(result.status, 127);
   EXPECT_NE(result.failure().find("cannot run '/nonexistent/criu'"), std::string::npos)
     << result.failure();
+}
+
+TEST(tool, a_child_environment_is_this_one_with_the_overrides_set) {
+  ::setenv("LLMUX_DRIVERS_TEST", "inherited", 1);
+  ::setenv("LLMUX_DRIVERS_TEST_KEPT", "kept", 1);
+  auto environment
+    = child_environment({"LLMUX_DRIVERS_TEST=first", "NEW_ONE=x", "LLMUX_DRIVERS_TEST=last"});
+  auto count = [&](const std::string& entry) {
+    return std::count(environment.begin(), environment.end(), entry);
+  };
+  EXPECT_EQ(count("LLMUX_DRIVERS_TEST=last"), 1);
+  EXPECT_EQ(count("LLMUX_DRIVERS_TEST=first"), 0);
+  EXPECT_EQ(count("LLMUX_DRIVERS_TEST=inherited"), 0);
+  EXPECT_EQ(count("LLMUX_DRIVERS_TEST_KEPT=kept"), 1); // a longer name is another variable
+  EXPECT_EQ(count("NEW_ONE=x"), 1);
+  auto pointers = exec_pointers(environment);
+  EXPECT_EQ(pointers.size(), environment.size() + 1);
+  EXPECT_EQ(pointers.back(), nullptr);
 }
 
 TEST(tool, privileged_tools_run_behind_sudo_without_a_prompt_unless_root) {
