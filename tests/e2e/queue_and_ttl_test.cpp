@@ -113,9 +113,13 @@ TEST_F(queue_and_ttl_test, an_idle_model_leaves_the_gpu_after_its_ttl_and_a_busy
   EXPECT_EQ(text_at(daemon.status(parser)["active"]), "alpha");
   EXPECT_EQ(number_at(daemon.status(parser)["models"]["alpha"]["idle_evictions"]), 0u);
 
-  // Then nothing: it leaves the GPU with its own eviction.
+  // Then nothing: it leaves the GPU with its own eviction (counted when it is decided, so wait
+  // for the eviction to end too).
   ASSERT_TRUE(eventually(
-    [&] { return number_at(daemon.status(parser)["models"]["alpha"]["idle_evictions"]) == 1; },
+    [&] {
+      auto alpha = daemon.status(parser)["models"]["alpha"];
+      return number_at(alpha["idle_evictions"]) == 1 && text_at(alpha["state"]) == "sleeping";
+    },
     5s));
   auto status = daemon.status(parser);
   EXPECT_TRUE(status["active"].is_null());
