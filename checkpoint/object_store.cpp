@@ -293,6 +293,15 @@ std::string new_generation() {
                      utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, random());
 }
 
+// `text` as a key prefix ending in `/`, or nothing with `result`'s error saying why.
+std::optional<std::string> usable_prefix(std::string_view text, transfer_result& result) {
+  auto prefix = normalize_prefix(text);
+  if (!prefix) {
+    result.error = fmt::format("'{}' is not a usable object store prefix", text);
+  }
+  return prefix;
+}
+
 unsigned max_workers(const transfer_limits& limits) {
   return std::max(
     {limits.large_file_workers, limits.small_file_workers, limits.download_workers, 1U});
@@ -328,9 +337,8 @@ transfer_result object_store::upload_directory(const fs::path& dir, std::string_
                                                deadline until, const progress_callback& progress,
                                                const std::atomic<bool>* stop) const {
   transfer_result result;
-  auto prefix = normalize_prefix(prefix_text);
+  auto prefix = usable_prefix(prefix_text, result);
   if (!prefix) {
-    result.error = fmt::format("'{}' is not a usable object store prefix", prefix_text);
     return result;
   }
   auto files = files_in(dir, result.error);
@@ -364,17 +372,14 @@ transfer_result object_store::upload_directory(const fs::path& dir, std::string_
     return [&, &batch = batch](std::size_t i, s3_client& client, unsigned slot,
                                const std::atomic<bool>& cancel) {
       const auto& file = *batch[i];
-      auto sha256 = sha256_file_hex(file.path);
-      if (!sha256) {
-        return fmt::format("cannot read {}", file.path.string());
-      }
       transfer_hooks hooks{[&](std::uint64_t bytes) { meter.moving(slot, bytes); }, &cancel};
       auto put = client.put_object(generation_prefix + file.name, file.path, until, hooks);
       if (put.ok) {
         sent += put.bytes;
         meter.finished(slot, put.bytes);
+        // The hash the request was signed with: each file is read for it once.
         manifest.files[static_cast<std::size_t>(&file - files.data())]
-          = {file.name, file.size, std::move(*sha256)};
+          = {file.name, file.size, std::move(put.sha256)};
       }
       return put.error;
     };
@@ -410,9 +415,8 @@ transfer_result object_store::download_directory(std::string_view prefix_text, c
                                                  deadline until, const progress_callback& progress,
                                                  const std::atomic<bool>* stop) const {
   transfer_result result;
-  auto prefix = normalize_prefix(prefix_text);
+  auto prefix = usable_prefix(prefix_text, result);
   if (!prefix) {
-    result.error = fmt::format("'{}' is not a usable object store prefix", prefix_text);
     return result;
   }
   auto target = fs::absolute(dir).lexically_normal();

@@ -409,7 +409,11 @@ request_result s3_client::put_object(std::string_view key, const std::filesystem
     return failed;
   }
   x.payload_sha256 = std::move(*hash);
-  return perform(x, until);
+  auto result = perform(x, until);
+  if (result.ok) {
+    result.sha256 = x.payload_sha256;
+  }
+  return result;
 }
 
 request_result s3_client::get_object(std::string_view key, const std::filesystem::path& file,

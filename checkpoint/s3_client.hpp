@@ -28,6 +28,8 @@ struct request_result {
   std::string error;
   /// The bytes of the object sent or received.
   std::uint64_t bytes = 0;
+  /// For a PUT: the hex SHA-256 of what was sent (it is signed with the request).
+  std::string sha256;
 };
 
 /// The outcome of a listing (all pages).
