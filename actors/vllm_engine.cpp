@@ -117,10 +117,6 @@ private:
   void end_upload();
   /// Fetches the images from the object store when there is no local copy.
   outcome download(engine_clock::time_point deadline);
-  /// The images' key prefix in the object store.
-  std::string store_prefix() const {
-    return model_.name + "/images";
-  }
   /// An engine that an earlier llmux restored and left running (it crashed) would hold the
   /// port and the GPU: it is ended before this one starts anything.
   void end_leftover_restore();
@@ -287,9 +283,9 @@ outcome vllm_engine_state::start_upload() {
   upload_running_ = true;
   upload_ = std::thread([this, images = files_.images] {
     auto began = engine_clock::now();
-    auto where = store_->location(store_prefix());
-    auto uploaded = store_->upload_directory(images, store_prefix(), began + deadlines_.transfer,
-                                             {}, &cancel_upload_);
+    auto where = store_->location(files_.store_prefix);
+    auto uploaded = store_->upload_directory(images, files_.store_prefix,
+                                             began + deadlines_.transfer, {}, &cancel_upload_);
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(engine_clock::now() - began);
     uploaded_current_ = uploaded.ok;
     upload_running_ = false;
@@ -317,12 +313,12 @@ outcome vllm_engine_state::download(engine_clock::time_point deadline) {
   if (!store_ || checkpoint::has_images(restore_from_)) {
     return outcome{}; // the local copy is what counts
   }
-  auto where = store_->location(store_prefix());
+  auto where = store_->location(files_.store_prefix);
   log_->info("{}: no images in {}; downloading them from {}", model_.name, restore_from_.string(),
              where);
   auto began = engine_clock::now();
   auto downloaded
-    = store_->download_directory(store_prefix(), restore_from_, deadline, {}, &stopping_);
+    = store_->download_directory(files_.store_prefix, restore_from_, deadline, {}, &stopping_);
   if (!downloaded.ok) {
     return outcome::failure(downloaded.error);
   }

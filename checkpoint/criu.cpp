@@ -25,7 +25,12 @@ void add_common_flags(const config::checkpoint_config& checkpoint, std::vector<s
 
 model_files files_of(const config::checkpoint_config& checkpoint, std::string_view model) {
   auto dir = fs::path(checkpoint.images_dir) / std::string(model);
-  return {dir, dir / "images", dir / "stdout.log", dir / "stderr.log", dir / "restore.pid"};
+  return {dir,
+          dir / "images",
+          dir / "stdout.log",
+          dir / "stderr.log",
+          dir / "restore.pid",
+          std::string(model) + "/images"};
 }
 
 std::vector<std::string> dump_command(const config::checkpoint_config& checkpoint,

@@ -29,6 +29,9 @@ struct model_files {
   std::filesystem::path stderr_log;
   /// CRIU writes the restored tree's root pid here.
   std::filesystem::path restore_pidfile;
+  /// The images' key prefix in the object store, `<model>/images` (the model's public name,
+  /// whatever its `checkpoint_path`).
+  std::string store_prefix;
 };
 
 model_files files_of(const config::checkpoint_config& checkpoint, std::string_view model);

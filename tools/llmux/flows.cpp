@@ -396,7 +396,7 @@ int checkpoint(const config::config& cfg, const config::cli_options& options) {
     return succeeded;
   }
   checkpoint::object_store store(*cfg.checkpoint->object_store);
-  auto prefix = model.name + "/images";
+  const auto& prefix = files.store_prefix;
   progress_line uploading(fmt::format("uploading to {}", store.location(prefix)));
   auto uploaded = store.upload_directory(
     files.images, prefix,
@@ -427,7 +427,7 @@ int restore_detached(const config::config& cfg, const config::cli_options& optio
       return failed;
     }
     checkpoint::object_store store(*cfg.checkpoint->object_store);
-    auto prefix = model.name + "/images";
+    const auto& prefix = files.store_prefix;
     progress_line downloading(
       fmt::format("downloading {} to {}", store.location(prefix), files.images.string()));
     auto downloaded = store.download_directory(

@@ -77,6 +77,7 @@ TEST(criu, a_model_keeps_its_files_under_its_own_directory) {
   EXPECT_EQ(files.stdout_log, "/var/lib/llmux/qwen-8b/stdout.log");
   EXPECT_EQ(files.stderr_log, "/var/lib/llmux/qwen-8b/stderr.log");
   EXPECT_EQ(files.restore_pidfile, "/var/lib/llmux/qwen-8b/restore.pid");
+  EXPECT_EQ(files.store_prefix, "qwen-8b/images");
 }
 
 TEST(criu, shm_cleanup_removes_only_stale_links_and_semaphores) {
