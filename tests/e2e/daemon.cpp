@@ -130,8 +130,12 @@ std::uint64_t number_at(simdjson::dom::element element) {
   return element.get_uint64().get(number) ? 999999 : number;
 }
 
-pid_t engine_pid(std::uint16_t port) {
-  auto wanted = std::string("--port") + '\0' + std::to_string(port) + '\0';
+namespace {
+
+// The mock engines running now whose command line (arguments separated by NUL) holds
+// `fragment`.
+std::vector<pid_t> mock_engines_with(std::string_view fragment) {
+  std::vector<pid_t> found;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     auto name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) {
@@ -140,11 +144,18 @@ pid_t engine_pid(std::uint16_t port) {
     std::ifstream file(entry.path() / "cmdline");
     std::string command_line((std::istreambuf_iterator<char>(file)), {});
     if (command_line.find("mock-vllm") != std::string::npos
-        && command_line.find(wanted) != std::string::npos) {
-      return static_cast<pid_t>(std::stoi(name));
+        && command_line.find(fragment) != std::string::npos) {
+      found.push_back(static_cast<pid_t>(std::stoi(name)));
     }
   }
-  return -1;
+  return found;
+}
+
+} // namespace
+
+pid_t engine_pid(std::uint16_t port) {
+  auto running = mock_engines_with(std::string("--port") + '\0' + std::to_string(port) + '\0');
+  return running.empty() ? -1 : running.front();
 }
 
 simdjson::dom::element running_daemon::status(simdjson::dom::parser& parser) const {
@@ -223,18 +234,10 @@ running_daemon daemon_test::start_daemon(const std::vector<test_model>& models,
 }
 
 void daemon_test::TearDown() {
-  auto mark = scratch_ / "";
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    auto name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) {
-      continue;
-    }
-    std::ifstream file(entry.path() / "cmdline");
-    std::string command_line((std::istreambuf_iterator<char>(file)), {});
-    if (command_line.find("--mock-restore-from") != std::string::npos
-        && command_line.find(mark) != std::string::npos) {
-      ::kill(std::stoi(name), SIGKILL);
-    }
+  // Restored engines carry `--mock-restore-from <images under this test's scratch>`.
+  auto restored_here = std::string("--mock-restore-from") + '\0' + (scratch_ / "");
+  for (auto pid : mock_engines_with(restored_here)) {
+    ::kill(pid, SIGKILL);
   }
 }
 

@@ -109,6 +109,13 @@ protected:
     ASSERT_TRUE(server_ && setup_error_.empty()) << setup_error_;
   }
 
+  /// The configuration's `"object_store"` member for this server, signed with `secret`.
+  static std::string object_store_member(std::string_view secret) {
+    return fmt::format(R"("object_store": {{"endpoint": "{}", "bucket": "{}", "access_key": "{}", )"
+                       R"("secret_key": "{}"}})",
+                       server_->endpoint(), bucket, access_key, secret);
+  }
+
   static config::object_store_config store_config() {
     return {server_->endpoint(), bucket, access_key, secret_key, "us-east-1"};
   }
@@ -368,10 +375,7 @@ TEST(object_store_offline, a_bad_endpoint_or_prefix_is_named) {
 // local images are gone is restored from the store.
 TEST_F(object_store_rgw, llmux_restores_a_model_from_the_store_when_its_local_images_are_gone) {
   auto images_dir = scratch_ / "checkpoints";
-  auto store
-    = fmt::format(R"("object_store": {{"endpoint": "{}", "bucket": "{}", "access_key": "{}", )"
-                  R"("secret_key": "{}"}})",
-                  server_->endpoint(), bucket, access_key, secret_key);
+  auto store = object_store_member(secret_key);
   auto daemon = start_daemon({{"alpha", "discard+checkpoint"}, {"beta", "retain+stop"}},
                              R"("min_active_secs": 0)", checkpoint_member(images_dir, store));
   auto before = daemon.chat("alpha");
@@ -408,10 +412,7 @@ TEST_F(object_store_rgw, llmux_restores_a_model_from_the_store_when_its_local_im
 TEST_F(object_store_rgw, llmux_with_a_wrong_secret_says_so_and_falls_back) {
   auto images_dir = scratch_ / "checkpoints";
   auto wrong = "wrong/Secret+0123456789";
-  auto store
-    = fmt::format(R"("object_store": {{"endpoint": "{}", "bucket": "{}", "access_key": "{}", )"
-                  R"("secret_key": "{}"}})",
-                  server_->endpoint(), bucket, access_key, wrong);
+  auto store = object_store_member(wrong);
   auto daemon = start_daemon({{"alpha", "offload+checkpoint"}, {"beta", "retain+stop"}},
                              R"("min_active_secs": 0)", checkpoint_member(images_dir, store));
   ASSERT_EQ(daemon.chat("alpha").status, 200);
