@@ -142,11 +142,13 @@ std::string warmup_request_body(const config::model_config& model);
 /// Spawns the engine actor for `model` on a thread of its own (its HTTP calls and process
 /// handling block). `owner` hears `(down_atom, reason)` when the process dies unexpectedly or
 /// is killed because it stopped answering `/health` (`timeouts`). Models that evict with
-/// cuda_suspend or checkpoint use the tools and images of `checkpoint`.
+/// cuda_suspend or checkpoint use the tools and images of `checkpoint`. With
+/// `measure_gpu_memory` the answers to starts and plans carry the GPU memory the engine holds
+/// afterwards (nvidia-smi).
 engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_config& model,
                                const std::string& vllm_command, const engine_deadlines& deadlines,
                                const config::timeouts_config& timeouts,
                                const std::optional<config::checkpoint_config>& checkpoint,
-                               caf::actor owner);
+                               bool measure_gpu_memory, caf::actor owner);
 
 } // namespace llmux::actors

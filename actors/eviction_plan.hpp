@@ -44,6 +44,8 @@ struct plan_outcome {
   /// Steps that finished; on failure `steps[completed]` is the one that failed.
   std::uint64_t completed = 0;
   std::string error;
+  /// GPU memory the engine held afterwards, per GPU in MiB, when measured (0: not).
+  std::uint64_t gpu_memory_mib = 0;
 };
 
 /// The phases whose deadlines bound a plan's steps (engine.hpp, `engine_deadlines`).

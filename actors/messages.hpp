@@ -21,15 +21,17 @@ struct outcome {
   /// What was done instead of what was asked, if anything: an eviction whose step failed
   /// stopped the engine instead; a wake whose restore failed cold-started it instead.
   std::string fallback;
+  /// GPU memory the engine held afterwards, per GPU in MiB, when it was measured (0: not).
+  std::uint64_t gpu_memory_mib = 0;
 
   static outcome failure(std::string why) {
-    return {false, std::move(why), {}};
+    return {false, std::move(why), {}, 0};
   }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outcome& x) {
-  return f(caf::meta::type_name("outcome"), x.ok, x.error, x.fallback);
+  return f(caf::meta::type_name("outcome"), x.ok, x.error, x.fallback, x.gpu_memory_mib);
 }
 
 template <class Inspector>
@@ -39,7 +41,7 @@ typename Inspector::result_type inspect(Inspector& f, engine_plan& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, plan_outcome& x) {
-  return f(caf::meta::type_name("plan_outcome"), x.ok, x.completed, x.error);
+  return f(caf::meta::type_name("plan_outcome"), x.ok, x.completed, x.error, x.gpu_memory_mib);
 }
 
 template <class Inspector>
@@ -69,7 +71,7 @@ typename Inspector::result_type inspect(Inspector& f, model_snapshot& x) {
   return f(caf::meta::type_name("model_snapshot"), x.name, x.state, x.started_once, x.eviction,
            x.evicted_with, x.waiting, x.in_flight, x.failures, x.retry_in_secs, x.last_failure,
            x.failures_total, x.engine_starts, x.leases_cut, x.fallbacks_total, x.last_fallback,
-           x.idle_ttl_secs, x.idle_evictions);
+           x.idle_ttl_secs, x.idle_evictions, x.awake, x.gpu_memory_mib, x.gpu_memory_measured);
 }
 
 template <class Inspector>
@@ -90,9 +92,9 @@ typename Inspector::result_type inspect(Inspector& f, switch_cost& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, scheduler_snapshot& x) {
-  return f(caf::meta::type_name("scheduler_snapshot"), x.models, x.active, x.switching, x.mode,
-           x.pinned, x.switches, x.switch_failures, x.serving_ms, x.switching_ms, x.history,
-           x.costs);
+  return f(caf::meta::type_name("scheduler_snapshot"), x.models, x.active, x.awake,
+           x.gpu_memory_budget_mib, x.gpu_memory_held_mib, x.switching, x.mode, x.pinned,
+           x.switches, x.switch_failures, x.serving_ms, x.switching_ms, x.history, x.costs);
 }
 
 } // namespace llmux::actors

@@ -150,7 +150,7 @@ caf::result<outcome> model_state::activate() {
       [this, promise, plan](plan_outcome& ran) mutable {
         if (ran.ok) {
           enter(lifecycle_event::woken);
-          promise.deliver(outcome{});
+          promise.deliver(outcome{true, {}, {}, ran.gpu_memory_mib});
           return;
         }
         wake_failed(promise, plan.steps.at(ran.completed), ran.error);
@@ -167,7 +167,7 @@ void model_state::cold_start(caf::typed_response_promise<outcome> promise, std::
       [this, promise, fallback](outcome& started) mutable {
         if (started.ok) {
           enter(lifecycle_event::started);
-          promise.deliver(outcome{true, {}, fallback});
+          promise.deliver(outcome{true, {}, fallback, started.gpu_memory_mib});
           return;
         }
         stop_then(
@@ -230,7 +230,7 @@ caf::result<outcome> model_state::evict(const config::eviction_policy& eviction)
         if (ran.ok) {
           rests_in_ = eviction;
           enter(lifecycle_event::slept);
-          promise.deliver(outcome{});
+          promise.deliver(outcome{true, {}, {}, ran.gpu_memory_mib});
           return;
         }
         evict_failed(promise, to_string(plan.steps.at(ran.completed)), ran.error);
@@ -248,7 +248,7 @@ void model_state::evict_failed(caf::typed_response_promise<outcome> promise, std
   auto fallback = fmt::format("{} failed ({}); stopped the engine instead", step, error);
   log_->warn("{}: {}", model_.name, fallback);
   rests_in_.reset();
-  stop_then(promise, lifecycle_event::stopped, outcome{true, {}, fallback});
+  stop_then(promise, lifecycle_event::stopped, outcome{true, {}, fallback, 0});
 }
 
 void model_state::stop_then(caf::typed_response_promise<outcome> promise, lifecycle_event event,
@@ -340,12 +340,13 @@ model_actor::behavior_type model_impl(model_actor::stateful_pointer<model_state>
 
 engine_factory vllm_engines(std::string vllm_command, const engine_deadlines& deadlines,
                             const config::timeouts_config& timeouts,
-                            std::optional<config::checkpoint_config> checkpoint) {
+                            std::optional<config::checkpoint_config> checkpoint,
+                            bool measure_gpu_memory) {
   return [vllm_command = std::move(vllm_command), deadlines, timeouts,
-          checkpoint = std::move(checkpoint)](caf::actor_system& system,
-                                              const config::model_config& model, caf::actor owner) {
+          checkpoint = std::move(checkpoint), measure_gpu_memory](
+           caf::actor_system& system, const config::model_config& model, caf::actor owner) {
     return spawn_vllm_engine(system, model, vllm_command, deadlines, timeouts, checkpoint,
-                             std::move(owner));
+                             measure_gpu_memory, std::move(owner));
   };
 }
 

@@ -42,10 +42,12 @@ using engine_factory = std::function<engine_actor(
   caf::actor_system& system, const config::model_config& model, caf::actor owner)>;
 
 /// Engines that run `vllm_command` (`vllm_engine`), watched as `timeouts` say, with the tools
-/// and images of `checkpoint` for the models that evict through them.
+/// and images of `checkpoint` for the models that evict through them; with
+/// `measure_gpu_memory` they report the GPU memory they hold after each start, wake and sleep.
 engine_factory vllm_engines(std::string vllm_command, const engine_deadlines& deadlines,
                             const config::timeouts_config& timeouts,
-                            std::optional<config::checkpoint_config> checkpoint = std::nullopt);
+                            std::optional<config::checkpoint_config> checkpoint = std::nullopt,
+                            bool measure_gpu_memory = false);
 
 /// Spawns the model actor for `model` with an engine from `make_engine`; `scheduler` hears
 /// when the engine of the active model dies. With `object_store`, checkpoint images also go to

@@ -21,6 +21,7 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
   switch_ended_ = std::move(hooks.switch_ended);
   log_ = spdlog::get("sched");
   settings_ = cfg.policy;
+  budget_mib_ = cfg.gpu_memory_budget_mib;
   policy_ = make_policy(cfg.policy, cfg.models.size());
   deadlines_ = engine_deadlines::from(cfg);
   timeouts_ = cfg.timeouts;
@@ -183,21 +184,140 @@ caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const 
   return promise;
 }
 
-// With policies that want it, the active model keeps taking requests while a switch away from
-// it waits out its cooldown: the GPU is still its own, and only the drain closes the door.
+// With policies that want it, an awake model keeps taking requests while a switch evicting it
+// waits out its cooldown: the GPU is still its own, and only the drain closes the door.
 // (The reference queued them, which makes FIFO ping-pong; its policies keep that.)
 bool scheduler_state::admits(std::size_t model) const {
-  if (active_ != model) {
+  if (!models_[model].awake) {
     return false;
   }
-  return !switch_
-         || (switch_->phase == switch_phase::cooldown && switch_->from == model
-             && policy_->serves_during_cooldown());
+  return !switch_ || !switch_->evicts(model)
+         || (switch_->phase == switch_phase::cooldown && policy_->serves_during_cooldown());
 }
 
 bool scheduler_state::holds_backlog(std::size_t model) const {
-  const auto& waiting = models_[model].waiting;
-  return !waiting.empty() && waiting.front().order < arrivals_before_activation_;
+  const auto& slot = models_[model];
+  return !slot.waiting.empty() && slot.waiting.front().order < slot.arrivals_before_activation;
+}
+
+std::optional<std::size_t> scheduler_state::latest_awake() const {
+  std::optional<std::size_t> latest;
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    if (models_[i].awake && (!latest || models_[i].activated_at >= models_[*latest].activated_at)) {
+      latest = i;
+    }
+  }
+  return latest;
+}
+
+std::uint64_t scheduler_state::awake_mib(std::size_t model) const {
+  const auto& slot = models_[model];
+  return slot.measured_awake_mib.value_or(
+    slot.config.gpu_memory_mib.value_or(budget_mib_.value_or(0)));
+}
+
+std::uint64_t scheduler_state::holds_mib(std::size_t model) const {
+  const auto& slot = models_[model];
+  if (slot.awake) {
+    return awake_mib(model);
+  }
+  if (slot.state != lifecycle::sleeping) {
+    return 0;
+  }
+  auto measured = slot.measured_asleep_mib.find(slot.evicted_with);
+  return left_after(slot.rests_with, awake_mib(model),
+                    measured == slot.measured_asleep_mib.end()
+                      ? std::nullopt
+                      : std::optional<std::uint64_t>(measured->second));
+}
+
+room_plan scheduler_state::room_for(std::size_t target) const {
+  room_plan plan;
+  if (!budget_mib_) {
+    for (std::size_t i = 0; i < models_.size(); ++i) {
+      if (models_[i].awake && i != target) {
+        plan.victims.push_back(i);
+      }
+    }
+    return plan;
+  }
+  std::vector<memory_holder> holders;
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    auto holds = holds_mib(i);
+    if (i == target || holds == 0) {
+      continue;
+    }
+    const auto& slot = models_[i];
+    memory_holder holder;
+    holder.model = i;
+    holder.awake = slot.awake;
+    holder.holds_mib = holds;
+    if (slot.awake) {
+      auto measured = slot.measured_asleep_mib.find(config::to_spec(slot.config.eviction));
+      holder.frees_mib = holds
+                         - left_after(slot.config.eviction, holds,
+                                      measured == slot.measured_asleep_mib.end()
+                                        ? std::nullopt
+                                        : std::optional<std::uint64_t>(measured->second));
+    } else {
+      holder.frees_mib = holds;
+    }
+    holder.busy = in_flight(slot) > 0 || !slot.waiting.empty();
+    holder.last_used = std::max(slot.last_activity,
+                                slot.gate ? slot.gate->last_activity() : clock_type::time_point{});
+    holders.push_back(holder);
+  }
+  auto need = awake_mib(target) - std::min(awake_mib(target), holds_mib(target));
+  return make_room(*budget_mib_, need, std::move(holders));
+}
+
+std::optional<std::size_t> scheduler_state::incumbent(std::optional<std::size_t> target) const {
+  if (target) {
+    for (auto victim : room_for(*target).victims) {
+      if (models_[victim].awake) {
+        return victim;
+      }
+    }
+    return std::nullopt;
+  }
+  // No target named: the awake model that would be evicted first for any of them.
+  std::optional<std::size_t> first;
+  auto key = [this](std::size_t i) {
+    const auto& slot = models_[i];
+    return std::make_pair(in_flight(slot) > 0 || !slot.waiting.empty(), slot.last_activity);
+  };
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    if (models_[i].awake && (!first || key(i) < key(*first))) {
+      first = i;
+    }
+  }
+  return first;
+}
+
+bool scheduler_state::bring_up_beside() {
+  if (!budget_mib_ || !any_awake()) {
+    return false;
+  }
+  std::vector<std::size_t> waiting;
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    const auto& slot = models_[i];
+    if (!slot.awake && !slot.waiting.empty() && switchable(i) && !backing_off(i)) {
+      waiting.push_back(i);
+    }
+  }
+  std::sort(waiting.begin(), waiting.end(), [this](std::size_t a, std::size_t b) {
+    return models_[a].waiting.front().order < models_[b].waiting.front().order;
+  });
+  for (auto model : waiting) {
+    auto plan = room_for(model);
+    bool evicts_awake = std::any_of(plan.victims.begin(), plan.victims.end(),
+                                    [this](std::size_t victim) { return models_[victim].awake; });
+    if (!evicts_awake && plan.fits) {
+      begin_switch(model);
+      return true;
+    }
+  }
+  return false;
 }
 
 bool scheduler_state::has_room(const model_slot& slot) {
@@ -217,8 +337,8 @@ void scheduler_state::publish_gates() {
     if (!slot.gate) {
       continue;
     }
-    bool open = active_ == i && !switch_ && !shutdown_ && !anyone_waits && !slot.removed
-                && !slot.config.max_concurrent_requests;
+    bool open = slot.awake && !(switch_ && switch_->evicts(i)) && !shutdown_ && !anyone_waits
+                && !slot.removed && !slot.config.max_concurrent_requests;
     if (open && !slot.gate->is_open()) {
       slot.gate->open(grant(i));
     } else if (!open && slot.gate->is_open()) {
@@ -256,20 +376,21 @@ void scheduler_state::lease_ended(std::size_t i) {
     if (had_backlog && !holds_backlog(i) && !switch_) {
       pick_next();
     }
-  } else if (switch_ && switch_->from == i && switch_->phase <= switch_phase::drain
+  } else if (switch_ && switch_->evicts(i) && switch_->phase <= switch_phase::drain
              && switch_->serve_held) {
     admit_waiting(i, switch_->arrivals_before);
   }
   bool drained = in_flight(slot) == 0;
-  if (drained && switch_ && switch_->from == i && switch_->phase == switch_phase::drain) {
+  if (drained && switch_ && switch_->evicts(i) && switch_->phase == switch_phase::drain
+      && !victims_busy()) {
     advance();
   }
   if (drained && shutdown_) {
     finish_shutdown_when_idle(false);
   }
-  // The active model has nothing left to do: the policy may want the GPU elsewhere now,
-  // rather than at its next tick.
-  if (drained && slot.waiting.empty() && active_ == i && !switch_) {
+  // The model has nothing left to do: the policy may want the GPU elsewhere now, rather than
+  // at its next tick.
+  if (drained && slot.waiting.empty() && slot.awake && !switch_) {
     pick_next();
   }
 }
@@ -290,22 +411,29 @@ void scheduler_state::expire(std::uint64_t ticket) {
   }
 }
 
-scheduler_view scheduler_state::view(std::vector<queue_view>& queues) const {
+// The policy sees one active model, the incumbent; other awake models need no switch, so
+// what waits for them (held back by their concurrency limits) is left out.
+scheduler_view scheduler_state::view(std::vector<queue_view>& queues,
+                                     std::optional<std::size_t> target) const {
   auto current = now();
+  auto active = switch_ ? std::nullopt : incumbent(target);
   queues.clear();
-  for (const auto& slot : models_) {
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    const auto& slot = models_[i];
     queue_view queue;
-    queue.waiting = slot.waiting.size();
-    queue.oldest_wait
-      = slot.waiting.empty() ? clock_type::duration{} : current - slot.waiting.front().since;
+    if (!slot.awake || active == i) {
+      queue.waiting = slot.waiting.size();
+      queue.oldest_wait
+        = slot.waiting.empty() ? clock_type::duration{} : current - slot.waiting.front().since;
+    }
     queue.in_flight = in_flight(slot);
     queues.push_back(queue);
   }
   scheduler_view result;
   result.now = current;
-  result.active = switch_ ? std::nullopt : active_;
-  result.active_for = active_ ? current - activated_at_ : clock_type::duration{};
-  result.active_holds_backlog = active_ && !switch_ && holds_backlog(*active_);
+  result.active = active;
+  result.active_for = active ? current - models_[*active].activated_at : clock_type::duration{};
+  result.active_holds_backlog = active && holds_backlog(*active);
   result.queues = queues;
   return result;
 }
@@ -314,8 +442,11 @@ void scheduler_state::consider(std::size_t target) {
   if (switch_ || shutdown_ || mode_ == serving_mode::manual) {
     return;
   }
+  if (bring_up_beside()) {
+    return;
+  }
   std::vector<queue_view> queues;
-  apply(policy_->on_arrival(view(queues), target));
+  apply(policy_->on_arrival(view(queues, target), target));
 }
 
 void scheduler_state::apply(const decision& decided) {
@@ -323,7 +454,7 @@ void scheduler_state::apply(const decision& decided) {
     case decision::kind::stay:
       break;
     case decision::kind::switch_now:
-      if (active_ != decided.target && switchable(decided.target)) {
+      if (!models_[decided.target].awake && switchable(decided.target)) {
         begin_switch(decided.target, decided.serve_held);
       }
       break;
@@ -358,7 +489,7 @@ void scheduler_state::on_deferred(std::size_t model) {
     return;
   }
   policy_->on_deferred_due(model);
-  if (switch_ || shutdown_ || mode_ == serving_mode::manual || active_ == model
+  if (switch_ || shutdown_ || mode_ == serving_mode::manual || models_[model].awake
       || models_[model].waiting.empty() || backing_off(model) || !switchable(model)) {
     return;
   }
@@ -368,21 +499,46 @@ void scheduler_state::on_deferred(std::size_t model) {
 void scheduler_state::begin_switch(std::size_t target, bool serve_held,
                                    std::optional<forced_switch> forced) {
   auto current = now();
-  switch_ = switch_run{target,    active_,    switch_phase::cooldown, current, ++switch_serial_,
-                       arrivals_, serve_held, std::move(forced)};
-  bool to_idle = switch_->to_idle();
+  bool to_idle = forced && forced->to_idle;
+  std::vector<std::size_t> victims;
+  if (to_idle) {
+    victims.push_back(target);
+  } else {
+    auto room = room_for(target);
+    if (!room.fits) {
+      log_->warn("{} needs {} MiB: more than gpu_memory_budget_mib holds beside what cannot leave",
+                 models_[target].config.name, awake_mib(target));
+    }
+    victims = std::move(room.victims);
+  }
+  auto first_awake = std::find_if(victims.begin(), victims.end(),
+                                  [this](std::size_t victim) { return models_[victim].awake; });
+  std::optional<std::size_t> from;
+  if (first_awake != victims.end()) {
+    from = *first_awake;
+  }
+  switch_
+    = switch_run{target,           std::move(victims), from,       switch_phase::cooldown, current,
+                 ++switch_serial_, arrivals_,          serve_held, std::move(forced)};
   if (!to_idle) {
-    policy_->on_switch_start(active_, target);
+    policy_->on_switch_start(from, target);
+  }
+  std::vector<std::string> leaving;
+  for (auto victim : switch_->victims) {
+    leaving.push_back(models_[victim].config.name);
   }
   ledger_.begin(
-    active_ ? models_[*active_].config.name : std::string{},
+    fmt::format("{}", fmt::join(leaving, "+")),
     to_idle ? std::string{} : models_[target].config.name, current,
     std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count());
   clock_type::duration wait{};
   auto min_active = std::chrono::seconds(settings_.min_active_secs);
-  if (active_ && current - activated_at_ < min_active) {
-    wait = std::max(wait, min_active - (current - activated_at_));
+  for (auto victim : switch_->victims) {
+    const auto& slot = models_[victim];
+    if (slot.awake && current - slot.activated_at < min_active) {
+      wait = std::max(wait, min_active - (current - slot.activated_at));
+    }
   }
   log_->debug("switch to {} begins{}", models_[target].config.name,
               wait > clock_type::duration{}
@@ -415,8 +571,8 @@ void scheduler_state::advance() {
     return;
   }
   // A sleep asked for by the admin API always drains: it is no policy's decision.
-  switch_facts facts{run.from.has_value(), run.to_idle() || policy_->drains_before_switch(),
-                     run.from && in_flight(models_[*run.from]) > 0, !run.to_idle()};
+  switch_facts facts{!run.victims.empty(), run.to_idle() || policy_->drains_before_switch(),
+                     victims_busy(), !run.to_idle()};
   auto step = next_step(run.phase, facts);
   entered(phase_of(step));
   switch (step) {
@@ -426,7 +582,7 @@ void scheduler_state::advance() {
                           run.serial);
       return;
     case switch_step::evict:
-      evict_outgoing();
+      evict_next();
       return;
     case switch_step::activate:
       activate_target();
@@ -439,39 +595,83 @@ void scheduler_state::advance() {
   }
 }
 
-void scheduler_state::evict_outgoing() {
+bool scheduler_state::victims_busy() const {
+  return switch_
+         && std::any_of(switch_->victims.begin(), switch_->victims.end(),
+                        [this](std::size_t victim) { return in_flight(models_[victim]) > 0; });
+}
+
+void scheduler_state::evict_next() {
   auto& run = *switch_;
-  auto from = *run.from;
-  auto eviction
-    = run.forced && run.forced->eviction ? *run.forced->eviction : models_[from].config.eviction;
-  // Answers to a switch that has already ended (its model actor died) are dropped.
+  if (run.evicted == run.victims.size()) {
+    advance();
+    return;
+  }
+  auto position = run.evicted;
+  auto victim = run.victims[position];
+  auto& slot = models_[victim];
+  // Answers for a victim that is no longer the one leaving (its model actor died meanwhile, or
+  // the switch has ended) are dropped.
+  auto still_leaving = [this, serial = run.serial, position] {
+    return is_current(serial) && switch_->evicted == position;
+  };
+  auto left = [this, victim] {
+    retire(victim);
+    ++switch_->evicted;
+    evict_next();
+  };
+  if (!slot.awake) {
+    // Asleep in its engine, with memory left on the GPU: stopping the engine frees it.
+    slot.state = lifecycle::evicting;
+    log_->info("{}: stopping its sleeping engine to make room on the GPU", slot.config.name);
+    stop_engine(victim, [this, victim, still_leaving, left](const outcome&) {
+      if (still_leaving()) {
+        auto& stopped = models_[victim];
+        rest(stopped,
+             config::eviction_policy{stopped.rests_with.weights, config::process_strategy::stop});
+        left();
+      }
+    });
+    return;
+  }
+  slot.state = lifecycle::evicting;
+  auto eviction = run.forced && run.forced->eviction ? *run.forced->eviction : slot.config.eviction;
   self_
-    ->request(models_[from].actor, deadlines_.evict() + 2 * engine_deadlines::margin, evict_atom_v,
-              eviction)
+    ->request(slot.actor, deadlines_.evict() + 2 * engine_deadlines::margin, evict_atom_v, eviction)
     .then(
-      [this, from, eviction, serial = run.serial](outcome& evicted) {
-        if (is_current(serial)) {
-          note_fallback(from, evicted);
+      [this, victim, eviction, still_leaving, left](outcome& evicted) {
+        if (still_leaving()) {
+          note_fallback(victim, evicted);
           // It served until it left the GPU without failing (no death was noticed during the
           // eviction): whatever failed before is behind it.
-          if (!models_[from].retry_at) {
-            models_[from].failures = 0;
+          if (!models_[victim].retry_at) {
+            models_[victim].failures = 0;
           }
-          active_.reset();
-          rest(models_[from], eviction, evicted);
-          retire(from);
-          advance();
+          rest(models_[victim], eviction, evicted);
+          note_memory(victim, evicted, false);
+          left();
         }
       },
-      [this, from, serial = run.serial](caf::error& error) {
-        if (is_current(serial)) {
-          log_->error("evicting {} failed: {}", models_[from].config.name, to_string(error));
-          active_.reset();
-          models_[from].state = lifecycle::stopped;
-          retire(from);
-          advance();
+      [this, victim, still_leaving, left](caf::error& error) {
+        if (still_leaving()) {
+          log_->error("evicting {} failed: {}", models_[victim].config.name, to_string(error));
+          models_[victim].awake = false;
+          models_[victim].state = lifecycle::stopped;
+          left();
         }
       });
+}
+
+void scheduler_state::note_memory(std::size_t model, const outcome& result, bool awake) {
+  if (result.gpu_memory_mib == 0) {
+    return;
+  }
+  auto& slot = models_[model];
+  if (awake) {
+    slot.measured_awake_mib = result.gpu_memory_mib;
+  } else {
+    slot.measured_asleep_mib[slot.evicted_with] = result.gpu_memory_mib;
+  }
 }
 
 void scheduler_state::activate_target() {
@@ -483,6 +683,9 @@ void scheduler_state::activate_target() {
       [this, serial = run.serial, target = run.target](outcome& activated) {
         if (is_current(serial)) {
           note_fallback(target, activated);
+          if (activated.ok) {
+            note_memory(target, activated, true);
+          }
           if (!activated.fallback.empty()) {
             ++models_[target].engine_starts; // a wake that fell back to a cold start
           }
@@ -502,34 +705,37 @@ void scheduler_state::finish_switch(bool ok, const std::string& error) {
   auto current = now();
   const auto& target_name = models_[run.target].config.name;
   auto took = duration_cast<milliseconds>(current - run.began);
-  if (auto record = ledger_.finish(ok, error, current); record && switch_ended_) {
+  auto record = ledger_.finish(ok, error, current);
+  if (record && switch_ended_) {
     switch_ended_(*record);
   }
   answer_forced(run, ok, error);
   if (run.to_idle()) {
     log_->info("{} left the GPU on request in {} ms", target_name, took.count());
   } else if (ok) {
-    models_[run.target].state = lifecycle::active;
-    active_ = run.target;
-    models_[run.target].started_once = true;
+    auto& slot = models_[run.target];
+    slot.state = lifecycle::active;
+    slot.awake = true;
+    slot.started_once = true;
     costs_.record(run.from, run.target, current - run.began);
-    models_[run.target].epoch = ++epochs_;
-    activated_at_ = current;
-    arrivals_before_activation_ = arrivals_;
-    models_[run.target].retry_at.reset();
+    slot.epoch = ++epochs_;
+    slot.activated_at = current;
+    slot.arrivals_before_activation = arrivals_;
+    slot.retry_at.reset();
     policy_->on_switch_complete(run.from, run.target, current - run.began);
     log_->info("switched {} -> {} in {} ms",
-               run.from ? models_[*run.from].config.name : std::string{"(idle)"}, target_name,
+               record && !record->from.empty() ? record->from : std::string{"(idle)"}, target_name,
                took.count());
-    models_[run.target].last_activity = current;
+    slot.last_activity = current;
     admit_waiting(run.target);
     watch_idle(run.target);
   } else {
     models_[run.target].state = lifecycle::stopped;
-    active_.reset();
     log_->error("switch to {} failed after {} ms: {}", target_name, took.count(), error);
     note_failure(run.target, fmt::format("model {} is unavailable: {}", target_name, error));
   }
+  // Other models may serve on beside the one that came or went.
+  ledger_.set_serving(any_awake(), current);
   if (shutdown_) {
     finish_shutdown_when_idle(false);
     return;
@@ -542,11 +748,11 @@ void scheduler_state::pick_next() {
     return;
   }
   apply_reload_changes();
-  if (start_forced() || mode_ == serving_mode::manual) {
+  if (start_forced() || mode_ == serving_mode::manual || bring_up_beside()) {
     return;
   }
   std::vector<queue_view> queues;
-  apply(policy_->reconsider(view(queues)));
+  apply(policy_->reconsider(view(queues, std::nullopt)));
 }
 
 void scheduler_state::admit_waiting(std::size_t model,
@@ -568,7 +774,7 @@ lease_outcome scheduler_state::queue_full(std::size_t model) const {
   // is not the one serving (the queue ahead is not timed: its service times are unknown); at
   // least a second.
   auto switch_wait
-    = active_ == model && !switch_ ? clock_type::duration{} : costs_.estimate(active_, model);
+    = slot.awake && !switch_ ? clock_type::duration{} : costs_.estimate(incumbent(model), model);
   auto seconds = std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(
                                              switch_wait + std::chrono::milliseconds(999))
                                              .count());
@@ -591,7 +797,7 @@ void scheduler_state::watch_idle(std::size_t model) {
 
 void scheduler_state::check_idle(std::size_t model, std::uint64_t watch) {
   auto& slot = models_[model];
-  if (watch != slot.idle_watch || active_ != model || !slot.config.idle_ttl_secs) {
+  if (watch != slot.idle_watch || !slot.awake || !slot.config.idle_ttl_secs) {
     return; // it left the GPU since, or became active again: another watch runs
   }
   auto ttl = std::chrono::seconds(*slot.config.idle_ttl_secs);

@@ -71,7 +71,7 @@ bool scheduler_state::start_forced() {
     auto next = std::move(forced_.front());
     forced_.pop_front();
     auto& slot = models_[next.model];
-    bool on_gpu = active_ == next.model;
+    bool on_gpu = slot.awake;
     if (next.to_idle && !on_gpu && next.eviction
         && next.eviction->process == config::process_strategy::stop
         && slot.state == lifecycle::sleeping && !slot.stopping) {
@@ -142,10 +142,10 @@ std::optional<lease_outcome> scheduler_state::manual_refusal(std::size_t model) 
   if (mode_ != serving_mode::manual) {
     return std::nullopt;
   }
-  auto allowed = pinned_ ? pinned_ : active_;
-  if (allowed == model) {
+  if (pinned_ ? *pinned_ == model : models_[model].awake) {
     return std::nullopt;
   }
+  auto allowed = pinned_ ? pinned_ : latest_awake();
   return refused(refusal::manual_mode,
                  fmt::format("Manual mode active: model {} not available (active: {})",
                              models_[model].config.name,

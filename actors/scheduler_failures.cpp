@@ -23,18 +23,19 @@ void scheduler_state::on_model_down(const std::string& model, const std::string&
   // A crash loop must not evict the healthy model again and again, whether the death is
   // noticed while the model is active or only after a switch away from it began.
   note_failure(*index, why);
-  models_[*index].state = lifecycle::stopped;
-  if (active_ != index) {
+  auto& slot = models_[*index];
+  slot.state = lifecycle::stopped;
+  if (!slot.awake) {
     return;
   }
-  ledger_.set_serving(false, now());
   log_->warn("{} went down while active: {}", model, reason);
   // No new request may be granted to a dead engine, not even during a switch's cooldown.
-  active_.reset();
-  if (switch_ && switch_->from == index) {
-    // The switch away from it goes on: nothing is left to drain, and evicting a stopped model
-    // is done at once.
-    if (switch_->phase == switch_phase::drain) {
+  slot.awake = false;
+  ledger_.set_serving(any_awake(), now());
+  if (switch_ && switch_->evicts(*index)) {
+    // The switch away from it goes on: nothing is left to drain of it, and evicting a stopped
+    // model is done at once.
+    if (switch_->phase == switch_phase::drain && !victims_busy()) {
       advance();
     }
     return;
@@ -117,13 +118,15 @@ std::optional<lease_outcome> scheduler_state::backing_off(std::size_t model) con
 }
 
 void scheduler_state::on_drain_deadline(std::uint64_t serial) {
-  if (!is_current(serial) || switch_->phase != switch_phase::drain || !switch_->from) {
+  if (!is_current(serial) || switch_->phase != switch_phase::drain) {
     return;
   }
-  auto from = *switch_->from;
-  revoke_leases(from, fmt::format("{} is being switched out and its requests did not finish within "
-                                  "the drain deadline of {} s",
-                                  models_[from].config.name, timeouts_.drain_timeout_secs));
+  for (auto victim : switch_->victims) {
+    revoke_leases(victim,
+                  fmt::format("{} is being switched out and its requests did not finish within "
+                              "the drain deadline of {} s",
+                              models_[victim].config.name, timeouts_.drain_timeout_secs));
+  }
   advance();
 }
 

@@ -16,6 +16,8 @@ using std::chrono::milliseconds;
 
 void rest_initially(model_slot& slot) {
   slot.state = lifecycle::stopped;
+  slot.awake = false;
+  slot.rests_with = {};
   slot.evicted_with.clear();
   if (slot.config.checkpoint_path) {
     rest(slot, checkpoint::checkpointed_eviction(slot.config));
@@ -42,19 +44,24 @@ void scheduler_state::on_model_exit(const caf::down_msg& message) {
                 to_string(message.reason));
     revoke_leases(i, fmt::format("the model actor of {} ended", models_[i].config.name));
     retire(i);
+    bool was_awake = models_[i].awake;
     rest_initially(models_[i]); // where a fresh model actor starts
-    if (active_ == i) {
-      active_.reset();
-      ledger_.set_serving(false, now());
+    if (was_awake) {
+      ledger_.set_serving(any_awake(), now());
     }
     supervise(i);
     // A switch waiting on the dead actor would otherwise wait for its request to time out. Its
     // engine ended with it, so an eviction is done and an activation has failed.
-    if (switch_ && switch_->phase == switch_phase::drain && switch_->from == i) {
-      advance(); // nothing left to drain; the fresh actor's eviction is done at once
-    } else if (switch_ && switch_->phase == switch_phase::evict && switch_->from == i) {
-      active_.reset();
-      advance();
+    if (switch_ && switch_->phase == switch_phase::drain && switch_->evicts(i)) {
+      if (!victims_busy()) {
+        advance(); // nothing left to drain; the fresh actor's eviction is done at once
+      }
+    } else if (switch_ && switch_->phase == switch_phase::evict
+               && switch_->evicted < switch_->victims.size()
+               && switch_->victims[switch_->evicted] == i) {
+      retire(i);
+      ++switch_->evicted;
+      evict_next();
     } else if (switch_ && switch_->phase == switch_phase::activate && switch_->target == i
                && !switch_->to_idle()) {
       finish_switch(false, fmt::format("the model actor of {} ended", models_[i].config.name));
@@ -177,9 +184,7 @@ void scheduler_state::entered(switch_phase phase) {
   }
   run.phase = phase;
   ledger_.enter(phase, now());
-  if (phase == switch_phase::evict && run.from) {
-    models_[*run.from].state = lifecycle::evicting;
-  } else if (phase == switch_phase::activate && !run.to_idle()) {
+  if (phase == switch_phase::activate && !run.to_idle()) {
     auto& target = models_[run.target];
     if (target.state == lifecycle::sleeping) {
       target.state = lifecycle::waking;
@@ -218,10 +223,21 @@ scheduler_snapshot scheduler_state::snapshot() const {
     model.last_fallback = slot.last_fallback;
     model.idle_ttl_secs = slot.config.idle_ttl_secs.value_or(0);
     model.idle_evictions = slot.idle_evictions;
+    model.awake = slot.awake;
+    model.gpu_memory_mib = holds_mib(i);
+    model.gpu_memory_measured = slot.awake ? slot.measured_awake_mib.has_value()
+                                           : slot.measured_asleep_mib.contains(slot.evicted_with)
+                                               || model.gpu_memory_mib == 0;
+    if (slot.awake) {
+      out.awake.push_back(slot.config.name);
+    }
+    out.gpu_memory_held_mib += model.gpu_memory_mib;
     out.models.push_back(std::move(model));
   }
-  if (active_ && !switch_) {
-    out.active = models_[*active_].config.name;
+  out.gpu_memory_budget_mib = budget_mib_.value_or(0);
+  auto latest = latest_awake();
+  if (latest && !switch_) {
+    out.active = models_[*latest].config.name;
   }
   out.switching = ledger_.progress(current);
   out.mode = mode_;

@@ -16,7 +16,8 @@ void scheduler_state::use_engines_of(const config::config& cfg) {
     return;
   }
   factory_
-    = [engines = vllm_engines(cfg.vllm_command, deadlines_, cfg.timeouts, cfg.checkpoint),
+    = [engines = vllm_engines(cfg.vllm_command, deadlines_, cfg.timeouts, cfg.checkpoint,
+                              cfg.gpu_memory_budget_mib.has_value()),
        deadlines = deadlines_, object_store = cfg.checkpoint && cfg.checkpoint->object_store](
         caf::actor_system& system, const config::model_config& model, caf::actor scheduler) {
         return spawn_model(system, model, deadlines, engines, std::move(scheduler), object_store);
@@ -50,6 +51,7 @@ caf::result<reload_outcome> scheduler_state::reload() {
   }
   auto plan = plan_reload(live, cfg.models);
   settings_ = cfg.policy;
+  budget_mib_ = cfg.gpu_memory_budget_mib;
   timeouts_ = cfg.timeouts;
   deadlines_ = engine_deadlines::from(cfg);
   use_engines_of(cfg);
@@ -100,11 +102,11 @@ void scheduler_state::apply_reload_changes() {
   for (std::size_t i = 0; i < models_.size(); ++i) {
     auto& slot = models_[i];
     bool pending = (slot.removed && slot.actor) || slot.replacement;
-    bool in_switch = switch_ && (switch_->target == i || switch_->from == i);
+    bool in_switch = switch_ && (switch_->target == i || switch_->evicts(i));
     if (!pending || slot.stopping || in_switch) {
       continue;
     }
-    if (active_ == i) {
+    if (slot.awake) {
       // A removed model leaves at once (its requests in flight drain); a changed one when
       // nothing waits for it and nothing runs on it.
       bool idle = in_flight(slot) == 0 && slot.waiting.empty();

@@ -4,6 +4,7 @@
 // switches), scheduler_failures.cpp (revocation, backoff, engines down, drain deadlines) and
 // scheduler_lifecycle.cpp (supervision, warmup, shutdown, status).
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -18,6 +19,7 @@
 #include <caf/typed_response_promise.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/memory_budget.hpp"
 #include "actors/model.hpp"
 #include "actors/policy.hpp"
 #include "actors/scheduler.hpp"
@@ -59,8 +61,18 @@ struct model_slot {
   /// Where its engine is, as the scheduler's requests to its model actor left it.
   lifecycle state = lifecycle::stopped;
   bool started_once = false;
-  /// The eviction of its last eviction, as `weights+process`.
+  /// On the GPU and serving; several models are at once when the memory budget lets them.
+  bool awake = false;
+  clock_type::time_point activated_at;
+  /// Requests ordered before this arrived before the model got the GPU.
+  std::uint64_t arrivals_before_activation = 0;
+  /// The eviction of its last eviction, and the same as `weights+process`.
+  config::eviction_policy rests_with;
   std::string evicted_with;
+  /// GPU memory its engine was measured to hold awake, and asleep after each kind of eviction
+  /// (by `weights+process`), in MiB.
+  std::optional<std::uint64_t> measured_awake_mib;
+  std::map<std::string, std::uint64_t> measured_asleep_mib;
   /// A reload took the model out: it is drained and stopped, and no name resolves to it (its
   /// index stays, so that indexes held elsewhere stay valid).
   bool removed = false;
@@ -89,6 +101,8 @@ struct model_slot {
 inline void rest(model_slot& slot, const config::eviction_policy& eviction) {
   slot.state
     = eviction.process == config::process_strategy::stop ? lifecycle::stopped : lifecycle::sleeping;
+  slot.awake = false;
+  slot.rests_with = eviction;
   slot.evicted_with = config::to_spec(eviction);
 }
 
@@ -128,6 +142,10 @@ struct forced_switch {
 /// The one switch in progress.
 struct switch_run {
   std::size_t target;
+  /// The models that leave the GPU for it, in order: awake ones are evicted, sleeping ones (that
+  /// left memory behind) have their engines stopped.
+  std::vector<std::size_t> victims;
+  /// The model it comes from, for policies and switch costs: the first awake victim.
   std::optional<std::size_t> from;
   switch_phase phase = switch_phase::cooldown;
   clock_type::time_point began;
@@ -140,8 +158,14 @@ struct switch_run {
   /// Set when the admin API asked for it; `to_idle` there: `target` is only evicted.
   std::optional<forced_switch> forced;
 
+  /// How many victims have left so far.
+  std::size_t evicted = 0;
+
   bool to_idle() const {
     return forced && forced->to_idle;
+  }
+  bool evicts(std::size_t model) const {
+    return std::find(victims.begin(), victims.end(), model) != victims.end();
   }
 };
 
@@ -228,7 +252,10 @@ private:
   void begin_switch(std::size_t target, bool serve_held = true,
                     std::optional<forced_switch> forced = std::nullopt);
   void advance();
-  void evict_outgoing();
+  /// Evicts (or, asleep, stops) the next victim of the switch; once none is left, advances.
+  void evict_next();
+  /// Whether a victim of the running switch still has requests in flight.
+  bool victims_busy() const;
   void activate_target();
   void finish_switch(bool ok, const std::string& error);
   void pick_next();
@@ -236,9 +263,31 @@ private:
   bool is_current(std::uint64_t serial) const {
     return switch_ && switch_->serial == serial;
   }
-  /// Whether `model` takes new requests now: it is active, and no switch away from it has
-  /// passed its cooldown.
+  /// Whether `model` takes new requests now: it is awake, and no switch evicting it has passed
+  /// its cooldown.
   bool admits(std::size_t model) const;
+  bool any_awake() const {
+    return std::any_of(models_.begin(), models_.end(),
+                       [](const model_slot& slot) { return slot.awake; });
+  }
+  /// The awake model that got the GPU last, if any.
+  std::optional<std::size_t> latest_awake() const;
+  /// GPU memory `model`'s engine holds awake: measured, else declared, else (unknown) the
+  /// whole budget.
+  std::uint64_t awake_mib(std::size_t model) const;
+  /// GPU memory `model` holds now: awake, asleep in its process, or none.
+  std::uint64_t holds_mib(std::size_t model) const;
+  /// What must leave the GPU for `target` to get it: every awake model without a budget, else
+  /// what the budget needs (memory_budget.hpp).
+  room_plan room_for(std::size_t target) const;
+  /// The awake model a policy weighs against `target` (any waiting model when none is named):
+  /// the first that would leave the GPU for it.
+  std::optional<std::size_t> incumbent(std::optional<std::size_t> target) const;
+  /// Under a budget, starts a waiting model that fits beside the awake ones without evicting
+  /// any (no policy needs to weigh that); whether one started.
+  bool bring_up_beside();
+  /// Remembers the GPU memory an engine was measured to hold after an activation or eviction.
+  void note_memory(std::size_t model, const outcome& result, bool awake);
   /// Whether the active `model` still holds back, by its concurrency limit, requests that were
   /// waiting before it got the GPU.
   bool holds_backlog(std::size_t model) const;
@@ -280,7 +329,7 @@ private:
   void use_engines_of(const config::config& cfg);
   /// The switch in progress entered `phase` (its model states and the ledger follow).
   void entered(switch_phase phase);
-  scheduler_view view(std::vector<queue_view>& queues) const;
+  scheduler_view view(std::vector<queue_view>& queues, std::optional<std::size_t> target) const;
   void apply(const decision& decided);
   void on_tick(bool periodic);
   void on_deferred(std::size_t model);
@@ -299,10 +348,8 @@ private:
   config::policy_config settings_;
   std::unique_ptr<policy> policy_;
   std::vector<model_slot> models_;
-  std::optional<std::size_t> active_;
-  clock_type::time_point activated_at_;
-  /// Requests ordered before this arrived before the active model got the GPU.
-  std::uint64_t arrivals_before_activation_ = 0;
+  /// `gpu_memory_budget_mib`; none: one model awake at a time.
+  std::optional<std::uint64_t> budget_mib_;
   std::uint64_t arrivals_ = 0;
   std::optional<switch_run> switch_;
   std::uint64_t switch_serial_ = 0;

@@ -45,6 +45,12 @@ struct model_snapshot {
   /// Its idle TTL (0: none), and how often it left the GPU for being idle that long.
   std::uint64_t idle_ttl_secs = 0;
   std::uint64_t idle_evictions = 0;
+  /// On the GPU and serving (under a memory budget several models are).
+  bool awake = false;
+  /// GPU memory it holds now as llmux plans with it (awake, or left behind asleep), per GPU in
+  /// MiB; and whether that figure was measured on its engine rather than declared or estimated.
+  std::uint64_t gpu_memory_mib = 0;
+  bool gpu_memory_measured = false;
 };
 
 /// One finished switch. Durations in milliseconds; a phase that did not happen took 0.
@@ -88,8 +94,13 @@ enum class serving_mode : std::uint8_t {
 struct scheduler_snapshot {
   /// In configuration order.
   std::vector<model_snapshot> models;
-  /// The model on the GPU and serving; empty when none (or while a switch runs).
+  /// The model that got the GPU last and serves; empty when none (or while a switch runs).
   std::string active;
+  /// Every model on the GPU and serving, in configuration order.
+  std::vector<std::string> awake;
+  /// `gpu_memory_budget_mib` (0: none, one model awake at a time) and what the models hold of it.
+  std::uint64_t gpu_memory_budget_mib = 0;
+  std::uint64_t gpu_memory_held_mib = 0;
   switch_progress switching;
   serving_mode mode = serving_mode::automatic;
   /// In manual mode, the model served; empty: the active one.

@@ -85,10 +85,12 @@ public:
     end_upload();
   }
 
-  engine_actor::behavior_type
-  make_behavior(const config::model_config& model, const std::string& vllm_command,
-                const engine_deadlines& deadlines, const config::timeouts_config& timeouts,
-                std::optional<config::checkpoint_config> checkpoint, caf::actor owner);
+  engine_actor::behavior_type make_behavior(const config::model_config& model,
+                                            const std::string& vllm_command,
+                                            const engine_deadlines& deadlines,
+                                            const config::timeouts_config& timeouts,
+                                            std::optional<config::checkpoint_config> checkpoint,
+                                            bool measure_gpu_memory, caf::actor owner);
 
 private:
   caf::result<outcome> start();
@@ -131,6 +133,9 @@ private:
   process_spec output_spec() const;
   outcome stop();
   outcome probe();
+  /// GPU memory the engine's processes hold, per GPU in MiB; 0 when not measured (no memory
+  /// budget, no running process, nvidia-smi cannot tell).
+  std::uint64_t gpu_memory_mib() const;
 
   std::string url(const std::string& path) const {
     return fmt::format("http://127.0.0.1:{}{}", model_.port, path);
@@ -174,13 +179,16 @@ private:
   /// The engine stopped answering: stopping it skips the SIGTERM grace.
   bool hung_ = false;
   bool ticking_ = false;
+  /// A memory budget plans with what the engine holds: read after each start, wake and sleep.
+  bool measure_gpu_memory_ = false;
 };
 
 engine_actor::behavior_type vllm_engine_state::make_behavior(
   const config::model_config& model, const std::string& vllm_command,
   const engine_deadlines& deadlines, const config::timeouts_config& timeouts,
-  std::optional<config::checkpoint_config> checkpoint, caf::actor owner) {
+  std::optional<config::checkpoint_config> checkpoint, bool measure_gpu_memory, caf::actor owner) {
   model_ = model;
+  measure_gpu_memory_ = measure_gpu_memory;
   vllm_command_ = vllm_command;
   deadlines_ = deadlines;
   timeouts_ = timeouts;
@@ -397,7 +405,9 @@ void vllm_engine_state::tick() {
       auto took = engine_clock::now() - start_began_;
       log_->info("{}: engine healthy after {} ms", model_.name,
                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
-      starting_->deliver(outcome{});
+      auto started = outcome{};
+      started.gpu_memory_mib = gpu_memory_mib();
+      starting_->deliver(std::move(started));
       starting_.reset();
       last_probe_ = engine_clock::now();
     } else if (engine_clock::now() - start_began_ > deadlines_.start) {
@@ -552,7 +562,27 @@ plan_outcome vllm_engine_state::run(const engine_plan& plan) {
       std::chrono::duration_cast<std::chrono::milliseconds>(engine_clock::now() - began).count());
     ++out.completed;
   }
+  out.gpu_memory_mib = gpu_memory_mib();
   return out;
+}
+
+std::uint64_t vllm_engine_state::gpu_memory_mib() const {
+  if (!measure_gpu_memory_ || !process_ || suspended_) {
+    return 0;
+  }
+  auto on_gpu = checkpoint::gpu_processes("nvidia-smi", nvidia_smi_timeout);
+  if (!on_gpu) {
+    return 0;
+  }
+  auto tree = checkpoint::process_tree(process_->pid());
+  std::uint64_t held = 0;
+  for (const auto& process : *on_gpu) {
+    if (std::find(tree.begin(), tree.end(), process.pid) != tree.end()) {
+      held += process.used_mib;
+    }
+  }
+  // With tensor parallelism the engine spreads over as many GPUs; budgets are per GPU.
+  return held / std::max<std::uint64_t>(1, config::tensor_parallel_size(model_));
 }
 
 outcome vllm_engine_state::run_step(engine_step step, engine_clock::time_point deadline,
@@ -738,9 +768,9 @@ engine_actor::behavior_type vllm_engine_impl(engine_actor::stateful_pointer<vllm
                                              engine_deadlines deadlines,
                                              config::timeouts_config timeouts,
                                              std::optional<config::checkpoint_config> checkpoint,
-                                             caf::actor owner) {
+                                             bool measure_gpu_memory, caf::actor owner) {
   return self->state.make_behavior(model, vllm_command, deadlines, timeouts, std::move(checkpoint),
-                                   std::move(owner));
+                                   measure_gpu_memory, std::move(owner));
 }
 
 } // namespace
@@ -773,9 +803,9 @@ engine_actor spawn_vllm_engine(caf::actor_system& system, const config::model_co
                                const std::string& vllm_command, const engine_deadlines& deadlines,
                                const config::timeouts_config& timeouts,
                                const std::optional<config::checkpoint_config>& checkpoint,
-                               caf::actor owner) {
+                               bool measure_gpu_memory, caf::actor owner) {
   return system.spawn<caf::detached>(vllm_engine_impl, model, vllm_command, deadlines, timeouts,
-                                     checkpoint, std::move(owner));
+                                     checkpoint, measure_gpu_memory, std::move(owner));
 }
 
 } // namespace llmux::actors

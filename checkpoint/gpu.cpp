@@ -1,7 +1,9 @@
 #include "checkpoint/gpu.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -70,22 +72,43 @@ std::optional<std::vector<gpu_process>> gpu_processes(const std::string& nvidia_
   return parse_compute_apps(result.out);
 }
 
-std::optional<std::uint64_t> gpu_memory_used_mib(const std::string& nvidia_smi,
-                                                 std::chrono::milliseconds timeout) {
-  auto result
-    = run_tool({nvidia_smi, "--query-gpu=memory.used", "--format=csv,noheader,nounits"}, timeout);
+namespace {
+
+// One number per GPU for a `--query-gpu` field; empty when nvidia-smi cannot tell.
+std::vector<std::uint64_t> per_gpu(const std::string& nvidia_smi, std::string_view field,
+                                   std::chrono::milliseconds timeout) {
+  auto result = run_tool(
+    {nvidia_smi, fmt::format("--query-gpu={}", field), "--format=csv,noheader,nounits"}, timeout);
+  std::vector<std::uint64_t> values;
   if (!result.ok()) {
-    return std::nullopt;
+    return values;
   }
-  std::uint64_t total = 0;
-  bool any = false;
   for_each_line(result.out, [&](std::string_view line) {
-    if (auto used = config::parse_unsigned(line)) {
-      total += *used;
-      any = true;
+    if (auto value = config::parse_unsigned(line)) {
+      values.push_back(*value);
     }
   });
-  return any ? std::optional(total) : std::nullopt;
+  return values;
+}
+
+} // namespace
+
+std::optional<std::uint64_t> gpu_memory_used_mib(const std::string& nvidia_smi,
+                                                 std::chrono::milliseconds timeout) {
+  auto used = per_gpu(nvidia_smi, "memory.used", timeout);
+  if (used.empty()) {
+    return std::nullopt;
+  }
+  return std::accumulate(used.begin(), used.end(), std::uint64_t{0});
+}
+
+std::optional<std::uint64_t> gpu_memory_total_mib(const std::string& nvidia_smi,
+                                                  std::chrono::milliseconds timeout) {
+  auto totals = per_gpu(nvidia_smi, "memory.total", timeout);
+  if (totals.empty()) {
+    return std::nullopt;
+  }
+  return *std::min_element(totals.begin(), totals.end());
 }
 
 std::string command_line_of(pid_t pid) {

@@ -39,6 +39,10 @@ std::optional<std::vector<gpu_process>> gpu_processes(const std::string& nvidia_
 std::optional<std::uint64_t> gpu_memory_used_mib(const std::string& nvidia_smi,
                                                  std::chrono::milliseconds timeout);
 
+/// The memory of the smallest GPU, in MiB; nothing when `nvidia_smi` cannot tell.
+std::optional<std::uint64_t> gpu_memory_total_mib(const std::string& nvidia_smi,
+                                                  std::chrono::milliseconds timeout);
+
 /// The command line of `pid`, arguments separated by spaces (for a log line); empty when gone.
 std::string command_line_of(pid_t pid);
 

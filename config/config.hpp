@@ -109,6 +109,10 @@ struct model_config {
   std::optional<std::uint64_t> idle_ttl_secs;
   /// Keys that open this model on the proxy (besides the top-level `api_keys`).
   std::vector<std::string> api_keys;
+  /// GPU memory the awake engine holds, per GPU, in MiB. Under `gpu_memory_budget_mib` llmux
+  /// starts the engine with a `--gpu-memory-utilization` that fits it (unless `extra_args` sets
+  /// one) and plans with it until it has measured the engine itself.
+  std::optional<std::uint64_t> gpu_memory_mib;
 
   friend bool operator==(const model_config&, const model_config&) = default;
 };
@@ -199,6 +203,9 @@ struct config {
   /// Longest a cold engine start may take before it counts as failed.
   std::uint64_t startup_timeout_secs = default_startup_timeout_secs;
   timeouts_config timeouts;
+  /// GPU memory llmux may fill with engines, per GPU, in MiB: every model whose footprint fits
+  /// beside the others stays awake. Absent: one model is awake at a time.
+  std::optional<std::uint64_t> gpu_memory_budget_mib;
 
   friend bool operator==(const config&, const config&) = default;
 

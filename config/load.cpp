@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "config/gpu_memory.hpp"
+
 namespace llmux::config {
 
 load_result load_config(std::string_view json_text, const load_options& options) {
@@ -24,6 +26,15 @@ load_result load_config(std::string_view json_text, const load_options& options)
   };
   validate_config(result.cfg, options.path_exists ? options.path_exists : real_file_system,
                   result.findings);
+  if (result.cfg.gpu_memory_budget_mib && options.gpu_total_mib) {
+    if (auto total = options.gpu_total_mib()) {
+      fit_to_gpu(result.cfg, *total, result.findings);
+    } else {
+      result.findings.error("gpu_memory_budget_mib",
+                            "the GPU's memory could not be read (nvidia-smi); it is needed to fit "
+                            "the engines beside each other");
+    }
+  }
   return result;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,9 @@ struct load_options {
   std::optional<std::uint16_t> port_override;
   /// How `checkpoint_path` existence is checked; the real file system by default.
   path_probe path_exists;
+  /// Reads the GPU's memory in MiB (nothing: it cannot tell). Given, a configuration with
+  /// `gpu_memory_budget_mib` is fitted to that GPU (gpu_memory.hpp); not given, it is not.
+  std::function<std::optional<std::uint64_t>()> gpu_total_mib;
 };
 
 /// Parses `json_text`, applies the options and validates the result.

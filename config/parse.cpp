@@ -25,21 +25,24 @@ using json_fields::type_error;
 using json_fields::type_name;
 namespace dom = simdjson::dom;
 
-constexpr std::array<std::string_view, 13> top_level_keys{
-  "models",      "policy",   "port",         "metrics_port", "admin_port", "admin_host",
-  "admin_token", "api_keys", "vllm_command", "checkpoint",   "warmup",     "startup_timeout_secs",
-  "timeouts"};
+constexpr std::array<std::string_view, 14> top_level_keys{"models",       "policy",
+                                                          "port",         "metrics_port",
+                                                          "admin_port",   "admin_host",
+                                                          "admin_token",  "api_keys",
+                                                          "vllm_command", "checkpoint",
+                                                          "warmup",       "startup_timeout_secs",
+                                                          "timeouts",     "gpu_memory_budget_mib"};
 constexpr std::array<std::string_view, 14> timeouts_keys{
   "health_interval_ms",       "health_timeout_ms",         "health_misses",
   "drain_timeout_secs",       "sleep_timeout_secs",        "wake_timeout_secs",
   "engine_idle_timeout_secs", "client_write_timeout_secs", "client_idle_timeout_secs",
   "failure_backoff_secs",     "failure_backoff_max_secs",  "checkpoint_timeout_secs",
   "transfer_timeout_secs",    "stream_keepalive_secs"};
-constexpr std::array<std::string_view, 9> model_keys{"model_path",      "port",
-                                                     "extra_args",      "eviction",
-                                                     "checkpoint_path", "max_concurrent_requests",
-                                                     "api_keys",        "max_queue",
-                                                     "idle_ttl_secs"};
+constexpr std::array<std::string_view, 10> model_keys{"model_path",      "port",
+                                                      "extra_args",      "eviction",
+                                                      "checkpoint_path", "max_concurrent_requests",
+                                                      "api_keys",        "max_queue",
+                                                      "idle_ttl_secs",   "gpu_memory_mib"};
 constexpr std::array<std::string_view, 2> eviction_keys{"weights", "process"};
 constexpr std::array<std::string_view, 12> policy_keys{
   "policy_type",      "request_timeout_secs", "drain_before_switch", "eviction",
@@ -288,6 +291,7 @@ model_entry read_model(std::string_view name, const dom::element& value, const s
   read_at_least_one(reader, "max_concurrent_requests", entry.model.max_concurrent_requests);
   read_at_least_one(reader, "max_queue", entry.model.max_queue);
   read_at_least_one(reader, "idle_ttl_secs", entry.model.idle_ttl_secs);
+  read_at_least_one(reader, "gpu_memory_mib", entry.model.gpu_memory_mib);
   return entry;
 }
 
@@ -339,6 +343,7 @@ void read_document(const dom::element& root, load_result& result) {
   read(top, "warmup", cfg.warmup);
   read(top, "startup_timeout_secs", cfg.startup_timeout_secs);
   read(top, "timeouts", cfg.timeouts);
+  read_at_least_one(top, "gpu_memory_budget_mib", cfg.gpu_memory_budget_mib);
   for (auto& entry : entries) {
     entry.model.eviction = entry.eviction.value_or(cfg.policy.eviction);
     if (!entry.model.max_queue) {

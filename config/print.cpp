@@ -47,6 +47,7 @@ void write_object(json_writer& out, const model_config& model) {
   put(out, "max_concurrent_requests", model.max_concurrent_requests);
   put(out, "max_queue", model.max_queue);
   put(out, "idle_ttl_secs", model.idle_ttl_secs);
+  put(out, "gpu_memory_mib", model.gpu_memory_mib);
 }
 
 void write_object(json_writer& out, const policy_config& policy) {
@@ -124,6 +125,7 @@ void write_object(json_writer& out, const config& cfg) {
   put(out, "warmup", cfg.warmup);
   put(out, "startup_timeout_secs", cfg.startup_timeout_secs);
   put(out, "timeouts", cfg.timeouts);
+  put(out, "gpu_memory_budget_mib", cfg.gpu_memory_budget_mib);
 }
 
 // One JSON value for each kind of field; structs go through their `write_object`.

@@ -8,12 +8,12 @@
 
 namespace llmux::config {
 
-namespace {
-
-std::string model_path_of(const model_config& model, std::string_view field = {}) {
+std::string model_path_of(const model_config& model, std::string_view field) {
   auto base = member_path("models", model.name);
   return field.empty() ? base : member_path(base, field);
 }
+
+namespace {
 
 // Every listener llmux opens and every engine port must be distinct.
 void check_ports(const config& cfg, diagnostics& out) {
@@ -191,6 +191,21 @@ void check_scalars(const config& cfg, diagnostics& out) {
   }
 }
 
+// What can be told without the GPU: a declared footprint larger than the budget, or one that
+// plans nothing.
+void check_footprint(const config& cfg, const model_config& model, diagnostics& out) {
+  if (!model.gpu_memory_mib) {
+    return;
+  }
+  auto path = model_path_of(model, "gpu_memory_mib");
+  if (!cfg.gpu_memory_budget_mib) {
+    out.warning(path, "has no effect without gpu_memory_budget_mib");
+  } else if (*model.gpu_memory_mib > *cfg.gpu_memory_budget_mib) {
+    out.error(path, fmt::format("model {} needs {} MiB, more than gpu_memory_budget_mib ({} MiB)",
+                                model.name, *model.gpu_memory_mib, *cfg.gpu_memory_budget_mib));
+  }
+}
+
 } // namespace
 
 void validate_config(const config& cfg, const path_probe& path_exists, diagnostics& out) {
@@ -200,6 +215,7 @@ void validate_config(const config& cfg, const path_probe& path_exists, diagnosti
     check_engine_arguments(model, out);
     check_tensor_parallel_flags(model, out);
     check_checkpointing(cfg, model, path_exists, out);
+    check_footprint(cfg, model, out);
     if (model.eviction.frees_nothing() && cfg.models.size() > 1) {
       out.warning(model_path_of(model, "eviction"),
                   "retain+keep_running frees no GPU memory when this model is evicted; the next "

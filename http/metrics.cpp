@@ -68,6 +68,10 @@ double seconds(std::uint64_t milliseconds) {
   return static_cast<double>(milliseconds) / 1000.0;
 }
 
+double mebibytes(std::uint64_t mib) {
+  return static_cast<double>(mib) * 1024.0 * 1024.0;
+}
+
 /// A family read from the snapshot at scrape time.
 MetricFamily family(std::string name, std::string help, MetricType type) {
   MetricFamily out;
@@ -96,7 +100,8 @@ std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& sn
   auto in_flight
     = family("llmux_in_flight", "Requests being served, per model.", MetricType::Gauge);
   auto queue = family("llmux_queue_depth", "Requests waiting for their model.", MetricType::Gauge);
-  auto active = family("llmux_active_model_info", "1 for the model on the GPU and serving.",
+  auto active = family("llmux_active_model_info",
+                       "1 for each model on the GPU and serving (several under a memory budget).",
                        MetricType::Gauge);
   auto state = family("llmux_engine_state",
                       "1 for the lifecycle state each model's engine is in, 0 for the others.",
@@ -121,10 +126,14 @@ std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& sn
   auto idle = family("llmux_idle_evictions_total",
                      "Times a model left the GPU after idle_ttl_secs without a request.",
                      MetricType::Counter);
+  auto memory = family("llmux_model_gpu_memory_bytes",
+                       "GPU memory a model holds as llmux plans it (awake, or left behind asleep), "
+                       "per GPU: measured with nvidia-smi, else declared or estimated.",
+                       MetricType::Gauge);
   for (const auto& model : snapshot.models) {
     add(in_flight, {{"model", model.name}}, static_cast<double>(model.in_flight));
     add(queue, {{"model", model.name}}, static_cast<double>(model.waiting));
-    add(active, {{"model", model.name}}, model.name == snapshot.active ? 1 : 0);
+    add(active, {{"model", model.name}}, model.awake ? 1 : 0);
     for (auto each : engine_states) {
       add(state, {{"model", model.name}, {"state", std::string(to_string(each))}},
           each == model.state ? 1 : 0);
@@ -135,6 +144,7 @@ std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& sn
     add(cut, {{"model", model.name}}, static_cast<double>(model.leases_cut));
     add(fallbacks, {{"model", model.name}}, static_cast<double>(model.fallbacks_total));
     add(idle, {{"model", model.name}}, static_cast<double>(model.idle_evictions));
+    add(memory, {{"model", model.name}}, mebibytes(model.gpu_memory_mib));
   }
   auto costs = family("llmux_switch_cost_estimate_seconds",
                       "Measured switch cost per direction (moving average).", MetricType::Gauge);
@@ -151,9 +161,14 @@ std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& sn
   add(in_switch, {}, snapshot.switching.running ? 1 : 0);
   auto manual = family("llmux_manual_mode", "1 in manual mode.", MetricType::Gauge);
   add(manual, {}, snapshot.mode == actors::serving_mode::manual ? 1 : 0);
+  auto budget = family("llmux_gpu_memory_budget_bytes",
+                       "gpu_memory_budget_mib per GPU (0: none, one model awake at a time).",
+                       MetricType::Gauge);
+  add(budget, {}, mebibytes(snapshot.gpu_memory_budget_mib));
   std::vector<MetricFamily> out;
-  for (auto* each : {&in_flight, &queue, &active, &state, &backoff, &failures, &starts, &cut,
-                     &fallbacks, &idle, &costs, &serving, &switching, &in_switch, &manual}) {
+  for (auto* each :
+       {&in_flight, &queue, &active, &state, &backoff, &failures, &starts, &cut, &fallbacks, &idle,
+        &memory, &costs, &serving, &switching, &in_switch, &manual, &budget}) {
     out.push_back(std::move(*each));
   }
   return out;

@@ -16,6 +16,15 @@ void string_or_null(json_writer& out, const std::string& text) {
   }
 }
 
+// 0 stands for "none".
+void count_or_null(json_writer& out, std::uint64_t count) {
+  if (count == 0) {
+    out.null();
+  } else {
+    out.integer(count);
+  }
+}
+
 void seconds(json_writer& out, std::uint64_t milliseconds) {
   out.real(static_cast<double>(milliseconds) / 1000.0);
 }
@@ -37,11 +46,7 @@ void write_model(json_writer& out, const actors::model_snapshot& model) {
   out.key("failures");
   out.integer(model.failures);
   out.key("retry_in_secs");
-  if (model.retry_in_secs > 0) {
-    out.integer(model.retry_in_secs);
-  } else {
-    out.null();
-  }
+  count_or_null(out, model.retry_in_secs);
   out.key("last_failure");
   string_or_null(out, model.last_failure);
   out.key("failures_total");
@@ -55,13 +60,15 @@ void write_model(json_writer& out, const actors::model_snapshot& model) {
   out.key("last_fallback");
   string_or_null(out, model.last_fallback);
   out.key("idle_ttl_secs");
-  if (model.idle_ttl_secs > 0) {
-    out.integer(model.idle_ttl_secs);
-  } else {
-    out.null();
-  }
+  count_or_null(out, model.idle_ttl_secs);
   out.key("idle_evictions");
   out.integer(model.idle_evictions);
+  out.key("awake");
+  out.boolean(model.awake);
+  out.key("gpu_memory_mib");
+  out.integer(model.gpu_memory_mib);
+  out.key("gpu_memory_measured");
+  out.boolean(model.gpu_memory_measured);
   out.end_object();
 }
 
@@ -100,6 +107,16 @@ std::string status_json(const actors::scheduler_snapshot& snapshot) {
   out.begin_object();
   out.key("active");
   string_or_null(out, snapshot.active);
+  out.key("awake");
+  out.begin_array();
+  for (const auto& name : snapshot.awake) {
+    out.string(name);
+  }
+  out.end_array();
+  out.key("gpu_memory_budget_mib");
+  count_or_null(out, snapshot.gpu_memory_budget_mib);
+  out.key("gpu_memory_held_mib");
+  out.integer(snapshot.gpu_memory_held_mib);
   out.key("switching_to");
   string_or_null(out, snapshot.switching.running ? snapshot.switching.to : std::string{});
   out.key("switch");

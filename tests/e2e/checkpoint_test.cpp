@@ -104,8 +104,11 @@ TEST_P(eviction_matrix, frees_the_gpu_as_documented_and_answers_the_same_after_t
   auto cell = GetParam();
   auto weights = cell.substr(0, cell.find('+'));
   auto process = cell.substr(cell.find('+') + 1);
-  auto daemon = start_daemon({{"alpha", cell}, {"beta", "retain+stop"}}, R"("min_active_secs": 0)",
-                             checkpoint_section());
+  // Half the GPU each: beta must start even where alpha's eviction frees nothing
+  // (retain+keep_running), since the engines refuse to start without room, as vLLM's do.
+  std::vector<std::string> half{"--gpu-memory-utilization", "0.45"};
+  auto daemon = start_daemon({{"alpha", cell, half}, {"beta", "retain+stop", half}},
+                             R"("min_active_secs": 0)", checkpoint_section());
   auto before = daemon.chat("alpha");
   ASSERT_EQ(before.status, 200) << before.body;
   auto awake_mib = engine_gpu_mib("alpha");
@@ -349,7 +352,8 @@ TEST_F(checkpoint_test, stray_gpu_processes_are_reported_and_killed_only_when_co
   daemon_env_.push_back(std::string("PATH=") + LLMUX_FAKES_BIN + ":" + std::getenv("PATH"));
   for (bool kill : {false, true}) {
     SCOPED_TRACE(kill ? "kill_strays" : "report only");
-    auto stray = start("org/someone-elses-model");
+    // Small enough to leave room for llmux's engines while it is left running.
+    auto stray = start("org/someone-elses-model", {"--gpu-memory-utilization", "0.05"});
     auto daemon = start_daemon(
       {{"alpha", "offload+cuda_suspend"}, {"beta", "retain+stop"}}, R"("min_active_secs": 0)",
       checkpoint_section({}, {}, kill ? R"("kill_strays": true)" : R"("kill_strays": false)"));

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <future>
 #include <string_view>
+#include <thread>
 
 #include "tests/e2e/mock_engine.hpp"
 
@@ -26,6 +27,43 @@ TEST_F(mock_vllm_test, refuses_connections_while_loading_then_is_healthy) {
   EXPECT_EQ(engine.get("/health").status, 200);
 }
 
+// As vLLM's worker at start-up: the other processes on the GPU must leave room for the share
+// `--gpu-memory-utilization` asks for.
+TEST_F(mock_vllm_test, an_engine_needs_room_for_its_share_of_the_gpu) {
+  auto first = start("alpha", {"--gpu-memory-utilization", "0.6"});
+  child_process second({LLMUX_MOCK_VLLM, "serve", "beta", "--mock-profile", "fast", "--port", "0",
+                        "--gpu-memory-utilization", "0.6"},
+                       environment());
+  EXPECT_EQ(second.wait_exit(20s), 1);
+  EXPECT_NE(second.output().find("ValueError: Free memory on device (32.00/80.00 GiB) on startup "
+                                 "is less than desired GPU memory utilization (0.6, 48.00 GiB)"),
+            std::string::npos)
+    << second.output();
+  auto third = start("gamma", {"--gpu-memory-utilization", "0.35"});
+  EXPECT_EQ(third.get("/health").status, 200);
+}
+
+// kvcached (ENABLE_KVCACHED=true): the KV cache is mapped per running request, so idle engines
+// hold their weights and context only and several fit at vLLM's default utilization.
+TEST_F(mock_vllm_test, an_elastic_kv_cache_holds_little_while_idle) {
+  auto alpha = start("alpha", {"--mock-first-token-ms", "300"}, {"ENABLE_KVCACHED=true"});
+  auto beta = start("beta", {}, {"ENABLE_KVCACHED=true"});
+  auto used = [this] {
+    return run_tool("nvidia-smi", {"--query-compute-apps=used_memory", "--format=csv,noheader,"
+                                                                       "nounits"})
+      .output;
+  };
+  EXPECT_EQ(used(), "1536\n1536\n");
+  auto answer = std::async(std::launch::async, [this, &alpha] { return chat_answer(alpha); });
+  auto until = std::chrono::steady_clock::now() + 2s;
+  while (used().find("2048") == std::string::npos && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(used().find("2048"), std::string::npos); // 512 MiB mapped for the running request
+  EXPECT_FALSE(answer.get().empty());
+  EXPECT_EQ(used(), "1536\n1536\n");
+}
+
 TEST_F(mock_vllm_test, accepts_any_vllm_flag) {
   auto engine = start("m", {"--enforce-eager", "--max-num-seqs", "8", "--dtype", "auto",
                             "--disable-custom-all-reduce", "--trust-remote-code"});
@@ -33,8 +71,10 @@ TEST_F(mock_vllm_test, accepts_any_vllm_flag) {
 }
 
 TEST_F(mock_vllm_test, answers_are_deterministic_and_differ_between_models) {
-  auto alpha = start("alpha");
-  auto beta = start("beta");
+  // Two engines on one emulated GPU: each takes less than half of it.
+  std::vector<std::string> half{"--gpu-memory-utilization", "0.45"};
+  auto alpha = start("alpha", half);
+  auto beta = start("beta", half);
   auto first = chat_answer(alpha);
   EXPECT_FALSE(first.empty());
   EXPECT_EQ(chat_answer(alpha), first);
@@ -126,14 +166,15 @@ TEST_F(mock_vllm_test, errors_have_vllms_nested_shape) {
 }
 
 TEST_F(mock_vllm_test, dev_endpoints_exist_only_in_dev_mode) {
-  auto engine = start("m", {}, {"VLLM_SERVER_DEV_MODE=0"});
+  std::vector<std::string> half{"--gpu-memory-utilization", "0.45"};
+  auto engine = start("m", half, {"VLLM_SERVER_DEV_MODE=0"});
   for (auto path : {"/sleep?level=1", "/wake_up", "/collective_rpc", "/reset_prefix_cache"}) {
     auto result = engine.post(path, "{}");
     EXPECT_EQ(result.status, 404) << path;
     EXPECT_EQ(result.body, R"({"detail":"Not Found"})") << path;
   }
   EXPECT_EQ(engine.get("/is_sleeping").status, 404);
-  auto dev = start("m");
+  auto dev = start("m", half);
   EXPECT_EQ(dev.get("/is_sleeping").body, R"({"is_sleeping":false})");
 }
 

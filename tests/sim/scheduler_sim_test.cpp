@@ -13,15 +13,8 @@ using namespace std::chrono_literals;
 using testing::l40_costs;
 using testing::models;
 
-constexpr const char* all_policies[] = {"fifo", "cost_aware", "time_slice", "cost_quantum"};
-
-std::vector<sim_request> alternating(std::size_t count, std::chrono::milliseconds gap) {
-  std::vector<sim_request> workload;
-  for (std::size_t i = 0; i < count; ++i) {
-    workload.push_back({gap * static_cast<long>(i), i % 2, 500ms});
-  }
-  return workload;
-}
+using testing::all_policies;
+using testing::alternating;
 
 // Two models, each burst alternating between them, bursts 30 s apart.
 std::vector<sim_request> mixed_bursts() {

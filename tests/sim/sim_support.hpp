@@ -23,6 +23,18 @@ inline config::config models(std::size_t count, const std::string& policy) {
   return tools::sim::l40_configuration(model_names(count), policy, unused);
 }
 
+/// Every switch policy llmux has.
+inline constexpr const char* all_policies[] = {"fifo", "cost_aware", "time_slice", "cost_quantum"};
+
+/// `count` requests of 0.5 s, alternating between the first two models, `gap` apart.
+inline std::vector<sim_request> alternating(std::size_t count, std::chrono::milliseconds gap) {
+  std::vector<sim_request> workload;
+  for (std::size_t i = 0; i < count; ++i) {
+    workload.push_back({gap * static_cast<long>(i), i % 2, std::chrono::milliseconds(500)});
+  }
+  return workload;
+}
+
 inline std::vector<sim_costs> l40_costs(std::size_t count) {
   std::vector<sim_costs> costs;
   tools::sim::l40_configuration(model_names(count), "fifo", costs);

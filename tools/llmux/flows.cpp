@@ -271,6 +271,16 @@ std::string validation_table(const std::vector<validation_row>& rows) {
   return text + (all_passed ? "Result: ALL PASSED\n" : "Result: SOME FAILED\n");
 }
 
+config::load_options load_options_for(const config::cli_options& options) {
+  config::load_options load;
+  load.port_override = options.port;
+  if (!options.check_config) {
+    load.gpu_total_mib
+      = [] { return checkpoint::gpu_memory_total_mib("nvidia-smi", nvidia_smi_timeout); };
+  }
+  return load;
+}
+
 int validate(const config::config& cfg, const config::cli_options& options) {
   const auto* found = find_model(cfg, *options.validate_model);
   if (found == nullptr) {

@@ -10,8 +10,14 @@
 
 #include "config/cli.hpp"
 #include "config/config.hpp"
+#include "config/load.hpp"
 
 namespace llmux::flows {
+
+/// How llmux loads its configuration file, at start and on each reload: `--port` applied, and
+/// the GPU's memory read with nvidia-smi when a memory budget needs it (not for
+/// `--check-config`, which only prints the file).
+config::load_options load_options_for(const config::cli_options& options);
 
 /// Starts the model, sleeps and wakes it with each policy, compares the answers and prints
 /// the results table.

@@ -216,9 +216,7 @@ int main(int argc, char** argv) {
   }
   config::setup_logging(std::get<config::log_levels>(levels), options.verbose);
 
-  config::load_options load_options;
-  load_options.port_override = options.port;
-  auto loaded = config::load_config_file(options.config_path, load_options);
+  auto loaded = config::load_config_file(options.config_path, flows::load_options_for(options));
   report(options.config_path, loaded.findings);
   if (!loaded.ok()) {
     fmt::print(stderr, "{}: configuration is invalid\n", options.config_path);

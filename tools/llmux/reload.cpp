@@ -8,6 +8,7 @@
 
 #include "config/json_writer.hpp"
 #include "config/load.hpp"
+#include "tools/llmux/flows.hpp"
 
 namespace llmux {
 
@@ -63,9 +64,7 @@ config_reloader::config_reloader(const config::cli_options& options, const confi
 
 void config_reloader::reload(std::function<void(http::local_response)> done) {
   auto log = spdlog::get("main");
-  config::load_options load_options;
-  load_options.port_override = options_.port;
-  auto loaded = config::load_config_file(options_.config_path, load_options);
+  auto loaded = config::load_config_file(options_.config_path, flows::load_options_for(options_));
   std::vector<std::string> findings;
   for (const auto& item : loaded.findings.items()) {
     findings.push_back(

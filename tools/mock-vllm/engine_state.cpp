@@ -126,10 +126,13 @@ double engine_state::gpu_used_mib() const {
     return 0;
   }
   double awake = awake_gpu_mib();
-  if (!sleep_mode_enabled_) {
+  if (!sleep_mode_enabled_ && !plan_.elastic_kv) {
     return awake;
   }
   double kv_cache = awake - plan_.weights_mib - plan_.context_mib;
+  if (plan_.elastic_kv) {
+    kv_cache = std::min(kv_cache, plan_.kv_per_request_mib * static_cast<double>(running_));
+  }
   double used = plan_.context_mib;
   used += sleeping_tags_.contains(weights_tag) ? 0 : plan_.weights_mib;
   used += sleeping_tags_.contains(kv_cache_tag) ? 0 : kv_cache;

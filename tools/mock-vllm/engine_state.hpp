@@ -15,6 +15,16 @@ struct memory_plan {
   double utilization = 0.9;   ///< `--gpu-memory-utilization`: the share the engine takes
   double weights_mib = 16384; ///< model weights
   double context_mib = 512;   ///< CUDA context and graphs: survive every sleep level
+  /// kvcached's elastic KV cache (`ENABLE_KVCACHED=true`): KV memory is mapped as requests need
+  /// it, `kv_per_request_mib` each, up to the utilization's share, and unmapped when they end.
+  bool elastic_kv = false;
+  double kv_per_request_mib = 512;
+
+  /// What the engine takes from the GPU's free memory when it starts: its utilization's share,
+  /// or with an elastic KV cache only its weights and context.
+  double startup_mib() const {
+    return elastic_kv ? weights_mib + context_mib : utilization * total_mib;
+  }
 };
 
 /// cuda-checkpoint's view of the process.
@@ -93,6 +103,11 @@ public:
   /// GPU memory the engine holds now.
   double gpu_used_mib() const;
 
+  /// Requests being generated: with an elastic KV cache they decide its size.
+  void set_running(std::uint64_t requests) {
+    running_ = requests;
+  }
+
   /// Host memory holding engine state now: offloaded weights, checkpointed GPU memory.
   double host_used_mib() const;
 
@@ -119,6 +134,7 @@ private:
   cuda_state cuda_ = cuda_state::running;
   double checkpointed_gpu_mib_ = 0;
   bool nccl_suspended_ = false;
+  std::uint64_t running_ = 0;
 };
 
 } // namespace llmux::tools::mock_vllm

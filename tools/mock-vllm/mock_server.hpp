@@ -66,6 +66,8 @@ private:
 
   bool serves(std::string_view model) const;
   void publish_state();
+  /// With an elastic KV cache the GPU memory follows the running requests.
+  void running_changed();
   void wake_waiters();
 
   net::io_context& io_;

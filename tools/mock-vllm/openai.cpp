@@ -2,6 +2,7 @@
 // with vLLM's behaviour while the engine sleeps or its CUDA state is checkpointed.
 
 #include <chrono>
+#include <functional>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -23,19 +24,28 @@ constexpr std::string_view json_type = "application/json";
 constexpr std::size_t embedding_dimensions = 16;
 
 // Keeps a request counted in one of the engine's gauges for as long as it is in that phase.
+// `changed`, if given, hears each change.
 class gauge_slot {
 public:
-  explicit gauge_slot(std::uint64_t& gauge) : gauge_(gauge) {
+  explicit gauge_slot(std::uint64_t& gauge, std::function<void()> changed = {})
+    : gauge_(gauge), changed_(std::move(changed)) {
     ++gauge_;
+    if (changed_) {
+      changed_();
+    }
   }
   gauge_slot(const gauge_slot&) = delete;
   gauge_slot& operator=(const gauge_slot&) = delete;
   ~gauge_slot() {
     --gauge_;
+    if (changed_) {
+      changed_();
+    }
   }
 
 private:
   std::uint64_t& gauge_;
+  std::function<void()> changed_;
 };
 
 } // namespace
@@ -111,7 +121,7 @@ net::awaitable<bool> mock_server::generate_answer(beast::tcp_stream& stream,
     co_return co_await stream_answer(stream, request, *parsed);
   }
   co_await wait_until_servable();
-  gauge_slot running(running_);
+  gauge_slot running(running_, [this] { running_changed(); });
   auto header = next_answer(kind);
   if (kind == endpoint::embedding) {
     prompt_tokens_total_ += count_tokens(parsed->prompt);
@@ -139,7 +149,7 @@ net::awaitable<bool> mock_server::stream_answer(beast::tcp_stream& stream,
     co_return false;
   }
   co_await wait_until_servable();
-  gauge_slot running(running_);
+  gauge_slot running(running_, [this] { running_changed(); });
   auto header = next_answer(parsed.kind);
   auto answer = generate(header.model, parsed.prompt, parsed.seed, parsed.max_tokens,
                          state_.weights_valid(), parsed.ignore_eos);

@@ -177,6 +177,10 @@ std::variant<options, int> parse_options(int argc, const char* const* argv) {
     ->envname("MOCK_VLLM_GPU_TOTAL_MIB")
     ->capture_default_str();
   app
+    .add_option("--mock-kv-per-request-mib", opts.kv_per_request_mib,
+                "With kvcached (ENABLE_KVCACHED=true): KV cache each running request maps")
+    ->capture_default_str();
+  app
     .add_option("--mock-sleeping-requests", sleeping_mode,
                 "Generation requests while asleep: queue (vLLM >= 0.17), crash (<= 0.16) or "
                 "reject (503)")
@@ -227,6 +231,9 @@ std::variant<options, int> parse_options(int argc, const char* const* argv) {
   if (opts.weights_gib <= 0) {
     opts.weights_gib = weights_gib_from_name(opts.model);
   }
+  const char* kvcached = environment("ENABLE_KVCACHED");
+  opts.elastic_kv = kvcached != nullptr
+                    && (std::string_view(kvcached) == "true" || std::string_view(kvcached) == "1");
   const char* dev_mode = environment("VLLM_SERVER_DEV_MODE");
   opts.dev_mode = dev_mode != nullptr && config::parse_unsigned(dev_mode).value_or(0) != 0;
   if (opts.tokens_per_second <= 0 || opts.time_scale < 0 || opts.offload_gib_per_s <= 0

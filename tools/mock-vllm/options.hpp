@@ -61,6 +61,9 @@ struct options {
   double reload_gib_per_s = 3;    ///< `reload_weights` after a level-2 wake (from page cache)
   double criu_gib_per_s = 0.6;    ///< CRIU dump and restore of the images
   double gpu_total_mib = 81920;
+  /// `ENABLE_KVCACHED=true` in the environment: kvcached's elastic KV cache.
+  bool elastic_kv = false;
+  double kv_per_request_mib = 512;
   sleeping_requests while_sleeping = sleeping_requests::queue;
   /// Each SSE event starts with a comment line `: sent_ns=N` (CLOCK_MONOTONIC at sending), so
   /// that a benchmark client on the same machine measures each event's delay.

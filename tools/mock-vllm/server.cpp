@@ -40,6 +40,8 @@ memory_plan plan_of(const options& opts) {
   plan.total_mib = opts.gpu_total_mib;
   plan.utilization = opts.gpu_memory_utilization;
   plan.weights_mib = opts.weights_gib * 1024;
+  plan.elastic_kv = opts.elastic_kv;
+  plan.kv_per_request_mib = opts.kv_per_request_mib;
   return plan;
 }
 
@@ -72,6 +74,13 @@ void mock_server::publish_state() {
   process.host_used_mib = state_.host_used_mib();
   process.cuda_state = to_string(state_.cuda());
   publish(opts_.state_dir, process);
+}
+
+void mock_server::running_changed() {
+  if (opts_.elastic_kv) {
+    state_.set_running(running_);
+    publish_state();
+  }
 }
 
 void mock_server::wake_waiters() {
@@ -117,9 +126,24 @@ net::awaitable<void> mock_server::run() {
                     opts_.restore_from));
   } else {
     auto plan = state_.plan();
-    if (plan.weights_mib + plan.context_mib > plan.utilization * plan.total_mib) {
+    if (!plan.elastic_kv
+        && plan.weights_mib + plan.context_mib > plan.utilization * plan.total_mib) {
       fmt::print(stderr, "ValueError: No available memory for the cache blocks. Try increasing "
                          "`gpu_memory_utilization` when initializing the engine.\n");
+      exit_now(1);
+    }
+    // As vLLM's worker: what the other processes hold must leave room for this engine's share.
+    double others = 0;
+    for (const auto& process : live_processes(opts_.state_dir)) {
+      others += process.pid == ::getpid() ? 0 : process.gpu_used_mib;
+    }
+    double free = plan.total_mib - others;
+    if (free < plan.startup_mib()) {
+      fmt::print(stderr,
+                 "ValueError: Free memory on device ({:.2f}/{:.2f} GiB) on startup is less than "
+                 "desired GPU memory utilization ({}, {:.2f} GiB). Decrease GPU memory "
+                 "utilization or reduce GPU memory used by other processes.\n",
+                 free / 1024, plan.total_mib / 1024, plan.utilization, plan.startup_mib() / 1024);
       exit_now(1);
     }
     say(fmt::format("mock-vllm: bound {}:{}, loading {} ({:.0f} ms)", opts_.host, port_,
