@@ -29,17 +29,31 @@ room_plan make_room(std::uint64_t budget_mib, std::uint64_t need_mib,
                      auto group_b = group_of(b);
                      return group_a != group_b ? group_a < group_b : a.last_used < b.last_used;
                    });
+  std::vector<const memory_holder*> chosen;
   for (const auto& holder : holders) {
     if (used + need_mib <= budget_mib) {
-      return plan;
+      break;
     }
     if (holder.frees_mib == 0) {
       continue;
     }
-    plan.victims.push_back(holder.model);
+    chosen.push_back(&holder);
     used -= std::min(used, holder.frees_mib);
   }
   plan.fits = used + need_mib <= budget_mib;
+  // A victim taken early may turn out unneeded once a later, larger one was taken: it stays,
+  // the least wanted victims kept first.
+  for (auto it = chosen.rbegin(); it != chosen.rend() && plan.fits;) {
+    if (used + (*it)->frees_mib + need_mib <= budget_mib) {
+      used += (*it)->frees_mib;
+      it = decltype(it)(chosen.erase(std::next(it).base()));
+    } else {
+      ++it;
+    }
+  }
+  for (const auto* holder : chosen) {
+    plan.victims.push_back(holder->model);
+  }
   return plan;
 }
 

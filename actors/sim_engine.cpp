@@ -69,39 +69,8 @@ private:
     return {false, 0, why};
   }
 
-  // How long `plan` takes: each step's cost, a level-2 wake (`wake_up` and `reload_weights`)
-  // taking `wake_level2` in all.
   std::chrono::milliseconds took(const engine_plan& plan) const {
-    std::chrono::milliseconds total{0};
-    for (auto step : plan.steps) {
-      switch (step) {
-        case engine_step::vllm_sleep_1:
-          total += costs_.sleep_level1;
-          break;
-        case engine_step::vllm_sleep_2:
-          total += costs_.sleep_level2;
-          break;
-        case engine_step::vllm_wake_up:
-          total += costs_.wake_level1;
-          break;
-        case engine_step::reload_weights:
-          total += std::max(costs_.wake_level2 - costs_.wake_level1, std::chrono::milliseconds(0));
-          break;
-        case engine_step::cuda_suspend:
-        case engine_step::cuda_resume:
-          total += costs_.cuda_toggle;
-          break;
-        case engine_step::criu_dump:
-          total += costs_.criu_dump;
-          break;
-        case engine_step::criu_restore:
-          total += costs_.criu_restore;
-          break;
-        default:
-          break; // NCCL, cache reset, transfers: negligible here
-      }
-    }
-    return total;
+    return plan_duration(plan.steps, costs_);
   }
 
   template <class Result>
@@ -143,6 +112,40 @@ engine_actor::behavior_type sim_engine_impl(engine_actor::stateful_pointer<sim_e
 }
 
 } // namespace
+
+std::chrono::milliseconds plan_duration(const std::vector<engine_step>& steps,
+                                        const sim_costs& costs) {
+  std::chrono::milliseconds total{0};
+  for (auto step : steps) {
+    switch (step) {
+      case engine_step::vllm_sleep_1:
+        total += costs.sleep_level1;
+        break;
+      case engine_step::vllm_sleep_2:
+        total += costs.sleep_level2;
+        break;
+      case engine_step::vllm_wake_up:
+        total += costs.wake_level1;
+        break;
+      case engine_step::reload_weights:
+        total += std::max(costs.wake_level2 - costs.wake_level1, std::chrono::milliseconds(0));
+        break;
+      case engine_step::cuda_suspend:
+      case engine_step::cuda_resume:
+        total += costs.cuda_toggle;
+        break;
+      case engine_step::criu_dump:
+        total += costs.criu_dump;
+        break;
+      case engine_step::criu_restore:
+        total += costs.criu_restore;
+        break;
+      default:
+        break; // NCCL, cache reset, transfers: negligible here
+    }
+  }
+  return total;
+}
 
 engine_actor spawn_sim_engine(caf::actor_system& system, std::size_t model, sim_costs costs,
                               std::shared_ptr<sim_timeline> timeline) {

@@ -41,6 +41,11 @@ struct sim_timeline {
   std::vector<sim_operation> operations;
 };
 
+/// How long a simulated engine takes for `steps`: each step's cost, a level-2 wake
+/// (`wake_up` and `reload_weights`) taking `wake_level2` in all.
+std::chrono::milliseconds plan_duration(const std::vector<engine_step>& steps,
+                                        const sim_costs& costs);
+
 /// Spawns a simulated engine for model number `model`: it answers the engine protocol after the
 /// durations in `costs`, on the actor clock, and records each operation in `timeline`.
 engine_actor spawn_sim_engine(caf::actor_system& system, std::size_t model, sim_costs costs,

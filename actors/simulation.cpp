@@ -293,6 +293,7 @@ sim_summary summarize(const sim_run& run) {
   }
   auto busy = summary.serving_seconds + summary.switching_seconds;
   summary.gpu_serving_fraction = busy > 0 ? summary.serving_seconds / busy : 0;
+  summary.requests_per_gpu_second = busy > 0 ? static_cast<double>(summary.served) / busy : 0;
   if (!waits.empty()) {
     double total = 0;
     for (double wait : waits) {

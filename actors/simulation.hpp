@@ -79,6 +79,9 @@ struct sim_summary {
   double max_wait = 0;
   /// The longest wait for the GPU (see `gpu_waits`).
   double max_gpu_wait = 0;
+  /// Goodput: requests served per second the GPU was busy (serving or switching). Unlike the
+  /// serving fraction it credits an engine that serves many requests at once.
+  double requests_per_gpu_second = 0;
 };
 
 /// Summarises a run.

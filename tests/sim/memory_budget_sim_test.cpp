@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "actors/memory_budget.hpp"
 #include "tests/sim/sim_support.hpp"
 
 namespace llmux::actors {
@@ -15,13 +16,15 @@ using testing::models;
 using testing::all_policies;
 using testing::alternating;
 
-// Every model takes 18 GiB awake; the budget holds `fitting` of them.
+// Every model takes 18 GiB awake; the budget holds `fitting` of them and what the others keep
+// asleep (as llmux-sim --budget-models).
 config::config budgeted(std::size_t count, const std::string& policy, std::uint64_t fitting) {
   auto cfg = models(count, policy);
   for (auto& model : cfg.models) {
     model.gpu_memory_mib = 18432;
   }
-  cfg.gpu_memory_budget_mib = 18432 * fitting + 2048;
+  cfg.gpu_memory_budget_mib
+    = 18432 * fitting + (count - std::min<std::size_t>(count, fitting)) * asleep_estimate_mib;
   return cfg;
 }
 
@@ -79,15 +82,25 @@ TEST(memory_budget_sim, a_third_model_evicts_the_least_recently_used) {
 }
 
 TEST(memory_budget_sim, a_budget_of_one_model_behaves_as_no_budget) {
-  auto workload = alternating(12, 30s);
-  for (auto policy : all_policies) {
-    auto with = simulate(budgeted(2, policy, 1), l40_costs(2), workload, {});
-    auto without = simulate(models(2, policy), l40_costs(2), workload, {});
-    ASSERT_EQ(with.requests.size(), without.requests.size());
-    for (std::size_t i = 0; i < with.requests.size(); ++i) {
-      EXPECT_EQ(with.requests[i].finished, without.requests[i].finished) << policy << " " << i;
+  // Two models alternating; three in rounds 100 ms apart (the sleeping ones keep memory that the
+  // budget counts, and none of it needs to go).
+  std::vector<sim_request> rounds;
+  for (int round = 0; round < 6; ++round) {
+    for (std::size_t m = 0; m < 3; ++m) {
+      rounds.push_back({3s * round + 100ms * static_cast<long>(m), m, 500ms});
     }
-    EXPECT_EQ(operations_of(with), operations_of(without)) << policy;
+  }
+  for (auto [count, workload] :
+       {std::pair{std::size_t{2}, alternating(12, 30s)}, std::pair{std::size_t{3}, rounds}}) {
+    for (auto policy : all_policies) {
+      auto with = simulate(budgeted(count, policy, 1), l40_costs(count), workload, {});
+      auto without = simulate(models(count, policy), l40_costs(count), workload, {});
+      ASSERT_EQ(with.requests.size(), without.requests.size());
+      for (std::size_t i = 0; i < with.requests.size(); ++i) {
+        EXPECT_EQ(with.requests[i].finished, without.requests[i].finished) << policy << " " << i;
+      }
+      EXPECT_EQ(operations_of(with), operations_of(without)) << policy << " " << count;
+    }
   }
 }
 

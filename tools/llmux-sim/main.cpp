@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "actors/memory_budget.hpp"
 #include "actors/simulation.hpp"
 #include "tools/llmux-sim/report.hpp"
 #include "tools/llmux-sim/workloads.hpp"
@@ -28,7 +29,9 @@ int main(int argc, char** argv) {
   std::uint64_t max_wait_secs = 15;
   double switch_cost_secs = 0;
   app.add_option("--policy", policies, "Policies to compare")->capture_default_str();
-  app.add_option("--profile", profiles, "Workloads (default: every reference profile)");
+  app.add_option("--profile", profiles,
+                 "Workloads: the reference's profiles (the default: all of them) or llmux's "
+                 "own (alternating)");
   app.add_option("--trace", trace, "A CSV workload: time,model,service_seconds");
   app.add_option("--service-ms", service_ms, "Service time per request of the profiles")
     ->capture_default_str();
@@ -46,6 +49,12 @@ int main(int argc, char** argv) {
   app.add_option("--switch-cost-secs", switch_cost_secs,
                  "Every switch costs this much (a wake of this length, sleeps free), as in the "
                  "reference's simulator; default: the L40 measurements per model");
+  std::size_t budget_models = 0;
+  app
+    .add_option("--budget-models", budget_models,
+                "A GPU memory budget that holds this many awake models (each 18 GiB, plus what "
+                "the sleeping others keep); 0: none, one model awake at a time")
+    ->capture_default_str();
   app.add_option("--svg", svg, "Write the timeline of the first run to this SVG file");
   CLI11_PARSE(app, argc, argv);
 
@@ -62,7 +71,13 @@ int main(int argc, char** argv) {
     }
     workloads.push_back(*parsed);
   } else {
-    for (auto& w : tools::sim::reference_profiles(milliseconds(service_ms))) {
+    auto known = tools::sim::reference_profiles(milliseconds(service_ms));
+    if (!profiles.empty()) {
+      for (auto& w : tools::sim::project_profiles(milliseconds(service_ms))) {
+        known.push_back(std::move(w));
+      }
+    }
+    for (auto& w : known) {
       if (profiles.empty()
           || std::find(profiles.begin(), profiles.end(), w.name) != profiles.end()) {
         workloads.push_back(std::move(w));
@@ -87,14 +102,28 @@ int main(int argc, char** argv) {
         model.max_concurrent_requests
           = max_concurrent > 0 ? std::optional<std::uint64_t>(max_concurrent) : std::nullopt;
       }
+      std::size_t awake_at_once = 1;
+      if (budget_models > 0) {
+        constexpr std::uint64_t footprint_mib = 18432;
+        for (auto& model : cfg.models) {
+          model.gpu_memory_mib = footprint_mib;
+        }
+        auto resting = cfg.models.size() > budget_models ? cfg.models.size() - budget_models : 0;
+        cfg.gpu_memory_budget_mib
+          = budget_models * footprint_mib + resting * actors::asleep_estimate_mib;
+        awake_at_once = budget_models;
+      }
       if (switch_cost_secs > 0) {
         auto fixed = milliseconds(static_cast<long>(switch_cost_secs * 1000));
         for (auto& cost : costs) {
           cost = {fixed, milliseconds(0), milliseconds(0), fixed, fixed, milliseconds(0)};
         }
       }
-      auto run = actors::simulate(cfg, costs, w.requests, {max_batch, 0.3});
-      tools::sim::result_row row{w.name, policy, actors::summarize(run), actors::served_waits(run)};
+      actors::batching serving{max_batch, 0.3};
+      auto run = actors::simulate(cfg, costs, w.requests, serving);
+      tools::sim::result_row row{
+        w.name, policy, actors::summarize(run), actors::served_waits(run),
+        tools::sim::bound_of(cfg, costs, w.requests, serving, awake_at_once)};
       if (!svg.empty() && rows.empty()) {
         std::ofstream(svg) << tools::sim::svg_timeline(run, names,
                                                        fmt::format("{} with {}", w.name, policy));

@@ -14,6 +14,16 @@ double seconds_of(actors::clock_type::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
+// "≤ x %", or "-" when there is no bound.
+std::string at_most(std::optional<double> fraction) {
+  return fraction ? fmt::format("≤ {:.1f} %", 100 * *fraction) : std::string("-");
+}
+
+// `fraction` as a share of `of`, or "-" when there is no bound.
+std::string share_of(double fraction, std::optional<double> of) {
+  return of && *of > 0 ? fmt::format("{:.1f} %", 100 * fraction / *of) : std::string("-");
+}
+
 } // namespace
 
 std::string markdown_report(const std::vector<result_row>& rows) {
@@ -30,50 +40,96 @@ std::string markdown_report(const std::vector<result_row>& rows) {
   }
   for (const auto& name : workloads) {
     out += fmt::format("### {}\n\n", name);
-    out += "| policy | switches | switching s | GPU serving | served | failed | mean wait s | "
-           "p50 s | p99 s | max s | max GPU wait s "
-           "|\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+    out += "| policy | switches | switching s | GPU serving | of bound | req per GPU-s | served | "
+           "failed | mean wait s | p50 s | p99 s | max s | max GPU wait s "
+           "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    std::optional<offline_bound> bound;
     for (const auto& row : rows) {
       if (row.workload != name) {
         continue;
       }
       const auto& s = row.summary;
-      out += fmt::format("| {} | {} | {:.1f} | {:.1f} % | {} | {} | {:.2f} | {:.2f} | {:.2f} | "
-                         "{:.2f} | {:.2f} |\n",
-                         row.policy, s.switches, s.switching_seconds, 100 * s.gpu_serving_fraction,
-                         s.served, s.failed, s.mean_wait, s.p50_wait, s.p99_wait, s.max_wait,
-                         s.max_gpu_wait);
+      bound = row.bound;
+      out += fmt::format(
+        "| {} | {} | {:.1f} | {:.1f} % | {} | {:.3f} | {} | {} | {:.2f} | {:.2f} | "
+        "{:.2f} | {:.2f} | {:.2f} |\n",
+        row.policy, s.switches, s.switching_seconds, 100 * s.gpu_serving_fraction,
+        share_of(s.gpu_serving_fraction, bound ? bound->gpu_serving_fraction : std::nullopt),
+        s.requests_per_gpu_second, s.served, s.failed, s.mean_wait, s.p50_wait, s.p99_wait,
+        s.max_wait, s.max_gpu_wait);
+    }
+    if (bound) {
+      out += fmt::format("| *offline bound* | ≥ {} | ≥ {:.1f} | {} | | | | | | | ≥ {:.2f} | | |\n",
+                         bound->switches, bound->switching_seconds,
+                         at_most(bound->gpu_serving_fraction), bound->p99_wait);
+    } else {
+      out += "| *offline bound* | - | - | - | | | | | | | - | | |\n";
     }
     out += "\n";
   }
   out += "### Suite (every workload that switches)\n\n";
-  out += "| policy | switches | switching s | weighted GPU serving | p99 wait s | max wait s | "
-         "max GPU wait s | failed |\n|---|---|---|---|---|---|---|---|\n";
+  out += "| policy | switches | switching s | weighted GPU serving | open-loop GPU serving | of "
+         "bound | p99 wait s | max wait s | max GPU wait s | failed "
+         "|\n|---|---|---|---|---|---|---|---|---|---|\n";
+  // The bound of the open-loop workloads together: their bound switching against their service.
+  auto in_suite = [](const result_row& row) { return row.workload != "single_model"; };
+  double bound_service = 0;
+  double bound_switching = 0;
+  std::size_t bound_switches = 0;
+  bool one_at_a_time = true;
+  for (const auto& name : workloads) {
+    auto first = std::find_if(rows.begin(), rows.end(),
+                              [&](const result_row& row) { return row.workload == name; });
+    if (!in_suite(*first) || !first->bound) {
+      continue;
+    }
+    bound_service += first->bound->service_seconds;
+    bound_switching += first->bound->switching_seconds;
+    bound_switches += first->bound->switches;
+    one_at_a_time = one_at_a_time && first->bound->gpu_serving_fraction.has_value();
+  }
+  std::optional<double> bound_fraction;
+  if (one_at_a_time && bound_service + bound_switching > 0) {
+    bound_fraction = bound_service / (bound_service + bound_switching);
+  }
   for (const auto& policy : policies) {
     std::size_t switches = 0;
     std::size_t failed = 0;
     double switching = 0;
     double serving = 0;
+    double open_switching = 0;
+    double open_serving = 0;
     double max_wait = 0;
     double max_gpu_wait = 0;
     std::vector<double> waits;
     for (const auto& row : rows) {
-      if (row.policy != policy || row.workload == "single_model") {
+      if (row.policy != policy || !in_suite(row)) {
         continue;
       }
       switches += row.summary.switches;
       failed += row.summary.failed;
       switching += row.summary.switching_seconds;
       serving += row.summary.serving_seconds;
+      if (row.bound) {
+        open_switching += row.summary.switching_seconds;
+        open_serving += row.summary.serving_seconds;
+      }
       max_wait = std::max(max_wait, row.summary.max_wait);
       max_gpu_wait = std::max(max_gpu_wait, row.summary.max_gpu_wait);
       waits.insert(waits.end(), row.waits.begin(), row.waits.end());
     }
-    auto busy = serving + switching;
-    out += fmt::format("| {} | {} | {:.1f} | {:.1f} % | {:.2f} | {:.2f} | {:.2f} | {} |\n", policy,
-                       switches, switching, busy > 0 ? 100 * serving / busy : 0.0,
-                       actors::percentile(waits, 0.99), max_wait, max_gpu_wait, failed);
+    auto fraction = serving + switching > 0 ? serving / (serving + switching) : 0.0;
+    auto open_fraction
+      = open_serving + open_switching > 0 ? open_serving / (open_serving + open_switching) : 0.0;
+    out += fmt::format(
+      "| {} | {} | {:.1f} | {:.1f} % | {:.1f} % | {} | {:.2f} | {:.2f} | {:.2f} | {} |\n", policy,
+      switches, switching, 100 * fraction, 100 * open_fraction,
+      share_of(open_fraction, bound_fraction), actors::percentile(waits, 0.99), max_wait,
+      max_gpu_wait, failed);
   }
+  out
+    += fmt::format("| *offline bound* (open-loop workloads) | ≥ {} | ≥ {:.1f} | | {} | | | | | |\n",
+                   bound_switches, bound_switching, at_most(bound_fraction));
   return out;
 }
 

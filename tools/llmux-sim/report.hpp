@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "actors/simulation.hpp"
+#include "tools/llmux-sim/bound.hpp"
 
 namespace llmux::tools::sim {
 
@@ -14,9 +15,13 @@ struct result_row {
   actors::sim_summary summary;
   /// Every served request's wait, for suite-wide percentiles.
   std::vector<double> waits;
+  /// What no policy can beat on this workload (the same in every row of a workload); none for
+  /// closed-loop workloads.
+  std::optional<offline_bound> bound;
 };
 
-/// A Markdown table per workload, then the suite per policy (workloads that need no switch, like
+/// A Markdown table per workload, its offline bound below the policies and each policy's share
+/// of the bound's GPU serving; then the suite per policy (workloads that need no switch, like
 /// single_model, are left out of the suite figures).
 std::string markdown_report(const std::vector<result_row>& rows);
 

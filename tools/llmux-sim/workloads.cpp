@@ -176,6 +176,17 @@ std::vector<workload> reference_profiles(milliseconds service) {
   return all;
 }
 
+std::vector<workload> project_profiles(milliseconds service) {
+  auto alternating = make("alternating", 2);
+  add(alternating, milliseconds(0), 0, service);
+  add(alternating, milliseconds(0), 1, service);
+  for (int i = 0; i < 200; ++i) {
+    add(alternating, milliseconds(60000) + milliseconds(1000) * i, static_cast<std::size_t>(i % 2),
+        service);
+  }
+  return {alternating};
+}
+
 config::parsed<workload> read_trace(std::string_view csv, std::vector<std::string>& model_names) {
   using result = config::parsed<workload>;
   workload w = make("trace", 0);

@@ -25,6 +25,11 @@ struct workload {
 /// seeds and a generator of our own).
 std::vector<workload> reference_profiles(std::chrono::milliseconds service);
 
+/// llmux's own profiles, not in the reference: alternating (one request for each of two models
+/// at the start, then from 60 s on 200 requests, one a second, taking turns between them, open
+/// loop: steady two-model traffic after both models have been asked for once).
+std::vector<workload> project_profiles(std::chrono::milliseconds service);
+
 /// A configuration of `names.size()` models on the reference's L40 measurements (spec §7.6 and
 /// §7.7), taking the model types in turn: gpt-oss-20b sleeps at level 1 (wake about 1.2 s),
 /// gemma-12b at level 2 (wake with reload about 31 s), qwen3-4b is stopped (cold start about

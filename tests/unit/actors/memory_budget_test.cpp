@@ -35,8 +35,17 @@ TEST(make_room, busy_models_leave_after_idle_and_sleeping_ones) {
   memory_holder asleep{2, false, 1500, 1500, false, at(1s)};
   auto plan = make_room(20000, 18000, {awake(0, 10000, 5s, true), awake(1, 8000, 50s), asleep});
   // 19500 in use: the idle one frees 8000 (11500 left), the sleeping one 1500 (10000 left),
-  // and still 18000 do not fit beside the busy one.
-  EXPECT_EQ(plan.victims, (std::vector<std::size_t>{1, 2, 0}));
+  // and still 18000 do not fit beside the busy one; with the busy one gone, the sleeping one
+  // need not go after all.
+  EXPECT_EQ(plan.victims, (std::vector<std::size_t>{1, 0}));
+  EXPECT_TRUE(plan.fits);
+}
+
+TEST(make_room, a_victim_a_later_one_made_unneeded_stays) {
+  // The sleeping engine goes before the busy model, but evicting the busy one alone makes room.
+  memory_holder asleep{0, false, 1500, 1500, false, at(1s)};
+  auto plan = make_room(21000, 18000, {asleep, awake(1, 18000, 5s, true)});
+  EXPECT_EQ(plan.victims, std::vector<std::size_t>{1});
   EXPECT_TRUE(plan.fits);
 }
 
