@@ -20,8 +20,10 @@ grep -q '^### trace$' "$scratch/first" || fail "no table for the trace"
 for policy in fifo cost_aware time_slice cost_quantum; do
   grep -q "^| $policy | " "$scratch/first" || fail "no row for $policy"
 done
-grep -q '^| [a-z_]* | [0-9]* | [0-9.]* | [0-9.]* % | [0-9]* | 0 |' "$scratch/first" \
-  || fail "no row that served every request"
+grep -q '^| [a-z_]* | [0-9]* | [0-9.]* | [0-9.]* % | [0-9.]* % | [0-9.]* | [0-9]* | 0 |' \
+  "$scratch/first" || fail "no row that served every request"
+grep -q '^| \*offline bound\* | ≥ [0-9]* | ≥ [0-9.]* | ≤ [0-9.]* % |' "$scratch/first" \
+  || fail "no offline bound for the trace"
 head -c 200 "$scratch/timeline.svg" | grep -q '<svg' || fail "the timeline is not an SVG"
 tail -c 20 "$scratch/timeline.svg" | grep -q '</svg>' || fail "the SVG is cut short"
 

@@ -46,6 +46,18 @@ int main(int argc, char** argv) {
                 "Every model's max_concurrent_requests (0: no limit, the engine queues the rest)")
     ->capture_default_str();
   app.add_option("--max-wait-secs", max_wait_secs, "policy.max_wait_secs")->capture_default_str();
+  std::uint64_t max_queue = 0;
+  app
+    .add_option("--max-queue", max_queue,
+                "Every model's max_queue: requests beyond it are refused (429) and count as "
+                "failed (0: no limit)")
+    ->capture_default_str();
+  std::uint64_t idle_ttl_secs = 0;
+  app
+    .add_option("--idle-ttl-secs", idle_ttl_secs,
+                "Every model's idle_ttl_secs: an awake model idle this long leaves the GPU (0: "
+                "never)")
+    ->capture_default_str();
   app.add_option("--switch-cost-secs", switch_cost_secs,
                  "Every switch costs this much (a wake of this length, sleeps free), as in the "
                  "reference's simulator; default: the L40 measurements per model");
@@ -101,6 +113,9 @@ int main(int argc, char** argv) {
       for (auto& model : cfg.models) {
         model.max_concurrent_requests
           = max_concurrent > 0 ? std::optional<std::uint64_t>(max_concurrent) : std::nullopt;
+        model.max_queue = max_queue > 0 ? std::optional<std::uint64_t>(max_queue) : std::nullopt;
+        model.idle_ttl_secs
+          = idle_ttl_secs > 0 ? std::optional<std::uint64_t>(idle_ttl_secs) : std::nullopt;
       }
       std::size_t awake_at_once = 1;
       if (budget_models > 0) {
