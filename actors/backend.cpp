@@ -7,12 +7,14 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
 
+#include "actors/node.hpp"
 #include "actors/scheduler.hpp"
 
 namespace llmux::actors {
@@ -435,6 +437,19 @@ public:
       ->request(scheduler_, grace + shutdown_margin, shutdown_atom_v,
                 static_cast<std::uint64_t>(grace.count()))
       .receive([](outcome&) {}, [](caf::error&) {});
+  }
+
+  std::uint16_t publish_node(node_settings settings, const std::string& host, std::uint16_t port,
+                             std::string& error) override {
+    auto node = spawn_node(system_, scheduler_, std::move(settings));
+    auto published = system_.middleman().publish(node, port, host.c_str(), true);
+    if (!published) {
+      error = fmt::format("cannot publish the cluster node on {}:{}: {}", host, port,
+                          system_.render(published.error()));
+      caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+      return 0;
+    }
+    return *published;
   }
 
   std::string warmup() override {

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "actors/node_settings.hpp"
 #include "actors/serving.hpp"
 #include "config/config.hpp"
 
@@ -31,6 +33,13 @@ public:
   /// sessions see the models it adds or removes. `done` gets the outcome once, on an actor
   /// thread. One reload at a time: another one meanwhile is refused.
   virtual void reload(config::config cfg, std::function<void(reload_outcome)> done) = 0;
+
+  /// Publishes this llmux as a cluster node (node.hpp) on `host`:`port` through CAF's
+  /// middleman (port 0: the system picks one), which the actor system must have loaded.
+  /// Returns the port, or 0 with `error` set.
+  virtual std::uint16_t publish_node(node_settings settings, const std::string& host,
+                                     std::uint16_t port, std::string& error)
+    = 0;
 };
 
 /// Spawns the scheduler (and through it the model and engine actors) for `cfg`.

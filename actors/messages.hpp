@@ -10,6 +10,7 @@
 
 #include "actors/eviction_plan.hpp"
 #include "actors/serving.hpp"
+#include "actors/snapshot.hpp"
 #include "config/eviction.hpp"
 
 namespace llmux::actors {
@@ -33,6 +34,18 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outcome& x) {
   return f(caf::meta::type_name("outcome"), x.ok, x.error, x.fallback, x.gpu_memory_mib);
 }
+
+/// What a node tells a gateway (node.hpp): whether it let the gateway in, where its proxy
+/// takes requests, and its scheduler's state.
+struct node_view {
+  bool accepted = false;
+  /// Why not, when not accepted.
+  std::string error;
+  std::string node;
+  std::string proxy_host;
+  std::uint16_t proxy_port = 0;
+  scheduler_snapshot snapshot;
+};
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, engine_plan& x) {
@@ -108,6 +121,16 @@ typename Inspector::result_type inspect(Inspector& f, eviction_policy& x) {
 
 } // namespace llmux::config
 
+namespace llmux::actors {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_view& x) {
+  return f(caf::meta::type_name("node_view"), x.accepted, x.error, x.node, x.proxy_host,
+           x.proxy_port, x.snapshot);
+}
+
+} // namespace llmux::actors
+
 CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::outcome))
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::lease_outcome))
@@ -118,6 +141,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(llmux, (llmux::config::eviction_policy))
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::engine_plan))
   CAF_ADD_TYPE_ID(llmux, (llmux::actors::plan_outcome))
+  CAF_ADD_TYPE_ID(llmux, (llmux::actors::node_view))
   CAF_ADD_ATOM(llmux, llmux::actors, acquire_atom, "acquire")
   CAF_ADD_ATOM(llmux, llmux::actors, release_atom, "release")
   CAF_ADD_ATOM(llmux, llmux::actors, expire_atom, "expire")
@@ -140,4 +164,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(llmux, caf::first_custom_type_id)
   CAF_ADD_ATOM(llmux, llmux::actors, idle_atom, "idle")
   CAF_ADD_ATOM(llmux, llmux::actors, control_atom, "control")
   CAF_ADD_ATOM(llmux, llmux::actors, reload_atom, "reload")
+  CAF_ADD_ATOM(llmux, llmux::actors, join_atom, "join")
+  CAF_ADD_ATOM(llmux, llmux::actors, view_atom, "view")
 CAF_END_TYPE_ID_BLOCK(llmux)

@@ -178,6 +178,21 @@ struct timeouts_config {
   friend bool operator==(const timeouts_config&, const timeouts_config&) = default;
 };
 
+/// Running as one of several llmux daemons (`cluster`).
+struct cluster_config {
+  /// Node mode: the port the node actor is published on for gateways; absent: not a node.
+  std::optional<std::uint16_t> node_port;
+  /// The address it is published on: loopback unless a gateway on another host must reach it.
+  std::string node_host{default_admin_host};
+  /// This node's name in the cluster; absent: the host name.
+  std::optional<std::string> name;
+  /// Shared by every node and gateway; checked before any state is shared.
+  /// `LLMUX_CLUSTER_SECRET` in the environment takes precedence.
+  std::optional<std::string> secret;
+
+  friend bool operator==(const cluster_config&, const cluster_config&) = default;
+};
+
 /// The whole configuration file.
 struct config {
   /// The models, in the order the file lists them.
@@ -206,6 +221,7 @@ struct config {
   /// GPU memory llmux may fill with engines, per GPU, in MiB: every model whose footprint fits
   /// beside the others stays awake. Absent: one model is awake at a time.
   std::optional<std::uint64_t> gpu_memory_budget_mib;
+  std::optional<cluster_config> cluster;
 
   friend bool operator==(const config&, const config&) = default;
 

@@ -25,13 +25,15 @@ using json_fields::type_error;
 using json_fields::type_name;
 namespace dom = simdjson::dom;
 
-constexpr std::array<std::string_view, 14> top_level_keys{"models",       "policy",
+constexpr std::array<std::string_view, 15> top_level_keys{"models",       "policy",
                                                           "port",         "metrics_port",
                                                           "admin_port",   "admin_host",
                                                           "admin_token",  "api_keys",
                                                           "vllm_command", "checkpoint",
                                                           "warmup",       "startup_timeout_secs",
-                                                          "timeouts",     "gpu_memory_budget_mib"};
+                                                          "timeouts",     "gpu_memory_budget_mib",
+                                                          "cluster"};
+constexpr std::array<std::string_view, 4> cluster_keys{"node_port", "node_host", "name", "secret"};
 constexpr std::array<std::string_view, 14> timeouts_keys{
   "health_interval_ms",       "health_timeout_ms",         "health_misses",
   "drain_timeout_secs",       "sleep_timeout_secs",        "wake_timeout_secs",
@@ -63,6 +65,8 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
              checkpoint_config& field);
 void convert(const dom::element& value, const std::string& path, diagnostics& out,
              policy_config& field);
+void convert(const dom::element& value, const std::string& path, diagnostics& out,
+             cluster_config& field);
 void convert(const dom::element& value, const std::string& path, diagnostics& out,
              timeouts_config& field);
 
@@ -189,6 +193,16 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
     read_optional(reader, "object_store", field.object_store);
     read(reader, "kill_strays", field.kill_strays);
     read(reader, "rootfs_dirs", field.rootfs_dirs);
+  });
+}
+
+void convert(const dom::element& value, const std::string& path, diagnostics& out,
+             cluster_config& field) {
+  read_object(value, path, out, cluster_keys, [&](object_reader& reader) {
+    read_optional(reader, "node_port", field.node_port);
+    read(reader, "node_host", field.node_host);
+    read_optional(reader, "name", field.name);
+    read_optional(reader, "secret", field.secret);
   });
 }
 
@@ -344,6 +358,7 @@ void read_document(const dom::element& root, load_result& result) {
   read(top, "startup_timeout_secs", cfg.startup_timeout_secs);
   read(top, "timeouts", cfg.timeouts);
   read_at_least_one(top, "gpu_memory_budget_mib", cfg.gpu_memory_budget_mib);
+  read_optional(top, "cluster", cfg.cluster);
   for (auto& entry : entries) {
     entry.model.eviction = entry.eviction.value_or(cfg.policy.eviction);
     if (!entry.model.max_queue) {

@@ -101,6 +101,13 @@ void write_object(json_writer& out, const checkpoint_config& checkpoint) {
   put(out, "rootfs_dirs", checkpoint.rootfs_dirs);
 }
 
+void write_object(json_writer& out, const cluster_config& cluster) {
+  put(out, "node_port", cluster.node_port);
+  put(out, "node_host", cluster.node_host);
+  put(out, "name", cluster.name);
+  put(out, "secret", cluster.secret ? std::optional<std::string>(masked_secret) : std::nullopt);
+}
+
 void write_object(json_writer& out, const config& cfg) {
   out.key("models");
   out.begin_object();
@@ -126,6 +133,7 @@ void write_object(json_writer& out, const config& cfg) {
   put(out, "startup_timeout_secs", cfg.startup_timeout_secs);
   put(out, "timeouts", cfg.timeouts);
   put(out, "gpu_memory_budget_mib", cfg.gpu_memory_budget_mib);
+  put(out, "cluster", cfg.cluster);
 }
 
 // One JSON value for each kind of field; structs go through their `write_object`.

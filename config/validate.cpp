@@ -35,6 +35,9 @@ void check_ports(const config& cfg, diagnostics& out) {
   if (cfg.admin_port) {
     claim(*cfg.admin_port, "admin_port");
   }
+  if (cfg.cluster && cfg.cluster->node_port) {
+    claim(*cfg.cluster->node_port, "cluster.node_port");
+  }
   for (const auto& model : cfg.models) {
     claim(model.port, model_path_of(model, "port"));
   }
@@ -191,6 +194,23 @@ void check_scalars(const config& cfg, diagnostics& out) {
   }
 }
 
+// The secret may also come from the environment (LLMUX_CLUSTER_SECRET), which the daemon
+// checks when it starts; here only what the file says.
+void check_cluster(const cluster_config& cluster, diagnostics& out) {
+  if (!cluster.node_port) {
+    out.warning("cluster", "without node_port this llmux is no node: nothing reads the rest");
+  }
+  if (cluster.node_host.empty()) {
+    out.error("cluster.node_host", "must not be empty");
+  }
+  if (cluster.secret && cluster.secret->empty()) {
+    out.error("cluster.secret", "must not be empty (leave it out to take LLMUX_CLUSTER_SECRET)");
+  }
+  if (cluster.name && cluster.name->empty()) {
+    out.error("cluster.name", "must not be empty (leave it out for the host name)");
+  }
+}
+
 // What can be told without the GPU: a declared footprint larger than the budget, or one that
 // plans nothing.
 void check_footprint(const config& cfg, const model_config& model, diagnostics& out) {
@@ -224,6 +244,9 @@ void validate_config(const config& cfg, const path_probe& path_exists, diagnosti
   }
   if (cfg.checkpoint && cfg.checkpoint->object_store) {
     check_object_store(*cfg.checkpoint->object_store, out);
+  }
+  if (cfg.cluster) {
+    check_cluster(*cfg.cluster, out);
   }
   if (cfg.checkpoint) {
     for (const auto& dir : cfg.checkpoint->rootfs_dirs) {

@@ -4,16 +4,6 @@
 
 namespace llmux::http {
 
-bool same_secret(std::string_view given, std::string_view secret) {
-  // Every byte of `given` is compared (against the secret, cycled), whatever matched before.
-  unsigned char differences = given.size() == secret.size() ? 0 : 1;
-  for (std::size_t i = 0; i < given.size(); ++i) {
-    auto expected = secret.empty() ? '\0' : secret[i % secret.size()];
-    differences |= static_cast<unsigned char>(given[i] ^ expected);
-  }
-  return differences == 0 && !secret.empty();
-}
-
 std::vector<std::string> key_list(std::string_view comma_separated) {
   std::vector<std::string> keys;
   auto rest = comma_separated;

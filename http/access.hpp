@@ -9,11 +9,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/secret.hpp"
+
 namespace llmux::http {
 
-/// Whether `given` equals `secret`, in time that depends only on their lengths (an empty
-/// secret matches nothing).
-bool same_secret(std::string_view given, std::string_view secret);
+using config::same_secret;
 
 /// The keys of a comma-separated list (`LLMUX_API_KEYS`), spaces around each removed, empty
 /// entries skipped.

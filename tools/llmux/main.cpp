@@ -1,6 +1,7 @@
 // llmux's entry point: command line, logging, configuration, then the daemon.
 
 #include <algorithm>
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -9,10 +10,12 @@
 #include <pthread.h>
 #include <string>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <variant>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -77,10 +80,32 @@ void raise_file_limit(std::size_t connections) {
   }
 }
 
+// The cluster secret: the environment's wins over the file's; empty when neither has one.
+std::string cluster_secret(const config::cluster_config& cluster) {
+  const char* from_environment = std::getenv("LLMUX_CLUSTER_SECRET");
+  return from_environment != nullptr && *from_environment != '\0'
+           ? std::string(from_environment)
+           : cluster.secret.value_or(std::string{});
+}
+
+std::string host_name() {
+  std::array<char, 256> name{};
+  if (gethostname(name.data(), name.size() - 1) != 0) {
+    return "llmux";
+  }
+  return name.data();
+}
+
 // Serves until SIGINT or SIGTERM, then shuts down gracefully; returns the exit status. SIGHUP
 // reloads the configuration.
 int serve(const config::cli_options& options, const config::config& cfg) {
   auto log = spdlog::get("main");
+  bool node = cfg.cluster && cfg.cluster->node_port;
+  if (node && cluster_secret(*cfg.cluster).empty()) {
+    log->critical("cluster.node_port needs a cluster secret (cluster.secret, or "
+                  "LLMUX_CLUSTER_SECRET): gateways prove with it that they belong");
+    return startup_failure_status;
+  }
   // Block the stop signals before any thread exists, so only sigwait below receives them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -96,6 +121,9 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   system_config.set("scheduler.policy", caf::atom("sharing"));
   system_config.set("scheduler.max-threads", 2);
   system_config.add_message_types<caf::id_block::llmux>();
+  if (node) {
+    system_config.load<caf::io::middleman>();
+  }
   caf::actor_system system{system_config};
   auto backend = actors::make_actor_backend(system, cfg);
   auto grace = std::chrono::seconds(options.shutdown_grace_secs);
@@ -178,6 +206,22 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   auto port = server.start(error);
   if (port == 0) {
     return fail_start();
+  }
+  if (node) {
+    const auto& cluster = *cfg.cluster;
+    // A proxy on every address is reached at the node's own: the gateway knows that one.
+    bool wildcard = options.host == "0.0.0.0" || options.host == "::";
+    actors::node_settings settings{cluster.name.value_or(host_name()),
+                                   wildcard ? std::string{} : options.host, port,
+                                   cluster_secret(cluster)};
+    auto bound = backend->publish_node(settings, cluster.node_host, *cluster.node_port, error);
+    if (bound == 0) {
+      server.stop_accepting();
+      server.stop();
+      return fail_start();
+    }
+    log->info("cluster node {} on {}:{} (secret required)", settings.name, cluster.node_host,
+              bound);
   }
   operations.start();
   log->info("serving {} model(s) on http://{}:{}", cfg.models.size(), options.host, port);

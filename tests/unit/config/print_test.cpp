@@ -21,7 +21,9 @@ constexpr std::string_view full = R"({
   "admin_port": 3001,
   "checkpoint": {"object_store": {"endpoint": "http://s3", "bucket": "ckpt",
                                   "access_key": "key", "secret_key": "very-secret"}},
-  "warmup": true
+  "warmup": true,
+  "gpu_memory_budget_mib": 40000,
+  "cluster": {"node_port": 7100, "name": "gpu-a", "secret": "cluster-secret"}
 })";
 
 TEST(print, effective_config_parses_back_to_the_same_config_apart_from_the_secret) {
@@ -33,6 +35,7 @@ TEST(print, effective_config_parses_back_to_the_same_config_apart_from_the_secre
   EXPECT_TRUE(reread.findings.items().empty()) << describe(reread.findings);
   auto expected = original.cfg;
   expected.checkpoint->object_store->secret_key = "********";
+  expected.cluster->secret = "********";
   EXPECT_EQ(reread.cfg, expected) << text;
 }
 
@@ -51,6 +54,7 @@ TEST(print, defaults_are_written_out) {
 TEST(print, the_secret_key_never_appears) {
   auto result = parse_config(full);
   EXPECT_EQ(to_json(result.cfg).find("very-secret"), std::string::npos);
+  EXPECT_EQ(to_json(result.cfg).find("cluster-secret"), std::string::npos);
 }
 
 } // namespace

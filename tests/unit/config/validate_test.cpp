@@ -27,6 +27,21 @@ TEST(validate, a_plain_config_has_no_findings) {
   EXPECT_TRUE(findings.items().empty()) << describe(findings);
 }
 
+TEST(validate, a_cluster_node_has_its_own_port_and_no_empty_settings) {
+  auto findings = validate(R"({"models": {"a": {"model_path": "m", "port": 8001}},
+    "cluster": {"node_port": 8001, "node_host": "", "secret": "", "name": ""}})");
+  EXPECT_FINDING(findings, severity::error, "models.a.port",
+                 "port 8001 is already used by cluster.node_port");
+  EXPECT_FINDING(findings, severity::error, "cluster.node_host", "must not be empty");
+  EXPECT_FINDING(findings, severity::error, "cluster.secret",
+                 "must not be empty (leave it out to take LLMUX_CLUSTER_SECRET)");
+  EXPECT_FINDING(findings, severity::error, "cluster.name",
+                 "must not be empty (leave it out for the host name)");
+  auto no_node = validate(R"({"models": {}, "cluster": {"secret": "x"}})");
+  EXPECT_FINDING(no_node, severity::warning, "cluster",
+                 "without node_port this llmux is no node: nothing reads the rest");
+}
+
 TEST(validate, rootfs_dirs_are_absolute_paths) {
   auto findings
     = validate(R"({"models": {}, "checkpoint": {"rootfs_dirs": ["cache", "/", "/ok"]}})");
