@@ -96,6 +96,47 @@ TEST_F(memory_budget_test, a_third_model_evicts_the_least_recently_used) {
   EXPECT_EQ(switches(daemon), before);
 }
 
+TEST_F(memory_budget_test, sleeping_one_awake_model_on_request_leaves_the_other_serving) {
+  auto daemon = start_daemon({sized("alpha"), sized("beta")}, R"("min_active_secs": 0)",
+                             R"("gpu_memory_budget_mib": 40000, "admin_port": 0)");
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  auto slept = http::http_request(
+    "POST", fmt::format("http://127.0.0.1:{}/control/sleep", daemon.admin_port),
+    R"({"model":"alpha"})");
+  ASSERT_EQ(slept.status, 200) << slept.body;
+  simdjson::dom::parser parser;
+  auto status = daemon.status(parser);
+  EXPECT_EQ(names_at(status["awake"]), std::vector<std::string>{"beta"});
+  EXPECT_EQ(text_at(status["models"]["alpha"]["state"]), "sleeping");
+  auto before = switches(daemon);
+  ASSERT_EQ(daemon.chat("beta").status, 200); // beta never left
+  EXPECT_EQ(switches(daemon), before);
+  ASSERT_EQ(daemon.chat("alpha").status, 200); // alpha wakes beside beta
+  EXPECT_EQ(switches(daemon), before + 1);
+  EXPECT_EQ(names_at(daemon.status(parser)["awake"]), (std::vector<std::string>{"alpha", "beta"}));
+}
+
+TEST_F(memory_budget_test, each_awake_model_leaves_after_its_own_idle_ttl) {
+  auto metrics = free_port();
+  auto alpha = sized("alpha");
+  alpha.more += R"(,"idle_ttl_secs":1)";
+  auto daemon
+    = start_daemon({alpha, sized("beta")}, R"("min_active_secs": 0)",
+                   fmt::format(R"("gpu_memory_budget_mib": 40000, "metrics_port": {})", metrics));
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  ASSERT_EQ(daemon.chat("beta").status, 200);
+  simdjson::dom::parser parser;
+  ASSERT_TRUE(eventually(
+    [&] { return names_at(daemon.status(parser)["awake"]) == std::vector<std::string>{"beta"}; },
+    5s))
+    << daemon.process->output();
+  EXPECT_EQ(number_at(daemon.status(parser)["models"]["alpha"]["idle_evictions"]), 1u);
+  EXPECT_EQ(metric_sample(scrape_metrics(metrics), R"(llmux_idle_evictions_total{model="alpha"})"),
+            1);
+  EXPECT_EQ(metric_sample(scrape_metrics(metrics), R"(llmux_active_model_info{model="beta"})"), 1);
+}
+
 TEST_F(memory_budget_test, measured_footprints_let_elastic_engines_share_the_gpu) {
   // kvcached's elastic KV cache: idle engines hold their weights and context only. Nothing is
   // declared, so llmux learns each footprint when it first runs the engine.
