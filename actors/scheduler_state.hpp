@@ -1,8 +1,9 @@
 #pragma once
 
 // Internal to actors/: the scheduler actor's state, shared by scheduler.cpp (queues and
-// switches), scheduler_failures.cpp (revocation, backoff, engines down, drain deadlines) and
-// scheduler_lifecycle.cpp (supervision, warmup, shutdown, status).
+// switches), scheduler_failures.cpp (revocation, backoff, engines down, drain deadlines),
+// scheduler_lifecycle.cpp (supervision, warmup, shutdown, status), scheduler_memory.cpp (the
+// awake set under a memory budget), scheduler_control.cpp and scheduler_reload.cpp.
 
 #include <algorithm>
 #include <chrono>

@@ -7,34 +7,35 @@ namespace llmux::actors {
 /// The phases of the one switch the scheduler runs at a time.
 ///
 /// ```
-///  begin ──▶ cooldown ─────────────────────────────────────┐ no model on the GPU
-///  (min_active_secs)  │                                     │
-///                     │ the outgoing model has requests     │
+///  begin ──▶ cooldown ─────────────────────────────────────┐ no model must leave the GPU
+///  (min_active_secs)  │                                     │ (none is on it, or the
+///                     │ a model leaving has requests        │ target fits beside them)
 ///                     │ in flight and the policy drains     │
 ///                     ▼                                     │
 ///                   drain ── last release, or the drain     │
 ///                     │      deadline cuts the rest         │
 ///                     ▼                                     │
-///  nothing to drain ▶ evict ── evicted (a failed sleep      │
+///  nothing to drain ▶ evict ── each leaving model evicted   │
+///                     │        in turn (a failed sleep      │
 ///                     │        stops the engine instead)    │
 ///                     ▼                                     │
 ///                  activate ◀───────────────────────────────┘
 ///                     │ started or woken: its waiting requests are granted (finish)
 ///                     │ failed: they get 503 and the model backs off (finish)
 /// ```
-/// A switch with no target (the admin API's sleep of the active model) finishes after its
-/// eviction.
+/// A switch with no target (the admin API's sleep of an awake model, an idle TTL) finishes
+/// after its eviction. Without a memory budget the models leaving are the one active model.
 enum class switch_phase { cooldown, drain, evict, activate };
 
 std::string_view to_string(switch_phase phase);
 
 /// What the scheduler knows when a phase ends.
 struct switch_facts {
-  /// A model is on the GPU and must leave it first.
+  /// Models are on the GPU and must leave it first.
   bool has_outgoing = false;
   /// The policy lets the outgoing model's requests in flight finish before it is evicted.
   bool drains_first = true;
-  /// The outgoing model still has granted leases.
+  /// A model leaving still has granted leases.
   bool outgoing_busy = false;
   /// A model is to be activated (false: the switch only frees the GPU).
   bool has_target = true;
