@@ -29,8 +29,10 @@ public:
   }
 
   engine_actor::behavior_type make_behavior(std::size_t model, sim_costs costs,
-                                            std::shared_ptr<sim_timeline> timeline) {
+                                            std::shared_ptr<sim_timeline> timeline,
+                                            std::size_t node) {
     model_ = model;
+    node_ = node;
     costs_ = costs;
     timeline_ = std::move(timeline);
     return {
@@ -78,7 +80,7 @@ private:
     if (deliver_) {
       return failed(Result{}, "the simulated engine is busy");
     }
-    current_ = {model_, what, self_->clock().now(), {}};
+    current_ = {model_, node_, what, self_->clock().now(), {}};
     auto promise = self_->make_response_promise<Result>();
     deliver_ = [promise](const std::string& error) mutable {
       promise.deliver(error.empty() ? Result{} : failed(Result{}, error));
@@ -97,6 +99,7 @@ private:
 
   engine_actor::stateful_pointer<sim_engine_state> self_;
   std::size_t model_ = 0;
+  std::size_t node_ = 0;
   sim_costs costs_;
   std::shared_ptr<sim_timeline> timeline_;
   bool running_ = false;
@@ -107,8 +110,9 @@ private:
 
 engine_actor::behavior_type sim_engine_impl(engine_actor::stateful_pointer<sim_engine_state> self,
                                             std::size_t model, sim_costs costs,
-                                            std::shared_ptr<sim_timeline> timeline) {
-  return self->state.make_behavior(model, costs, std::move(timeline));
+                                            std::shared_ptr<sim_timeline> timeline,
+                                            std::size_t node) {
+  return self->state.make_behavior(model, costs, std::move(timeline), node);
 }
 
 } // namespace
@@ -148,8 +152,8 @@ std::chrono::milliseconds plan_duration(const std::vector<engine_step>& steps,
 }
 
 engine_actor spawn_sim_engine(caf::actor_system& system, std::size_t model, sim_costs costs,
-                              std::shared_ptr<sim_timeline> timeline) {
-  return system.spawn(sim_engine_impl, model, costs, std::move(timeline));
+                              std::shared_ptr<sim_timeline> timeline, std::size_t node) {
+  return system.spawn(sim_engine_impl, model, costs, std::move(timeline), node);
 }
 
 } // namespace llmux::actors

@@ -30,6 +30,8 @@ struct sim_costs {
 /// One engine operation as it happened on the simulated GPU.
 struct sim_operation {
   std::size_t model = 0;
+  /// The cluster node whose engine it was (0 on a single llmux).
+  std::size_t node = 0;
   enum class kind { start, sleep, wake, stop } what = kind::start;
   clock_type::time_point began;
   clock_type::time_point ended;
@@ -49,6 +51,6 @@ std::chrono::milliseconds plan_duration(const std::vector<engine_step>& steps,
 /// Spawns a simulated engine for model number `model`: it answers the engine protocol after the
 /// durations in `costs`, on the actor clock, and records each operation in `timeline`.
 engine_actor spawn_sim_engine(caf::actor_system& system, std::size_t model, sim_costs costs,
-                              std::shared_ptr<sim_timeline> timeline);
+                              std::shared_ptr<sim_timeline> timeline, std::size_t node = 0);
 
 } // namespace llmux::actors

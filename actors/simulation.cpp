@@ -23,12 +23,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// The simulated clients: `(step_atom, i)` is the arrival of request i, `(release_atom, i)` the
-/// end of its service; the scheduler's `(revoke_atom, ticket, reason)` cuts a request in
-/// service (a drain deadline).
-using driver_actor = caf::typed_actor<caf::reacts_to<step_atom, std::uint64_t>,
-                                      caf::reacts_to<release_atom, std::uint64_t>,
-                                      caf::reacts_to<revoke_atom, std::uint64_t, std::string>>;
+/// The simulated clients and, with several nodes, the gateway in front of them: `(step_atom,
+/// i)` is the arrival of request i, `(release_atom, i)` the end of its service; a scheduler's
+/// `(revoke_atom, ticket, reason)` cuts a request in service (a drain deadline); `(tick_atom)`
+/// reads every node's status (the gateway's heartbeat).
+using driver_actor = caf::typed_actor<
+  caf::reacts_to<step_atom, std::uint64_t>, caf::reacts_to<release_atom, std::uint64_t>,
+  caf::reacts_to<revoke_atom, std::uint64_t, std::string>, caf::reacts_to<tick_atom>>;
 
 class driver_state {
 public:
@@ -37,55 +38,137 @@ public:
   explicit driver_state(driver_actor::stateful_pointer<driver_state> self) : self_(self) {
   }
 
-  driver_actor::behavior_type make_behavior(scheduler_actor scheduler, const config::config& cfg,
+  driver_actor::behavior_type make_behavior(std::vector<scheduler_actor> nodes,
+                                            const config::config& cfg,
                                             std::vector<sim_request> workload, batching serving,
-                                            std::shared_ptr<sim_run> run) {
-    scheduler_ = std::move(scheduler);
+                                            sim_cluster cluster, std::shared_ptr<sim_run> run) {
+    nodes_ = std::move(nodes);
     workload_ = std::move(workload);
     serving_ = serving;
+    cluster_ = cluster;
     run_ = std::move(run);
     timeout_ms_ = cfg.policy.request_timeout_secs * 1000;
     for (const auto& model : cfg.models) {
       names_.push_back(model.name);
     }
-    running_.assign(names_.size(), 0);
+    engines_.assign(nodes_.size(), std::vector<engine>(names_.size()));
+    views_.assign(nodes_.size(), node_knowledge{std::vector<bool>(names_.size(), false),
+                                                std::vector<std::chrono::milliseconds>(
+                                                  names_.size(), std::chrono::seconds(10))});
     sent_dependents_.resize(workload_.size());
     answered_dependents_.resize(workload_.size());
     unmet_.resize(workload_.size());
-    engine_queues_.resize(names_.size());
+    node_of_.assign(workload_.size(), 0);
     run_->requests.resize(workload_.size());
     // Like a daemon with warmup, every model starts warm (evicted, not cold): the workload
     // measures switching, not first starts.
-    self_->request(scheduler_, warmup_timeout(cfg), warmup_atom_v)
-      .then(
-        [this](outcome&) {
-          start_ = self_->clock().now();
-          run_->measured_from = start_;
-          for (std::uint64_t i = 0; i < workload_.size(); ++i) {
-            const auto& request = workload_[i];
-            if (request.sent_after) {
-              sent_dependents_[*request.sent_after].push_back(i);
-            }
-            for (auto earlier : request.answered_after) {
-              answered_dependents_[earlier].push_back(i);
-            }
-            unmet_[i] = request.answered_after.size();
-            if (!request.sent_after && request.answered_after.empty()) {
-              self_->delayed_send(self_, request.arrival, step_atom_v, i);
-            }
-          }
-        },
-        [](caf::error&) {});
+    for (const auto& node : nodes_) {
+      self_->request(node, warmup_timeout(cfg), warmup_atom_v)
+        .then([this](outcome&) { warmed(); }, [this](caf::error&) { warmed(); });
+    }
     return {
       [this](step_atom, std::uint64_t i) { arrive(i); },
       [this](release_atom, std::uint64_t i) { finish(i); },
       [this](revoke_atom, std::uint64_t ticket, const std::string&) {
         revoked_.insert(ticket - 1);
       },
+      [this](tick_atom) { heartbeat(); },
     };
   }
 
 private:
+  /// One node's engine of one model, as the driver plays its clients.
+  struct engine {
+    std::size_t running = 0;
+    std::deque<std::uint64_t> queue;
+    /// Requests routed here that have not finished (waiting at the node or in service).
+    std::uint64_t routed = 0;
+  };
+
+  /// What the gateway knows of a node from its last status.
+  struct node_knowledge {
+    std::vector<bool> awake;
+    std::vector<std::chrono::milliseconds> switch_cost;
+  };
+
+  void warmed() {
+    if (++warmed_ < nodes_.size()) {
+      return;
+    }
+    start_ = self_->clock().now();
+    run_->measured_from = start_;
+    for (std::uint64_t i = 0; i < workload_.size(); ++i) {
+      const auto& request = workload_[i];
+      if (request.sent_after) {
+        sent_dependents_[*request.sent_after].push_back(i);
+      }
+      for (auto earlier : request.answered_after) {
+        answered_dependents_[earlier].push_back(i);
+      }
+      unmet_[i] = request.answered_after.size();
+      if (!request.sent_after && request.answered_after.empty()) {
+        self_->delayed_send(self_, request.arrival, step_atom_v, i);
+      }
+    }
+    if (nodes_.size() > 1) {
+      heartbeat();
+    }
+  }
+
+  // Reads every node's status, as a gateway hears its nodes, while requests are outstanding.
+  void heartbeat() {
+    if (done_ == workload_.size()) {
+      return;
+    }
+    self_->delayed_send(self_, cluster_.heartbeat, tick_atom_v);
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      self_->request(nodes_[n], cluster_.heartbeat, status_atom_v)
+        .then([this, n](scheduler_snapshot& snapshot) { learn(n, snapshot); }, [](caf::error&) {});
+    }
+  }
+
+  void learn(std::size_t node, const scheduler_snapshot& snapshot) {
+    auto& view = views_[node];
+    for (std::size_t m = 0; m < names_.size() && m < snapshot.models.size(); ++m) {
+      view.awake[m] = snapshot.models[m].awake;
+    }
+    for (const auto& cost : snapshot.costs) {
+      auto to = std::find(names_.begin(), names_.end(), cost.to);
+      if (to != names_.end()) {
+        view.switch_cost[static_cast<std::size_t>(to - names_.begin())]
+          = std::chrono::milliseconds(cost.estimate_ms);
+      }
+    }
+  }
+
+  std::size_t route(std::size_t model) {
+    if (nodes_.size() == 1) {
+      return 0;
+    }
+    // What the gateway knows: the requests it sent that have not finished, and each node's
+    // awake models and switch costs from its last status.
+    std::vector<route_candidate> candidates;
+    for (std::size_t n = 0; n < nodes_.size(); ++n) {
+      const auto& view = views_[n];
+      route_candidate candidate{true, view.awake[model],      engines_[n][model].routed, 0,
+                                0,    view.switch_cost[model]};
+      for (std::size_t other = 0; other < names_.size(); ++other) {
+        if (other == model) {
+          continue;
+        }
+        candidate.queued_on_node += engines_[n][other].routed;
+        // A model pushed off may be asked for again: bringing it back costs its switch.
+        if (view.awake[other]) {
+          candidate.displaces += view.switch_cost[other];
+        }
+      }
+      candidates.push_back(candidate);
+    }
+    auto service = std::chrono::duration_cast<std::chrono::milliseconds>(
+      workload_.empty() ? clock_type::duration{} : workload_.front().service);
+    return choose_node(candidates, cluster_.strategy, turn_++, service).value_or(0);
+  }
+
   clock_type::duration elapsed() const {
     return self_->clock().now() - start_;
   }
@@ -110,14 +193,20 @@ private:
   void arrive(std::uint64_t i) {
     run_->requests[i].arrival = elapsed();
     const auto& request = workload_[i];
+    auto node = route(request.model);
+    node_of_[i] = node;
+    ++engines_[node][request.model].routed;
     run_->requests[i].model = request.model;
+    run_->requests[i].node = node;
     release_dependents(i, false);
     self_
-      ->request(scheduler_, acquire_reply_bound(timeout_ms_), acquire_atom_v, i + 1,
+      ->request(nodes_[node], acquire_reply_bound(timeout_ms_), acquire_atom_v, i + 1,
                 names_[request.model], timeout_ms_)
       .then(
         [this, i](lease_outcome& outcome) {
+          auto& engine = engines_[node_of_[i]][workload_[i].model];
           if (!outcome.granted) {
+            --engine.routed;
             run_->requests[i].ended = true;
             run_->requests[i].finished = elapsed();
             release_dependents(i, true);
@@ -125,14 +214,14 @@ private:
             return;
           }
           run_->requests[i].granted = elapsed();
-          auto model = workload_[i].model;
-          if (running_[model] < serving_.max_batch) {
+          if (engine.running < serving_.max_batch) {
             serve(i);
           } else {
-            engine_queues_[model].push_back(i);
+            engine.queue.push_back(i);
           }
         },
         [this, i](caf::error&) {
+          --engines_[node_of_[i]][workload_[i].model].routed;
           run_->requests[i].ended = true;
           count_done();
         });
@@ -140,26 +229,27 @@ private:
 
   void serve(std::uint64_t i) {
     run_->requests[i].started = elapsed();
-    auto model = workload_[i].model;
-    auto together = ++running_[model];
+    auto together = ++engines_[node_of_[i]][workload_[i].model].running;
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       workload_[i].service * std::pow(static_cast<double>(together), serving_.growth));
     self_->delayed_send(self_, took, release_atom_v, i);
   }
 
   void finish(std::uint64_t i) {
-    auto model = workload_[i].model;
-    --running_[model];
+    auto node = node_of_[i];
+    auto& engine = engines_[node][workload_[i].model];
+    --engine.running;
+    --engine.routed;
     // A cut request still occupied the simulated engine until now, but its client got an error.
     bool cut = revoked_.count(i) > 0;
     run_->requests[i].served = !cut;
     run_->requests[i].ended = true;
     run_->requests[i].finished = elapsed();
-    self_->send(scheduler_, release_atom_v, i + 1);
+    self_->send(nodes_[node], release_atom_v, i + 1);
     release_dependents(i, true);
-    if (!engine_queues_[model].empty()) {
-      auto next = engine_queues_[model].front();
-      engine_queues_[model].pop_front();
+    if (!engine.queue.empty()) {
+      auto next = engine.queue.front();
+      engine.queue.pop_front();
       serve(next);
     }
     count_done();
@@ -172,15 +262,20 @@ private:
   }
 
   driver_actor::stateful_pointer<driver_state> self_;
-  scheduler_actor scheduler_;
+  std::vector<scheduler_actor> nodes_;
   std::vector<sim_request> workload_;
   batching serving_;
+  sim_cluster cluster_;
   std::shared_ptr<sim_run> run_;
   std::uint64_t timeout_ms_ = 0;
   std::vector<std::string> names_;
-  std::vector<std::size_t> running_;
+  /// Per node, per model.
+  std::vector<std::vector<engine>> engines_;
+  std::vector<node_knowledge> views_;
+  std::vector<std::size_t> node_of_;
+  std::uint64_t turn_ = 0;
+  std::size_t warmed_ = 0;
   std::set<std::uint64_t> revoked_;
-  std::vector<std::deque<std::uint64_t>> engine_queues_;
   std::vector<std::vector<std::size_t>> sent_dependents_;
   std::vector<std::vector<std::size_t>> answered_dependents_;
   std::vector<std::size_t> unmet_;
@@ -189,10 +284,10 @@ private:
 };
 
 driver_actor::behavior_type driver_impl(driver_actor::stateful_pointer<driver_state> self,
-                                        scheduler_actor scheduler, config::config cfg,
+                                        std::vector<scheduler_actor> nodes, config::config cfg,
                                         std::vector<sim_request> workload, batching serving,
-                                        std::shared_ptr<sim_run> run) {
-  return self->state.make_behavior(std::move(scheduler), cfg, std::move(workload), serving,
+                                        sim_cluster cluster, std::shared_ptr<sim_run> run) {
+  return self->state.make_behavior(std::move(nodes), cfg, std::move(workload), serving, cluster,
                                    std::move(run));
 }
 
@@ -203,7 +298,8 @@ double seconds_of(clock_type::duration d) {
 } // namespace
 
 sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
-                 const std::vector<sim_request>& workload, const batching& serving) {
+                 const std::vector<sim_request>& workload, const batching& serving,
+                 const sim_cluster& cluster) {
   if (!spdlog::get("sched")) {
     config::setup_logging(*config::parse_log_levels("off"), false);
   }
@@ -215,25 +311,29 @@ sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
   auto timeline = std::make_shared<sim_timeline>();
   auto run = std::make_shared<sim_run>();
   auto deadlines = engine_deadlines::from(cfg);
-  // Each model's engine needs its own costs and index: build one engine factory per model.
-  model_factory per_model = [&costs, timeline, deadlines, &cfg](caf::actor_system& sys,
-                                                                const config::model_config& model,
-                                                                caf::actor scheduler) {
-    std::size_t index = 0;
-    for (std::size_t i = 0; i < cfg.models.size(); ++i) {
-      if (cfg.models[i].name == model.name) {
-        index = i;
-      }
-    }
-    engine_factory engines = [index, cost = costs.at(index), timeline](
-                               caf::actor_system& inner, const config::model_config&, caf::actor) {
-      return spawn_sim_engine(inner, index, cost, timeline);
-    };
-    return spawn_model(sys, model, deadlines, engines, std::move(scheduler));
-  };
-  auto scheduler = spawn_scheduler(system, cfg, per_model);
+  // Each model's engine needs its own costs and index (and node): one engine factory per model.
+  std::vector<scheduler_actor> nodes;
+  for (std::size_t node = 0; node < std::max<std::size_t>(1, cluster.nodes); ++node) {
+    model_factory per_model
+      = [&costs, timeline, deadlines, &cfg,
+         node](caf::actor_system& sys, const config::model_config& model, caf::actor scheduler) {
+          std::size_t index = 0;
+          for (std::size_t i = 0; i < cfg.models.size(); ++i) {
+            if (cfg.models[i].name == model.name) {
+              index = i;
+            }
+          }
+          engine_factory engines
+            = [index, cost = costs.at(index), timeline,
+               node](caf::actor_system& inner, const config::model_config&, caf::actor) {
+                return spawn_sim_engine(inner, index, cost, timeline, node);
+              };
+          return spawn_model(sys, model, deadlines, engines, std::move(scheduler));
+        };
+    nodes.push_back(spawn_scheduler(system, cfg, per_model));
+  }
   run->max_batch = serving.max_batch;
-  auto driver = system.spawn(driver_impl, scheduler, cfg, workload, serving, run);
+  auto driver = system.spawn(driver_impl, nodes, cfg, workload, serving, cluster, run);
   // Discrete-event loop: run every ready message, then jump to the next timeout.
   auto all_done = [&] {
     return std::all_of(run->requests.begin(), run->requests.end(),
@@ -257,7 +357,9 @@ sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
     run->operations.push_back(shifted);
   }
   caf::anon_send_exit(driver, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
+  for (const auto& node : nodes) {
+    caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+  }
   coordinator.run();
   return *run;
 }
@@ -312,14 +414,15 @@ sim_summary summarize(const sim_run& run) {
 std::vector<double> gpu_waits(const sim_run& run) {
   // Per model, the intervals in which its engine ran a full batch: a sweep over service starts
   // (+1) and ends (-1).
-  std::map<std::size_t, std::vector<std::pair<double, int>>> changes;
+  using engine = std::pair<std::size_t, std::size_t>; // node, model
+  std::map<engine, std::vector<std::pair<double, int>>> changes;
   for (const auto& request : run.requests) {
     if (request.served) {
-      changes[request.model].emplace_back(seconds_of(request.started), +1);
-      changes[request.model].emplace_back(seconds_of(request.finished), -1);
+      changes[{request.node, request.model}].emplace_back(seconds_of(request.started), +1);
+      changes[{request.node, request.model}].emplace_back(seconds_of(request.finished), -1);
     }
   }
-  std::map<std::size_t, std::vector<std::pair<double, double>>> full;
+  std::map<engine, std::vector<std::pair<double, double>>> full;
   for (auto& [model, events] : changes) {
     std::sort(events.begin(), events.end());
     std::size_t running = 0;
@@ -342,7 +445,7 @@ std::vector<double> gpu_waits(const sim_run& run) {
     auto from = seconds_of(request.arrival);
     auto to = seconds_of(request.started);
     double behind_own = 0;
-    for (const auto& [begin, end] : full[request.model]) {
+    for (const auto& [begin, end] : full[{request.node, request.model}]) {
       behind_own += std::max(0.0, std::min(end, to) - std::max(begin, from));
     }
     waits.push_back(to - from - behind_own);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/routing.hpp"
 #include "actors/sim_engine.hpp"
 #include "config/config.hpp"
 
@@ -36,6 +37,8 @@ struct batching {
 /// What happened to one request.
 struct sim_outcome {
   std::size_t model = 0;
+  /// The node that served it (0 on a single llmux).
+  std::size_t node = 0;
   bool served = false;
   /// Whether it has ended (served, cut or refused).
   bool ended = false;
@@ -57,12 +60,25 @@ struct sim_run {
   std::size_t max_batch = 1;
 };
 
+/// Several llmux nodes behind a gateway: each node runs every model of the configuration (its
+/// own scheduler, model actors and engines); the gateway sends each request to a node chosen
+/// with `strategy` (routing.hpp) from what it knows: the requests it routed that have not
+/// finished, and each node's awake models and switch costs from a status read every
+/// `heartbeat`, as a real gateway hears them.
+struct sim_cluster {
+  std::size_t nodes = 1;
+  routing strategy = routing::affinity;
+  std::chrono::milliseconds heartbeat{250};
+};
+
 /// Runs `workload` through the real scheduler and model actors with simulated engines (one
 /// `sim_costs` per model of `cfg`), on CAF's deterministic test coordinator: virtual time, one
 /// thread, the same numbers on every run. The models are warmed first (started and evicted),
-/// and only what follows is measured.
+/// and only what follows is measured. With `cluster.nodes` above 1, every node is such an
+/// llmux and each request goes to the node routing chooses.
 sim_run simulate(const config::config& cfg, const std::vector<sim_costs>& costs,
-                 const std::vector<sim_request>& workload, const batching& serving);
+                 const std::vector<sim_request>& workload, const batching& serving,
+                 const sim_cluster& cluster = {});
 
 /// The figures `llmux-sim` prints for one run.
 struct sim_summary {

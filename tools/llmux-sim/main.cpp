@@ -67,6 +67,15 @@ int main(int argc, char** argv) {
                 "A GPU memory budget that holds this many awake models (each 18 GiB, plus what "
                 "the sleeping others keep); 0: none, one model awake at a time")
     ->capture_default_str();
+  std::size_t nodes = 1;
+  app.add_option("--nodes", nodes, "llmux nodes behind a gateway, each with every model")
+    ->capture_default_str();
+  std::vector<std::string> routings{"affinity"};
+  app
+    .add_option("--routing", routings,
+                "How the gateway picks a node (with --nodes above 1): affinity, round_robin, "
+                "least_loaded")
+    ->capture_default_str();
   app.add_option("--svg", svg, "Write the timeline of the first run to this SVG file");
   CLI11_PARSE(app, argc, argv);
 
@@ -99,6 +108,22 @@ int main(int argc, char** argv) {
   if (workloads.empty()) {
     fmt::print(stderr, "llmux-sim: no workload selected\n");
     return 1;
+  }
+  std::vector<actors::routing> strategies;
+  for (const auto& name : routings) {
+    auto strategy = actors::routing_named(name);
+    if (!strategy) {
+      fmt::print(stderr, "llmux-sim: unknown routing {}\n", name);
+      return 1;
+    }
+    strategies.push_back(*strategy);
+  }
+  if (nodes < 1) {
+    fmt::print(stderr, "llmux-sim: --nodes must be at least 1\n");
+    return 1;
+  }
+  if (nodes == 1) {
+    strategies.resize(1); // a single node needs no routing
   }
   std::vector<tools::sim::result_row> rows;
   for (const auto& w : workloads) {
@@ -135,15 +160,21 @@ int main(int argc, char** argv) {
         }
       }
       actors::batching serving{max_batch, 0.3};
-      auto run = actors::simulate(cfg, costs, w.requests, serving);
-      tools::sim::result_row row{
-        w.name, policy, actors::summarize(run), actors::served_waits(run),
-        tools::sim::bound_of(cfg, costs, w.requests, serving, awake_at_once)};
-      if (!svg.empty() && rows.empty()) {
-        std::ofstream(svg) << tools::sim::svg_timeline(run, names,
-                                                       fmt::format("{} with {}", w.name, policy));
+      for (auto strategy : strategies) {
+        auto run = actors::simulate(cfg, costs, w.requests, serving, {nodes, strategy});
+        // The bound is one GPU's: with several nodes it would need the cluster's own.
+        auto label
+          = nodes == 1 ? policy : fmt::format("{} + {}", policy, actors::to_string(strategy));
+        tools::sim::result_row row{
+          w.name, label, actors::summarize(run), actors::served_waits(run),
+          nodes == 1 ? tools::sim::bound_of(cfg, costs, w.requests, serving, awake_at_once)
+                     : std::nullopt};
+        if (!svg.empty() && rows.empty()) {
+          std::ofstream(svg) << tools::sim::svg_timeline(run, names,
+                                                         fmt::format("{} with {}", w.name, label));
+        }
+        rows.push_back(std::move(row));
       }
-      rows.push_back(std::move(row));
     }
   }
   fmt::print("{}", tools::sim::markdown_report(rows));

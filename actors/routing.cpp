@@ -1,0 +1,77 @@
+#include "actors/routing.hpp"
+
+namespace llmux::actors {
+
+namespace {
+
+// What a request waits on the node before its service starts, as far as the views tell: the
+// model's own requests ahead of it, and, when the model must first be brought up, the switch
+// and the work queued on the node before it.
+std::chrono::milliseconds expected_wait(const route_candidate& node,
+                                        std::chrono::milliseconds service) {
+  auto ahead = static_cast<long>(node.waiting + node.in_flight);
+  if (node.awake) {
+    return service * ahead;
+  }
+  return node.switch_cost + node.displaces
+         + service * (ahead + static_cast<long>(node.queued_on_node));
+}
+
+} // namespace
+
+std::string_view to_string(routing strategy) {
+  switch (strategy) {
+    case routing::affinity:
+      return "affinity";
+    case routing::round_robin:
+      return "round_robin";
+    case routing::least_loaded:
+      return "least_loaded";
+  }
+  return "unknown";
+}
+
+std::optional<routing> routing_named(std::string_view name) {
+  for (auto strategy : {routing::affinity, routing::round_robin, routing::least_loaded}) {
+    if (to_string(strategy) == name) {
+      return strategy;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::size_t> choose_node(std::span<const route_candidate> candidates,
+                                       routing strategy, std::uint64_t turn,
+                                       std::chrono::milliseconds service) {
+  std::optional<std::size_t> best;
+  auto size = candidates.size();
+  for (std::size_t step = 0; step < size; ++step) {
+    // Round robin starts its scan after the node the previous request went to; the others
+    // scan in order, so ties go to the first node.
+    auto i = strategy == routing::round_robin ? (turn + step) % size : step;
+    const auto& node = candidates[i];
+    if (!node.serves) {
+      continue;
+    }
+    if (!best) {
+      best = i;
+      if (strategy == routing::round_robin) {
+        return best;
+      }
+      continue;
+    }
+    const auto& chosen = candidates[*best];
+    bool better = false;
+    if (strategy == routing::least_loaded) {
+      better = node.waiting + node.in_flight < chosen.waiting + chosen.in_flight;
+    } else {
+      better = expected_wait(node, service) < expected_wait(chosen, service);
+    }
+    if (better) {
+      best = i;
+    }
+  }
+  return best;
+}
+
+} // namespace llmux::actors

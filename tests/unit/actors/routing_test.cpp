@@ -1,0 +1,72 @@
+#include "actors/routing.hpp"
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace llmux::actors {
+namespace {
+
+using namespace std::chrono_literals;
+
+route_candidate awake(std::uint64_t load) {
+  return {true, true, 0, load, 0, 30s};
+}
+
+route_candidate asleep(std::chrono::milliseconds cost, std::uint64_t queued = 0) {
+  return {true, false, 0, 0, queued, cost};
+}
+
+TEST(choose_node, affinity_prefers_the_node_where_the_model_is_awake) {
+  std::vector<route_candidate> nodes{asleep(1200ms), awake(0), asleep(500ms)};
+  EXPECT_EQ(choose_node(nodes, routing::affinity, 0, 500ms), 1u);
+  // Among awake replicas, the least loaded.
+  nodes = {awake(4), asleep(2s), awake(1)};
+  EXPECT_EQ(choose_node(nodes, routing::affinity, 0, 500ms), 2u);
+}
+
+TEST(choose_node, affinity_spreads_a_hot_model_when_its_queue_outweighs_a_switch) {
+  // Awake on node 0 with 10 requests ahead (5 s of work); node 1 can wake it in 1.2 s.
+  std::vector<route_candidate> nodes{awake(10), asleep(1200ms)};
+  EXPECT_EQ(choose_node(nodes, routing::affinity, 0, 500ms), 1u);
+  // With 2 ahead (1 s) staying beats waking it elsewhere.
+  nodes[0] = awake(2);
+  EXPECT_EQ(choose_node(nodes, routing::affinity, 0, 500ms), 0u);
+}
+
+TEST(choose_node, affinity_weighs_switch_cost_and_the_queue_ahead_on_the_node) {
+  // Node 0 wakes it fast but 20 requests for other models queue there first.
+  std::vector<route_candidate> nodes{asleep(1200ms, 20), asleep(31s, 0)};
+  EXPECT_EQ(choose_node(nodes, routing::affinity, 0, 500ms), 0u); // 11.2 s < 31 s
+  nodes[0].queued_on_node = 80;                                   // 41.2 s > 31 s
+  EXPECT_EQ(choose_node(nodes, routing::affinity, 0, 500ms), 1u);
+}
+
+TEST(choose_node, nodes_that_do_not_serve_the_model_are_never_chosen) {
+  std::vector<route_candidate> nodes{route_candidate{}, asleep(60s), route_candidate{}};
+  for (auto strategy : {routing::affinity, routing::round_robin, routing::least_loaded}) {
+    for (std::uint64_t turn = 0; turn < 3; ++turn) {
+      EXPECT_EQ(choose_node(nodes, strategy, turn, 500ms), 1u) << to_string(strategy);
+    }
+  }
+  std::vector<route_candidate> none{route_candidate{}, route_candidate{}};
+  EXPECT_EQ(choose_node(none, routing::affinity, 0, 500ms), std::nullopt);
+  EXPECT_EQ(choose_node({}, routing::round_robin, 0, 500ms), std::nullopt);
+}
+
+TEST(choose_node, round_robin_takes_the_serving_nodes_in_turn) {
+  std::vector<route_candidate> nodes{awake(0), route_candidate{}, asleep(60s)};
+  std::vector<std::size_t> chosen;
+  for (std::uint64_t turn = 0; turn < 4; ++turn) {
+    chosen.push_back(*choose_node(nodes, routing::round_robin, turn, 500ms));
+  }
+  EXPECT_EQ(chosen, (std::vector<std::size_t>{0, 2, 2, 0}));
+}
+
+TEST(choose_node, least_loaded_ignores_switch_costs) {
+  std::vector<route_candidate> nodes{awake(3), asleep(60s)};
+  EXPECT_EQ(choose_node(nodes, routing::least_loaded, 0, 500ms), 1u);
+}
+
+} // namespace
+} // namespace llmux::actors
