@@ -13,19 +13,23 @@ const model_config* config::find_model(std::string_view name) const {
   return nullptr;
 }
 
-std::uint64_t tensor_parallel_size(const model_config& model) {
-  constexpr std::string_view long_flag = "--tensor-parallel-size";
-  const auto& args = model.extra_args;
+std::vector<std::string_view> flag_values(const std::vector<std::string>& args,
+                                          std::string_view flag, std::string_view short_flag) {
+  std::vector<std::string_view> values;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
-    std::optional<std::uint64_t> size;
-    if ((arg == long_flag || arg == "-tp") && i + 1 < args.size()) {
-      size = parse_unsigned(args[i + 1]);
-    } else if (arg.starts_with(long_flag) && arg.size() > long_flag.size()
-               && arg[long_flag.size()] == '=') {
-      size = parse_unsigned(arg.substr(long_flag.size() + 1));
+    if ((arg == flag || (!short_flag.empty() && arg == short_flag)) && i + 1 < args.size()) {
+      values.push_back(args[i + 1]);
+    } else if (arg.starts_with(flag) && arg.size() > flag.size() && arg[flag.size()] == '=') {
+      values.push_back(arg.substr(flag.size() + 1));
     }
-    if (size) {
+  }
+  return values;
+}
+
+std::uint64_t tensor_parallel_size(const model_config& model) {
+  for (auto value : flag_values(model.extra_args, "--tensor-parallel-size", "-tp")) {
+    if (auto size = parse_unsigned(value)) {
       return *size;
     }
   }

@@ -229,8 +229,13 @@ struct config {
   const model_config* find_model(std::string_view name) const;
 };
 
+/// The values `args` give `flag`, in order: `flag V`, `flag=V`, and `short_flag V` when a short
+/// spelling is named.
+std::vector<std::string_view> flag_values(const std::vector<std::string>& args,
+                                          std::string_view flag, std::string_view short_flag = {});
+
 /// The tensor-parallel size the model's `extra_args` ask for: `--tensor-parallel-size N`,
-/// `--tensor-parallel-size=N` or `-tp N`, the first one wins; 1 when none is given.
+/// `--tensor-parallel-size=N` or `-tp N`, the first valid one wins; 1 when none is given.
 std::uint64_t tensor_parallel_size(const model_config& model);
 
 /// The arguments that follow the engine command:

@@ -25,15 +25,9 @@ std::optional<double> parse_fraction(std::string_view text) {
 } // namespace
 
 std::optional<double> memory_utilization(const model_config& model) {
-  const auto& args = model.extra_args;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    if (arg == utilization_flag && i + 1 < args.size()) {
-      return parse_fraction(args[i + 1]);
-    }
-    if (arg.starts_with(utilization_flag) && arg.size() > utilization_flag.size()
-        && arg[utilization_flag.size()] == '=') {
-      return parse_fraction(arg.substr(utilization_flag.size() + 1));
+  for (auto value : flag_values(model.extra_args, utilization_flag)) {
+    if (auto fraction = parse_fraction(value)) {
+      return fraction;
     }
   }
   return std::nullopt;

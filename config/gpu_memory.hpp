@@ -12,7 +12,7 @@
 namespace llmux::config {
 
 /// The `--gpu-memory-utilization` the model's `extra_args` set (`--gpu-memory-utilization F` or
-/// `--gpu-memory-utilization=F`, the first one wins), if any.
+/// `--gpu-memory-utilization=F`, the first valid one wins), if any.
 std::optional<double> memory_utilization(const model_config& model);
 
 /// The largest utilization, in thousandths, whose share of `total_mib` stays within `mib`:

@@ -80,12 +80,11 @@ void raise_file_limit(std::size_t connections) {
   }
 }
 
-// The cluster secret: the environment's wins over the file's; empty when neither has one.
-std::string cluster_secret(const config::cluster_config& cluster) {
-  const char* from_environment = std::getenv("LLMUX_CLUSTER_SECRET");
-  return from_environment != nullptr && *from_environment != '\0'
-           ? std::string(from_environment)
-           : cluster.secret.value_or(std::string{});
+// A secret the environment's `variable` sets wins over the file's; empty when neither has one.
+std::string secret_from(const char* variable, const std::optional<std::string>& in_file) {
+  const char* from_environment = std::getenv(variable);
+  return from_environment != nullptr && *from_environment != '\0' ? std::string(from_environment)
+                                                                  : in_file.value_or(std::string{});
 }
 
 std::string host_name() {
@@ -101,7 +100,7 @@ std::string host_name() {
 int serve(const config::cli_options& options, const config::config& cfg) {
   auto log = spdlog::get("main");
   bool node = cfg.cluster && cfg.cluster->node_port;
-  if (node && cluster_secret(*cfg.cluster).empty()) {
+  if (node && secret_from("LLMUX_CLUSTER_SECRET", cfg.cluster->secret).empty()) {
     log->critical("cluster.node_port needs a cluster secret (cluster.secret, or "
                   "LLMUX_CLUSTER_SECRET): gateways prove with it that they belong");
     return startup_failure_status;
@@ -188,10 +187,7 @@ int serve(const config::cli_options& options, const config::config& cfg) {
   }
   if (cfg.admin_port) {
     // The environment's token wins over the file's; neither is ever logged.
-    const char* from_environment = std::getenv("LLMUX_ADMIN_TOKEN");
-    auto token = from_environment != nullptr && *from_environment != '\0'
-                   ? std::string(from_environment)
-                   : cfg.admin_token.value_or(std::string{});
+    auto token = secret_from("LLMUX_ADMIN_TOKEN", cfg.admin_token);
     auto bound = operations.listen(
       cfg.admin_host, *cfg.admin_port,
       http::admin_endpoint(*backend, token,
@@ -213,7 +209,7 @@ int serve(const config::cli_options& options, const config::config& cfg) {
     bool wildcard = options.host == "0.0.0.0" || options.host == "::";
     actors::node_settings settings{cluster.name.value_or(host_name()),
                                    wildcard ? std::string{} : options.host, port,
-                                   cluster_secret(cluster)};
+                                   secret_from("LLMUX_CLUSTER_SECRET", cluster.secret)};
     auto bound = backend->publish_node(settings, cluster.node_host, *cluster.node_port, error);
     if (bound == 0) {
       server.stop_accepting();
