@@ -669,10 +669,7 @@ void scheduler_state::check_idle(std::size_t model, std::uint64_t watch) {
     return; // it left the GPU since, or became active again: another watch runs
   }
   auto ttl = std::chrono::seconds(*slot.config.idle_ttl_secs);
-  auto last = slot.last_activity;
-  if (slot.gate) {
-    last = std::max(last, slot.gate->last_activity());
-  }
+  auto last = last_used(slot);
   auto current = now();
   bool busy = in_flight(slot) > 0 || !slot.waiting.empty();
   // In manual mode the operator decides; during a switch or shutdown there is nothing to add.

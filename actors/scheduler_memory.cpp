@@ -77,8 +77,7 @@ room_plan scheduler_state::room_for(std::size_t target) const {
                                                    measured_asleep(slot, slot.config.eviction))
                                   : holds;
     holder.busy = in_flight(slot) > 0 || !slot.waiting.empty();
-    holder.last_used = std::max(slot.last_activity,
-                                slot.gate ? slot.gate->last_activity() : clock_type::time_point{});
+    holder.last_used = last_used(slot);
     holders.push_back(holder);
   }
   auto need = awake_mib(target) - std::min(awake_mib(target), holds_mib(target));
@@ -98,7 +97,7 @@ std::optional<std::size_t> scheduler_state::incumbent(std::optional<std::size_t>
   std::optional<std::size_t> first;
   auto key = [this](std::size_t i) {
     const auto& slot = models_[i];
-    return std::make_pair(in_flight(slot) > 0 || !slot.waiting.empty(), slot.last_activity);
+    return std::make_pair(in_flight(slot) > 0 || !slot.waiting.empty(), last_used(slot));
   };
   for (std::size_t i = 0; i < models_.size(); ++i) {
     if (models_[i].awake && (!first || key(i) < key(*first))) {

@@ -225,6 +225,11 @@ private:
   void lease_ended(std::size_t model);
   /// Granted leases of `model`, its gate's included.
   static std::size_t in_flight(const model_slot& slot);
+  /// When a lease of `slot` was last taken or returned, through the scheduler or at its gate.
+  static clock_type::time_point last_used(const model_slot& slot) {
+    return slot.gate ? std::max(slot.last_activity, slot.gate->last_activity())
+                     : slot.last_activity;
+  }
   /// Opens the gate of the model that may take leases without asking (active, no switch, no
   /// request waiting anywhere, no concurrency limit, not shutting down) and closes the others.
   void publish_gates();
