@@ -33,6 +33,23 @@ void for_each_line(std::string_view text, Each each) {
   }
 }
 
+// One number per GPU for a `--query-gpu` field; empty when nvidia-smi cannot tell.
+std::vector<std::uint64_t> per_gpu(const std::string& nvidia_smi, std::string_view field,
+                                   std::chrono::milliseconds timeout) {
+  auto result = run_tool(
+    {nvidia_smi, fmt::format("--query-gpu={}", field), "--format=csv,noheader,nounits"}, timeout);
+  std::vector<std::uint64_t> values;
+  if (!result.ok()) {
+    return values;
+  }
+  for_each_line(result.out, [&](std::string_view line) {
+    if (auto value = config::parse_unsigned(line)) {
+      values.push_back(*value);
+    }
+  });
+  return values;
+}
+
 } // namespace
 
 std::vector<gpu_process> parse_compute_apps(std::string_view csv) {
@@ -71,27 +88,6 @@ std::optional<std::vector<gpu_process>> gpu_processes(const std::string& nvidia_
   }
   return parse_compute_apps(result.out);
 }
-
-namespace {
-
-// One number per GPU for a `--query-gpu` field; empty when nvidia-smi cannot tell.
-std::vector<std::uint64_t> per_gpu(const std::string& nvidia_smi, std::string_view field,
-                                   std::chrono::milliseconds timeout) {
-  auto result = run_tool(
-    {nvidia_smi, fmt::format("--query-gpu={}", field), "--format=csv,noheader,nounits"}, timeout);
-  std::vector<std::uint64_t> values;
-  if (!result.ok()) {
-    return values;
-  }
-  for_each_line(result.out, [&](std::string_view line) {
-    if (auto value = config::parse_unsigned(line)) {
-      values.push_back(*value);
-    }
-  });
-  return values;
-}
-
-} // namespace
 
 std::optional<std::uint64_t> gpu_memory_used_mib(const std::string& nvidia_smi,
                                                  std::chrono::milliseconds timeout) {
