@@ -41,6 +41,16 @@ std::vector<std::string> needs_restart(const config::config& now, const config::
   return changed;
 }
 
+// A JSON body `{"error": what}`.
+std::string error_body(std::string_view what) {
+  config::json_writer out(config::json_writer::layout::compact);
+  out.begin_object();
+  out.key("error");
+  out.string(what);
+  out.end_object();
+  return out.str();
+}
+
 } // namespace
 
 http::access_keys access_keys_of(const config::config& cfg) {
@@ -59,11 +69,16 @@ http::access_keys access_keys_of(const config::config& cfg) {
 config_reloader::config_reloader(const config::cli_options& options, const config::config& started,
                                  actors::actor_backend& backend, http::proxy_server& server,
                                  http::http_metrics& metrics)
-  : options_(options), started_(started), backend_(backend), server_(server), metrics_(metrics) {
+  : options_(options), started_(started), backend_(backend), server_(server), metrics_(metrics),
+    keys_in_force_(access_keys_of(started)) {
 }
 
 void config_reloader::reload(std::function<void(http::local_response)> done) {
   auto log = spdlog::get("main");
+  if (reloading_.exchange(true)) {
+    done(http::answer(409, error_body("another reload is in progress")));
+    return;
+  }
   auto loaded = config::load_config_file(options_.config_path, flows::load_options_for(options_));
   std::vector<std::string> findings;
   for (const auto& item : loaded.findings.items()) {
@@ -81,13 +96,17 @@ void config_reloader::reload(std::function<void(http::local_response)> done) {
     out.string("the new configuration is invalid; the one in force keeps serving");
     string_list(out, "findings", findings);
     out.end_object();
+    reloading_ = false;
     done(http::answer(400, out.str()));
     return;
   }
   auto warnings = needs_restart(started_, loaded.cfg);
   warnings.insert(warnings.begin(), findings.begin(), findings.end());
-  // What the HTTP side takes from the new configuration once the scheduler has it.
+  // The new models are visible as soon as the backend takes the configuration: they must never
+  // be served under the old keys, so the new keys hold from now on (and go back if the reload
+  // fails).
   auto keys = access_keys_of(loaded.cfg);
+  server_.set_access_keys(keys);
   std::vector<std::string> names;
   for (const auto& model : loaded.cfg.models) {
     names.push_back(model.name);
@@ -97,15 +116,13 @@ void config_reloader::reload(std::function<void(http::local_response)> done) {
                                           log](actors::reload_outcome outcome) mutable {
     if (!outcome.ok) {
       log->error("reload failed: {}", outcome.error);
-      config::json_writer out(config::json_writer::layout::compact);
-      out.begin_object();
-      out.key("error");
-      out.string(outcome.error);
-      out.end_object();
-      done(http::answer(409, out.str()));
+      server_.set_access_keys(keys_in_force_);
+      reloading_ = false;
+      done(http::answer(409, error_body(outcome.error)));
       return;
     }
-    server_.set_access_keys(keys);
+    keys_in_force_ = std::move(keys);
+    reloading_ = false;
     metrics_.add_models(names);
     log->info("reload: added [{}], removed [{}], changed [{}]", fmt::join(outcome.added, ", "),
               fmt::join(outcome.removed, ", "), fmt::join(outcome.changed, ", "));

@@ -4,6 +4,7 @@
 // and applies it to the scheduler, the proxy's keys and the metrics; an invalid file is
 // rejected with its findings and the old configuration keeps serving.
 
+#include <atomic>
 #include <functional>
 
 #include "actors/backend.hpp"
@@ -35,6 +36,10 @@ private:
   actors::actor_backend& backend_;
   http::proxy_server& server_;
   http::http_metrics& metrics_;
+  /// The proxy's keys of the configuration in force, put back when a reload fails.
+  http::access_keys keys_in_force_;
+  /// One reload at a time: a second one meanwhile is refused before it touches anything.
+  std::atomic<bool> reloading_{false};
 };
 
 } // namespace llmux
