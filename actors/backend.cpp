@@ -14,6 +14,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
 
+#include "actors/bridge.hpp"
 #include "actors/node.hpp"
 #include "actors/scheduler.hpp"
 
@@ -26,23 +27,6 @@ using namespace std::chrono_literals;
 constexpr auto status_timeout = 10s;
 constexpr auto shutdown_margin = 15min;
 constexpr std::size_t session_actor_count = 2;
-
-/// The HTTP side's callbacks for one acquire.
-struct lease_callbacks {
-  lease_callback done;
-  revoke_callback revoked;
-};
-
-} // namespace
-
-} // namespace llmux::actors
-
-// Callbacks travel only between actors of this process.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(llmux::actors::lease_callbacks)
-
-namespace llmux::actors {
-
-namespace {
 
 /// The leases that client connections ask the scheduler for. A few of these serve all
 /// connections, each connection always the same one, so nothing is spawned per connection or
@@ -340,47 +324,17 @@ make_gates(const config::config& cfg, const gate_set* before = nullptr,
   return made;
 }
 
-// Asks the scheduler once for the HTTP side, without blocking any thread: `done` gets the
-// answer, or nothing when none came within `bound`.
-template <class Reply, class... Message>
-caf::behavior ask_once(caf::event_based_actor* self, scheduler_actor scheduler,
-                       std::chrono::milliseconds bound,
-                       std::function<void(std::optional<Reply>)> done, Message... message) {
-  self->request(scheduler, bound, std::move(message)...)
-    .then([done](Reply& reply) { done(std::move(reply)); },
-          [done](caf::error&) { done(std::nullopt); });
-  return {};
-}
-
-/// A callback the scheduler calls, which the HTTP side sets after the scheduler exists.
-template <class... Args>
-struct late_hook {
-  std::mutex mutex;
-  std::function<void(Args...)> callback;
-
-  void set(std::function<void(Args...)> to) {
-    std::lock_guard lock(mutex);
-    callback = std::move(to);
-  }
-
-  void operator()(Args... args) {
-    std::lock_guard lock(mutex);
-    if (callback) {
-      callback(args...);
-    }
-  }
-};
-
 class backend_impl : public actor_backend {
 public:
   backend_impl(caf::actor_system& system, const config::config& cfg)
     : system_(system), gates_(std::make_shared<gate_directory>(make_gates(cfg))),
       scheduler_(spawn_scheduler(
         system, cfg, {},
-        serving_hooks{
-          [hook = retired_](std::uint16_t port, std::uint64_t epoch) { (*hook)(port, epoch); },
-          [hook = switch_ended_](const switch_record& record) { (*hook)(record); },
-          gates_->current()->gates, reloads_})),
+        serving_hooks{[hook = retired_](const engine_address& engine, std::uint64_t epoch) {
+                        (*hook)(engine, epoch);
+                      },
+                      [hook = switch_ended_](const switch_record& record) { (*hook)(record); },
+                      gates_->current()->gates, reloads_})),
       warmup_timeout_(warmup_timeout(cfg)), control_bound_(control_reply_bound(cfg)) {
     // As many as CAF has workers: they carry only the requests that wait.
     for (std::size_t i = 0; i < session_actor_count; ++i) {
@@ -427,7 +381,7 @@ public:
           done(outcome ? std::move(*outcome)
                        : reload_outcome{false, "the scheduler did not answer", {}, {}, {}});
         };
-    system_.spawn(ask_once<reload_outcome, reload_atom>, scheduler_,
+    system_.spawn(ask_once<reload_outcome, scheduler_actor, reload_atom>, scheduler_,
                   std::chrono::milliseconds(status_timeout), std::move(answer), reload_atom_v);
   }
 
@@ -462,7 +416,7 @@ public:
   }
 
   void snapshot(std::function<void(std::optional<scheduler_snapshot>)> done) override {
-    system_.spawn(ask_once<scheduler_snapshot, status_atom>, scheduler_,
+    system_.spawn(ask_once<scheduler_snapshot, scheduler_actor, status_atom>, scheduler_,
                   std::chrono::milliseconds(status_timeout), std::move(done), status_atom_v);
   }
 
@@ -473,8 +427,9 @@ public:
                       : control_result{control_error::scheduler_gone,
                                        "the scheduler did not answer in time"});
         };
-    system_.spawn(ask_once<control_result, control_atom, control_request>, scheduler_,
-                  control_bound_, std::move(answer), control_atom_v, std::move(request));
+    system_.spawn(ask_once<control_result, scheduler_actor, control_atom, control_request>,
+                  scheduler_, control_bound_, std::move(answer), control_atom_v,
+                  std::move(request));
   }
 
   void on_engine_retired(engine_retired_callback retired) override {
@@ -487,8 +442,8 @@ public:
 
 private:
   caf::actor_system& system_;
-  std::shared_ptr<late_hook<std::uint16_t, std::uint64_t>> retired_
-    = std::make_shared<late_hook<std::uint16_t, std::uint64_t>>();
+  std::shared_ptr<late_hook<const engine_address&, std::uint64_t>> retired_
+    = std::make_shared<late_hook<const engine_address&, std::uint64_t>>();
   std::shared_ptr<late_hook<const switch_record&>> switch_ended_
     = std::make_shared<late_hook<const switch_record&>>();
   std::shared_ptr<reload_box> reloads_ = std::make_shared<reload_box>();

@@ -59,8 +59,8 @@ typename Inspector::result_type inspect(Inspector& f, plan_outcome& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease_outcome& x) {
-  return f(caf::meta::type_name("lease_outcome"), x.granted, x.engine_port, x.model_path,
-           x.engine_epoch, x.reason, x.message, x.retry_after_secs);
+  return f(caf::meta::type_name("lease_outcome"), x.granted, x.engine_host, x.engine_port, x.node,
+           x.model_path, x.engine_epoch, x.reason, x.message, x.retry_after_secs);
 }
 
 template <class Inspector>
@@ -104,10 +104,18 @@ typename Inspector::result_type inspect(Inspector& f, switch_cost& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_snapshot& x) {
+  return f(caf::meta::type_name("node_snapshot"), x.name, x.address, x.proxy, x.state,
+           x.in_rotation, x.last_heard_ms, x.joins, x.last_error, x.models, x.awake, x.waiting,
+           x.in_flight, x.routed, x.outstanding);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, scheduler_snapshot& x) {
   return f(caf::meta::type_name("scheduler_snapshot"), x.models, x.active, x.awake,
            x.gpu_memory_budget_mib, x.gpu_memory_held_mib, x.switching, x.mode, x.pinned,
-           x.switches, x.switch_failures, x.serving_ms, x.switching_ms, x.history, x.costs);
+           x.switches, x.switch_failures, x.serving_ms, x.switching_ms, x.history, x.costs,
+           x.nodes);
 }
 
 } // namespace llmux::actors

@@ -29,7 +29,7 @@ public:
     log_ = spdlog::get("main");
     self_->set_down_handler([this](const caf::down_msg& down) {
       std::erase_if(subscribers_,
-                    [&](const caf::actor& each) { return each.address() == down.source; });
+                    [&](const node_subscriber& each) { return each.address() == down.source; });
     });
     self_->send(self_, tick_atom_v);
     return {
@@ -56,10 +56,10 @@ private:
       view.error = "wrong cluster secret";
       return view;
     }
-    auto subscriber = caf::actor_cast<caf::actor>(self_->current_sender());
+    auto subscriber = caf::actor_cast<node_subscriber>(self_->current_sender());
     if (subscriber
         && std::none_of(subscribers_.begin(), subscribers_.end(),
-                        [&](const caf::actor& each) { return each == subscriber; })) {
+                        [&](const node_subscriber& each) { return each == subscriber; })) {
       self_->monitor(subscriber);
       subscribers_.push_back(subscriber);
       log_->info("node: {} joined", gateway.empty() ? "a gateway" : gateway);
@@ -101,7 +101,8 @@ private:
       .then([this](scheduler_snapshot& snapshot) {
         auto view = accepted_view(std::move(snapshot));
         for (const auto& subscriber : subscribers_) {
-          caf::anon_send(subscriber, view_atom_v, view);
+          // Sent as the node, so the gateway tells its nodes' heartbeats apart.
+          self_->send(subscriber, view_atom_v, view);
         }
       });
   }
@@ -110,7 +111,7 @@ private:
   scheduler_actor scheduler_;
   node_settings settings_;
   std::shared_ptr<spdlog::logger> log_;
-  std::vector<caf::actor> subscribers_;
+  std::vector<node_subscriber> subscribers_;
 };
 
 node_actor::behavior_type node_impl(node_actor::stateful_pointer<node_state> self,

@@ -28,6 +28,9 @@ using node_actor
   = caf::typed_actor<caf::replies_to<join_atom, std::string, std::string>::with<node_view>,
                      caf::reacts_to<tick_atom>>;
 
+/// What a node's subscribers (gateways) take: its view, at every heartbeat.
+using node_subscriber = caf::typed_actor<caf::reacts_to<view_atom, node_view>>;
+
 /// Spawns the node actor in front of `scheduler`.
 node_actor spawn_node(caf::actor_system& system, scheduler_actor scheduler, node_settings settings);
 

@@ -1,5 +1,7 @@
 #include "actors/routing.hpp"
 
+#include <algorithm>
+
 namespace llmux::actors {
 
 namespace {
@@ -17,7 +19,49 @@ std::chrono::milliseconds expected_wait(const route_candidate& node,
          + service * (ahead + static_cast<long>(node.queued_on_node));
 }
 
+// The node's measured cost of bringing `model` up: the mean over the directions it has
+// measured.
+std::chrono::milliseconds switch_cost_to(const scheduler_snapshot& node, std::string_view model,
+                                         std::chrono::milliseconds unmeasured) {
+  std::uint64_t total = 0;
+  std::uint64_t measured = 0;
+  for (const auto& cost : node.costs) {
+    if (cost.to == model && cost.estimate_ms > 0) {
+      total += cost.estimate_ms;
+      ++measured;
+    }
+  }
+  return measured == 0 ? unmeasured : std::chrono::milliseconds(total / measured);
+}
+
+std::uint64_t queued(const model_snapshot& model, const sent_requests& sent) {
+  auto found = sent.find(model.name);
+  auto ours = found == sent.end() ? 0 : found->second;
+  return std::max(model.waiting + model.in_flight, ours);
+}
+
 } // namespace
+
+route_candidate candidate_from(const scheduler_snapshot& node, std::string_view model,
+                               const sent_requests& sent,
+                               std::chrono::milliseconds unmeasured_switch) {
+  route_candidate candidate;
+  for (const auto& each : node.models) {
+    if (each.name == model) {
+      candidate.serves = each.retry_in_secs == 0;
+      candidate.awake = each.awake;
+      candidate.waiting = queued(each, sent);
+      continue;
+    }
+    candidate.queued_on_node += queued(each, sent);
+    // A model pushed off may be asked for again: bringing it back costs its switch.
+    if (each.awake) {
+      candidate.displaces += switch_cost_to(node, each.name, unmeasured_switch);
+    }
+  }
+  candidate.switch_cost = switch_cost_to(node, model, unmeasured_switch);
+  return candidate;
+}
 
 std::string_view to_string(routing strategy) {
   switch (strategy) {

@@ -8,7 +8,11 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <unordered_map>
+
+#include "actors/snapshot.hpp"
 
 namespace llmux::actors {
 
@@ -31,6 +35,18 @@ struct route_candidate {
   /// bringing back each model awake there (zero on an idle GPU).
   std::chrono::milliseconds displaces{0};
 };
+
+/// Requests a gateway sent to one node that have not finished, by model.
+using sent_requests = std::unordered_map<std::string, std::uint64_t>;
+
+/// What routing knows of `model` on a node from the node's last snapshot and the requests the
+/// gateway sent there since (`sent`): the snapshot is up to a heartbeat old, so each queue
+/// counts as the larger of the two. A switch the node has not measured yet costs
+/// `unmeasured_switch`. `serves` says whether the model is configured there and not backing
+/// off; whether the node is in rotation is for the caller to add.
+route_candidate candidate_from(const scheduler_snapshot& node, std::string_view model,
+                               const sent_requests& sent,
+                               std::chrono::milliseconds unmeasured_switch);
 
 /// How a gateway chooses among the nodes that serve a model.
 enum class routing {

@@ -141,7 +141,7 @@ lease_outcome scheduler_state::grant(std::size_t model) const {
 
 void scheduler_state::retire(std::size_t model) const {
   if (retired_) {
-    retired_(models_[model].config.port, models_[model].epoch);
+    retired_(engine_address{{}, models_[model].config.port}, models_[model].epoch);
   }
 }
 

@@ -4,6 +4,7 @@
 // models through `serving_backend`; the actor side implements it.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,13 +29,35 @@ enum class refusal : std::uint8_t {
   manual_mode,    ///< manual mode serves only the pinned (or active) model
   scheduler_gone, ///< the scheduler did not answer or has ended
   queue_full,     ///< `max_queue` requests already wait for the model
+  no_node,        ///< behind a gateway: no node that serves the model is in rotation
+};
+
+/// Where requests are forwarded: a model's engine (on this host), or, behind a gateway, a
+/// node's proxy.
+struct engine_address {
+  /// An IP address; empty: 127.0.0.1 (an engine llmux started).
+  std::string host;
+  std::uint16_t port = 0;
+
+  friend bool operator==(const engine_address&, const engine_address&) = default;
+};
+
+struct engine_address_hash {
+  std::size_t operator()(const engine_address& address) const noexcept {
+    return std::hash<std::string>{}(address.host) * 31 + address.port;
+  }
 };
 
 /// Permission to forward one request to a model's engine, or why there is none.
 struct lease_outcome {
   bool granted = false;
-  /// Where to forward (granted only): the engine listens on 127.0.0.1:`engine_port`.
+  /// Where to forward (granted only): the engine listens on `engine_host`:`engine_port`
+  /// (an empty host: 127.0.0.1).
+  std::string engine_host;
   std::uint16_t engine_port = 0;
+  /// Behind a gateway, the node the request goes to (its proxy is the "engine"); empty on a
+  /// node or a standalone llmux.
+  std::string node;
   /// The engine's name for the model, written into the forwarded body's `model` field.
   std::string model_path;
   /// Which time the model became active (granted only): connections to the engine opened
@@ -90,10 +113,12 @@ public:
   virtual void release(std::uint64_t ticket) = 0;
 };
 
-/// Called on an actor thread when the engine listening on `port` stops serving the model it
-/// served (it is evicted, died or is restarted): connections to it opened under `epoch`
-/// (`lease_outcome::engine_epoch`) or earlier are stale, including those still in use.
-using engine_retired_callback = std::function<void(std::uint16_t port, std::uint64_t epoch)>;
+/// Called on an actor thread when the engine listening at `address` stops serving the model it
+/// served (it is evicted, died or is restarted; behind a gateway: the node left rotation):
+/// connections to it opened under `epoch` (`lease_outcome::engine_epoch`) or earlier are
+/// stale, including those still in use.
+using engine_retired_callback
+  = std::function<void(const engine_address& address, std::uint64_t epoch)>;
 
 /// Called on an actor thread after each switch ends, successful or not.
 using switch_ended_callback = std::function<void(const switch_record&)>;

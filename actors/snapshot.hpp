@@ -91,6 +91,33 @@ enum class serving_mode : std::uint8_t {
   manual,    ///< only the pinned (or, without a pin, the active) model is served
 };
 
+/// One node of a cluster as its gateway sees it (only a gateway's snapshot has nodes).
+struct node_snapshot {
+  /// Its name in the gateway's file, and where its node actor is published.
+  std::string name;
+  std::string address;
+  /// Where the gateway sends its requests (its proxy); empty before it first joined.
+  std::string proxy;
+  /// `serving` (linked, heartbeats arriving: in rotation), `connecting`, `silent` (its
+  /// heartbeats stopped on a link still open), `refused` (a wrong secret), `unreachable`.
+  std::string state;
+  bool in_rotation = false;
+  /// Milliseconds since its last heartbeat (0 before the first).
+  std::uint64_t last_heard_ms = 0;
+  /// How often it joined, and the last reason it left rotation or could not join.
+  std::uint64_t joins = 0;
+  std::string last_error;
+  /// The models configured there, those awake there, and its own queues (at its last
+  /// heartbeat).
+  std::vector<std::string> models;
+  std::vector<std::string> awake;
+  std::uint64_t waiting = 0;
+  std::uint64_t in_flight = 0;
+  /// Requests this gateway sent there: all of them, and those not finished.
+  std::uint64_t routed = 0;
+  std::uint64_t outstanding = 0;
+};
+
 struct scheduler_snapshot {
   /// In configuration order.
   std::vector<model_snapshot> models;
@@ -114,6 +141,8 @@ struct scheduler_snapshot {
   /// The most recent switches, oldest first.
   std::vector<switch_record> history;
   std::vector<switch_cost> costs;
+  /// A gateway's nodes (its models are the union of theirs); empty on a node or standalone.
+  std::vector<node_snapshot> nodes;
 };
 
 std::string_view to_string(serving_mode mode);

@@ -43,6 +43,9 @@ std::variant<cli_options, int> parse_command_line(int argc, const char* const* a
   app.add_flag("--serve-half-closed", options.serve_half_closed,
                "Answer clients that shut down their sending side after the request (by "
                "default that counts as leaving)");
+  auto* gateway = app.add_flag("--gateway", options.gateway,
+                               "Run as the cluster's gateway: route each request to one of the "
+                               "nodes the file's cluster.nodes lists");
   app.add_flag("--check-config", options.check_config,
                "Load and validate the configuration, print it with every default filled in, "
                "and exit: 0 when valid, 1 otherwise");
@@ -92,7 +95,7 @@ std::variant<cli_options, int> parse_command_line(int argc, const char* const* a
   checkpoint->excludes(restore);
   auto* check = app.get_option("--check-config");
   for (auto* flow : {validate, checkpoint, restore}) {
-    flow->excludes(check);
+    flow->excludes(check)->excludes(gateway);
   }
   try {
     app.parse(argc, argv);

@@ -33,6 +33,9 @@ struct cli_options {
   /// Answer clients that shut down their sending side after the request, instead of taking
   /// that for a departure.
   bool serve_half_closed = false;
+  /// `--gateway`: route across the nodes the file lists (`cluster.nodes`) instead of serving
+  /// models.
+  bool gateway = false;
 
   // One-shot flows instead of the daemon (at most one of them).
   /// `--validate MODEL`: sleep and wake MODEL with each of `validate_policies`, print a table.

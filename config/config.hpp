@@ -178,7 +178,23 @@ struct timeouts_config {
   friend bool operator==(const timeouts_config&, const timeouts_config&) = default;
 };
 
-/// Running as one of several llmux daemons (`cluster`).
+/// A node a gateway routes to (`cluster.nodes[]`).
+struct cluster_node {
+  /// How the gateway names it (logs, status, metrics).
+  std::string name;
+  /// Where its node actor is published (`cluster.node_host` in the node's file).
+  std::string host{default_admin_host};
+  std::uint16_t node_port = 0;
+
+  friend bool operator==(const cluster_node&, const cluster_node&) = default;
+};
+
+/// The ways a gateway picks a node for a request (actors/routing.hpp).
+inline constexpr std::array<std::string_view, 3> routing_names{"affinity", "round_robin",
+                                                               "least_loaded"};
+
+/// Running as one of several llmux daemons (`cluster`): a node (`node_port`) or the gateway in
+/// front of them (`nodes`, started with `--gateway`).
 struct cluster_config {
   /// Node mode: the port the node actor is published on for gateways; absent: not a node.
   std::optional<std::uint16_t> node_port;
@@ -189,6 +205,14 @@ struct cluster_config {
   /// Shared by every node and gateway; checked before any state is shared.
   /// `LLMUX_CLUSTER_SECRET` in the environment takes precedence.
   std::optional<std::string> secret;
+  /// Gateway mode: the nodes it routes to, and how.
+  std::vector<cluster_node> nodes;
+  std::string routing{"affinity"};
+
+  /// Whether the file describes a gateway rather than a node or a standalone llmux.
+  bool gateway() const {
+    return !nodes.empty();
+  }
 
   friend bool operator==(const cluster_config&, const cluster_config&) = default;
 };

@@ -33,7 +33,9 @@ constexpr std::array<std::string_view, 15> top_level_keys{"models",       "polic
                                                           "warmup",       "startup_timeout_secs",
                                                           "timeouts",     "gpu_memory_budget_mib",
                                                           "cluster"};
-constexpr std::array<std::string_view, 4> cluster_keys{"node_port", "node_host", "name", "secret"};
+constexpr std::array<std::string_view, 6> cluster_keys{"node_port", "node_host", "name",
+                                                       "secret",    "nodes",     "routing"};
+constexpr std::array<std::string_view, 3> cluster_node_keys{"name", "host", "node_port"};
 constexpr std::array<std::string_view, 14> timeouts_keys{
   "health_interval_ms",       "health_timeout_ms",         "health_misses",
   "drain_timeout_secs",       "sleep_timeout_secs",        "wake_timeout_secs",
@@ -197,12 +199,42 @@ void convert(const dom::element& value, const std::string& path, diagnostics& ou
 }
 
 void convert(const dom::element& value, const std::string& path, diagnostics& out,
+             cluster_node& field) {
+  read_object(value, path, out, cluster_node_keys, [&](object_reader& reader) {
+    read_required(reader, "name", field.name);
+    read(reader, "host", field.host);
+    read_required(reader, "node_port", field.node_port);
+  });
+}
+
+void read_nodes(object_reader& reader, std::vector<cluster_node>& nodes) {
+  auto value = reader.take("nodes");
+  if (!value) {
+    return;
+  }
+  auto path = reader.path_of("nodes");
+  dom::array array;
+  if (value->get_array().get(array)) {
+    type_error(reader.out(), path, "an array of nodes", *value);
+    return;
+  }
+  std::size_t index = 0;
+  for (auto item : array) {
+    cluster_node node;
+    convert(item, fmt::format("{}[{}]", path, index++), reader.out(), node);
+    nodes.push_back(std::move(node));
+  }
+}
+
+void convert(const dom::element& value, const std::string& path, diagnostics& out,
              cluster_config& field) {
   read_object(value, path, out, cluster_keys, [&](object_reader& reader) {
     read_optional(reader, "node_port", field.node_port);
     read(reader, "node_host", field.node_host);
     read_optional(reader, "name", field.name);
     read_optional(reader, "secret", field.secret);
+    read_nodes(reader, field.nodes);
+    read(reader, "routing", field.routing);
   });
 }
 
@@ -309,11 +341,15 @@ model_entry read_model(std::string_view name, const dom::element& value, const s
   return entry;
 }
 
-std::vector<model_entry> read_models(object_reader& top) {
+// A gateway's file lists nodes instead: for it, models are optional (and refused when given,
+// by validation).
+std::vector<model_entry> read_models(object_reader& top, bool gateway) {
   std::vector<model_entry> entries;
   auto value = top.take("models");
   if (!value) {
-    top.out().error("models", "missing required field");
+    if (!gateway) {
+      top.out().error("models", "missing required field");
+    }
     return entries;
   }
   auto object = as_object(*value, "models", top.out());
@@ -344,7 +380,8 @@ void read_document(const dom::element& root, load_result& result) {
   }
   result.document_read = true;
   object_reader top(object, "", top_level_keys, out);
-  auto entries = read_models(top);
+  read_optional(top, "cluster", cfg.cluster);
+  auto entries = read_models(top, cfg.cluster && cfg.cluster->gateway());
   read(top, "policy", cfg.policy);
   read(top, "port", cfg.port);
   read(top, "metrics_port", cfg.metrics_port);
@@ -358,7 +395,6 @@ void read_document(const dom::element& root, load_result& result) {
   read(top, "startup_timeout_secs", cfg.startup_timeout_secs);
   read(top, "timeouts", cfg.timeouts);
   read_at_least_one(top, "gpu_memory_budget_mib", cfg.gpu_memory_budget_mib);
-  read_optional(top, "cluster", cfg.cluster);
   for (auto& entry : entries) {
     entry.model.eviction = entry.eviction.value_or(cfg.policy.eviction);
     if (!entry.model.max_queue) {

@@ -19,6 +19,12 @@ template <class T>
 constexpr bool is_optional<std::optional<T>> = true;
 
 template <class T>
+constexpr bool is_vector = false;
+
+template <class T>
+constexpr bool is_vector<std::vector<T>> = true;
+
+template <class T>
 void write_value(json_writer& out, const T& value);
 
 template <class T>
@@ -106,6 +112,14 @@ void write_object(json_writer& out, const cluster_config& cluster) {
   put(out, "node_host", cluster.node_host);
   put(out, "name", cluster.name);
   put(out, "secret", cluster.secret ? std::optional<std::string>(masked_secret) : std::nullopt);
+  put(out, "nodes", cluster.nodes);
+  put(out, "routing", cluster.routing);
+}
+
+void write_object(json_writer& out, const cluster_node& node) {
+  put(out, "name", node.name);
+  put(out, "host", node.host);
+  put(out, "node_port", node.node_port);
 }
 
 void write_object(json_writer& out, const config& cfg) {
@@ -153,10 +167,10 @@ void write_value(json_writer& out, const T& value) {
     } else {
       out.null();
     }
-  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+  } else if constexpr (is_vector<T>) {
     out.begin_array();
     for (const auto& item : value) {
-      out.string(item);
+      write_value(out, item);
     }
     out.end_array();
   } else {

@@ -139,7 +139,11 @@ void check_object_store(const object_store_config& store, diagnostics& out) {
 }
 
 void check_scalars(const config& cfg, diagnostics& out) {
-  if (cfg.models.empty()) {
+  bool gateway = cfg.cluster && cfg.cluster->gateway();
+  if (gateway && !cfg.models.empty()) {
+    out.error("models", "a gateway serves the models of its nodes: list models in the nodes' "
+                        "files, not in the gateway's");
+  } else if (cfg.models.empty() && !gateway) {
     out.warning("models", "no models are configured; every request will be answered 404");
   }
   if (cfg.vllm_command.empty()) {
@@ -197,8 +201,38 @@ void check_scalars(const config& cfg, diagnostics& out) {
 // The secret may also come from the environment (LLMUX_CLUSTER_SECRET), which the daemon
 // checks when it starts; here only what the file says.
 void check_cluster(const cluster_config& cluster, diagnostics& out) {
-  if (!cluster.node_port) {
-    out.warning("cluster", "without node_port this llmux is no node: nothing reads the rest");
+  if (!cluster.node_port && !cluster.gateway()) {
+    out.warning("cluster", "without node_port or nodes this llmux is neither a node nor a "
+                           "gateway: nothing reads the rest");
+  }
+  if (cluster.node_port && cluster.gateway()) {
+    out.error("cluster.nodes", "a gateway is no node itself: give node_port or nodes, not both");
+  }
+  if (std::find(routing_names.begin(), routing_names.end(), cluster.routing)
+      == routing_names.end()) {
+    out.error("cluster.routing", fmt::format("unknown routing \"{}\"; valid: {}", cluster.routing,
+                                             fmt::join(routing_names, ", ")));
+  }
+  for (std::size_t i = 0; i < cluster.nodes.size(); ++i) {
+    const auto& node = cluster.nodes[i];
+    auto path = fmt::format("cluster.nodes[{}]", i);
+    if (node.name.empty()) {
+      out.error(path + ".name", "must not be empty");
+    }
+    if (node.host.empty()) {
+      out.error(path + ".host", "must not be empty");
+    }
+    if (node.node_port == 0) {
+      out.error(path + ".node_port", "must be a port (1-65535)");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (!node.name.empty() && cluster.nodes[j].name == node.name) {
+        out.error(path + ".name", fmt::format("\"{}\" names nodes[{}] already", node.name, j));
+      }
+      if (cluster.nodes[j].host == node.host && cluster.nodes[j].node_port == node.node_port) {
+        out.error(path, fmt::format("{}:{} is nodes[{}] already", node.host, node.node_port, j));
+      }
+    }
   }
   if (cluster.node_host.empty()) {
     out.error("cluster.node_host", "must not be empty");

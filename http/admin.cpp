@@ -268,6 +268,7 @@ std::string control_status_json(const actors::scheduler_snapshot& snapshot) {
     out.key("queue_depth");
     out.integer(model.waiting);
   });
+  write_nodes(out, snapshot.nodes);
   out.end_object();
   return out.str();
 }

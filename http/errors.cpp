@@ -81,6 +81,8 @@ std::string_view refusal_code(actors::refusal reason) {
       return "scheduler_unavailable";
     case refusal::queue_full:
       return "queue_full";
+    case refusal::no_node:
+      return "node_unavailable";
   }
   return "internal_error";
 }
@@ -112,6 +114,7 @@ int status_of(actors::refusal reason) {
     case refusal::shutting_down:
     case refusal::manual_mode:
     case refusal::scheduler_gone:
+    case refusal::no_node:
       return 503;
   }
   return 500;

@@ -35,6 +35,8 @@ using clock_type = std::chrono::steady_clock;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto connect_timeout = std::chrono::seconds(10);
 constexpr std::size_t relay_buffer_size = 16 * 1024;
+/// Where engines llmux started listen (lease_outcome::engine_host empty).
+constexpr const char* loopback = "127.0.0.1";
 
 // Heads are built once per request: plain appends, no format strings.
 void append_number(std::string& out, std::uint64_t number, int base = 10) {
@@ -45,10 +47,12 @@ void append_number(std::string& out, std::uint64_t number, int base = 10) {
 
 // The request head for the engine, in one piece: the client's end-to-end headers, then Host,
 // the x-forwarded pair and the body's length. (Beast's serializer would send each field as a
-// buffer of its own.)
+// buffer of its own.) Behind a gateway the "engine" is a node's proxy, which routes by model
+// name too: `model_override` names the model there, whether the client named it in the body
+// or in its own model-override header.
 std::string engine_request_head(const client_request& request, std::string_view target,
-                                std::size_t body_size, std::uint16_t port,
-                                std::string_view client_address) {
+                                std::size_t body_size, const actors::engine_address& engine,
+                                std::string_view client_address, std::string_view model_override) {
   std::string head;
   head.reserve(256 + body_size / 64);
   head += request.method_string();
@@ -64,12 +68,27 @@ std::string engine_request_head(const client_request& request, std::string_view 
       head += "\r\n";
     }
   }
-  head += "Host: 127.0.0.1:";
-  append_number(head, port);
+  head += "Host: ";
+  if (engine.host.empty()) {
+    head += loopback;
+  } else if (engine.host.find(':') != std::string::npos) {
+    head += '[';
+    head += engine.host;
+    head += ']';
+  } else {
+    head += engine.host;
+  }
+  head += ':';
+  append_number(head, engine.port);
   head += "\r\nX-Forwarded-Proto: http\r\n";
   if (!client_address.empty()) {
     head += "X-Forwarded-For: ";
     head += client_address;
+    head += "\r\n";
+  }
+  if (!model_override.empty()) {
+    head += "Model-Override: ";
+    head += model_override;
     head += "\r\n";
   }
   auto method = request.method();
@@ -197,8 +216,10 @@ class relay {
 public:
   relay(tcp::socket& client, const client_request& request, const actors::lease_outcome& lease,
         relay_context context, std::shared_ptr<relay_cut> cut, const net::any_io_executor& executor)
-    : client_(client), request_(request), lease_(lease), context_(context), cut_(std::move(cut)),
-      engine_(executor), watchdog_(executor, engine_, client), log_(context.log) {
+    : client_(client), request_(request),
+      lease_(lease), address_{lease.engine_host, lease.engine_port}, context_(context),
+      cut_(std::move(cut)), engine_(executor), watchdog_(executor, engine_, client),
+      log_(context.log) {
   }
 
   // One coroutine for the whole common path: every nested coroutine costs a frame and a resume
@@ -208,8 +229,12 @@ public:
       co_return co_await fail_before_answer(503, *cut_->reason);
     }
     cut_scope scope(*cut_, engine_);
-    auto head = engine_request_head(request_, target, body.size(), lease_.engine_port,
-                                    context_.client_address);
+    std::string_view model_override;
+    if (!lease_.node.empty()) {
+      model_override = lease_.model_path;
+    }
+    auto head = engine_request_head(request_, target, body.size(), address_,
+                                    context_.client_address, model_override);
     std::array<net::const_buffer, 2> outgoing{net::buffer(head), net::buffer(body)};
     bhttp::response_parser<bhttp::buffer_body> parser;
     parser.body_limit(boost::none);
@@ -217,7 +242,7 @@ public:
     // A kept connection the engine closed while it idled fails before any answer: the request
     // goes once more, on a new connection. The answer may take as long as the generation does:
     // the engine's liveness probes, a revoked lease or the client leaving end the wait for it.
-    auto pooled = context_.pool.take(lease_.engine_port, lease_.engine_epoch, clock_type::now());
+    auto pooled = context_.pool.take(address_, lease_.engine_epoch, clock_type::now());
     bool reused = pooled.has_value();
     if (reused) {
       engine_ = std::move(*pooled);
@@ -295,8 +320,7 @@ public:
       co_return false;
     }
     if (parser.keep_alive() && engine_buffer_.size() == 0 && !cut_->reason) {
-      context_.pool.put(lease_.engine_port, lease_.engine_epoch, std::move(engine_),
-                        clock_type::now());
+      context_.pool.put(address_, lease_.engine_epoch, std::move(engine_), clock_type::now());
     }
     co_return keep_alive_;
   }
@@ -316,7 +340,13 @@ private:
   }
 
   net::awaitable<beast::error_code> connect() {
-    tcp::endpoint endpoint(net::ip::make_address_v4("127.0.0.1"), lease_.engine_port);
+    beast::error_code invalid;
+    auto ip = engine_ip(invalid);
+    if (invalid) {
+      connect_failed_ = true;
+      co_return invalid;
+    }
+    tcp::endpoint endpoint(ip, address_.port);
     watchdog_.engine_deadline(clock_type::now() + connect_timeout);
     auto [ec] = co_await engine_.async_connect(endpoint, use_tuple);
     watchdog_.engine_deadline(std::nullopt);
@@ -330,21 +360,39 @@ private:
     co_return ec;
   }
 
-  // No response from the engine: a 503 when the lease was cut, else a 502.
+  // No response from the engine: a 503 when the lease was cut, else a 502. Behind a gateway
+  // the "engine" is a node, and a node that fails is a cluster short of one member for a while
+  // (the gateway takes it out of rotation): a 503, worth a retry.
   net::awaitable<bool> refuse(beast::error_code ec) {
     if (cut_->reason) {
       log_.info("request to {} cut before the engine answered: {}", lease_.model_path,
                 *cut_->reason);
       co_return co_await fail_before_answer(503, *cut_->reason);
     }
+    int status = lease_.node.empty() ? 502 : 503;
+    auto upstream = upstream_name();
     if (connect_failed_) {
-      log_.warn("engine on port {} unreachable: {}", lease_.engine_port, ec.message());
-      co_return co_await fail_before_answer(
-        502, fmt::format("the engine of {} is unreachable: {}", lease_.model_path, ec.message()));
+      log_.warn("{} unreachable: {}", upstream, ec.message());
+      co_return co_await fail_before_answer(status,
+                                            fmt::format("the {} of {} is unreachable: {}",
+                                                        lease_.node.empty() ? "engine" : "node",
+                                                        lease_.model_path, ec.message()));
     }
-    log_.warn("engine on port {} failed before answering: {}", lease_.engine_port, ec.message());
+    log_.warn("{} failed before answering: {}", upstream, ec.message());
     co_return co_await fail_before_answer(
-      502, fmt::format("the engine closed the connection: {}", ec.message()));
+      status, fmt::format("the {} closed the connection: {}", upstream, ec.message()));
+  }
+
+  net::ip::address engine_ip(beast::error_code& ec) const {
+    return net::ip::make_address(address_.host.empty() ? std::string(loopback) : address_.host, ec);
+  }
+
+  // How logs and errors name where the request went.
+  std::string upstream_name() const {
+    if (!lease_.node.empty()) {
+      return fmt::format("node {} ({}:{})", lease_.node, address_.host, address_.port);
+    }
+    return fmt::format("engine on port {}", address_.port);
   }
 
   // An error before the engine's answer: a whole error response, or the end of the stream llmux
@@ -378,8 +426,7 @@ private:
     std::erase_if(answer, [](char c) { return c == '\n' || c == '\r'; });
     auto event = answer.starts_with('{') ? fmt::format("data: {}\n\ndata: [DONE]\n\n", answer)
                                          : stream_error_event(head_status_, answer);
-    log_.warn("engine on port {} answered a waiting stream with HTTP {}", lease_.engine_port,
-              head_status_);
+    log_.warn("{} answered a waiting stream with HTTP {}", upstream_name(), head_status_);
     co_return co_await end_event_stream(client_, request_, std::move(event));
   }
 
@@ -455,7 +502,7 @@ private:
       what
         = fmt::format("the engine of {} failed mid-response: {}", lease_.model_path, ec.message());
     }
-    log_.warn("{} (port {})", what, lease_.engine_port);
+    log_.warn("{} ({})", what, upstream_name());
     if (event_stream || context_.stream_begun) {
       auto event = stream_error_event(cut_->reason ? 503 : 502, what);
       co_await write_client(net::buffer(event), true);
@@ -522,6 +569,8 @@ private:
   tcp::socket& client_;
   const client_request& request_;
   const actors::lease_outcome& lease_;
+  /// Where the request goes; the key of its pooled connections.
+  actors::engine_address address_;
   relay_context context_;
   std::shared_ptr<relay_cut> cut_;
   tcp::socket engine_;

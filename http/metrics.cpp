@@ -29,9 +29,9 @@ const prometheus::Histogram::BucketBoundaries switch_buckets{0.05, 0.1, 0.25, 0.
 constexpr std::array status_classes{"1xx", "2xx", "3xx", "4xx", "5xx"};
 
 constexpr std::array refusal_reasons{
-  actors::refusal::unknown_model,  actors::refusal::timed_out, actors::refusal::backing_off,
-  actors::refusal::shutting_down,  actors::refusal::cancelled, actors::refusal::manual_mode,
-  actors::refusal::scheduler_gone, actors::refusal::queue_full};
+  actors::refusal::unknown_model,  actors::refusal::timed_out,  actors::refusal::backing_off,
+  actors::refusal::shutting_down,  actors::refusal::cancelled,  actors::refusal::manual_mode,
+  actors::refusal::scheduler_gone, actors::refusal::queue_full, actors::refusal::no_node};
 
 std::string_view reason_label(actors::refusal reason) {
   switch (reason) {
@@ -53,6 +53,8 @@ std::string_view reason_label(actors::refusal reason) {
       return "scheduler_gone";
     case actors::refusal::queue_full:
       return "queue_full";
+    case actors::refusal::no_node:
+      return "no_node";
   }
   return "none";
 }
@@ -95,6 +97,34 @@ void add(MetricFamily& to, std::vector<ClientMetric::Label> labels, double value
 constexpr std::array engine_states{actors::lifecycle::stopped,  actors::lifecycle::starting,
                                    actors::lifecycle::active,   actors::lifecycle::evicting,
                                    actors::lifecycle::sleeping, actors::lifecycle::waking};
+
+// A gateway's view of its nodes.
+std::vector<MetricFamily> node_families(const std::vector<actors::node_snapshot>& nodes) {
+  auto up
+    = family("llmux_cluster_node_up",
+             "1 for a node in rotation (linked, heartbeats arriving), else 0.", MetricType::Gauge);
+  auto heard = family("llmux_cluster_node_last_heard_seconds",
+                      "Seconds since the node's last heartbeat.", MetricType::Gauge);
+  auto joins = family("llmux_cluster_node_joins_total", "Times the gateway joined the node.",
+                      MetricType::Counter);
+  auto routed = family("llmux_cluster_routed_total", "Requests the gateway sent to the node.",
+                       MetricType::Counter);
+  auto outstanding
+    = family("llmux_cluster_outstanding",
+             "Requests the gateway sent to the node that have not finished.", MetricType::Gauge);
+  for (const auto& node : nodes) {
+    add(up, {{"node", node.name}}, node.in_rotation ? 1 : 0);
+    add(heard, {{"node", node.name}}, seconds(node.last_heard_ms));
+    add(joins, {{"node", node.name}}, static_cast<double>(node.joins));
+    add(routed, {{"node", node.name}}, static_cast<double>(node.routed));
+    add(outstanding, {{"node", node.name}}, static_cast<double>(node.outstanding));
+  }
+  std::vector<MetricFamily> out;
+  for (auto* each : {&up, &heard, &joins, &routed, &outstanding}) {
+    out.push_back(std::move(*each));
+  }
+  return out;
+}
 
 std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& snapshot) {
   auto in_flight
@@ -170,6 +200,11 @@ std::vector<MetricFamily> snapshot_families(const actors::scheduler_snapshot& sn
        {&in_flight, &queue, &active, &state, &backoff, &failures, &starts, &cut, &fallbacks, &idle,
         &memory, &costs, &serving, &switching, &in_switch, &manual, &budget}) {
     out.push_back(std::move(*each));
+  }
+  if (!snapshot.nodes.empty()) {
+    for (auto& each : node_families(snapshot.nodes)) {
+      out.push_back(std::move(each));
+    }
   }
   return out;
 }

@@ -859,8 +859,9 @@ proxy_server::impl::forward(client_connection& connection, client_request& reque
   auto body = reference.body_span
                 ? splice_model(request.body(), *reference.body_span, lease.model_path)
                 : std::move(request.body());
-  log_->debug("{} {} -> {} (port {})", std::string_view(request.method_string()), target,
-              reference.model, lease.engine_port);
+  log_->debug("{} {} -> {} ({}:{})", std::string_view(request.method_string()), target,
+              reference.model, lease.engine_host.empty() ? "127.0.0.1" : lease.engine_host,
+              lease.engine_port);
   return forward_to_engine(connection.client, request, std::move(target), std::move(body), lease,
                            relay_context{connection.state.worker.pool, settings_.relay,
                                          reference.model, connection.state.address, *log_,
@@ -902,10 +903,10 @@ std::uint16_t proxy_server::start(std::string& error) {
   }
   auto port = acceptor.local_endpoint().port();
   // Engines that stop serving take their idle connections with them.
-  self.backend_.on_engine_retired([&self](std::uint16_t engine_port, std::uint64_t epoch) {
+  self.backend_.on_engine_retired([&self](const actors::engine_address& engine,
+                                          std::uint64_t epoch) {
     for (auto& worker : self.workers_) {
-      net::post(worker->io,
-                [&pool = worker->pool, engine_port, epoch] { pool.retire(engine_port, epoch); });
+      net::post(worker->io, [&pool = worker->pool, engine, epoch] { pool.retire(engine, epoch); });
     }
   });
   net::co_spawn(acceptor.get_executor(), self.accept_loop(), net::detached);

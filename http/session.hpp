@@ -33,7 +33,7 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using client_request = beast::http::request<beast::http::string_body>;
 /// An io thread's idle engine connections.
-using engine_pool = upstream_pool<tcp::socket>;
+using engine_pool = upstream_pool<tcp::socket, actors::engine_address, actors::engine_address_hash>;
 
 // Turns a call that reports through a callback (on an actor thread) into an Asio operation
 // whose completion runs on the handler's executor (the connection's io thread, never the

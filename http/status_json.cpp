@@ -74,6 +74,49 @@ void write_model(json_writer& out, const actors::model_snapshot& model) {
 
 } // namespace
 
+void strings(json_writer& out, const std::vector<std::string>& items) {
+  out.begin_array();
+  for (const auto& item : items) {
+    out.string(item);
+  }
+  out.end_array();
+}
+
+void write_node(json_writer& out, const actors::node_snapshot& node) {
+  out.begin_object();
+  out.key("state");
+  out.string(node.state);
+  out.key("in_rotation");
+  out.boolean(node.in_rotation);
+  out.key("address");
+  out.string(node.address);
+  out.key("proxy");
+  string_or_null(out, node.proxy);
+  out.key("last_heard_secs");
+  if (node.joins == 0) {
+    out.null();
+  } else {
+    seconds(out, node.last_heard_ms);
+  }
+  out.key("joins");
+  out.integer(node.joins);
+  out.key("last_error");
+  string_or_null(out, node.last_error);
+  out.key("models");
+  strings(out, node.models);
+  out.key("awake");
+  strings(out, node.awake);
+  out.key("waiting");
+  out.integer(node.waiting);
+  out.key("in_flight");
+  out.integer(node.in_flight);
+  out.key("routed");
+  out.integer(node.routed);
+  out.key("outstanding");
+  out.integer(node.outstanding);
+  out.end_object();
+}
+
 void write_switch_record(json_writer& out, const actors::switch_record& record) {
   out.begin_object();
   out.key("from");
@@ -108,11 +151,7 @@ std::string status_json(const actors::scheduler_snapshot& snapshot) {
   out.key("active");
   string_or_null(out, snapshot.active);
   out.key("awake");
-  out.begin_array();
-  for (const auto& name : snapshot.awake) {
-    out.string(name);
-  }
-  out.end_array();
+  strings(out, snapshot.awake);
   out.key("gpu_memory_budget_mib");
   count_or_null(out, snapshot.gpu_memory_budget_mib);
   out.key("gpu_memory_held_mib");
@@ -172,8 +211,22 @@ std::string status_json(const actors::scheduler_snapshot& snapshot) {
     out.end_object();
   }
   out.end_array();
+  write_nodes(out, snapshot.nodes);
   out.end_object();
   return out.str();
+}
+
+void write_nodes(json_writer& out, const std::vector<actors::node_snapshot>& nodes) {
+  if (nodes.empty()) {
+    return;
+  }
+  out.key("nodes");
+  out.begin_object();
+  for (const auto& node : nodes) {
+    out.key(node.name);
+    write_node(out, node);
+  }
+  out.end_object();
 }
 
 } // namespace llmux::http

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -12,12 +13,13 @@
 namespace llmux::http {
 
 /// Idle keep-alive connections to engines, for reuse by later requests. One pool belongs to one
-/// io thread, so it needs no lock. A connection is reused only for the engine port and epoch it
-/// was opened under (`lease_outcome::engine_epoch`), never once that epoch is retired, never
-/// after it idled longer than the limit (engines close idle connections: uvicorn after 5 s),
-/// and the most recently used goes first. `Connection` is a movable socket; dropping one
-/// closes it.
-template <class Connection, class Clock = std::chrono::steady_clock>
+/// io thread, so it needs no lock. A connection is reused only for the engine (`Key`: where it
+/// listens) and epoch it was opened under (`lease_outcome::engine_epoch`), never once that epoch is
+/// retired, never after it idled longer than the limit (engines close idle connections: uvicorn
+/// after 5 s), and the most recently used goes first. `Connection` is a movable socket; dropping
+/// one closes it.
+template <class Connection, class Key = std::uint16_t, class Hash = std::hash<Key>,
+          class Clock = std::chrono::steady_clock>
 class upstream_pool {
 public:
   struct limits {
@@ -30,11 +32,11 @@ public:
   explicit upstream_pool(limits settings) : limits_(settings) {
   }
 
-  /// An idle connection to the engine on `port` opened under `epoch`, if there is one. Others to
-  /// that port (another epoch, too old) are closed on the way.
-  std::optional<Connection> take(std::uint16_t port, std::uint64_t epoch,
+  /// An idle connection to the engine at `key` opened under `epoch`, if there is one. Others to
+  /// that engine (another epoch, too old) are closed on the way.
+  std::optional<Connection> take(const Key& key, std::uint64_t epoch,
                                  typename Clock::time_point now) {
-    auto found = idle_.find(port);
+    auto found = idle_.find(key);
     if (found == idle_.end()) {
       return std::nullopt;
     }
@@ -60,13 +62,13 @@ public:
     return std::nullopt;
   }
 
-  /// Keeps `connection`, which just finished a response, for the next request to `port`.
-  void put(std::uint16_t port, std::uint64_t epoch, Connection connection,
+  /// Keeps `connection`, which just finished a response, for the next request to `key`.
+  void put(const Key& key, std::uint64_t epoch, Connection connection,
            typename Clock::time_point now) {
     if (limits_.idle_per_engine == 0) {
       return;
     }
-    auto& engine = idle_[port];
+    auto& engine = idle_[key];
     if (epoch < engine.epoch || epoch <= engine.retired_through) {
       return; // the engine has been evicted or restarted since this connection was opened
     }
@@ -80,10 +82,10 @@ public:
     engine.entries.push_back(entry{now, std::move(connection)});
   }
 
-  /// The engine on `port` no longer serves under `epoch` or earlier: closes its idle
+  /// The engine at `key` no longer serves under `epoch` or earlier: closes its idle
   /// connections of those epochs and refuses to keep the ones still in use when they come back.
-  void retire(std::uint16_t port, std::uint64_t epoch) {
-    auto& engine = idle_[port];
+  void retire(const Key& key, std::uint64_t epoch) {
+    auto& engine = idle_[key];
     engine.retired_through = std::max(engine.retired_through, epoch);
     if (engine.epoch <= epoch) {
       engine.entries.clear();
@@ -104,7 +106,7 @@ public:
   /// Idle connections held, over all engines.
   std::size_t size() const {
     std::size_t total = 0;
-    for (const auto& [port, engine] : idle_) {
+    for (const auto& [key, engine] : idle_) {
       total += engine.entries.size();
     }
     return total;
@@ -124,7 +126,7 @@ private:
   };
 
   limits limits_;
-  std::unordered_map<std::uint16_t, engine_entries> idle_;
+  std::unordered_map<Key, engine_entries, Hash> idle_;
 };
 
 } // namespace llmux::http

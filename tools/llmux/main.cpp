@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/backend.hpp"
+#include "actors/gateway.hpp"
 #include "actors/messages.hpp"
 #include "config/cli.hpp"
 #include "config/load.hpp"
@@ -95,6 +96,151 @@ std::string host_name() {
   return name.data();
 }
 
+// The signals the daemon waits for: SIGINT and SIGTERM stop it, SIGHUP reloads.
+struct daemon_signals {
+  sigset_t stop;
+  sigset_t handled;
+};
+
+// Blocks the daemon's signals before any thread exists, so only its sigwait receives them.
+daemon_signals block_daemon_signals() {
+  daemon_signals signals{};
+  sigemptyset(&signals.stop);
+  sigaddset(&signals.stop, SIGINT);
+  sigaddset(&signals.stop, SIGTERM);
+  signals.handled = signals.stop;
+  sigaddset(&signals.handled, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals.handled, nullptr);
+  return signals;
+}
+
+// `network`: CAF's middleman too, for a cluster node or gateway.
+void configure_actors(caf::actor_system_config& system_config, bool network) {
+  // The actors are a control plane: a shared queue wakes a sleeping worker when a message
+  // arrives, where work stealing polls with short sleeps.
+  system_config.set("scheduler.policy", caf::atom("sharing"));
+  system_config.set("scheduler.max-threads", 2);
+  system_config.add_message_types<caf::id_block::llmux>();
+  if (network) {
+    system_config.load<caf::io::middleman>();
+  }
+}
+
+http::server_settings proxy_settings(const config::cli_options& options,
+                                     const config::config& cfg) {
+  http::server_settings settings;
+  settings.host = options.host;
+  settings.port = cfg.port;
+  settings.io_threads = options.io_threads;
+  settings.request_timeout = std::chrono::seconds(cfg.policy.request_timeout_secs);
+  settings.stream_keepalive = std::chrono::seconds(cfg.timeouts.stream_keepalive_secs);
+  settings.relay.engine_idle = std::chrono::seconds(cfg.timeouts.engine_idle_timeout_secs);
+  settings.relay.client_write = std::chrono::seconds(cfg.timeouts.client_write_timeout_secs);
+  settings.idle_timeout = std::chrono::seconds(cfg.timeouts.client_idle_timeout_secs);
+  settings.max_connections = options.max_connections;
+  settings.max_buffered_bytes = options.max_buffered_mb * 1024 * 1024;
+  settings.upstream_idle_time = std::chrono::milliseconds(options.upstream_idle_ms);
+  settings.serve_half_closed = options.serve_half_closed;
+  if (options.upstream_idle_ms == 0) {
+    settings.upstream_idle_per_engine = 0;
+  }
+  settings.keys = access_keys_of(cfg);
+  return settings;
+}
+
+// Opens the metrics and admin listeners the file asks for; false with `error` set when one
+// cannot listen.
+bool open_operations(http::local_server& operations, const config::cli_options& options,
+                     const config::config& cfg, http::http_metrics& metrics,
+                     actors::serving_backend& backend, http::reload_handler reload,
+                     std::string& error) {
+  auto log = spdlog::get("main");
+  if (cfg.metrics_port != 0) {
+    auto bound = operations.listen(options.host, cfg.metrics_port,
+                                   http::metrics_endpoint(metrics, backend), error);
+    if (bound == 0) {
+      return false;
+    }
+    log->info("metrics on http://{}:{}/metrics", options.host, bound);
+  }
+  if (cfg.admin_port) {
+    // The environment's token wins over the file's; neither is ever logged.
+    auto token = secret_from("LLMUX_ADMIN_TOKEN", cfg.admin_token);
+    auto bound = operations.listen(cfg.admin_host, *cfg.admin_port,
+                                   http::admin_endpoint(backend, token, std::move(reload)), error);
+    if (bound == 0) {
+      return false;
+    }
+    log->info("admin API on http://{}:{}/control/ ({})", cfg.admin_host, bound,
+              token.empty() ? "no token" : "token required");
+  }
+  return true;
+}
+
+// The gateway: routes across the file's nodes until SIGINT or SIGTERM. It holds no models, so
+// nothing is warmed, reloaded or stopped but its own listeners.
+int serve_gateway(const config::cli_options& options, const config::config& cfg) {
+  auto log = spdlog::get("main");
+  const auto& cluster = *cfg.cluster;
+  actors::gateway_settings settings;
+  settings.name = cluster.name.value_or(host_name());
+  settings.secret = secret_from("LLMUX_CLUSTER_SECRET", cluster.secret);
+  settings.nodes = cluster.nodes;
+  settings.strategy = actors::routing_named(cluster.routing).value_or(actors::routing::affinity);
+  if (settings.secret.empty()) {
+    log->critical("a gateway needs the cluster secret (cluster.secret, or LLMUX_CLUSTER_SECRET) "
+                  "to join its nodes");
+    return startup_failure_status;
+  }
+  auto signals = block_daemon_signals();
+  caf::actor_system_config system_config;
+  configure_actors(system_config, true);
+  caf::actor_system system{system_config};
+  auto backend = actors::make_gateway_backend(system, settings);
+  raise_file_limit(options.max_connections);
+  http::http_metrics metrics({});
+  http::proxy_server server(*backend, proxy_settings(options, cfg), metrics);
+  http::local_server operations;
+  std::string error;
+  auto fail_start = [&] {
+    log->critical("{}", error);
+    backend->shutdown(std::chrono::milliseconds(0));
+    return startup_failure_status;
+  };
+  http::reload_handler refuse_reload = [](auto done) {
+    http::local_response refused;
+    refused.status = 409;
+    refused.body = R"({"error":"a gateway does not reload; restart it with the new file"})";
+    done(std::move(refused));
+  };
+  if (!open_operations(operations, options, cfg, metrics, *backend, refuse_reload, error)) {
+    return fail_start();
+  }
+  auto port = server.start(error);
+  if (port == 0) {
+    return fail_start();
+  }
+  operations.start();
+  log->info("gateway {} routing ({}) across {} node(s) on http://{}:{}", settings.name,
+            cluster.routing, cluster.nodes.size(), options.host, port);
+  int signal = 0;
+  for (;;) {
+    sigwait(&signals.handled, &signal);
+    if (signal != SIGHUP) {
+      break;
+    }
+    log->warn("SIGHUP received: a gateway does not reload; restart it to change its nodes");
+  }
+  log->info("{} received: finishing requests in flight (up to {} s)", strsignal(signal),
+            options.shutdown_grace_secs);
+  server.stop_accepting();
+  backend->shutdown(std::chrono::seconds(options.shutdown_grace_secs));
+  server.stop();
+  operations.stop();
+  log->info("stopped");
+  return 0;
+}
+
 // Serves until SIGINT or SIGTERM, then shuts down gracefully; returns the exit status. SIGHUP
 // reloads the configuration.
 int serve(const config::cli_options& options, const config::config& cfg) {
@@ -105,24 +251,11 @@ int serve(const config::cli_options& options, const config::config& cfg) {
                   "LLMUX_CLUSTER_SECRET): gateways prove with it that they belong");
     return startup_failure_status;
   }
-  // Block the stop signals before any thread exists, so only sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigset_t handled = stop_signals;
-  sigaddset(&handled, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
-
+  auto signals = block_daemon_signals();
+  const auto& stop_signals = signals.stop;
+  const auto& handled = signals.handled;
   caf::actor_system_config system_config;
-  // The actors are a control plane: a shared queue wakes a sleeping worker when a message
-  // arrives, where work stealing polls with short sleeps.
-  system_config.set("scheduler.policy", caf::atom("sharing"));
-  system_config.set("scheduler.max-threads", 2);
-  system_config.add_message_types<caf::id_block::llmux>();
-  if (node) {
-    system_config.load<caf::io::middleman>();
-  }
+  configure_actors(system_config, node);
   caf::actor_system system{system_config};
   auto backend = actors::make_actor_backend(system, cfg);
   auto grace = std::chrono::seconds(options.shutdown_grace_secs);
@@ -146,28 +279,11 @@ int serve(const config::cli_options& options, const config::config& cfg) {
     }
   }
 
-  http::server_settings settings;
-  settings.host = options.host;
-  settings.port = cfg.port;
-  settings.io_threads = options.io_threads;
-  settings.request_timeout = std::chrono::seconds(cfg.policy.request_timeout_secs);
-  settings.stream_keepalive = std::chrono::seconds(cfg.timeouts.stream_keepalive_secs);
-  settings.relay.engine_idle = std::chrono::seconds(cfg.timeouts.engine_idle_timeout_secs);
-  settings.relay.client_write = std::chrono::seconds(cfg.timeouts.client_write_timeout_secs);
-  settings.idle_timeout = std::chrono::seconds(cfg.timeouts.client_idle_timeout_secs);
-  settings.max_connections = options.max_connections;
-  settings.max_buffered_bytes = options.max_buffered_mb * 1024 * 1024;
-  settings.upstream_idle_time = std::chrono::milliseconds(options.upstream_idle_ms);
-  settings.serve_half_closed = options.serve_half_closed;
-  if (options.upstream_idle_ms == 0) {
-    settings.upstream_idle_per_engine = 0;
-  }
-  settings.keys = access_keys_of(cfg);
   raise_file_limit(options.max_connections);
   http::http_metrics metrics(backend->model_names());
   backend->on_switch_ended(
     [&metrics](const actors::switch_record& record) { metrics.switch_ended(record); });
-  http::proxy_server server(*backend, settings, metrics);
+  http::proxy_server server(*backend, proxy_settings(options, cfg), metrics);
   config_reloader reloader(options, cfg, *backend, server, metrics);
   http::local_server operations;
   std::string error;
@@ -177,27 +293,10 @@ int serve(const config::cli_options& options, const config::config& cfg) {
     backend->shutdown(std::chrono::milliseconds(0));
     return startup_failure_status;
   };
-  if (cfg.metrics_port != 0) {
-    auto bound = operations.listen(options.host, cfg.metrics_port,
-                                   http::metrics_endpoint(metrics, *backend), error);
-    if (bound == 0) {
-      return fail_start();
-    }
-    log->info("metrics on http://{}:{}/metrics", options.host, bound);
-  }
-  if (cfg.admin_port) {
-    // The environment's token wins over the file's; neither is ever logged.
-    auto token = secret_from("LLMUX_ADMIN_TOKEN", cfg.admin_token);
-    auto bound = operations.listen(
-      cfg.admin_host, *cfg.admin_port,
-      http::admin_endpoint(*backend, token,
-                           [&reloader](auto done) { reloader.reload(std::move(done)); }),
-      error);
-    if (bound == 0) {
-      return fail_start();
-    }
-    log->info("admin API on http://{}:{}/control/ ({})", cfg.admin_host, bound,
-              token.empty() ? "no token" : "token required");
+  if (!open_operations(
+        operations, options, cfg, metrics, *backend,
+        [&reloader](auto done) { reloader.reload(std::move(done)); }, error)) {
+    return fail_start();
   }
   auto port = server.start(error);
   if (port == 0) {
@@ -274,6 +373,17 @@ int main(int argc, char** argv) {
   }
   if (options.restore_model) {
     return flows::restore_detached(loaded.cfg, options);
+  }
+  bool gateway_file = loaded.cfg.cluster && loaded.cfg.cluster->gateway();
+  if (options.gateway != gateway_file) {
+    fmt::print(stderr, "{}: {}\n", options.config_path,
+               options.gateway ? "--gateway needs cluster.nodes: the nodes it routes to"
+                               : "cluster.nodes makes this a gateway's file: start it with "
+                                 "--gateway");
+    return invalid_config_status;
+  }
+  if (options.gateway) {
+    return serve_gateway(options, loaded.cfg);
   }
   return serve(options, loaded.cfg);
 }

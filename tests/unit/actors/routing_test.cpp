@@ -1,5 +1,6 @@
 #include "actors/routing.hpp"
 
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -66,6 +67,41 @@ TEST(choose_node, round_robin_takes_the_serving_nodes_in_turn) {
 TEST(choose_node, least_loaded_ignores_switch_costs) {
   std::vector<route_candidate> nodes{awake(3), asleep(60s)};
   EXPECT_EQ(choose_node(nodes, routing::least_loaded, 0, 500ms), 1u);
+}
+
+model_snapshot model(std::string name, bool is_awake, std::uint64_t waiting,
+                     std::uint64_t in_flight, std::uint32_t retry_in_secs = 0) {
+  model_snapshot out;
+  out.name = std::move(name);
+  out.awake = is_awake;
+  out.waiting = waiting;
+  out.in_flight = in_flight;
+  out.retry_in_secs = retry_in_secs;
+  return out;
+}
+
+TEST(candidate_from, reads_the_node_snapshot_and_the_requests_sent_since) {
+  scheduler_snapshot node;
+  node.models = {model("a", true, 1, 2), model("b", false, 0, 0), model("c", false, 3, 0, 5)};
+  node.costs = {{"a", "b", 4000}, {"c", "b", 2000}, {"b", "a", 6000}};
+  sent_requests sent{{"b", 2}, {"a", 1}};
+  auto b = candidate_from(node, "b", sent, 10s);
+  EXPECT_TRUE(b.serves);
+  EXPECT_FALSE(b.awake);
+  EXPECT_EQ(b.waiting, 2u);         // the gateway's two are newer than the snapshot's none
+  EXPECT_EQ(b.queued_on_node, 6u);  // a: 1 + 2 (more than the one sent), c: 3
+  EXPECT_EQ(b.switch_cost, 3000ms); // the mean of the measured directions
+  EXPECT_EQ(b.displaces, 6000ms);   // a is awake: bringing it back
+  auto a = candidate_from(node, "a", sent, 10s);
+  EXPECT_TRUE(a.awake);
+  EXPECT_EQ(a.waiting, 3u);
+  EXPECT_EQ(a.switch_cost, 6000ms);
+  // Backing off: not served there. Unmeasured: the default cost.
+  auto c = candidate_from(node, "c", sent, 10s);
+  EXPECT_FALSE(c.serves);
+  EXPECT_EQ(c.switch_cost, 10s);
+  // Not configured there at all.
+  EXPECT_FALSE(candidate_from(node, "d", sent, 10s).serves);
 }
 
 } // namespace

@@ -257,6 +257,19 @@ TEST(errors, missing_required_fields) {
   EXPECT_FINDING(parse_config("{}").findings, severity::error, "models", "missing required");
 }
 
+TEST(errors, a_gateway_needs_no_models_but_its_nodes_need_names_and_ports) {
+  auto gateway = parse_config(R"({"cluster": {"nodes": [{"name": "a", "node_port": 7100}]}})");
+  EXPECT_TRUE(gateway.ok()) << testing_support::describe(gateway.findings);
+  auto broken = parse_config(R"({"cluster": {"nodes": [{"host": "h", "port": 1}, 3]}})");
+  EXPECT_FINDING(broken.findings, severity::error, "cluster.nodes[0].name", "missing required");
+  EXPECT_FINDING(broken.findings, severity::error, "cluster.nodes[0].node_port",
+                 "missing required");
+  EXPECT_FINDING(broken.findings, severity::warning, "cluster.nodes[0].port", "unknown key");
+  EXPECT_FINDING(broken.findings, severity::error, "cluster.nodes[1]", "expected an object");
+  auto not_a_list = parse_config(R"({"models": {}, "cluster": {"nodes": {"a": 1}}})");
+  EXPECT_FINDING(not_a_list.findings, severity::error, "cluster.nodes", "an array of nodes");
+}
+
 TEST(errors, wrong_types_name_what_was_expected_and_found) {
   auto result = parse_config(R"({"models": {"a": {"model_path": 7, "port": "8001",
     "extra_args": ["--x", 3]}}, "warmup": "yes", "vllm_command": [], "policy": {

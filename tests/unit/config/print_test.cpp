@@ -39,6 +39,19 @@ TEST(print, effective_config_parses_back_to_the_same_config_apart_from_the_secre
   EXPECT_EQ(reread.cfg, expected) << text;
 }
 
+TEST(print, a_gateway_file_parses_back_to_the_same_config) {
+  auto original = parse_config(R"({"port": 3000, "cluster": {"routing": "least_loaded",
+    "nodes": [{"name": "gpu-a", "host": "10.0.0.11", "node_port": 7100},
+              {"name": "gpu-b", "node_port": 7101}]}})");
+  ASSERT_TRUE(original.ok()) << describe(original.findings);
+  ASSERT_EQ(original.cfg.cluster->nodes.size(), 2u);
+  EXPECT_EQ(original.cfg.cluster->nodes[1].host, "127.0.0.1");
+  auto text = to_json(original.cfg);
+  auto reread = parse_config(text);
+  ASSERT_TRUE(reread.ok()) << describe(reread.findings) << text;
+  EXPECT_EQ(reread.cfg, original.cfg) << text;
+}
+
 TEST(print, defaults_are_written_out) {
   auto result = parse_config(R"({"models": {"a": {"model_path": "m", "port": 8001}}})");
   auto text = to_json(result.cfg);

@@ -39,7 +39,34 @@ TEST(validate, a_cluster_node_has_its_own_port_and_no_empty_settings) {
                  "must not be empty (leave it out for the host name)");
   auto no_node = validate(R"({"models": {}, "cluster": {"secret": "x"}})");
   EXPECT_FINDING(no_node, severity::warning, "cluster",
-                 "without node_port this llmux is no node: nothing reads the rest");
+                 "without node_port or nodes this llmux is neither a node nor a gateway: nothing "
+                 "reads the rest");
+}
+
+TEST(validate, a_gateway_file_lists_distinct_nodes_and_no_models) {
+  auto plain = validate(R"({"cluster": {"secret": "x", "nodes": [
+    {"name": "a", "host": "10.0.0.1", "node_port": 7100},
+    {"name": "b", "host": "10.0.0.2", "node_port": 7100}]}})");
+  EXPECT_TRUE(plain.items().empty()) << describe(plain);
+  auto findings = validate(R"({"models": {"m": {"model_path": "m", "port": 8001}},
+    "cluster": {"node_port": 7000, "routing": "nearest", "nodes": [
+      {"name": "a", "node_port": 7100}, {"name": "a", "node_port": 7101},
+      {"name": "c", "node_port": 7100}, {"name": "", "host": "", "node_port": 0}]}})");
+  EXPECT_FINDING(findings, severity::error, "models",
+                 "a gateway serves the models of its nodes: list models in the nodes' files, not "
+                 "in the gateway's");
+  EXPECT_FINDING(findings, severity::error, "cluster.nodes",
+                 "a gateway is no node itself: give node_port or nodes, not both");
+  EXPECT_FINDING(findings, severity::error, "cluster.routing",
+                 "unknown routing \"nearest\"; valid: affinity, round_robin, least_loaded");
+  EXPECT_FINDING(findings, severity::error, "cluster.nodes[1].name",
+                 "\"a\" names nodes[0] already");
+  EXPECT_FINDING(findings, severity::error, "cluster.nodes[2]",
+                 "127.0.0.1:7100 is nodes[0] already");
+  EXPECT_FINDING(findings, severity::error, "cluster.nodes[3].name", "must not be empty");
+  EXPECT_FINDING(findings, severity::error, "cluster.nodes[3].host", "must not be empty");
+  EXPECT_FINDING(findings, severity::error, "cluster.nodes[3].node_port",
+                 "must be a port (1-65535)");
 }
 
 TEST(validate, rootfs_dirs_are_absolute_paths) {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "actors/serving.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -87,6 +89,19 @@ TEST(upstream_pool, a_retired_epoch_is_never_kept_again_even_by_connections_then
   idle.put(8001, 4, "new", t0);
   EXPECT_EQ(idle.take(8001, 4, t0), "new");
   EXPECT_EQ(idle.take(8002, 3, t0), "other engine");
+}
+
+// Behind a gateway the engines are nodes' proxies: the same port on two hosts is two engines.
+TEST(upstream_pool, engines_are_told_apart_by_host_and_port) {
+  using address = llmux::actors::engine_address;
+  llmux::http::upstream_pool<std::string, address, llmux::actors::engine_address_hash> idle{
+    {2, 4s}};
+  idle.put(address{"10.0.0.1", 3000}, 1, "a", t0);
+  idle.put(address{"10.0.0.2", 3000}, 1, "b", t0);
+  idle.retire(address{"10.0.0.1", 3000}, 1);
+  EXPECT_FALSE(idle.take(address{"10.0.0.1", 3000}, 1, t0 + 1s));
+  EXPECT_EQ(idle.take(address{"10.0.0.2", 3000}, 1, t0 + 1s), "b");
+  EXPECT_FALSE(idle.take(address{{}, 3000}, 1, t0 + 1s));
 }
 
 } // namespace
