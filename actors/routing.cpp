@@ -6,16 +6,22 @@ namespace llmux::actors {
 
 namespace {
 
+// A switch made to take a request counts twice: bringing a model up on another node is paid
+// again when that node's own models return, and a burst that has passed leaves the model spread
+// for nothing. Spreading must save twice what it costs (with 1, two nodes switched more than
+// round robin over the simulated suite; see BENCHMARKS.md, section 8).
+constexpr long switch_weight = 2;
+
 // What a request waits on the node before its service starts, as far as the views tell: the
 // model's own requests ahead of it, and, when the model must first be brought up, the switch
-// and the work queued on the node before it.
+// (weighted) and the work queued on the node before it.
 std::chrono::milliseconds expected_wait(const route_candidate& node,
                                         std::chrono::milliseconds service) {
   auto ahead = static_cast<long>(node.waiting + node.in_flight);
   if (node.awake) {
     return service * ahead;
   }
-  return node.switch_cost + node.displaces
+  return (node.switch_cost + node.displaces) * switch_weight
          + service * (ahead + static_cast<long>(node.queued_on_node));
 }
 

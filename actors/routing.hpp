@@ -52,7 +52,7 @@ route_candidate candidate_from(const scheduler_snapshot& node, std::string_view 
 enum class routing {
   /// The node where serving costs least: where the model is awake, the work ahead of the
   /// request; elsewhere the switch, the work queued on the node before it and what the switch
-  /// displaces. A hot model spreads to another node once its queue outweighs a switch.
+  /// displaces. A hot model spreads to another node once its queue outweighs twice a switch.
   affinity,
   /// Each request to the next node in turn.
   round_robin,

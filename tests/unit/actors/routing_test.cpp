@@ -27,19 +27,21 @@ TEST(choose_node, affinity_prefers_the_node_where_the_model_is_awake) {
 }
 
 TEST(choose_node, affinity_spreads_a_hot_model_when_its_queue_outweighs_a_switch) {
-  // Awake on node 0 with 10 requests ahead (5 s of work); node 1 can wake it in 1.2 s.
+  // Awake on node 0 with 10 requests ahead (5 s of work); node 1 can wake it in 1.2 s, which
+  // counts twice (2.4 s).
   std::vector<route_candidate> nodes{awake(10), asleep(1200ms)};
   EXPECT_EQ(choose_node(nodes, routing::affinity, 0, 500ms), 1u);
-  // With 2 ahead (1 s) staying beats waking it elsewhere.
-  nodes[0] = awake(2);
+  // With 4 ahead (2 s) the switch would save less than twice its cost: it stays.
+  nodes[0] = awake(4);
   EXPECT_EQ(choose_node(nodes, routing::affinity, 0, 500ms), 0u);
 }
 
 TEST(choose_node, affinity_weighs_switch_cost_and_the_queue_ahead_on_the_node) {
-  // Node 0 wakes it fast but 20 requests for other models queue there first.
+  // Node 0 wakes it fast but 20 requests for other models queue there first (switches count
+  // twice).
   std::vector<route_candidate> nodes{asleep(1200ms, 20), asleep(31s, 0)};
-  EXPECT_EQ(choose_node(nodes, routing::affinity, 0, 500ms), 0u); // 11.2 s < 31 s
-  nodes[0].queued_on_node = 80;                                   // 41.2 s > 31 s
+  EXPECT_EQ(choose_node(nodes, routing::affinity, 0, 500ms), 0u); // 12.4 s < 62 s
+  nodes[0].queued_on_node = 120;                                  // 62.4 s > 62 s
   EXPECT_EQ(choose_node(nodes, routing::affinity, 0, 500ms), 1u);
 }
 
