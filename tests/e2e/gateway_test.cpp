@@ -216,31 +216,40 @@ TEST_F(gateway_test, a_killed_node_leaves_rotation_its_requests_end_and_it_rejoi
   ASSERT_TRUE(eventually([&] { return served_by(gateway.chat("shared")) == "node-a"; }, 3s));
   // A long answer in progress on node-a (400 tokens at 40 per second), and a request queued
   // there behind it (alpha needs a switch, which waits for shared's request to finish).
-  auto long_answer = std::async(std::launch::async, [&] {
-    return gateway.chat("shared", false, R"(,"max_tokens":400,"ignore_eos":true)");
-  });
-  ASSERT_TRUE(eventually(
-    [&] {
-      simdjson::dom::parser parser;
-      return number_at(gateway.status(parser)["nodes"]["node-a"]["outstanding"]) == 1;
-    },
-    3s));
+  // A stream of the same length too.
+  auto outstanding_on_a = [&](std::uint64_t count) {
+    return eventually(
+      [&] {
+        simdjson::dom::parser parser;
+        return number_at(gateway.status(parser)["nodes"]["node-a"]["outstanding"]) == count;
+      },
+      3s);
+  };
+  constexpr const char* long_tokens = R"(,"max_tokens":400,"ignore_eos":true)";
+  auto long_answer
+    = std::async(std::launch::async, [&] { return gateway.chat("shared", false, long_tokens); });
+  ASSERT_TRUE(outstanding_on_a(1));
+  auto stream
+    = std::async(std::launch::async, [&] { return gateway.chat("shared", true, long_tokens); });
+  ASSERT_TRUE(outstanding_on_a(2));
   auto queued = std::async(std::launch::async, [&] { return gateway.chat("alpha"); });
-  ASSERT_TRUE(eventually(
-    [&] {
-      simdjson::dom::parser parser;
-      return number_at(gateway.status(parser)["nodes"]["node-a"]["outstanding"]) == 2;
-    },
-    3s));
+  ASSERT_TRUE(outstanding_on_a(3));
   stop(a, SIGKILL);
-  // Out of rotation within a second; both requests end with a clear 503, nothing hangs.
+  // Out of rotation within a second; every request ends, nothing hangs: the waiting ones with
+  // a clear 503, the stream with an error event after what it had.
   EXPECT_TRUE(eventually([&] { return node_state(gateway, "node-a") != "serving"; }, 1s));
-  ASSERT_EQ(long_answer.wait_for(5s), std::future_status::ready);
-  ASSERT_EQ(queued.wait_for(5s), std::future_status::ready);
+  for (auto* pending : {&long_answer, &stream, &queued}) {
+    ASSERT_EQ(pending->wait_for(5s), std::future_status::ready);
+  }
   auto cut = long_answer.get();
   auto waiting = queued.get();
+  auto streamed = stream.get();
   EXPECT_EQ(cut.status, 503) << cut.body;
   EXPECT_EQ(waiting.status, 503) << waiting.body;
+  EXPECT_EQ(streamed.status, 200);
+  EXPECT_NE(streamed.body.find("chat.completion.chunk"), std::string::npos) << streamed.body;
+  EXPECT_NE(streamed.body.find(R"("error")"), std::string::npos) << streamed.body;
+  EXPECT_NE(streamed.body.rfind("data: [DONE]"), std::string::npos) << streamed.body;
   // Its replicated model goes on on the replica; its own model is unavailable, said so.
   EXPECT_EQ(served_by(gateway.chat("shared")), "node-b");
   EXPECT_EQ(served_by(gateway.chat("gamma")), "node-c");
