@@ -3,6 +3,7 @@
 // request to a node that serves its model, prefers the node where a replicated model is awake,
 // takes a killed or stopped node out of rotation, and takes it back when it returns.
 
+#include <algorithm>
 #include <csignal>
 #include <deque>
 #include <fstream>
@@ -43,12 +44,24 @@ protected:
   // Each model's engine answers as `NODE/MODEL`, so a reply names the node that served it.
   test_node& add_node(std::string name, std::vector<std::string> models,
                       std::string node_secret = secret) {
-    test_node node{std::move(name), std::move(models), std::move(node_secret), free_port()};
+    test_node node{std::move(name), std::move(models), std::move(node_secret), unused_port()};
     for (const auto& model : node.models) {
-      node.engine_ports[model] = free_port();
+      node.engine_ports[model] = unused_port();
     }
     nodes_.push_back(std::move(node));
     return nodes_.back();
+  }
+
+  // A free port no other member of this cluster got: free_port may hand out a port again once
+  // its probe socket is closed.
+  std::uint16_t unused_port() {
+    for (;;) {
+      auto port = free_port();
+      if (std::find(given_.begin(), given_.end(), port) == given_.end()) {
+        given_.push_back(port);
+        return port;
+      }
+    }
   }
 
   // Starts `node` (again, after a kill: same file, same ports) and waits until it serves.
@@ -151,6 +164,7 @@ protected:
 
   // A deque: the references add_node returns stay valid.
   std::deque<test_node> nodes_;
+  std::vector<std::uint16_t> given_;
 };
 
 TEST_F(gateway_test, routes_each_model_to_a_node_that_serves_it_and_prefers_where_it_is_awake) {
@@ -301,7 +315,7 @@ TEST_F(gateway_test, the_status_page_shows_the_nodes_live) {
   auto& b = add_node("node-b", {"beta"});
   start(a);
   start(b);
-  auto metrics_port = free_port();
+  auto metrics_port = unused_port();
   auto gateway = start_gateway(fmt::format(R"("admin_port": 0, "metrics_port": {})", metrics_port));
   ASSERT_NE(gateway.admin_port, 0) << gateway.process->output();
   ASSERT_EQ(gateway.chat_until_served("alpha", 10s).status, 200);
