@@ -16,7 +16,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -32,6 +32,8 @@ namespace bhttp = beast::http;
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+using namespace std::string_view_literals;
+
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto connect_timeout = std::chrono::seconds(10);
 constexpr std::size_t relay_buffer_size = 16 * 1024;
@@ -58,17 +60,17 @@ std::string engine_request_head(const client_request& request, std::string_view 
   head += request.method_string();
   head += ' ';
   head += target;
-  head += " HTTP/1.1\r\n";
+  head += " HTTP/1.1\r\n"sv;
   for (const auto& field : request) {
     auto name = field.name_string();
     if (forwards_request_header(name)) {
       head += name;
-      head += ": ";
+      head += ": "sv;
       head += field.value();
-      head += "\r\n";
+      head += "\r\n"sv;
     }
   }
-  head += "Host: ";
+  head += "Host: "sv;
   if (engine.host.empty()) {
     head += loopback;
   } else if (engine.host.find(':') != std::string::npos) {
@@ -80,26 +82,26 @@ std::string engine_request_head(const client_request& request, std::string_view 
   }
   head += ':';
   append_number(head, engine.port);
-  head += "\r\nX-Forwarded-Proto: http\r\n";
+  head += "\r\nX-Forwarded-Proto: http\r\n"sv;
   if (!client_address.empty()) {
-    head += "X-Forwarded-For: ";
+    head += "X-Forwarded-For: "sv;
     head += client_address;
-    head += "\r\n";
+    head += "\r\n"sv;
   }
   if (!model_override.empty()) {
-    head += "Model-Override: ";
+    head += "Model-Override: "sv;
     head += model_override;
-    head += "\r\n";
+    head += "\r\n"sv;
   }
   auto method = request.method();
   bool bodiless = method == bhttp::verb::get || method == bhttp::verb::head
                   || method == bhttp::verb::delete_ || method == bhttp::verb::options;
   if (body_size > 0 || !bodiless) {
-    head += "Content-Length: ";
+    head += "Content-Length: "sv;
     append_number(head, body_size);
-    head += "\r\n";
+    head += "\r\n"sv;
   }
-  head += "\r\n";
+  head += "\r\n"sv;
   return head;
 }
 
@@ -256,8 +258,7 @@ public:
       }
       std::tie(ec, std::ignore) = co_await net::async_write(engine_, outgoing, use_tuple);
       if (!ec) {
-        std::tie(ec, std::ignore)
-          = co_await bhttp::async_read_header(engine_, engine_buffer_, parser, use_tuple);
+        ec = co_await read_http(engine_, engine_buffer_, parser, read_until::header);
       }
       if (!ec || !reused || parser.got_some() || cut_->reason) {
         break;
@@ -290,8 +291,7 @@ public:
       parser.get().body().data = buffer.data();
       parser.get().body().size = buffer.size();
       watchdog_.engine_deadline(clock_type::now() + context_.limits.engine_idle);
-      std::tie(ec, std::ignore)
-        = co_await bhttp::async_read_some(engine_, engine_buffer_, parser, use_tuple);
+      ec = co_await read_http(engine_, engine_buffer_, parser, read_until::some);
       if (ec == bhttp::error::need_buffer) {
         ec = {};
       }
@@ -415,8 +415,7 @@ private:
       parser.get().body().data = buffer.data();
       parser.get().body().size = buffer.size();
       watchdog_.engine_deadline(clock_type::now() + context_.limits.engine_idle);
-      std::tie(ec, std::ignore)
-        = co_await bhttp::async_read_some(engine_, engine_buffer_, parser, use_tuple);
+      ec = co_await read_http(engine_, engine_buffer_, parser, read_until::some);
       answer.append(buffer.data(), buffer.size() - parser.get().body().size);
       if (ec && ec != bhttp::error::need_buffer) {
         break;
@@ -460,28 +459,28 @@ private:
     append_number(out, head.result_int());
     out += ' ';
     out += reason;
-    out += "\r\n";
+    out += "\r\n"sv;
     for (const auto& field : head) {
       if (forwards_response_header(field.name_string())) {
         out += field.name_string();
-        out += ": ";
+        out += ": "sv;
         out += field.value();
-        out += "\r\n";
+        out += "\r\n"sv;
       }
     }
     if (chunked_) {
-      out += "Transfer-Encoding: chunked\r\n";
+      out += "Transfer-Encoding: chunked\r\n"sv;
     } else if (!open_length) {
-      out += "Content-Length: ";
+      out += "Content-Length: "sv;
       append_number(out, *length);
-      out += "\r\n";
+      out += "\r\n"sv;
     }
     if (request_.version() >= 11 && !keep_alive_) {
-      out += "Connection: close\r\n";
+      out += "Connection: close\r\n"sv;
     } else if (request_.version() < 11 && keep_alive_) {
-      out += "Connection: keep-alive\r\n";
+      out += "Connection: keep-alive\r\n"sv;
     }
-    out += "\r\n";
+    out += "\r\n"sv;
     return event_stream;
   }
 
@@ -620,9 +619,9 @@ std::string event_stream_piece(const client_request& request, std::string_view d
   }
   std::string out;
   append_number(out, data.size(), 16);
-  out += "\r\n";
+  out += "\r\n"sv;
   out += data;
-  out += "\r\n";
+  out += "\r\n"sv;
   return out;
 }
 
@@ -631,7 +630,7 @@ net::awaitable<bool> end_event_stream(tcp::socket& client, const client_request&
   auto out = event_stream_piece(request, event);
   bool chunked = request.version() >= 11;
   if (chunked) {
-    out += "0\r\n\r\n";
+    out += "0\r\n\r\n"sv;
   }
   auto [ec, n] = co_await net::async_write(client, net::buffer(out), use_tuple);
   co_return !ec && chunked && request.keep_alive();

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <array>
-#include <span>
+#include <bit>
+#include <cstdint>
 
 namespace llmux::http {
 
@@ -15,10 +16,40 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-bool is_one_of(std::string_view name, std::span<const std::string_view> names) {
-  return std::any_of(names.begin(), names.end(),
-                     [&](std::string_view listed) { return iequals(name, listed); });
-}
+// A fixed list of lower-case header names, looked up on every header of every request and
+// response: a name is compared only with the listed names of its own length.
+template <std::size_t N>
+class name_set {
+public:
+  static constexpr std::size_t longest = 31;
+  static_assert(N <= 32, "one bit per listed name");
+
+  constexpr explicit name_set(std::array<std::string_view, N> names) : names_(names) {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (names[i].size() > longest) {
+        throw "a listed name is longer than name_set::longest"; // a compile-time error
+      }
+      by_length_[names[i].size()] |= 1u << i;
+    }
+  }
+
+  bool contains(std::string_view name) const {
+    if (name.size() > longest) {
+      return false;
+    }
+    for (auto candidates = by_length_[name.size()]; candidates != 0; candidates &= candidates - 1) {
+      if (iequals(name, names_[static_cast<std::size_t>(std::countr_zero(candidates))])) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+private:
+  std::array<std::string_view, N> names_;
+  /// For each length, one bit per listed name of that length.
+  std::array<std::uint32_t, longest + 1> by_length_{};
+};
 
 bool starts_with(std::string_view name, std::string_view prefix) {
   return name.size() >= prefix.size() && iequals(name.substr(0, prefix.size()), prefix);
@@ -27,38 +58,27 @@ bool starts_with(std::string_view name, std::string_view prefix) {
 // Headers that describe one hop, not the message: never copied across the proxy. (Expect too:
 // llmux answers a client's 100-continue itself and has the whole body before it forwards; an
 // engine asked again would answer 100 Continue first.)
-constexpr std::array<std::string_view, 12> hop_by_hop{
-  "connection",       "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-  "trailer",          "upgrade",    "transfer-encoding",  "content-length",      "host",
-  "proxy-connection", "expect"};
+constexpr name_set<12> hop_by_hop{std::array<std::string_view, 12>{
+  "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+  "upgrade", "transfer-encoding", "content-length", "host", "proxy-connection", "expect"}};
 
 // What the engine must not see: the client's credentials, browser context and cache
 // validators are the business of the client and llmux, not of the engine; forwarding
 // headers are llmux's to set.
-constexpr std::array<std::string_view, 14> client_private{"authorization",
-                                                          "x-api-key",
-                                                          "api-key",
-                                                          "cookie",
-                                                          "origin",
-                                                          "referer",
-                                                          "if-modified-since",
-                                                          "if-none-match",
-                                                          "if-match",
-                                                          "if-unmodified-since",
-                                                          "if-range",
-                                                          "model-override",
-                                                          "x-forwarded-proto",
-                                                          "x-forwarded-for"};
+constexpr name_set<14> client_private{std::array<std::string_view, 14>{
+  "authorization", "x-api-key", "api-key", "cookie", "origin", "referer", "if-modified-since",
+  "if-none-match", "if-match", "if-unmodified-since", "if-range", "model-override",
+  "x-forwarded-proto", "x-forwarded-for"}};
 
 } // namespace
 
 bool forwards_request_header(std::string_view name) {
-  return !is_one_of(name, hop_by_hop) && !is_one_of(name, client_private)
+  return !hop_by_hop.contains(name) && !client_private.contains(name)
          && !starts_with(name, "sec-fetch-") && !starts_with(name, "sec-ch-ua");
 }
 
 bool forwards_response_header(std::string_view name) {
-  return !is_one_of(name, hop_by_hop);
+  return !hop_by_hop.contains(name);
 }
 
 } // namespace llmux::http

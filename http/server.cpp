@@ -19,7 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -524,9 +524,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     // One deadline for the next request, header and body: an idle keep-alive connection is
     // closed, a request that arrives too slowly gets 408.
     deadline.arm(settings_.idle_timeout);
-    beast::error_code ec;
-    std::tie(ec, std::ignore)
-      = co_await bhttp::async_read_header(client, buffer, parser, use_tuple);
+    auto ec = co_await read_http(client, buffer, parser, read_until::header);
     // Bodies count against one budget for all connections; a chunked body of unknown length
     // is counted once it has arrived.
     reserved.reset();
@@ -546,7 +544,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
       std::tie(ec, std::ignore) = co_await bhttp::async_write(client, go_on, use_tuple);
     }
     if (!ec && !parser.is_done()) {
-      std::tie(ec, std::ignore) = co_await bhttp::async_read(client, buffer, parser, use_tuple);
+      ec = co_await read_http(client, buffer, parser, read_until::message);
     }
     deadline.disarm();
     if (ec) {

@@ -13,6 +13,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -53,6 +55,24 @@ auto async_callback(Start start, Token&& token) {
     },
     token);
 }
+
+/// How much of an HTTP message `read_http` waits for.
+enum class read_until {
+  header,  ///< the whole header (the body, if any, is left for a later read)
+  message, ///< the whole message
+  some,    ///< any progress: a buffer_body's buffer filled (need_buffer) or the message ended
+};
+
+/// What Beast's async_read_header, async_read and async_read_some do, with the same results
+/// and errors, for the proxy's hot path: bytes already in `buffer` are parsed at once, and each
+/// read is one socket operation. (Beast's composed operations cost about as many instructions
+/// per request as the parsing itself; BENCHMARKS.md, "Data path".)
+net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
+                                            beast::http::basic_parser<true>& parser,
+                                            read_until until);
+net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
+                                            beast::http::basic_parser<false>& parser,
+                                            read_until until);
 
 /// The metrics the proxy's io thread running this records into; null elsewhere (tests, tools).
 http_metrics* io_thread_metrics();
