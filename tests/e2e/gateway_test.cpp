@@ -279,6 +279,26 @@ TEST_F(gateway_test, a_killed_node_leaves_rotation_its_requests_end_and_it_rejoi
   EXPECT_EQ(number_at(gateway.status(parser)["nodes"]["node-a"]["joins"]), 2u);
 }
 
+TEST_F(gateway_test, a_gateway_restart_loses_nothing_on_the_nodes) {
+  auto& a = add_node("node-a", {"alpha", "beta"});
+  start(a);
+  auto first = std::make_unique<running_daemon>(start_gateway());
+  ASSERT_EQ(served_by(first->chat_until_served("alpha", 10s)), "node-a");
+  simdjson::dom::parser parser;
+  auto starts = number_at(a.daemon.status(parser)["models"]["alpha"]["engine_starts"]);
+  auto switches = number_at(a.daemon.status(parser)["switches"]);
+  ::kill(first->process->pid(), SIGKILL);
+  first->process->wait_exit(10s);
+  first.reset();
+  // The node did not notice beyond its log: alpha is still awake, its engine the same.
+  EXPECT_EQ(text_at(a.daemon.status(parser).at_pointer("/awake/0")), "alpha");
+  auto second = start_gateway();
+  ASSERT_TRUE(eventually([&] { return node_state(second, "node-a") == "serving"; }, 10s));
+  EXPECT_EQ(served_by(second.chat("alpha")), "node-a");
+  EXPECT_EQ(number_at(a.daemon.status(parser)["models"]["alpha"]["engine_starts"]), starts);
+  EXPECT_EQ(number_at(a.daemon.status(parser)["switches"]), switches);
+}
+
 TEST_F(gateway_test, a_stopped_node_leaves_rotation_on_missed_heartbeats_and_returns) {
   auto& a = add_node("node-a", {"alpha"});
   start(a);
