@@ -9,11 +9,15 @@
 #include <tuple>
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffer_traits.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -107,6 +111,32 @@ std::string engine_request_head(const client_request& request, std::string_view 
 
 // How much of an engine's error answer is relayed as an event of a begun stream.
 constexpr std::size_t begun_stream_error_limit = 64 * 1024;
+
+// Sends what `socket` takes now, without waiting: the bytes sent (0 when it would block), or
+// an error. One sendmsg, as Asio's own first attempt would be; only a rest that does not fit
+// needs an asynchronous write (and a deadline).
+template <class Buffers>
+std::size_t send_now(tcp::socket& socket, const Buffers& buffers, beast::error_code& ec) {
+  std::array<iovec, 8> pieces{};
+  std::size_t count = 0;
+  for (auto piece : beast::buffers_range_ref(buffers)) {
+    if (count == pieces.size()) {
+      break;
+    }
+    pieces[count++] = iovec{const_cast<void*>(piece.data()), piece.size()};
+  }
+  msghdr message{};
+  message.msg_iov = pieces.data();
+  message.msg_iovlen = count;
+  auto sent = ::sendmsg(socket.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (sent >= 0) {
+    return static_cast<std::size_t>(sent);
+  }
+  if (errno != EAGAIN && errno != EWOULDBLOCK) {
+    ec.assign(errno, boost::system::system_category());
+  }
+  return 0;
+}
 
 // Bounds a relay's waits with one timer, re-armed only when a deadline moves earlier: the
 // engine side (connecting, then silence once the response has begun) and a client write left
@@ -214,7 +244,7 @@ private:
 
 // One request relayed: an engine connection (pooled or new), the request out, the response
 // back as it arrives.
-class relay {
+class relay : private read_wait_hook {
 public:
   relay(tcp::socket& client, const client_request& request, const actors::lease_outcome& lease,
         relay_context context, std::shared_ptr<relay_cut> cut, const net::any_io_executor& executor)
@@ -256,7 +286,7 @@ public:
           break;
         }
       }
-      std::tie(ec, std::ignore) = co_await net::async_write(engine_, outgoing, use_tuple);
+      ec = co_await send(engine_, outgoing, std::nullopt);
       if (!ec) {
         ec = co_await read_http(engine_, engine_buffer_, parser, read_until::header);
       }
@@ -290,8 +320,7 @@ public:
     while (!parser.is_done()) {
       parser.get().body().data = buffer.data();
       parser.get().body().size = buffer.size();
-      watchdog_.engine_deadline(clock_type::now() + context_.limits.engine_idle);
-      ec = co_await read_http(engine_, engine_buffer_, parser, read_until::some);
+      ec = co_await read_http(engine_, engine_buffer_, parser, read_until::some, this);
       if (ec == bhttp::error::need_buffer) {
         ec = {};
       }
@@ -306,8 +335,7 @@ public:
       // Each piece goes out as soon as it arrives: SSE events are not held back.
       auto pieces = frame(net::buffer(buffer.data(), got), parser.is_done());
       if (!pieces.empty()) {
-        watchdog_.client_deadline(clock_type::now() + context_.limits.client_write);
-        std::tie(ec, std::ignore) = co_await net::async_write(client_, pieces, use_tuple);
+        ec = co_await send(client_, pieces, context_.limits.client_write);
         if (!written(ec, parser.is_done())) {
           co_return false; // the client left or stopped reading; the caller releases the lease
         }
@@ -414,8 +442,7 @@ private:
     while (!parser.is_done() && answer.size() < begun_stream_error_limit) {
       parser.get().body().data = buffer.data();
       parser.get().body().size = buffer.size();
-      watchdog_.engine_deadline(clock_type::now() + context_.limits.engine_idle);
-      ec = co_await read_http(engine_, engine_buffer_, parser, read_until::some);
+      ec = co_await read_http(engine_, engine_buffer_, parser, read_until::some, this);
       answer.append(buffer.data(), buffer.size() - parser.get().body().size);
       if (ec && ec != bhttp::error::need_buffer) {
         break;
@@ -560,9 +587,33 @@ private:
     if (pieces.empty()) {
       co_return true;
     }
-    watchdog_.client_deadline(clock_type::now() + context_.limits.client_write);
-    auto [ec, n] = co_await net::async_write(client_, pieces, use_tuple);
+    auto ec = co_await send(client_, pieces, context_.limits.client_write);
     co_return written(ec, last);
+  }
+
+  // Writes `buffers` to `socket`: at once when the socket takes them all (the usual case), else
+  // the rest asynchronously, bounded by `bound` on the client side (the engine's request is
+  // bounded by the engine's liveness instead).
+  template <class Buffers>
+  net::awaitable<beast::error_code> send(tcp::socket& socket, const Buffers& buffers,
+                                         std::optional<std::chrono::seconds> bound) {
+    beast::error_code ec;
+    auto sent = send_now(socket, buffers, ec);
+    if (ec || sent == beast::buffer_bytes(buffers)) {
+      co_return ec;
+    }
+    beast::buffers_suffix<Buffers> rest(buffers);
+    rest.consume(sent);
+    if (bound) {
+      watchdog_.client_deadline(clock_type::now() + *bound);
+    }
+    std::tie(ec, std::ignore) = co_await net::async_write(socket, rest, use_tuple);
+    co_return ec;
+  }
+
+  // A read from the engine has to wait: the engine's silence is bounded from now.
+  void waiting() override {
+    watchdog_.engine_deadline(clock_type::now() + context_.limits.engine_idle);
   }
 
   tcp::socket& client_;

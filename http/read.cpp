@@ -23,7 +23,7 @@ bool reached(const bhttp::basic_parser<isRequest>& parser, read_until until) {
 template <bool isRequest>
 net::awaitable<beast::error_code> read_parsed(tcp::socket& socket, beast::flat_buffer& buffer,
                                               bhttp::basic_parser<isRequest>& parser,
-                                              read_until until) {
+                                              read_until until, read_wait_hook* hook) {
   // As Beast's: a header read stops parsing at its end, a whole read parses all it can.
   if (until == read_until::header) {
     parser.eager(false);
@@ -52,6 +52,9 @@ net::awaitable<beast::error_code> read_parsed(tcp::socket& socket, beast::flat_b
     if (size == 0) {
       co_return beast::error_code{bhttp::error::buffer_overflow};
     }
+    if (hook != nullptr) {
+      hook->waiting();
+    }
     // read_size keeps within the buffer's maximum: prepare does not throw.
     auto [read_error, read] = co_await socket.async_read_some(buffer.prepare(size), use_tuple);
     if (read_error == net::error::eof) {
@@ -74,13 +77,15 @@ net::awaitable<beast::error_code> read_parsed(tcp::socket& socket, beast::flat_b
 } // namespace
 
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
-                                            bhttp::basic_parser<true>& parser, read_until until) {
-  return read_parsed(socket, buffer, parser, until);
+                                            bhttp::basic_parser<true>& parser, read_until until,
+                                            read_wait_hook* hook) {
+  return read_parsed(socket, buffer, parser, until, hook);
 }
 
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
-                                            bhttp::basic_parser<false>& parser, read_until until) {
-  return read_parsed(socket, buffer, parser, until);
+                                            bhttp::basic_parser<false>& parser, read_until until,
+                                            read_wait_hook* hook) {
+  return read_parsed(socket, buffer, parser, until, hook);
 }
 
 } // namespace llmux::http

@@ -63,16 +63,27 @@ enum class read_until {
   some,    ///< any progress: a buffer_body's buffer filled (need_buffer) or the message ended
 };
 
+/// Told when a read must wait for its peer (what is buffered is not enough): a caller that
+/// bounds such waits arms its deadline then, not before every read.
+class read_wait_hook {
+public:
+  virtual void waiting() = 0;
+
+protected:
+  ~read_wait_hook() = default;
+};
+
 /// What Beast's async_read_header, async_read and async_read_some do, with the same results
 /// and errors, for the proxy's hot path: bytes already in `buffer` are parsed at once, and each
 /// read is one socket operation. (Beast's composed operations cost about as many instructions
-/// per request as the parsing itself; BENCHMARKS.md, "Data path".)
+/// per request as the parsing itself; BENCHMARKS.md, "Data path".) `hook`, if any, hears of
+/// every read that has to wait.
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
                                             beast::http::basic_parser<true>& parser,
-                                            read_until until);
+                                            read_until until, read_wait_hook* hook = nullptr);
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
                                             beast::http::basic_parser<false>& parser,
-                                            read_until until);
+                                            read_until until, read_wait_hook* hook = nullptr);
 
 /// The metrics the proxy's io thread running this records into; null elsewhere (tests, tools).
 http_metrics* io_thread_metrics();
