@@ -72,8 +72,6 @@ void write_model(json_writer& out, const actors::model_snapshot& model) {
   out.end_object();
 }
 
-} // namespace
-
 void strings(json_writer& out, const std::vector<std::string>& items) {
   out.begin_array();
   for (const auto& item : items) {
@@ -116,6 +114,8 @@ void write_node(json_writer& out, const actors::node_snapshot& node) {
   out.integer(node.outstanding);
   out.end_object();
 }
+
+} // namespace
 
 void write_switch_record(json_writer& out, const actors::switch_record& record) {
   out.begin_object();
