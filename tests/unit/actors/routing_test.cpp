@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "config/config.hpp"
+
 namespace llmux::actors {
 namespace {
 
@@ -16,6 +18,19 @@ route_candidate awake(std::uint64_t load) {
 
 route_candidate asleep(std::chrono::milliseconds cost, std::uint64_t queued = 0) {
   return {true, false, 0, 0, queued, cost};
+}
+
+// The configuration validates cluster.routing against its own list (config/ does not see
+// actors/): every name there is a strategy, and every strategy is named there.
+TEST(routing, the_configuration_names_every_strategy_and_nothing_else) {
+  std::vector<std::string_view> named;
+  for (auto strategy : {routing::affinity, routing::round_robin, routing::least_loaded}) {
+    named.push_back(to_string(strategy));
+    EXPECT_EQ(routing_named(to_string(strategy)), strategy);
+  }
+  EXPECT_EQ(named, std::vector<std::string_view>(config::routing_names.begin(),
+                                                 config::routing_names.end()));
+  EXPECT_EQ(routing_named("nearest"), std::nullopt);
 }
 
 TEST(choose_node, affinity_prefers_the_node_where_the_model_is_awake) {
