@@ -191,7 +191,7 @@ private:
       retry_later(i, settings_.retry_most);
       return;
     }
-    link.proxy = engine_address{numeric == "127.0.0.1" ? std::string{} : numeric, view.proxy_port};
+    link.proxy = engine_address{numeric, view.proxy_port};
     link.epoch = ++epochs_;
     link.phase = link_phase::serving;
     link.retry_wait = settings_.retry_first;
@@ -355,7 +355,6 @@ private:
     auto& link = links_[*chosen];
     ++link.sent[model];
     ++link.routed;
-    ++link.outstanding;
     tickets_.emplace(ticket, granted_ticket{*chosen, model, std::move(callbacks.revoked)});
     lease_outcome lease;
     lease.granted = true;
@@ -393,7 +392,6 @@ private:
     auto& link = links_[found->second.node];
     auto& sent = link.sent[found->second.model];
     sent -= sent > 0 ? 1 : 0;
-    link.outstanding -= link.outstanding > 0 ? 1 : 0;
     tickets_.erase(found);
   }
 

@@ -86,9 +86,9 @@ struct node_link {
   /// connections kept under an older one are not reused.
   engine_address proxy;
   std::uint64_t epoch = 0;
+  /// Requests sent there and not finished, by model; and all it was sent.
   sent_requests sent;
   std::uint64_t routed = 0;
-  std::uint64_t outstanding = 0;
 
   bool in_rotation() const {
     return phase == link_phase::serving;

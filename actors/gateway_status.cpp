@@ -60,8 +60,7 @@ scheduler_snapshot cluster_snapshot(const std::vector<node_link>& links,
     node.name = link.config.name;
     node.address = fmt::format("{}:{}", link.config.host, link.config.node_port);
     if (link.joins > 0) {
-      node.proxy = fmt::format("{}:{}", link.proxy.host.empty() ? "127.0.0.1" : link.proxy.host,
-                               link.proxy.port);
+      node.proxy = fmt::format("{}:{}", link.proxy.ip(), link.proxy.port);
       node.last_heard_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(now - link.last_heard).count());
     }
@@ -71,7 +70,9 @@ scheduler_snapshot cluster_snapshot(const std::vector<node_link>& links,
     node.last_error = link.last_error;
     node.awake = link.view.snapshot.awake;
     node.routed = link.routed;
-    node.outstanding = link.outstanding;
+    for (const auto& [model, count] : link.sent) {
+      node.outstanding += count;
+    }
     out.switches += link.view.snapshot.switches;
     out.switch_failures += link.view.snapshot.switch_failures;
     for (const auto& model : link.view.snapshot.models) {

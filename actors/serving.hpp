@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/control.hpp"
@@ -38,6 +39,11 @@ struct engine_address {
   /// An IP address; empty: 127.0.0.1 (an engine llmux started).
   std::string host;
   std::uint16_t port = 0;
+
+  /// The IP address to connect to.
+  std::string_view ip() const {
+    return host.empty() ? std::string_view("127.0.0.1") : std::string_view(host);
+  }
 
   friend bool operator==(const engine_address&, const engine_address&) = default;
 };

@@ -41,8 +41,6 @@ using namespace std::string_view_literals;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto connect_timeout = std::chrono::seconds(10);
 constexpr std::size_t relay_buffer_size = 16 * 1024;
-/// Where engines llmux started listen (lease_outcome::engine_host empty).
-constexpr const char* loopback = "127.0.0.1";
 
 // Heads are built once per request: plain appends, no format strings.
 void append_number(std::string& out, std::uint64_t number, int base = 10) {
@@ -75,14 +73,12 @@ std::string engine_request_head(const client_request& request, std::string_view 
     }
   }
   head += "Host: "sv;
-  if (engine.host.empty()) {
-    head += loopback;
-  } else if (engine.host.find(':') != std::string::npos) {
+  if (engine.ip().find(':') != std::string_view::npos) {
     head += '[';
-    head += engine.host;
+    head += engine.ip();
     head += ']';
   } else {
-    head += engine.host;
+    head += engine.ip();
   }
   head += ':';
   append_number(head, engine.port);
@@ -114,7 +110,7 @@ constexpr std::size_t begun_stream_error_limit = 64 * 1024;
 
 // Sends what `socket` takes now, without waiting: the bytes sent (0 when it would block), or
 // an error. One sendmsg, as Asio's own first attempt would be; only a rest that does not fit
-// needs an asynchronous write (and a deadline).
+// needs an asynchronous write.
 template <class Buffers>
 std::size_t send_now(tcp::socket& socket, const Buffers& buffers, beast::error_code& ec) {
   std::array<iovec, 8> pieces{};
@@ -412,13 +408,13 @@ private:
   }
 
   net::ip::address engine_ip(beast::error_code& ec) const {
-    return net::ip::make_address(address_.host.empty() ? std::string(loopback) : address_.host, ec);
+    return net::ip::make_address(address_.ip(), ec);
   }
 
   // How logs and errors name where the request went.
   std::string upstream_name() const {
     if (!lease_.node.empty()) {
-      return fmt::format("node {} ({}:{})", lease_.node, address_.host, address_.port);
+      return fmt::format("node {} ({}:{})", lease_.node, address_.ip(), address_.port);
     }
     return fmt::format("engine on port {}", address_.port);
   }

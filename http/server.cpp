@@ -858,7 +858,7 @@ proxy_server::impl::forward(client_connection& connection, client_request& reque
                 ? splice_model(request.body(), *reference.body_span, lease.model_path)
                 : std::move(request.body());
   log_->debug("{} {} -> {} ({}:{})", std::string_view(request.method_string()), target,
-              reference.model, lease.engine_host.empty() ? "127.0.0.1" : lease.engine_host,
+              reference.model, actors::engine_address{lease.engine_host, lease.engine_port}.ip(),
               lease.engine_port);
   return forward_to_engine(connection.client, request, std::move(target), std::move(body), lease,
                            relay_context{connection.state.worker.pool, settings_.relay,

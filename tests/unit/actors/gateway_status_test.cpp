@@ -45,7 +45,7 @@ TEST(cluster_snapshot, merges_the_models_of_the_nodes_in_rotation_and_lists_ever
   links[0].last_heard = now - 120ms;
   links[0].proxy = {"10.0.0.1", 3000};
   links[0].routed = 7;
-  links[0].outstanding = 2;
+  links[0].sent = {{"alpha", 2}};
   links[2].last_error = "the link ended";
   auto snapshot = cluster_snapshot(links, now);
 
