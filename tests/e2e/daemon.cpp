@@ -141,8 +141,13 @@ std::vector<pid_t> mock_engines_with(std::string_view fragment) {
     if (name.find_first_not_of("0123456789") != std::string::npos) {
       continue;
     }
-    std::ifstream file(entry.path() / "cmdline");
-    std::string command_line((std::istreambuf_iterator<char>(file)), {});
+    std::string command_line;
+    try {
+      std::ifstream file(entry.path() / "cmdline");
+      command_line.assign(std::istreambuf_iterator<char>(file), {});
+    } catch (const std::ios_base::failure&) {
+      continue; // the process ended while being read (libstdc++ throws ESRCH from underflow)
+    }
     if (command_line.find("mock-vllm") != std::string::npos
         && command_line.find(fragment) != std::string::npos) {
       found.push_back(static_cast<pid_t>(std::stoi(name)));
