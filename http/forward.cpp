@@ -12,18 +12,18 @@
 #include <sys/uio.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffer_traits.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "http/engine_response.hpp"
 #include "http/errors.hpp"
 #include "http/headers.hpp"
 #include "http/metrics.hpp"
@@ -134,94 +134,6 @@ std::size_t send_now(tcp::socket& socket, const Buffers& buffers, beast::error_c
   return 0;
 }
 
-// Bounds a relay's waits with one timer, re-armed only when a deadline moves earlier: the
-// engine side (connecting, then silence once the response has begun) and a client write left
-// unread. A deadline that passes closes that side's socket, which ends the operation waiting
-// on it.
-class relay_watchdog {
-public:
-  relay_watchdog(const net::any_io_executor& executor, tcp::socket& engine, tcp::socket& client)
-    : timer_(executor), state_(std::make_shared<state>()) {
-    state_->engine = &engine;
-    state_->client = &client;
-  }
-  relay_watchdog(const relay_watchdog&) = delete;
-  relay_watchdog& operator=(const relay_watchdog&) = delete;
-  ~relay_watchdog() {
-    state_->engine = nullptr;
-    state_->client = nullptr;
-  }
-
-  void engine_deadline(std::optional<clock_type::time_point> when) {
-    state_->engine_deadline = when;
-    arm(when);
-  }
-
-  void client_deadline(std::optional<clock_type::time_point> when) {
-    state_->client_deadline = when;
-    arm(when);
-  }
-
-  /// Whether the engine deadline passed (and closed the engine connection).
-  bool engine_timed_out() const {
-    return state_->engine_timed_out;
-  }
-
-  /// Whether the client deadline passed (and closed the client connection).
-  bool client_timed_out() const {
-    return state_->client_timed_out;
-  }
-
-private:
-  struct state {
-    tcp::socket* engine = nullptr;
-    tcp::socket* client = nullptr;
-    std::optional<clock_type::time_point> engine_deadline;
-    std::optional<clock_type::time_point> client_deadline;
-    std::optional<clock_type::time_point> armed_for;
-    bool engine_timed_out = false;
-    bool client_timed_out = false;
-  };
-
-  void arm(std::optional<clock_type::time_point> when) {
-    if (!when || (state_->armed_for && *state_->armed_for <= *when)) {
-      return; // the timer fires no later than needed and re-checks then
-    }
-    state_->armed_for = when;
-    timer_.expires_at(*when);
-    timer_.async_wait([this, shared = state_](beast::error_code ec) {
-      if (ec || shared->client == nullptr) {
-        return;
-      }
-      shared->armed_for.reset();
-      check(*shared);
-    });
-  }
-
-  void check(state& current) {
-    auto now = clock_type::now();
-    beast::error_code ignored;
-    if (current.engine_deadline && now >= *current.engine_deadline && current.engine != nullptr) {
-      current.engine_timed_out = true;
-      current.engine_deadline.reset();
-      current.engine->close(ignored);
-    }
-    if (current.client_deadline && now >= *current.client_deadline) {
-      current.client_timed_out = true;
-      current.client_deadline.reset();
-      current.client->close(ignored);
-    }
-    auto next = current.engine_deadline;
-    if (current.client_deadline && (!next || *current.client_deadline < *next)) {
-      next = current.client_deadline;
-    }
-    arm(next);
-  }
-
-  net::steady_timer timer_;
-  std::shared_ptr<state> state_;
-};
-
 // Points `cut` at the engine connection while it is open.
 class cut_scope {
 public:
@@ -246,8 +158,13 @@ public:
         relay_context context, std::shared_ptr<relay_cut> cut, const net::any_io_executor& executor)
     : client_(client), request_(request),
       lease_(lease), address_{lease.engine_host, lease.engine_port}, context_(context),
-      cut_(std::move(cut)), engine_(executor), watchdog_(executor, engine_, client),
-      log_(context.log) {
+      cut_(std::move(cut)), engine_(executor), log_(context.log) {
+    context_.deadlines.relay_begins(engine_);
+  }
+  relay(const relay&) = delete;
+  relay& operator=(const relay&) = delete;
+  ~relay() {
+    context_.deadlines.relay_ends();
   }
 
   // One coroutine for the whole common path: every nested coroutine costs a frame and a resume
@@ -264,8 +181,7 @@ public:
     auto head = engine_request_head(request_, target, body.size(), address_,
                                     context_.client_address, model_override);
     std::array<net::const_buffer, 2> outgoing{net::buffer(head), net::buffer(body)};
-    bhttp::response_parser<bhttp::buffer_body> parser;
-    parser.body_limit(boost::none);
+    engine_response_parser parser;
     watch_client_departure();
     // A kept connection the engine closed while it idled fails before any answer: the request
     // goes once more, on a new connection. The answer may take as long as the generation does:
@@ -314,13 +230,12 @@ public:
     }
     std::array<char, relay_buffer_size> buffer;
     while (!parser.is_done()) {
-      parser.get().body().data = buffer.data();
-      parser.get().body().size = buffer.size();
+      parser.lend(buffer);
       ec = co_await read_http(engine_, engine_buffer_, parser, read_until::some, this);
       if (ec == bhttp::error::need_buffer) {
         ec = {};
       }
-      auto got = buffer.size() - parser.get().body().size;
+      auto got = parser.filled();
       if (ec) {
         if (got > 0 && !co_await write_client(net::buffer(buffer.data(), got), false)) {
           co_return false;
@@ -337,7 +252,7 @@ public:
         }
       }
     }
-    watchdog_.engine_deadline(std::nullopt);
+    context_.deadlines.engine_by(std::nullopt);
     // A response without a body (or whose last read carried no bytes) still owes its head or
     // its end.
     if (!ended_ && !co_await write_client({}, true)) {
@@ -371,13 +286,13 @@ private:
       co_return invalid;
     }
     tcp::endpoint endpoint(ip, address_.port);
-    watchdog_.engine_deadline(clock_type::now() + connect_timeout);
+    context_.deadlines.engine_by(clock_type::now() + connect_timeout);
     auto [ec] = co_await engine_.async_connect(endpoint, use_tuple);
-    watchdog_.engine_deadline(std::nullopt);
+    context_.deadlines.engine_by(std::nullopt);
     if (!ec) {
       beast::error_code ignored;
       engine_.set_option(tcp::no_delay(true), ignored);
-    } else if (watchdog_.engine_timed_out()) {
+    } else if (context_.deadlines.engine_expired()) {
       ec = beast::error::timeout;
     }
     connect_failed_ = ec.failed();
@@ -431,20 +346,19 @@ private:
 
   // The engine answered a begun stream with something else than an event stream (an error,
   // most likely): its body goes out as one event, then the stream ends.
-  net::awaitable<bool> relay_as_event(bhttp::response_parser<bhttp::buffer_body>& parser) {
+  net::awaitable<bool> relay_as_event(engine_response_parser& parser) {
     std::string answer;
     std::array<char, relay_buffer_size> buffer;
     beast::error_code ec;
     while (!parser.is_done() && answer.size() < begun_stream_error_limit) {
-      parser.get().body().data = buffer.data();
-      parser.get().body().size = buffer.size();
+      parser.lend(buffer);
       ec = co_await read_http(engine_, engine_buffer_, parser, read_until::some, this);
-      answer.append(buffer.data(), buffer.size() - parser.get().body().size);
+      answer.append(buffer.data(), parser.filled());
       if (ec && ec != bhttp::error::need_buffer) {
         break;
       }
     }
-    watchdog_.engine_deadline(std::nullopt);
+    context_.deadlines.engine_by(std::nullopt);
     std::erase_if(answer, [](char c) { return c == '\n' || c == '\r'; });
     auto event = answer.starts_with('{') ? fmt::format("data: {}\n\ndata: [DONE]\n\n", answer)
                                          : stream_error_event(head_status_, answer);
@@ -456,11 +370,9 @@ private:
   // number (a code Beast does not know, 420 or 599, passes unchanged) and the framing the client
   // can read (HTTP/1.0 has no chunked encoding: a body of unknown length ends with the
   // connection). Kept until the first body bytes go out. Returns whether it is an event stream.
-  bool answer_head(const bhttp::response_parser<bhttp::buffer_body>& parser) {
-    const auto& head = parser.get();
-    bool event_stream
-      = head[bhttp::field::content_type].find("text/event-stream") != beast::string_view::npos;
-    head_status_ = static_cast<int>(head.result_int());
+  bool answer_head(const engine_response_parser& parser) {
+    bool event_stream = parser.event_stream();
+    head_status_ = parser.status();
     if (context_.stream_begun) {
       // The head has gone out already (event_stream_head): the body continues it.
       chunked_ = request_.version() >= 11;
@@ -472,25 +384,18 @@ private:
     bool open_length = !length || event_stream;
     chunked_ = open_length && request_.version() >= 11;
     keep_alive_ = request_.keep_alive() && !(open_length && !chunked_);
-    std::string_view reason = head.reason();
+    std::string_view reason = parser.reason();
     if (reason.empty()) {
-      reason = bhttp::obsolete_reason(head.result());
+      reason = bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(head_status_)));
     }
     auto& out = pending_head_;
     out.clear();
     out += request_.version() >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
-    append_number(out, head.result_int());
+    append_number(out, static_cast<std::uint64_t>(head_status_));
     out += ' ';
     out += reason;
     out += "\r\n"sv;
-    for (const auto& field : head) {
-      if (forwards_response_header(field.name_string())) {
-        out += field.name_string();
-        out += ": "sv;
-        out += field.value();
-        out += "\r\n"sv;
-      }
-    }
+    out += parser.forwarded_fields();
     if (chunked_) {
       out += "Transfer-Encoding: chunked\r\n"sv;
     } else if (!open_length) {
@@ -514,7 +419,7 @@ private:
     std::string what;
     if (cut_->reason) {
       what = *cut_->reason;
-    } else if (watchdog_.engine_timed_out()) {
+    } else if (context_.deadlines.engine_expired()) {
       what = fmt::format("the engine of {} sent nothing for {} s", lease_.model_path,
                          context_.limits.engine_idle.count());
       if (auto* metrics = io_thread_metrics()) {
@@ -564,12 +469,13 @@ private:
 
   // After a write of `frame`'s buffers: whether it went out.
   bool written(beast::error_code ec, bool last) {
-    watchdog_.client_deadline(std::nullopt);
+    context_.deadlines.client_write_by(std::nullopt);
     auto* metrics = io_thread_metrics();
     if (metrics != nullptr && !pending_head_.empty() && !ec) {
       metrics->response_sent(head_status_);
     }
-    if (metrics != nullptr && ec && watchdog_.client_timed_out() && !client_stall_counted_) {
+    if (metrics != nullptr && ec && context_.deadlines.client_write_expired()
+        && !client_stall_counted_) {
       client_stall_counted_ = true;
       metrics->relay_stalled(context_.model, stalled_side::client);
     }
@@ -608,14 +514,14 @@ private:
   // one failed read per request at 64 connections: 6.4 system calls per request, not 5.5.)
   template <class Buffers>
   net::awaitable<beast::error_code> send_to_client(const Buffers& buffers) {
-    watchdog_.client_deadline(clock_type::now() + context_.limits.client_write);
+    context_.deadlines.client_write_by(clock_type::now() + context_.limits.client_write);
     auto [ec, sent] = co_await net::async_write(client_, buffers, use_tuple);
     co_return ec;
   }
 
   // A read from the engine has to wait: the engine's silence is bounded from now.
   void waiting() override {
-    watchdog_.engine_deadline(clock_type::now() + context_.limits.engine_idle);
+    context_.deadlines.engine_by(clock_type::now() + context_.limits.engine_idle);
   }
 
   tcp::socket& client_;
@@ -627,7 +533,6 @@ private:
   std::shared_ptr<relay_cut> cut_;
   tcp::socket engine_;
   beast::flat_buffer engine_buffer_;
-  relay_watchdog watchdog_;
   spdlog::logger& log_;
   bool connect_failed_ = false;
   /// The engine's status, counted once its head reaches the client.

@@ -111,53 +111,6 @@ void cancel_wait_when_client_leaves(tcp::socket& socket, actors::serving_session
   });
 }
 
-// A deadline for reading a request that cancels the socket's operations instead of closing
-// it (as a timeout that closes the socket would), so that a request arriving too slowly can still
-// be answered with 408.
-class read_deadline {
-public:
-  explicit read_deadline(tcp::socket& socket)
-    : timer_(socket.get_executor()), state_(std::make_shared<state>(&socket)) {
-  }
-  read_deadline(const read_deadline&) = delete;
-  read_deadline& operator=(const read_deadline&) = delete;
-
-  void arm(std::chrono::steady_clock::duration after) {
-    state_->expired = false;
-    auto generation = ++state_->generation;
-    timer_.expires_after(after);
-    timer_.async_wait([weak = std::weak_ptr<state>(state_), generation](beast::error_code ec) {
-      auto current = weak.lock();
-      if (ec || !current || current->generation != generation) {
-        return;
-      }
-      current->expired = true;
-      beast::error_code ignored;
-      current->socket->cancel(ignored);
-    });
-  }
-
-  void disarm() {
-    ++state_->generation;
-    timer_.cancel();
-  }
-
-  bool expired() const {
-    return state_->expired;
-  }
-
-private:
-  struct state {
-    explicit state(tcp::socket* s) : socket(s) {
-    }
-    tcp::socket* socket;
-    bool expired = false;
-    std::uint64_t generation = 0;
-  };
-  net::steady_timer timer_;
-  std::shared_ptr<state> state_;
-};
-
 // Returns the ticket exactly once, however the request ends.
 class lease_guard {
 public:
@@ -202,9 +155,10 @@ struct connection_state {
 /// thousands of requests wait in a few KB each.
 struct client_connection {
   client_connection(tcp::socket socket, io_worker& worker, std::atomic<std::size_t>& count)
-    : client(std::move(socket)), counted(count), state{worker, {}, nullptr} {
+    : client(std::move(socket)), deadlines(client), counted(count), state{worker, {}, nullptr} {
   }
   tcp::socket client;
+  connection_deadlines deadlines;
   counted_connection counted;
   /// What the client sent beyond the request being handled.
   beast::flat_buffer buffer;
@@ -274,8 +228,8 @@ std::string model_list(const std::vector<std::string>& names, const access_keys&
 net::awaitable<void> linger(tcp::socket& client) {
   beast::error_code ignored;
   client.shutdown(tcp::socket::shutdown_send, ignored);
-  read_deadline deadline(client);
-  deadline.arm(linger_timeout);
+  connection_deadlines deadline(client);
+  deadline.request_by(std::chrono::steady_clock::now() + linger_timeout);
   std::array<char, 16 * 1024> sink;
   for (;;) {
     auto [ec, n] = co_await client.async_read_some(net::buffer(sink), use_tuple);
@@ -515,15 +469,15 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
   auto& client = owner->client;
   auto& buffer = owner->buffer;
   auto& reserved = owner->reserved;
+  auto& deadlines = owner->deadlines;
   beast::error_code ignored;
-  read_deadline deadline(client);
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
     parser.body_limit(settings_.body_limit);
     // One deadline for the next request, header and body: an idle keep-alive connection is
     // closed, a request that arrives too slowly gets 408.
-    deadline.arm(settings_.idle_timeout);
+    deadlines.request_by(std::chrono::steady_clock::now() + settings_.idle_timeout);
     auto ec = co_await read_http(client, buffer, parser, read_until::header);
     // Bodies count against one budget for all connections; a chunked body of unknown length
     // is counted once it has arrived.
@@ -532,7 +486,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
       reserved.emplace(buffered_bytes_, settings_.max_buffered_bytes,
                        parser.content_length().value_or(0));
       if (!reserved->granted()) {
-        deadline.disarm();
+        deadlines.request_arrived();
         co_await refuse_and_close(client, parser, 503, std::string(over_body_budget));
         co_return;
       }
@@ -546,9 +500,9 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     if (!ec && !parser.is_done()) {
       ec = co_await read_http(client, buffer, parser, read_until::message);
     }
-    deadline.disarm();
+    deadlines.request_arrived();
     if (ec) {
-      auto refusal = refusal_for(ec, parser, deadline.expired(), buffer.size());
+      auto refusal = refusal_for(ec, parser, deadlines.request_expired(), buffer.size());
       if (refusal) {
         co_await refuse_and_close(client, parser, refusal->status, refusal->message);
       }
@@ -862,7 +816,8 @@ proxy_server::impl::forward(client_connection& connection, client_request& reque
               lease.engine_port);
   return forward_to_engine(connection.client, request, std::move(target), std::move(body), lease,
                            relay_context{connection.state.worker.pool, settings_.relay,
-                                         reference.model, connection.state.address, *log_,
+                                         connection.deadlines, reference.model,
+                                         connection.state.address, *log_,
                                          settings_.serve_half_closed, stream_begun},
                            std::move(cut));
 }

@@ -102,6 +102,49 @@ net::awaitable<bool> send_error(tcp::socket& client, const client_request& reque
 /// that closed from one that only shut down writing.
 bool peer_closed(tcp::socket& socket, bool serve_half_closed);
 
+/// The deadlines of one client connection, kept by one timer for the connection's life: the
+/// next request's arrival, and during a relay the engine's silence and a write to the client.
+/// A deadline that moves later leaves the timer alone; the timer, when it fires, acts on the
+/// deadlines that have passed and waits again for the earliest one left. (A timer armed and
+/// cancelled for each deadline cost two timer operations and two handler runs per request.)
+/// Touched only on the connection's io thread.
+class connection_deadlines {
+public:
+  using clock = std::chrono::steady_clock;
+
+  explicit connection_deadlines(tcp::socket& client);
+  connection_deadlines(const connection_deadlines&) = delete;
+  connection_deadlines& operator=(const connection_deadlines&) = delete;
+  ~connection_deadlines();
+
+  /// The next request must have arrived by `when`; after that the client socket's operations
+  /// are cancelled (the socket stays open, for a 408) and `request_expired` says so.
+  void request_by(clock::time_point when);
+  /// The request arrived (or will not be read): its deadline no longer applies.
+  void request_arrived();
+  bool request_expired() const;
+
+  /// A relay reads from `engine` until `relay_ends`: the engine and client-write deadlines
+  /// start unset and not expired.
+  void relay_begins(tcp::socket& engine);
+  void relay_ends();
+  /// The engine must have sent something by `when` (none: no bound); after that the engine
+  /// socket is closed and `engine_expired` says so.
+  void engine_by(std::optional<clock::time_point> when);
+  bool engine_expired() const;
+  /// The write to the client must have ended by `when` (none: no write pending); after that
+  /// the client socket is closed and `client_write_expired` says so.
+  void client_write_by(std::optional<clock::time_point> when);
+  bool client_write_expired() const;
+
+private:
+  struct state;
+  void arm(std::optional<clock::time_point> when);
+  void fire();
+
+  std::shared_ptr<state> state_;
+};
+
 /// Ends a relay from outside: the scheduler revoked the lease, or the client left while the
 /// engine had not answered yet. Only touched on the connection's strand.
 struct relay_cut {
@@ -130,6 +173,8 @@ struct relay_context {
   /// engine's answer leaves the connection reusable.
   engine_pool& pool;
   const relay_limits& limits;
+  /// The client connection's deadlines; the relay sets the engine's and the client writes'.
+  connection_deadlines& deadlines;
   /// The model the client asked for (its public name).
   std::string_view model;
   /// The client's address, for x-forwarded-for; empty when unknown.

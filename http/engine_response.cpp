@@ -1,0 +1,54 @@
+#include "http/engine_response.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <boost/beast/http/error.hpp>
+
+#include "http/headers.hpp"
+
+namespace llmux::http {
+
+namespace bhttp = boost::beast::http;
+
+engine_response_parser::engine_response_parser() {
+  body_limit(boost::none);
+  forwarded_.reserve(256);
+}
+
+void engine_response_parser::on_response_impl(int code, string_view reason, int, error_code&) {
+  status_ = code;
+  reason_.assign(reason.data(), reason.size());
+}
+
+void engine_response_parser::on_field_impl(bhttp::field name, string_view name_string,
+                                           string_view value, error_code&) {
+  if (name == bhttp::field::content_type && value.find("text/event-stream") != string_view::npos) {
+    event_stream_ = true;
+  }
+  if (forwards_response_header({name_string.data(), name_string.size()})) {
+    forwarded_.append(name_string.data(), name_string.size());
+    forwarded_ += ": ";
+    forwarded_.append(value.data(), value.size());
+    forwarded_ += "\r\n";
+  }
+}
+
+std::size_t engine_response_parser::on_body_impl(string_view body, error_code& ec) {
+  auto taken = std::min(body.size(), lent_.size() - filled_);
+  if (taken > 0) {
+    std::memcpy(lent_.data() + filled_, body.data(), taken);
+    filled_ += taken;
+  }
+  if (taken < body.size()) {
+    ec = bhttp::error::need_buffer;
+  }
+  return taken;
+}
+
+std::size_t engine_response_parser::on_chunk_body_impl(std::uint64_t, string_view body,
+                                                       error_code& ec) {
+  return on_body_impl(body, ec);
+}
+
+} // namespace llmux::http

@@ -1,0 +1,142 @@
+#include "http/engine_response.hpp"
+
+#include <array>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <gtest/gtest.h>
+
+namespace llmux::http {
+namespace {
+
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
+
+// Feeds `input` to `parser` in pieces of at most `piece` bytes, lending `space` bytes at a time
+// to the body, as the relay does: the bytes a parse did not take are offered again. Returns
+// the body and the last error (need_more when the input ran out before the message ended).
+std::string parse(engine_response_parser& parser, std::string_view input, std::size_t piece,
+                  std::size_t space) {
+  std::string body;
+  std::string pending;
+  std::string lent(space, '\0');
+  std::size_t offered = 0;
+  error_code ec;
+  while (!parser.is_done()) {
+    parser.lend(lent);
+    ec = {};
+    auto used = parser.put(boost::asio::buffer(pending), ec);
+    pending.erase(0, used);
+    body.append(lent.data(), parser.filled());
+    if (ec == bhttp::error::need_buffer) {
+      continue;
+    }
+    if (ec && ec != bhttp::error::need_more) {
+      return body;
+    }
+    if (ec == bhttp::error::need_more || used == 0) {
+      if (offered == input.size()) {
+        return body;
+      }
+      auto more = input.substr(offered, piece);
+      pending += more;
+      offered += more.size();
+    }
+  }
+  return body;
+}
+
+constexpr std::string_view length_framed = "HTTP/1.1 200 OK\r\n"
+                                           "Server: engine\r\n"
+                                           "Content-Type: application/json\r\n"
+                                           "Content-Length: 25\r\n"
+                                           "Connection: keep-alive\r\n"
+                                           "Keep-Alive: timeout=5\r\n"
+                                           "X-Request-Id: abc\r\n"
+                                           "\r\n"
+                                           "{\"choices\":[],\"id\":\"x-1\"}";
+
+TEST(engine_response, keeps_the_head_the_client_gets_and_no_more) {
+  engine_response_parser parser;
+  auto body = parse(parser, length_framed, length_framed.size(), 4096);
+  ASSERT_TRUE(parser.is_done());
+  EXPECT_EQ(parser.status(), 200);
+  EXPECT_EQ(parser.reason(), "OK");
+  EXPECT_FALSE(parser.event_stream());
+  // Framing and connection headers are the relay's to set; the rest passes in order.
+  EXPECT_EQ(parser.forwarded_fields(),
+            "Server: engine\r\nContent-Type: application/json\r\nX-Request-Id: abc\r\n");
+  EXPECT_EQ(body, "{\"choices\":[],\"id\":\"x-1\"}");
+  EXPECT_TRUE(parser.keep_alive());
+  EXPECT_EQ(parser.content_length().value_or(0), 25u);
+}
+
+TEST(engine_response, a_body_larger_than_the_lent_space_arrives_in_pieces) {
+  // Byte by byte, into three bytes at a time: the body is whole and in order.
+  for (std::size_t piece : {1u, 7u, 1000u}) {
+    for (std::size_t space : {1u, 3u, 4096u}) {
+      engine_response_parser parser;
+      auto body = parse(parser, length_framed, piece, space);
+      EXPECT_TRUE(parser.is_done()) << piece << "/" << space;
+      EXPECT_EQ(body, "{\"choices\":[],\"id\":\"x-1\"}") << piece << "/" << space;
+    }
+  }
+}
+
+TEST(engine_response, chunked_event_stream) {
+  constexpr std::string_view stream = "HTTP/1.1 200 OK\r\n"
+                                      "content-type: text/event-stream; charset=utf-8\r\n"
+                                      "Transfer-Encoding: chunked\r\n"
+                                      "\r\n"
+                                      "f\r\ndata: {\"a\":1}\n\n\r\n"
+                                      "e\r\ndata: [DONE]\n\n\r\n"
+                                      "0\r\n\r\n";
+  engine_response_parser parser;
+  auto body = parse(parser, stream, 5, 4);
+  ASSERT_TRUE(parser.is_done());
+  EXPECT_TRUE(parser.event_stream());
+  EXPECT_TRUE(parser.chunked());
+  EXPECT_EQ(parser.forwarded_fields(), "content-type: text/event-stream; charset=utf-8\r\n");
+  EXPECT_EQ(body, "data: {\"a\":1}\n\ndata: [DONE]\n\n");
+}
+
+TEST(engine_response, unknown_status_and_empty_reason_pass_as_sent) {
+  engine_response_parser parser;
+  auto body = parse(parser, "HTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n", 100, 16);
+  ASSERT_TRUE(parser.is_done());
+  EXPECT_EQ(parser.status(), 599);
+  EXPECT_EQ(parser.reason(), "");
+  EXPECT_EQ(parser.forwarded_fields(), "");
+  EXPECT_EQ(body, "");
+}
+
+TEST(engine_response, no_lent_space_takes_no_body) {
+  engine_response_parser parser;
+  error_code ec;
+  std::string_view head = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n";
+  auto used = parser.put(boost::asio::buffer(head), ec);
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(used, head.size());
+  EXPECT_TRUE(parser.is_header_done());
+  used = parser.put(boost::asio::buffer(std::string_view("abc")), ec);
+  EXPECT_EQ(ec, bhttp::error::need_buffer);
+  EXPECT_EQ(used, 0u);
+  EXPECT_EQ(parser.filled(), 0u);
+}
+
+TEST(engine_response, malformed_heads_are_errors) {
+  for (std::string_view bad :
+       {"HTTP/1.1 2000 OK\r\n\r\n", "HTP/1.1 200 OK\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"}) {
+    engine_response_parser parser;
+    error_code ec;
+    parser.put(boost::asio::buffer(bad), ec);
+    EXPECT_TRUE(ec && ec != bhttp::error::need_more) << bad;
+  }
+}
+
+} // namespace
+} // namespace llmux::http
