@@ -152,7 +152,7 @@ private:
 
 // One request relayed: an engine connection (pooled or new), the request out, the response
 // back as it arrives.
-class relay : private read_wait_hook {
+class relay : private read_wait_hook, private waiting_relays::entry {
 public:
   relay(tcp::socket& client, const client_request& request, const actors::lease_outcome& lease,
         relay_context context, std::shared_ptr<relay_cut> cut, const net::any_io_executor& executor)
@@ -182,7 +182,7 @@ public:
                                     context_.client_address, model_override);
     std::array<net::const_buffer, 2> outgoing{net::buffer(head), net::buffer(body)};
     engine_response_parser parser;
-    watch_client_departure();
+    context_.waiting.enter(*this);
     // A kept connection the engine closed while it idled fails before any answer: the request
     // goes once more, on a new connection. The answer may take as long as the generation does:
     // the engine's liveness probes, a revoked lease or the client leaving end the wait for it.
@@ -210,10 +210,14 @@ public:
       engine_buffer_.clear();
       reused = false;
     }
-    // Stop watching the client: from here on its departure shows as a failed write.
-    cut_->watching_client = false;
+    // Stop watching the client, if that began: from here on its departure shows as a failed
+    // write.
+    waiting_relays::leave(*this);
     beast::error_code ignored;
-    client_.cancel(ignored);
+    if (cut_->watching_client) {
+      cut_->watching_client = false;
+      client_.cancel(ignored);
+    }
     if (ec) {
       co_return co_await refuse(ec);
     }
@@ -267,7 +271,7 @@ public:
 private:
   // While the engine works on a request and nothing has been sent back, a client that leaves
   // cancels the request: the engine connection is closed, so the engine stops generating.
-  void watch_client_departure() {
+  void watch_client() override {
     cut_->watching_client = true;
     client_.async_wait(
       tcp::socket::wait_read,

@@ -132,10 +132,12 @@ private:
 /// connections. Nothing here needs a lock or a strand.
 struct io_worker {
   io_worker(engine_pool::limits pool_limits, access_keys first_keys)
-    : io(1), pool(pool_limits), keys(std::move(first_keys)) {
+    : io(1), pool(pool_limits), waiting(io.get_executor()), keys(std::move(first_keys)) {
   }
   net::io_context io;
   engine_pool pool;
+  /// Its relays waiting for their engines (whose clients are watched after a tick).
+  waiting_relays waiting;
   /// This thread's copy of the proxy's keys (a reload posts new ones): no lock per request.
   access_keys keys;
   std::thread thread;
@@ -816,8 +818,8 @@ proxy_server::impl::forward(client_connection& connection, client_request& reque
               lease.engine_port);
   return forward_to_engine(connection.client, request, std::move(target), std::move(body), lease,
                            relay_context{connection.state.worker.pool, settings_.relay,
-                                         connection.deadlines, reference.model,
-                                         connection.state.address, *log_,
+                                         connection.deadlines, connection.state.worker.waiting,
+                                         reference.model, connection.state.address, *log_,
                                          settings_.serve_half_closed, stream_begun},
                            std::move(cut));
 }

@@ -13,10 +13,12 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/intrusive/list.hpp>
 
 #include "actors/serving.hpp"
 #include "http/server.hpp"
@@ -145,6 +147,53 @@ private:
   std::shared_ptr<state> state_;
 };
 
+/// The relays of one io thread whose engines have not answered yet. A relay still waiting
+/// after a tick or two (50 to 100 ms) starts watching its client for leaving, so that a client
+/// that gives up stops the generation. Watching from the start cost a system call per request
+/// (Asio re-arms epoll for a socket wait), which the many quick answers need not pay; a client
+/// that leaves within the first 100 ms is noticed by then. Touched only on its io thread.
+class waiting_relays {
+public:
+  /// A relay waiting for its engine: in the list from `enter` until it is watched or leaves.
+  class entry : public boost::intrusive::list_base_hook<
+                  boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+  public:
+    /// Called once, on the io thread, when the wait has lasted a tick.
+    virtual void watch_client() = 0;
+
+  protected:
+    entry() = default;
+    ~entry() = default;
+
+  private:
+    friend class waiting_relays;
+    std::uint64_t entered_at_tick = 0;
+  };
+
+  static constexpr std::chrono::milliseconds tick{50};
+
+  explicit waiting_relays(const net::any_io_executor& executor);
+  waiting_relays(const waiting_relays&) = delete;
+  waiting_relays& operator=(const waiting_relays&) = delete;
+
+  void enter(entry& waiting);
+  /// The engine answered (or the relay failed): no watching needed. Nothing if not listed.
+  static void leave(entry& waiting) {
+    if (waiting.is_linked()) {
+      waiting.unlink();
+    }
+  }
+
+private:
+  void arm();
+  void on_tick();
+
+  net::steady_timer timer_;
+  boost::intrusive::list<entry, boost::intrusive::constant_time_size<false>> waiting_;
+  std::uint64_t ticks_ = 0;
+  bool ticking_ = false;
+};
+
 /// Ends a relay from outside: the scheduler revoked the lease, or the client left while the
 /// engine had not answered yet. Only touched on the connection's strand.
 struct relay_cut {
@@ -175,6 +224,8 @@ struct relay_context {
   const relay_limits& limits;
   /// The client connection's deadlines; the relay sets the engine's and the client writes'.
   connection_deadlines& deadlines;
+  /// The io thread's relays waiting for their engines.
+  waiting_relays& waiting;
   /// The model the client asked for (its public name).
   std::string_view model;
   /// The client's address, for x-forwarded-for; empty when unknown.

@@ -86,9 +86,11 @@ net::awaitable<void> relay(loopback& net_, tcp::socket& user, std::string& recei
   // No idle engine connections are kept: each input gets an engine of its own.
   engine_pool pool{{0, std::chrono::seconds(4)}};
   connection_deadlines deadlines(client);
-  co_await forward_to_engine(client, request, "/v1/chat/completions", request.body(), lease,
-                             relay_context{pool, limits, deadlines, {}, {}, *spdlog::get("http")},
-                             std::make_shared<relay_cut>());
+  waiting_relays waiting(client.get_executor());
+  co_await forward_to_engine(
+    client, request, "/v1/chat/completions", request.body(), lease,
+    relay_context{pool, limits, deadlines, waiting, {}, {}, *spdlog::get("http")},
+    std::make_shared<relay_cut>());
   beast::error_code ignored;
   client.shutdown(tcp::socket::shutdown_both, ignored);
   client.close(ignored);
