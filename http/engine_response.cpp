@@ -5,6 +5,7 @@
 
 #include <boost/beast/http/error.hpp>
 
+#include "http/field_filter.hpp"
 #include "http/headers.hpp"
 
 namespace llmux::http {
@@ -26,7 +27,7 @@ void engine_response_parser::on_field_impl(bhttp::field name, string_view name_s
   if (name == bhttp::field::content_type && value.find("text/event-stream") != string_view::npos) {
     event_stream_ = true;
   }
-  if (forwards_response_header({name_string.data(), name_string.size()})) {
+  if (forwards_field<forwards_response_header>(name, {name_string.data(), name_string.size()})) {
     forwarded_.append(name_string.data(), name_string.size());
     forwarded_ += ": ";
     forwarded_.append(value.data(), value.size());

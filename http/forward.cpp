@@ -25,6 +25,7 @@
 
 #include "http/engine_response.hpp"
 #include "http/errors.hpp"
+#include "http/field_filter.hpp"
 #include "http/headers.hpp"
 #include "http/metrics.hpp"
 #include "http/session.hpp"
@@ -65,7 +66,7 @@ std::string engine_request_head(const client_request& request, std::string_view 
   head += " HTTP/1.1\r\n"sv;
   for (const auto& field : request) {
     auto name = field.name_string();
-    if (forwards_request_header(name)) {
+    if (forwards_field<forwards_request_header>(field.name(), name)) {
       head += name;
       head += ": "sv;
       head += field.value();
