@@ -44,7 +44,9 @@ protected:
   // Each model's engine answers as `NODE/MODEL`, so a reply names the node that served it.
   test_node& add_node(std::string name, std::vector<std::string> models,
                       std::string node_secret = secret) {
-    test_node node{std::move(name), std::move(models), std::move(node_secret), unused_port()};
+    // The node port is the node's own choice at its first start (a port picked here could be
+    // taken by a parallel test before the node binds it); restarts keep it.
+    test_node node{std::move(name), std::move(models), std::move(node_secret), 0};
     for (const auto& model : node.models) {
       node.engine_ports[model] = unused_port();
     }
@@ -83,6 +85,11 @@ protected:
     std::filesystem::create_directories(gpu);
     node.daemon = launch({LLMUX_DAEMON, "-c", path, "-p", "0", "--host", "127.0.0.1"},
                          {"LLMUX_MOCK_GPU_DIR=" + gpu}, "model(s) on http://127.0.0.1:");
+    auto marker = fmt::format("cluster node {} on 127.0.0.1:", node.name);
+    if (auto published = node.daemon.process->wait_for_text(marker, 0s)) {
+      node.node_port = static_cast<std::uint16_t>(
+        std::stoi(published->substr(published->find(marker) + marker.size())));
+    }
   }
 
   // Ends `node` with `signal` (its engines too: after SIGKILL they would outlive it).
@@ -103,7 +110,10 @@ protected:
   // `more`: top-level members of its file (JSON).
   running_daemon start_gateway(const std::string& more = {}) {
     std::string members;
-    for (const auto& node : nodes_) {
+    for (auto& node : nodes_) {
+      if (node.node_port == 0) {
+        node.node_port = unused_port(); // not started yet: it will bind the one listed here
+      }
       members += fmt::format(R"({}{{"name":"{}","host":"127.0.0.1","node_port":{}}})",
                              members.empty() ? "" : ",", node.name, node.node_port);
     }
@@ -322,6 +332,8 @@ TEST_F(gateway_test, a_node_with_another_secret_is_refused) {
   auto gateway = start_gateway();
   ASSERT_TRUE(eventually([&] { return node_state(gateway, "node-b") == "refused"; }, 10s))
     << gateway.process->output();
+  // The two links are made independently: node-a may join after node-b was refused.
+  ASSERT_TRUE(eventually([&] { return node_state(gateway, "node-a") == "serving"; }, 10s));
   EXPECT_TRUE(b.daemon.process->wait_for_text("refused test-gateway", 5s))
     << b.daemon.process->output();
   EXPECT_TRUE(gateway.process->wait_for_text("refused us: wrong cluster secret", 2s));
