@@ -1,8 +1,5 @@
 #include "http/engine_response.hpp"
 
-#include <algorithm>
-#include <cstring>
-
 #include <boost/beast/http/error.hpp>
 
 #include "http/field_filter.hpp"
@@ -36,15 +33,16 @@ void engine_response_parser::on_field_impl(bhttp::field name, string_view name_s
 }
 
 std::size_t engine_response_parser::on_body_impl(string_view body, error_code& ec) {
-  auto taken = std::min(body.size(), lent_.size() - filled_);
-  if (taken > 0) {
-    std::memcpy(lent_.data() + filled_, body.data(), taken);
-    filled_ += taken;
+  if (body.empty()) {
+    return 0;
   }
-  if (taken < body.size()) {
+  if (count_ == pieces_.size()) {
     ec = bhttp::error::need_buffer;
+    return 0;
   }
-  return taken;
+  pieces_[count_++] = {body.data(), body.size()};
+  body_size_ += body.size();
+  return body.size();
 }
 
 std::size_t engine_response_parser::on_chunk_body_impl(std::uint64_t, string_view body,

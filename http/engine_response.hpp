@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -10,12 +11,14 @@
 namespace llmux::http {
 
 /// Parses an engine's response for relaying it: of the head it keeps only what the client's
-/// head is made of (the status, the reason, the header lines to forward, as text), and the body
-/// goes into whatever space the caller lends. A relay copies each header once, into one string,
-/// where a message container would allocate and index every field.
+/// head is made of (the status, the reason, the header lines to forward, as text), and of the
+/// body where it lies in the caller's input. A relay copies each header once, into one string,
+/// where a message container would allocate and index every field, and copies no body at all:
+/// it writes the pieces out from its read buffer before it reads again.
 ///
-/// The body follows Beast's buffer_body: a parse that fills the lent space stops with
-/// `error::need_buffer`, the bytes it did not take stay in the caller's input.
+/// A parse takes at most `max_pieces` pieces of body (one per chunk of a chunked body); one
+/// that has no room for another stops with `error::need_buffer`, and the bytes it did not take
+/// stay in the caller's input.
 class engine_response_parser final : public boost::beast::http::basic_parser<false> {
 public:
   /// Unlimited body (an answer is as long as the generation), Beast's default header limit.
@@ -41,15 +44,22 @@ public:
     return forwarded_;
   }
 
-  /// Lends `space` to the body: the parses that follow put body bytes there, from its start.
-  void lend(std::span<char> space) {
-    lent_ = space;
-    filled_ = 0;
+  static constexpr std::size_t max_pieces = 8;
+
+  /// The body the parses since `clear_body` took: views into the input they were given, valid
+  /// while that memory is (a relay writes them out before its buffer takes more bytes).
+  std::span<const std::string_view> body_pieces() const {
+    return {pieces_.data(), count_};
   }
 
-  /// How many bytes of the lent space hold body.
-  std::size_t filled() const {
-    return filled_;
+  /// The bytes in `body_pieces`.
+  std::size_t body_size() const {
+    return body_size_;
+  }
+
+  void clear_body() {
+    count_ = 0;
+    body_size_ = 0;
   }
 
 private:
@@ -77,8 +87,9 @@ private:
   std::string reason_;
   bool event_stream_ = false;
   std::string forwarded_;
-  std::span<char> lent_;
-  std::size_t filled_ = 0;
+  std::array<std::string_view, max_pieces> pieces_;
+  std::size_t count_ = 0;
+  std::size_t body_size_ = 0;
 };
 
 } // namespace llmux::http

@@ -41,7 +41,6 @@ using namespace std::string_view_literals;
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto connect_timeout = std::chrono::seconds(10);
-constexpr std::size_t relay_buffer_size = 16 * 1024;
 
 // Heads are built once per request: plain appends, no format strings.
 void append_number(std::string& out, std::uint64_t number, int base = 10) {
@@ -199,7 +198,12 @@ public:
           break;
         }
       }
-      ec = co_await send_to_engine(outgoing);
+      // The request goes at once when the socket takes it all (the usual case).
+      ec = {};
+      auto sent = send_now(engine_, outgoing, ec);
+      if (!ec && sent < beast::buffer_bytes(outgoing)) {
+        ec = co_await send_rest_to_engine(outgoing, sent);
+      }
       if (!ec) {
         ec = co_await read_http(engine_, engine_buffer_, parser, read_until::header);
       }
@@ -233,25 +237,24 @@ public:
         co_return false;
       }
     }
-    std::array<char, relay_buffer_size> buffer;
+    // The body goes out from engine_buffer_ itself, each read's pieces before the next read.
     while (!parser.is_done()) {
-      parser.lend(buffer);
+      parser.clear_body();
       ec = co_await read_http(engine_, engine_buffer_, parser, read_until::some, this);
       if (ec == bhttp::error::need_buffer) {
         ec = {};
       }
-      auto got = parser.filled();
       if (ec) {
-        if (got > 0 && !co_await write_client(net::buffer(buffer.data(), got), false)) {
+        if (parser.body_size() > 0 && !co_await write_client(parser.body_pieces(), false)) {
           co_return false;
         }
         co_await report_failure(ec, event_stream);
         co_return false;
       }
       // Each piece goes out as soon as it arrives: SSE events are not held back.
-      auto pieces = frame(net::buffer(buffer.data(), got), parser.is_done());
+      auto pieces = frame(parser.body_pieces(), parser.is_done());
       if (!pieces.empty()) {
-        ec = co_await send_to_client(pieces);
+        std::tie(ec, std::ignore) = co_await send_to_client(pieces);
         if (!written(ec, parser.is_done())) {
           co_return false; // the client left or stopped reading; the caller releases the lease
         }
@@ -353,12 +356,13 @@ private:
   // most likely): its body goes out as one event, then the stream ends.
   net::awaitable<bool> relay_as_event(engine_response_parser& parser) {
     std::string answer;
-    std::array<char, relay_buffer_size> buffer;
     beast::error_code ec;
     while (!parser.is_done() && answer.size() < begun_stream_error_limit) {
-      parser.lend(buffer);
+      parser.clear_body();
       ec = co_await read_http(engine_, engine_buffer_, parser, read_until::some, this);
-      answer.append(buffer.data(), parser.filled());
+      for (auto piece : parser.body_pieces()) {
+        answer += piece;
+      }
       if (ec && ec != bhttp::error::need_buffer) {
         break;
       }
@@ -437,34 +441,41 @@ private:
     log_.warn("{} ({})", what, upstream_name());
     if (event_stream || context_.stream_begun) {
       auto event = stream_error_event(cut_->reason ? 503 : 502, what);
-      co_await write_client(net::buffer(event), true);
+      std::array<std::string_view, 1> body{event};
+      co_await write_client(body, true);
     } else if (!pending_head_.empty()) {
       // Nothing reached the client yet: it still gets a whole answer.
       co_await send_error(client_, request_, 502, what);
     }
   }
 
-  // The buffers of one piece of the body (a chunk when the response is chunked), preceded by
+  // The buffers of the body's next bytes (one chunk when the response is chunked), preceded by
   // the head if it has not gone out yet and followed by the end of the body when `last`.
-  std::span<const net::const_buffer> frame(net::const_buffer piece, bool last) {
+  std::span<const net::const_buffer> frame(std::span<const std::string_view> body, bool last) {
+    std::size_t size = 0;
+    for (auto piece : body) {
+      size += piece.size();
+    }
     std::size_t count = 0;
     if (!pending_head_.empty()) {
       pieces_[count++] = net::buffer(pending_head_);
     }
-    if (chunked_ && piece.size() > 0) {
-      auto end = std::to_chars(chunk_size_.data(), chunk_size_.data() + chunk_size_.size() - 2,
-                               piece.size(), 16)
-                   .ptr;
+    if (chunked_ && size > 0) {
+      auto end
+        = std::to_chars(chunk_size_.data(), chunk_size_.data() + chunk_size_.size() - 2, size, 16)
+            .ptr;
       *end++ = '\r';
       *end++ = '\n';
       pieces_[count++]
         = net::buffer(chunk_size_.data(), static_cast<std::size_t>(end - chunk_size_.data()));
     }
-    if (piece.size() > 0) {
-      pieces_[count++] = piece;
-      if (chunked_) {
-        pieces_[count++] = net::buffer("\r\n", 2);
+    for (auto piece : body) {
+      if (!piece.empty()) {
+        pieces_[count++] = net::buffer(piece);
       }
+    }
+    if (chunked_ && size > 0) {
+      pieces_[count++] = net::buffer("\r\n", 2);
     }
     if (chunked_ && last) {
       pieces_[count++] = net::buffer("0\r\n\r\n", 5);
@@ -489,27 +500,22 @@ private:
     return !ec;
   }
 
-  net::awaitable<bool> write_client(net::const_buffer piece, bool last) {
-    auto pieces = frame(piece, last);
+  net::awaitable<bool> write_client(std::span<const std::string_view> body, bool last) {
+    auto pieces = frame(body, last);
     if (pieces.empty()) {
       co_return true;
     }
-    auto ec = co_await send_to_client(pieces);
+    auto [ec, sent] = co_await send_to_client(pieces);
     co_return written(ec, last);
   }
 
-  // The request to the engine: at once when the socket takes it all (the usual case), else the
-  // rest asynchronously (the wait for the answer that follows bounds the engine anyway).
+  // What the socket did not take of the request at once (the wait for the answer that follows
+  // bounds the engine anyway).
   template <class Buffers>
-  net::awaitable<beast::error_code> send_to_engine(const Buffers& buffers) {
-    beast::error_code ec;
-    auto sent = send_now(engine_, buffers, ec);
-    if (ec || sent == beast::buffer_bytes(buffers)) {
-      co_return ec;
-    }
+  net::awaitable<beast::error_code> send_rest_to_engine(const Buffers& buffers, std::size_t sent) {
     beast::buffers_suffix<Buffers> rest(buffers);
     rest.consume(sent);
-    std::tie(ec, std::ignore) = co_await net::async_write(engine_, rest, use_tuple);
+    auto [ec, written] = co_await net::async_write(engine_, rest, use_tuple);
     co_return ec;
   }
 
@@ -517,11 +523,12 @@ private:
   // at once: the completion then runs after the other ready handlers, which gives the client
   // time to send its next request before the connection reads for it. (Going on at once cost
   // one failed read per request at 64 connections: 6.4 system calls per request, not 5.5.)
+  // Not a coroutine of its own: the caller awaits the write itself, one frame fewer.
   template <class Buffers>
-  net::awaitable<beast::error_code> send_to_client(const Buffers& buffers) {
+  net::awaitable<std::tuple<beast::error_code, std::size_t>>
+  send_to_client(const Buffers& buffers) {
     context_.deadlines.client_write_by(clock_type::now() + context_.limits.client_write);
-    auto [ec, sent] = co_await net::async_write(client_, buffers, use_tuple);
-    co_return ec;
+    return net::async_write(client_, buffers, use_tuple);
   }
 
   // A read from the engine has to wait: the engine's silence is bounded from now.
@@ -549,7 +556,8 @@ private:
   bool ended_ = false;
   /// The response head until it has been written.
   std::string pending_head_;
-  std::array<net::const_buffer, 5> pieces_;
+  /// The head, a chunk's size line, the body's pieces, the chunk's end and the last chunk.
+  std::array<net::const_buffer, engine_response_parser::max_pieces + 4> pieces_;
   std::array<char, 24> chunk_size_;
 };
 

@@ -35,15 +35,22 @@ net::awaitable<beast::error_code> read_parsed(tcp::socket& socket, beast::flat_b
   }
   for (;;) {
     beast::error_code ec = bhttp::error::need_more;
+    std::size_t used = 0;
     if (buffer.size() > 0) {
       ec = {};
-      buffer.consume(parser.put(buffer.data(), ec));
+      used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
     }
     if (!ec) {
       if (until == read_until::some || reached(parser, until)) {
         co_return ec;
       }
       continue;
+    }
+    if (ec == bhttp::error::need_more && until == read_until::some && used > 0) {
+      // Progress before the input ran out: back to the caller before a read, which may move
+      // the bytes just consumed (a parser may keep views into them).
+      co_return beast::error_code{};
     }
     if (ec != bhttp::error::need_more) {
       co_return ec; // a parse error, a limit, or need_buffer (a full buffer_body)

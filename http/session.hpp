@@ -62,7 +62,9 @@ auto async_callback(Start start, Token&& token) {
 enum class read_until {
   header,  ///< the whole header (the body, if any, is left for a later read)
   message, ///< the whole message
-  some,    ///< any progress: a buffer_body's buffer filled (need_buffer) or the message ended
+  /// any progress: some bytes parsed (the consumed ones are not moved before the next call), a
+  /// body's buffer filled (need_buffer) or the message ended
+  some,
 };
 
 /// Told when a read must wait for its peer (what is buffered is not enough): a caller that

@@ -14,22 +14,29 @@ namespace {
 namespace bhttp = boost::beast::http;
 using boost::system::error_code;
 
-// Feeds `input` to `parser` in pieces of at most `piece` bytes, lending `space` bytes at a time
-// to the body, as the relay does: the bytes a parse did not take are offered again. Returns
-// the body and the last error (need_more when the input ran out before the message ended).
+// Feeds `input` to `parser` in pieces of at most `piece` bytes, as the relay does: the bytes a
+// parse did not take are offered again, and the body is read out of the input before the input
+// moves. Returns the body; `parses` counts the parses that took some.
 std::string parse(engine_response_parser& parser, std::string_view input, std::size_t piece,
-                  std::size_t space) {
+                  std::size_t* parses = nullptr) {
   std::string body;
   std::string pending;
-  std::string lent(space, '\0');
   std::size_t offered = 0;
   error_code ec;
   while (!parser.is_done()) {
-    parser.lend(lent);
+    parser.clear_body();
     ec = {};
     auto used = parser.put(boost::asio::buffer(pending), ec);
+    std::size_t taken = 0;
+    for (auto part : parser.body_pieces()) {
+      body += part;
+      taken += part.size();
+    }
+    EXPECT_EQ(taken, parser.body_size());
+    if (parses != nullptr && taken > 0) {
+      ++*parses;
+    }
     pending.erase(0, used);
-    body.append(lent.data(), parser.filled());
     if (ec == bhttp::error::need_buffer) {
       continue;
     }
@@ -60,7 +67,7 @@ constexpr std::string_view length_framed = "HTTP/1.1 200 OK\r\n"
 
 TEST(engine_response, keeps_the_head_the_client_gets_and_no_more) {
   engine_response_parser parser;
-  auto body = parse(parser, length_framed, length_framed.size(), 4096);
+  auto body = parse(parser, length_framed, length_framed.size());
   ASSERT_TRUE(parser.is_done());
   EXPECT_EQ(parser.status(), 200);
   EXPECT_EQ(parser.reason(), "OK");
@@ -73,16 +80,31 @@ TEST(engine_response, keeps_the_head_the_client_gets_and_no_more) {
   EXPECT_EQ(parser.content_length().value_or(0), 25u);
 }
 
-TEST(engine_response, a_body_larger_than_the_lent_space_arrives_in_pieces) {
-  // Byte by byte, into three bytes at a time: the body is whole and in order.
+TEST(engine_response, a_body_arriving_in_pieces_is_whole_and_in_order) {
   for (std::size_t piece : {1u, 7u, 1000u}) {
-    for (std::size_t space : {1u, 3u, 4096u}) {
-      engine_response_parser parser;
-      auto body = parse(parser, length_framed, piece, space);
-      EXPECT_TRUE(parser.is_done()) << piece << "/" << space;
-      EXPECT_EQ(body, "{\"choices\":[],\"id\":\"x-1\"}") << piece << "/" << space;
-    }
+    engine_response_parser parser;
+    auto body = parse(parser, length_framed, piece);
+    EXPECT_TRUE(parser.is_done()) << piece;
+    EXPECT_EQ(body, "{\"choices\":[],\"id\":\"x-1\"}") << piece;
   }
+}
+
+TEST(engine_response, a_parse_takes_at_most_max_pieces_chunks) {
+  std::string stream = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string expected;
+  for (char c = 'a'; c < 'a' + 20; ++c) {
+    stream += std::string("2\r\n") + c + "\n\r\n";
+    expected += std::string(1, c) + "\n";
+  }
+  stream += "0\r\n\r\n";
+  engine_response_parser parser;
+  parser.eager(true); // else a parse stops after each chunk
+  std::size_t parses = 0;
+  // All of it at once: 20 chunks need three parses of at most 8.
+  auto body = parse(parser, stream, stream.size(), &parses);
+  ASSERT_TRUE(parser.is_done());
+  EXPECT_EQ(body, expected);
+  EXPECT_EQ(parses, 3u);
 }
 
 TEST(engine_response, chunked_event_stream) {
@@ -94,7 +116,7 @@ TEST(engine_response, chunked_event_stream) {
                                       "e\r\ndata: [DONE]\n\n\r\n"
                                       "0\r\n\r\n";
   engine_response_parser parser;
-  auto body = parse(parser, stream, 5, 4);
+  auto body = parse(parser, stream, 5);
   ASSERT_TRUE(parser.is_done());
   EXPECT_TRUE(parser.event_stream());
   EXPECT_TRUE(parser.chunked());
@@ -104,7 +126,7 @@ TEST(engine_response, chunked_event_stream) {
 
 TEST(engine_response, unknown_status_and_empty_reason_pass_as_sent) {
   engine_response_parser parser;
-  auto body = parse(parser, "HTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n", 100, 16);
+  auto body = parse(parser, "HTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n", 100);
   ASSERT_TRUE(parser.is_done());
   EXPECT_EQ(parser.status(), 599);
   EXPECT_EQ(parser.reason(), "");
@@ -112,7 +134,7 @@ TEST(engine_response, unknown_status_and_empty_reason_pass_as_sent) {
   EXPECT_EQ(body, "");
 }
 
-TEST(engine_response, no_lent_space_takes_no_body) {
+TEST(engine_response, the_body_is_a_view_of_the_input_not_a_copy) {
   engine_response_parser parser;
   error_code ec;
   std::string_view head = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n";
@@ -120,10 +142,13 @@ TEST(engine_response, no_lent_space_takes_no_body) {
   ASSERT_FALSE(ec);
   EXPECT_EQ(used, head.size());
   EXPECT_TRUE(parser.is_header_done());
-  used = parser.put(boost::asio::buffer(std::string_view("abc")), ec);
-  EXPECT_EQ(ec, bhttp::error::need_buffer);
-  EXPECT_EQ(used, 0u);
-  EXPECT_EQ(parser.filled(), 0u);
+  std::string_view input = "abc";
+  used = parser.put(boost::asio::buffer(input), ec);
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(used, 3u);
+  ASSERT_EQ(parser.body_pieces().size(), 1u);
+  EXPECT_EQ(parser.body_pieces()[0].data(), input.data());
+  EXPECT_TRUE(parser.is_done());
 }
 
 TEST(engine_response, malformed_heads_are_errors) {
