@@ -62,8 +62,8 @@ auto async_callback(Start start, Token&& token) {
 enum class read_until {
   header,  ///< the whole header (the body, if any, is left for a later read)
   message, ///< the whole message
-  /// any progress: some bytes parsed (the consumed ones are not moved before the next call), a
-  /// body's buffer filled (need_buffer) or the message ended
+  /// any progress: some bytes parsed (the consumed ones are not moved before the next call),
+  /// no room for more body in the parser (need_buffer) or the message ended
   some,
 };
 
@@ -153,7 +153,8 @@ private:
 /// after a tick or two (50 to 100 ms) starts watching its client for leaving, so that a client
 /// that gives up stops the generation. Watching from the start cost a system call per request
 /// (Asio re-arms epoll for a socket wait), which the many quick answers need not pay; a client
-/// that leaves within the first 100 ms is noticed by then. Touched only on its io thread.
+/// that leaves within the first 100 ms is noticed by then. Touched only on its io thread, and
+/// kept as long as that thread runs its io_context (a tick already due would find it gone).
 class waiting_relays {
 public:
   /// A relay waiting for its engine: in the list from `enter` until it is watched or leaves.

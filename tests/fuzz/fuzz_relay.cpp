@@ -35,6 +35,8 @@ struct loopback {
   // The relay logs through the "http" logger, as in the daemon; here its lines go nowhere.
   std::shared_ptr<spdlog::logger> log = spdlog::null_logger_mt("http");
   net::io_context io;
+  // As an io thread's: it outlives every relay run on `io`.
+  waiting_relays waiting{io.get_executor()};
   tcp::acceptor engine{io, {net::ip::make_address_v4("127.0.0.1"), 0}};
   tcp::acceptor proxy{io, {net::ip::make_address_v4("127.0.0.1"), 0}};
 };
@@ -86,10 +88,9 @@ net::awaitable<void> relay(loopback& net_, tcp::socket& user, std::string& recei
   // No idle engine connections are kept: each input gets an engine of its own.
   engine_pool pool{{0, std::chrono::seconds(4)}};
   connection_deadlines deadlines(client);
-  waiting_relays waiting(client.get_executor());
   co_await forward_to_engine(
     client, request, "/v1/chat/completions", request.body(), lease,
-    relay_context{pool, limits, deadlines, waiting, {}, {}, *spdlog::get("http")},
+    relay_context{pool, limits, deadlines, net_.waiting, {}, {}, *spdlog::get("http")},
     std::make_shared<relay_cut>());
   beast::error_code ignored;
   client.shutdown(tcp::socket::shutdown_both, ignored);
