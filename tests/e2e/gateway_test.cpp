@@ -252,12 +252,17 @@ TEST_F(gateway_test, a_killed_node_leaves_rotation_its_requests_end_and_it_rejoi
   constexpr const char* long_tokens = R"(,"max_tokens":400,"ignore_eos":true)";
   auto long_answer
     = std::async(std::launch::async, [&] { return gateway.chat("shared", false, long_tokens); });
-  ASSERT_TRUE(outstanding_on_a(1));
+  // Where the requests went, should they not all be on node-a (rarely seen under ctest -j2).
+  auto nodes_now = [&] {
+    return http::http_request("GET", gateway.url("/llmux/status")).body + "\n"
+           + gateway.process->output();
+  };
+  ASSERT_TRUE(outstanding_on_a(1)) << nodes_now();
   auto stream
     = std::async(std::launch::async, [&] { return gateway.chat("shared", true, long_tokens); });
-  ASSERT_TRUE(outstanding_on_a(2));
+  ASSERT_TRUE(outstanding_on_a(2)) << nodes_now();
   auto queued = std::async(std::launch::async, [&] { return gateway.chat("alpha"); });
-  ASSERT_TRUE(outstanding_on_a(3));
+  ASSERT_TRUE(outstanding_on_a(3)) << nodes_now();
   stop(a, SIGKILL);
   // Out of rotation within a second; every request ends, nothing hangs: the waiting ones with
   // a clear 503, the stream with an error event after what it had.
