@@ -24,6 +24,7 @@ public:
   /// Unlimited body (an answer is as long as the generation), Beast's default header limit.
   engine_response_parser();
 
+  /// The status code as sent (one Beast does not name, 420 or 599, too).
   int status() const {
     return status_;
   }

@@ -53,7 +53,7 @@ net::awaitable<beast::error_code> read_parsed(tcp::socket& socket, beast::flat_b
       co_return beast::error_code{};
     }
     if (ec != bhttp::error::need_more) {
-      co_return ec; // a parse error, a limit, or need_buffer (a full buffer_body)
+      co_return ec; // a parse error, a limit, or need_buffer (no room for more body)
     }
     auto size = beast::read_size(buffer, read_size_limit);
     if (size == 0) {

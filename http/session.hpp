@@ -131,6 +131,7 @@ public:
   /// A relay reads from `engine` until `relay_ends`: the engine and client-write deadlines
   /// start unset and not expired.
   void relay_begins(tcp::socket& engine);
+  /// The relay is over: its deadlines no longer apply, its engine socket is not touched.
   void relay_ends();
   /// The engine must have sent something by `when` (none: no bound); after that the engine
   /// socket is closed and `engine_expired` says so.
@@ -179,6 +180,7 @@ public:
   waiting_relays(const waiting_relays&) = delete;
   waiting_relays& operator=(const waiting_relays&) = delete;
 
+  /// `waiting` now waits for its engine; the tick starts if it was not running.
   void enter(entry& waiting);
   /// The engine answered (or the relay failed): no watching needed. Nothing if not listed.
   static void leave(entry& waiting) {
