@@ -234,7 +234,7 @@ public:
   }
 
   std::optional<immediate_lease> try_acquire(const std::string& model,
-                                             const revoke_callback& revoked) override {
+                                             revoke_callback revoked) override {
     if (auto generation = directory_->generation(); generation != seen_generation_) {
       // A reload: the new set holds every gate of the old one at the same index.
       seen_generation_ = generation;
@@ -245,7 +245,7 @@ public:
       return std::nullopt;
     }
     auto ticket = next_ticket_++;
-    auto lease = gates_->gates[found->second]->try_enter(ticket, revoked);
+    auto lease = gates_->gates[found->second]->try_enter(ticket, std::move(revoked));
     if (!lease) {
       return std::nullopt;
     }

@@ -40,7 +40,7 @@ public:
     }
   }
 
-  std::optional<immediate_lease> try_acquire(const std::string&, const revoke_callback&) override {
+  std::optional<immediate_lease> try_acquire(const std::string&, revoke_callback) override {
     return std::nullopt;
   }
 

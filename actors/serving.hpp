@@ -102,7 +102,7 @@ public:
   /// served and no request waits; `revoked` is called (on an actor thread) if it is taken back.
   /// Nothing otherwise: then `acquire` asks. The ticket must be released like any other.
   virtual std::optional<immediate_lease> try_acquire(const std::string& model,
-                                                     const revoke_callback& revoked)
+                                                     revoke_callback revoked)
     = 0;
 
   /// Queues a request for a lease on `model` (a `timeout` of 0 waits without limit); `done`

@@ -1,12 +1,30 @@
 #include "config/json_writer.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace llmux::config {
 
-std::string json_quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
+namespace {
+
+bool needs_escape(char c) {
+  return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+}
+
+} // namespace
+
+void append_json_quoted(std::string& out, std::string_view text) {
+  out += '"';
+  while (!text.empty()) {
+    // Runs without anything to escape (all of a model name, usually) go in one append.
+    auto run = static_cast<std::size_t>(std::find_if(text.begin(), text.end(), needs_escape)
+                                        - text.begin());
+    out.append(text.substr(0, run));
+    if (run == text.size()) {
+      break;
+    }
+    char c = text[run];
     switch (c) {
       case '"':
         out += "\\\"";
@@ -24,14 +42,17 @@ std::string json_quote(std::string_view text) {
         out += "\\t";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
+        out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
     }
+    text.remove_prefix(run + 1);
   }
   out += '"';
+}
+
+std::string json_quote(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  append_json_quoted(out, text);
   return out;
 }
 

@@ -25,8 +25,6 @@
 
 #include "http/engine_response.hpp"
 #include "http/errors.hpp"
-#include "http/field_filter.hpp"
-#include "http/headers.hpp"
 #include "http/metrics.hpp"
 #include "http/session.hpp"
 
@@ -63,15 +61,7 @@ std::string engine_request_head(const client_request& request, std::string_view 
   head += ' ';
   head += target;
   head += " HTTP/1.1\r\n"sv;
-  for (const auto& field : request) {
-    auto name = field.name_string();
-    if (forwards_field<forwards_request_header>(field.name(), name)) {
-      head += name;
-      head += ": "sv;
-      head += field.value();
-      head += "\r\n"sv;
-    }
-  }
+  request.for_each_forwarded([&head](std::string_view line) { head += line; });
   head += "Host: "sv;
   if (engine.ip().find(':') != std::string_view::npos) {
     head += '[';
@@ -399,6 +389,8 @@ private:
     }
     auto& out = pending_head_;
     out.clear();
+    // The status line and the framing lines fit in the extra room: one allocation.
+    out.reserve(parser.forwarded_fields().size() + 128);
     out += request_.version() >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
     append_number(out, static_cast<std::uint64_t>(head_status_));
     out += ' ';

@@ -83,6 +83,17 @@ std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
+    // Plain characters (all of most paths) are copied a run at a time.
+    auto run = i;
+    while (run < text.size() && text[run] != '%'
+           && !is_control(static_cast<unsigned char>(text[run]))) {
+      ++run;
+    }
+    out.append(text.substr(i, run - i));
+    i = run;
+    if (i == text.size()) {
+      break;
+    }
     char c = text[i];
     if (c == '%') {
       if (i + 2 >= text.size()) {

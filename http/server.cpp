@@ -308,8 +308,7 @@ net::awaitable<bool> send_error(tcp::socket& client, const client_request& reque
 
 // Answers a request that will not be read to the end, then closes the connection without
 // resetting it (so the client gets to read the answer).
-net::awaitable<void> refuse_and_close(tcp::socket& client,
-                                      const bhttp::request_parser<bhttp::string_body>& parser,
+net::awaitable<void> refuse_and_close(tcp::socket& client, const client_request_parser& parser,
                                       int status, std::string message) {
   client_request head{parser.get().method(), parser.get().target(), parser.get().version()};
   head.keep_alive(false);
@@ -339,8 +338,7 @@ struct proxy_server::impl {
     int status;
     std::string message;
   };
-  std::optional<read_refusal> refusal_for(beast::error_code ec,
-                                          const bhttp::request_parser<bhttp::string_body>& parser,
+  std::optional<read_refusal> refusal_for(beast::error_code ec, const client_request_parser& parser,
                                           bool deadline_expired, std::size_t buffered) const;
   /// An answer llmux gives itself.
   struct local_answer {
@@ -474,7 +472,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
   auto& deadlines = owner->deadlines;
   beast::error_code ignored;
   for (;;) {
-    bhttp::request_parser<bhttp::string_body> parser;
+    client_request_parser parser;
     parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
     parser.body_limit(settings_.body_limit);
     // One deadline for the next request, header and body: an idle keep-alive connection is
@@ -530,8 +528,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
 }
 
 std::optional<proxy_server::impl::read_refusal>
-proxy_server::impl::refusal_for(beast::error_code ec,
-                                const bhttp::request_parser<bhttp::string_body>& parser,
+proxy_server::impl::refusal_for(beast::error_code ec, const client_request_parser& parser,
                                 bool deadline_expired, std::size_t buffered) const {
   if (ec == bhttp::error::header_limit) {
     return read_refusal{431,
@@ -571,7 +568,7 @@ net::awaitable<bool> proxy_server::impl::handle(client_request& request, connect
     co_return co_await send_unauthorized(client, request);
   }
   if (decided.what == route::proxy) {
-    co_return co_await proxy(request, decided.forward_target, owner);
+    co_return co_await proxy(request, std::move(decided.forward_target), owner);
   }
   local_answer answer;
   if (decided.what == route::status) {
@@ -651,17 +648,20 @@ net::awaitable<bool> proxy_server::impl::proxy(client_request& request, std::str
     connection.session = backend_.open_session();
   }
   auto& session = *connection.session;
-  auto executor = client.get_executor();
   auto cut = std::make_shared<relay_cut>();
   // A revocation arrives on an actor thread; the cut is made on this connection's io thread.
-  actors::revoke_callback revoked = [executor, cut](std::string reason) {
-    net::post(executor,
-              [cut, reason = std::move(reason)]() mutable { cut->cut(std::move(reason)); });
+  // Made where it is handed over (a copy would allocate once more per request).
+  auto cut_when_revoked = [executor = client.get_executor(), &cut]() -> actors::revoke_callback {
+    return [executor, cut](std::string reason) {
+      net::post(executor,
+                [cut, reason = std::move(reason)]() mutable { cut->cut(std::move(reason)); });
+    };
   };
   // Usually the model is being served and nothing waits: the lease is taken at once.
   auto arrived = std::chrono::steady_clock::now();
-  auto now = session.try_acquire(reference.model, revoked);
+  auto now = session.try_acquire(reference.model, cut_when_revoked());
   if (!now) {
+    auto revoked = cut_when_revoked(); // before `cut` moves
     park(request, std::move(target), std::move(reference), std::move(cut), std::move(revoked),
          arrived, owner);
     co_return false;

@@ -21,6 +21,7 @@
 #include <boost/intrusive/list.hpp>
 
 #include "actors/serving.hpp"
+#include "http/client_request.hpp"
 #include "http/server.hpp"
 #include "http/upstream_pool.hpp"
 
@@ -35,7 +36,6 @@ class http_metrics;
 namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using client_request = beast::http::request<beast::http::string_body>;
 /// An io thread's idle engine connections.
 using engine_pool = upstream_pool<tcp::socket, actors::engine_address, actors::engine_address_hash>;
 

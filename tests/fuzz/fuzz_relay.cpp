@@ -77,9 +77,8 @@ net::awaitable<void> relay(loopback& net_, tcp::socket& user, std::string& recei
   net::co_spawn(net_.io, read_all(user, received), net::detached);
   tcp::socket client(std::move(accepted));
   client_request request{bhttp::verb::post, "/v1/chat/completions", 11};
-  request.set(bhttp::field::content_type, "application/json");
+  request.insert("Content-Type", "application/json");
   request.body() = R"({"model":"m","stream":true})";
-  request.prepare_payload();
   llmux::actors::lease_outcome lease;
   lease.granted = true;
   lease.engine_port = net_.engine.local_endpoint().port();

@@ -54,6 +54,14 @@ TEST(json_quote, escapes_quotes_backslashes_and_control_characters) {
   EXPECT_EQ(json_quote("line\nnext\t"), R"("line\nnext\t")");
   EXPECT_EQ(json_quote(std::string_view("\x01", 1)), R"("\u0001")");
   EXPECT_EQ(json_quote("ünï"), "\"ünï\"");
+  EXPECT_EQ(json_quote(""), R"("")");
+  EXPECT_EQ(json_quote("\"\"\r"), R"("\"\"\r")");
+}
+
+TEST(json_quote, appends_after_what_is_there) {
+  std::string out = "x=";
+  append_json_quoted(out, "org/model\\t1\x02");
+  EXPECT_EQ(out, R"(x="org/model\\t1\u0002")");
 }
 
 } // namespace

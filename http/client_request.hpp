@@ -1,0 +1,149 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+
+namespace llmux::http {
+
+/// A client's request as the proxy keeps it: the request line, the header lines as text and
+/// the body. The target and every header line share one string (a message container allocates
+/// and indexes each field); the headers the proxy reads on every request are noted as they are
+/// parsed, others are found by a scan.
+class client_request {
+public:
+  /// What a request that could not be read answers to: no method or target, HTTP/1.1.
+  client_request() = default;
+  client_request(boost::beast::http::verb method, std::string_view target, unsigned version);
+
+  boost::beast::http::verb method() const {
+    return method_;
+  }
+  std::string_view method_string() const;
+  std::string_view target() const {
+    return std::string_view(text_).substr(target_at_, target_size_);
+  }
+  /// 11 for HTTP/1.1, 10 for HTTP/1.0.
+  unsigned version() const {
+    return version_;
+  }
+  bool keep_alive() const {
+    return keep_alive_;
+  }
+  void keep_alive(bool keep) {
+    keep_alive_ = keep;
+  }
+
+  /// A header's value (the first, if sent more than once); empty when absent.
+  std::string_view operator[](boost::beast::http::field name) const;
+  std::string_view operator[](std::string_view name) const;
+
+  /// Appends `name: value` (for requests made by hand: tests, refusals).
+  void insert(std::string_view name, std::string_view value);
+
+  /// Room a body of known length gets beyond its end: a JSON parser that reads the body in
+  /// place (simdjson) needs this much readable padding, and the body is not moved to add it.
+  static constexpr std::size_t body_slack = 64;
+
+  std::string& body() {
+    return body_;
+  }
+  const std::string& body() const {
+    return body_;
+  }
+
+  /// Calls `each(line)` for every header line the engine gets unchanged (forwards_request_header),
+  /// in the client's order; `line` is "Name: value\r\n".
+  template <class Each>
+  void for_each_forwarded(Each&& each) const {
+    std::size_t at = fields_at_;
+    std::size_t index = 0;
+    while (at < text_.size()) {
+      auto end = text_.find('\n', at) + 1;
+      if (forwarded(index, at)) {
+        each(std::string_view(text_).substr(at, end - at));
+      }
+      at = end;
+      ++index;
+    }
+  }
+
+private:
+  friend class client_request_parser;
+
+  /// A header noted while parsing, by where its value lies in `text_`.
+  struct noted {
+    std::uint32_t at = 0;
+    std::uint32_t size = 0;
+    bool present = false;
+  };
+  /// The headers the proxy reads for every request.
+  enum noted_field { authorization, x_api_key, model_override, expect, noted_count };
+
+  void append_line(boost::beast::http::field name, std::string_view name_string,
+                   std::string_view value);
+  /// Whether the line at `at`, the `index`th, is forwarded.
+  bool forwarded(std::size_t index, std::size_t at) const;
+  static int noted_index(boost::beast::http::field name, std::string_view name_string);
+
+  boost::beast::http::verb method_ = boost::beast::http::verb::unknown;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  /// The method as sent (when Beast does not know it), the target, then the header lines.
+  std::string text_;
+  std::uint32_t method_size_ = 0;
+  std::uint32_t target_at_ = 0;
+  std::uint32_t target_size_ = 0;
+  std::uint32_t fields_at_ = 0;
+  /// For the first 64 header lines, one bit each: forwarded to the engine. Later lines (a
+  /// request with more is rare) are judged again when iterated.
+  std::uint64_t forwarded_lines_ = 0;
+  std::size_t line_count_ = 0;
+  noted noted_[noted_count]{};
+  std::string body_;
+};
+
+/// Parses a client's request into a `client_request`; limits and errors as Beast's
+/// request_parser (header_limit, body_limit, the same error codes).
+class client_request_parser final : public boost::beast::http::basic_parser<true> {
+public:
+  client_request_parser() = default;
+
+  client_request& get() {
+    return request_;
+  }
+  const client_request& get() const {
+    return request_;
+  }
+  client_request release() {
+    return std::move(request_);
+  }
+
+private:
+  using error_code = boost::system::error_code;
+  using string_view = boost::beast::string_view;
+
+  void on_request_impl(boost::beast::http::verb method, string_view method_string,
+                       string_view target, int version, error_code& ec) override;
+  void on_response_impl(int, string_view, int, error_code&) override {
+  }
+  void on_field_impl(boost::beast::http::field name, string_view name_string, string_view value,
+                     error_code& ec) override;
+  void on_header_impl(error_code& ec) override;
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code& ec) override;
+  std::size_t on_body_impl(string_view body, error_code& ec) override;
+  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {
+  }
+  std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body, error_code& ec) override;
+  void on_finish_impl(error_code&) override {
+  }
+
+  client_request request_;
+};
+
+} // namespace llmux::http
