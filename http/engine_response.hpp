@@ -45,7 +45,9 @@ public:
     return forwarded_;
   }
 
-  static constexpr std::size_t max_pieces = 8;
+  /// A relay, which does not parse eagerly, gets one piece per parse; a relay's coroutine frame
+  /// holds the parser, and Asio reuses only frames of up to 1,020 bytes.
+  static constexpr std::size_t max_pieces = 2;
 
   /// The body the parses since `clear_body` took: views into the input they were given, valid
   /// while that memory is (a relay writes them out before its buffer takes more bytes).

@@ -159,28 +159,21 @@ public:
 
   // One coroutine for the whole common path: every nested coroutine costs a frame and a resume
   // per request. The rare paths (a new connection, failures) are coroutines of their own.
-  net::awaitable<bool> run(std::string target, std::string body) {
+  net::awaitable<bool> run(std::string_view target, std::string_view body) {
     if (cut_->reason) {
       co_return co_await fail_before_answer(503, *cut_->reason);
     }
     cut_scope scope(*cut_, engine_);
-    std::string_view model_override;
-    if (!lease_.node.empty()) {
-      model_override = lease_.model_path;
-    }
-    auto head = engine_request_head(request_, target, body.size(), address_,
-                                    context_.client_address, model_override);
-    std::array<net::const_buffer, 2> outgoing{net::buffer(head), net::buffer(body)};
+    request_head_
+      = engine_request_head(request_, target, body.size(), address_, context_.client_address,
+                            lease_.node.empty() ? std::string_view{} : lease_.model_path);
+    std::array<net::const_buffer, 2> outgoing{net::buffer(request_head_), net::buffer(body)};
     engine_response_parser parser;
     context_.waiting.enter(*this);
     // A kept connection the engine closed while it idled fails before any answer: the request
     // goes once more, on a new connection. The answer may take as long as the generation does:
     // the engine's liveness probes, a revoked lease or the client leaving end the wait for it.
-    auto pooled = context_.pool.take(address_, lease_.engine_epoch, clock_type::now());
-    bool reused = pooled.has_value();
-    if (reused) {
-      engine_ = std::move(*pooled);
-    }
+    bool reused = take_pooled_connection();
     beast::error_code ec;
     for (;;) {
       if (!reused) {
@@ -263,6 +256,16 @@ public:
   }
 
 private:
+  // An idle connection to the engine, if the pool has one, becomes the relay's. (Not in the
+  // coroutine: its frame stays smaller.)
+  bool take_pooled_connection() {
+    auto pooled = context_.pool.take(address_, lease_.engine_epoch, clock_type::now());
+    if (pooled) {
+      engine_ = std::move(*pooled);
+    }
+    return pooled.has_value();
+  }
+
   // While the engine works on a request and nothing has been sent back, a client that leaves
   // cancels the request: the engine connection is closed, so the engine stops generating.
   void watch_client() override {
@@ -546,6 +549,8 @@ private:
   bool keep_alive_ = false;
   /// Whether the end of the body (and so everything) has been written.
   bool ended_ = false;
+  /// The request's head for the engine.
+  std::string request_head_;
   /// The response head until it has been written.
   std::string pending_head_;
   /// The head, a chunk's size line, the body's pieces, the chunk's end and the last chunk.
@@ -603,11 +608,11 @@ net::awaitable<bool> forward_to_engine(tcp::socket& client, const client_request
                                        std::string target, std::string body,
                                        const actors::lease_outcome& lease, relay_context context,
                                        std::shared_ptr<relay_cut> cut) {
-  // Not `co_await` inside the constructor call: g++ 12 mishandles the temporaries of a
-  // full-expression that suspends (UBSan found the relay's members garbage).
-  auto executor = co_await net::this_coro::executor;
-  relay one(client, request, lease, context, std::move(cut), executor);
-  co_return co_await one.run(std::move(target), std::move(body));
+  // The client socket's executor is this coroutine's (the connection's io thread). Asio reuses
+  // only frames of up to 1,020 bytes, so what this frame holds is kept to the relay and the
+  // strings it sends.
+  relay one(client, request, lease, context, std::move(cut), client.get_executor());
+  co_return co_await one.run(target, body);
 }
 
 } // namespace llmux::http
