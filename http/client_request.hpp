@@ -19,12 +19,16 @@ class client_request {
 public:
   /// What a request that could not be read answers to: no method or target, HTTP/1.1.
   client_request() = default;
+  /// A request made by hand (a refusal's answer, tests); keep-alive as HTTP/1.x's default.
   client_request(boost::beast::http::verb method, std::string_view target, unsigned version);
 
+  /// `verb::unknown` for a method Beast does not name (method_string() has it).
   boost::beast::http::verb method() const {
     return method_;
   }
+  /// The method as sent.
   std::string_view method_string() const;
+  /// The request target as sent.
   std::string_view target() const {
     return std::string_view(text_).substr(target_at_, target_size_);
   }
@@ -32,9 +36,11 @@ public:
   unsigned version() const {
     return version_;
   }
+  /// Whether the connection stays open after the answer (by version and Connection).
   bool keep_alive() const {
     return keep_alive_;
   }
+  /// Sets what `keep_alive()` says; an answer follows it.
   void keep_alive(bool keep) {
     keep_alive_ = keep;
   }
@@ -50,6 +56,7 @@ public:
   /// place (simdjson) needs this much readable padding, and the body is not moved to add it.
   static constexpr std::size_t body_slack = 64;
 
+  /// The body, whole (the proxy reads a request to its end before it forwards it).
   std::string& body() {
     return body_;
   }
@@ -114,12 +121,14 @@ class client_request_parser final : public boost::beast::http::basic_parser<true
 public:
   client_request_parser() = default;
 
+  /// The request read so far (whole once is_done()).
   client_request& get() {
     return request_;
   }
   const client_request& get() const {
     return request_;
   }
+  /// Hands the request over; the parser is done with it.
   client_request release() {
     return std::move(request_);
   }
