@@ -59,31 +59,31 @@ int client_request::noted_index(bhttp::field name, std::string_view name_string)
   if (name != bhttp::field::unknown) {
     return -1;
   }
-  for (int index : {x_api_key, model_override}) {
-    if (boost::beast::iequals(name_string, noted_names[static_cast<std::size_t>(index)])) {
-      return index;
+  // By name: a name Beast does not know, or any name asked for as a string.
+  for (std::size_t index = 0; index < noted_names.size(); ++index) {
+    if (boost::beast::iequals(name_string, noted_names[index])) {
+      return static_cast<int>(index);
     }
   }
   return -1;
 }
 
+std::string_view client_request::noted_value(int index) const {
+  const auto& found = noted_[index];
+  return found.present ? std::string_view(text_).substr(found.at, found.size) : std::string_view{};
+}
+
 std::string_view client_request::operator[](bhttp::field name) const {
-  if (name == bhttp::field::authorization || name == bhttp::field::expect) {
-    const auto& found = noted_[name == bhttp::field::authorization ? authorization : expect];
-    return found.present ? std::string_view(text_).substr(found.at, found.size)
-                         : std::string_view{};
+  if (auto index = noted_index(name, {}); index >= 0) {
+    return noted_value(index);
   }
   auto text = bhttp::to_string(name);
   return (*this)[std::string_view(text.data(), text.size())];
 }
 
 std::string_view client_request::operator[](std::string_view name) const {
-  for (std::size_t index = 0; index < noted_names.size(); ++index) {
-    if (boost::beast::iequals(name, noted_names[index])) {
-      const auto& found = noted_[index];
-      return found.present ? std::string_view(text_).substr(found.at, found.size)
-                           : std::string_view{};
-    }
+  if (auto index = noted_index(bhttp::field::unknown, name); index >= 0) {
+    return noted_value(index);
   }
   for (std::size_t at = fields_at_; at < text_.size();) {
     auto end = text_.find('\n', at) + 1;

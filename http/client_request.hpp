@@ -96,7 +96,10 @@ private:
                    std::string_view value);
   /// Whether the line at `at`, the `index`th, is forwarded.
   bool forwarded(std::size_t index, std::size_t at) const;
+  /// Which noted header a line names; -1 for none.
   static int noted_index(boost::beast::http::field name, std::string_view name_string);
+  /// The value of noted header `index`; empty when it was not sent.
+  std::string_view noted_value(int index) const;
 
   boost::beast::http::verb method_ = boost::beast::http::verb::unknown;
   unsigned version_ = 11;
