@@ -10,6 +10,11 @@
 //   llmux-load ready PORT SECONDS
 //     Asks GET /health every millisecond until it answers 200 (at most SECONDS); prints the
 //     milliseconds that took.
+//   llmux-load paced PORT MODEL RATE SECONDS CONNECTIONS
+//     Open-loop load: chat completions arrive for SECONDS as a Poisson process of RATE a second,
+//     whatever the answers do, each sent on an idle one of CONNECTIONS keep-alive connections (or
+//     waiting for one). A request's latency runs from its planned arrival to the end of its
+//     answer, so waiting for a connection counts (no coordinated omission).
 //
 // Prints one line: `RESULT key=value ...`.
 
@@ -19,7 +24,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <map>
+#include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -31,13 +39,19 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <fmt/format.h>
 
 namespace {
 
 namespace net = boost::asio;
+namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
@@ -47,14 +61,15 @@ std::int64_t monotonic_ns() {
   return now.tv_sec * 1'000'000'000LL + now.tv_nsec;
 }
 
-std::string chat_request(std::uint16_t port, std::string_view model, bool stream, int max_tokens) {
+std::string chat_request(std::uint16_t port, std::string_view model, bool stream, int max_tokens,
+                         bool keep_alive = false) {
   auto body = fmt::format(R"({{"model":"{}","messages":[{{"role":"user","content":"Tell me a )"
                           R"(story."}}],"stream":{},"max_tokens":{},"ignore_eos":true}})",
                           model, stream, max_tokens);
   return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n"
                      "Content-Type: application/json\r\nContent-Length: {}\r\n"
-                     "Connection: close\r\n\r\n{}",
-                     port, body.size(), body);
+                     "{}\r\n{}",
+                     port, body.size(), keep_alive ? "" : "Connection: close\r\n", body);
 }
 
 struct totals {
@@ -141,6 +156,148 @@ net::awaitable<void> one_request(std::uint16_t port, std::string request, bool s
   }
 }
 
+// The open-loop run of `paced`: a dispatcher queues each request at its planned arrival and wakes
+// an idle connection; connections take queued requests in arrival order.
+class paced_load {
+public:
+  using clock = std::chrono::steady_clock;
+
+  paced_load(net::io_context& io, std::uint16_t port, std::string request, double rate,
+             std::chrono::duration<double> length, int connections)
+    : io_(io), engine_(net::ip::make_address_v4("127.0.0.1"), port), request_(std::move(request)),
+      rate_(rate), length_(length) {
+    for (int i = 0; i < connections; ++i) {
+      idle_.push_back(std::make_unique<net::steady_timer>(io_, clock::time_point::max()));
+    }
+  }
+
+  void start() {
+    for (auto& wake : idle_) {
+      net::co_spawn(io_, serve(*wake), net::detached);
+    }
+    net::co_spawn(io_, dispatch(), net::detached);
+  }
+
+  std::vector<double> latencies_us;
+  int errors = 0;
+  int non2xx = 0;
+  std::chrono::duration<double> took{};
+
+private:
+  net::awaitable<void> dispatch() {
+    co_await connected_all();
+    std::mt19937_64 random(42);
+    std::exponential_distribution<double> gap(rate_);
+    auto began = clock::now();
+    auto arrival = began;
+    auto end = began + std::chrono::duration_cast<clock::duration>(length_);
+    net::steady_timer timer(io_);
+    for (;;) {
+      arrival
+        += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(gap(random)));
+      if (arrival >= end) {
+        break;
+      }
+      timer.expires_at(arrival);
+      co_await timer.async_wait(use_tuple);
+      due_.push_back(arrival);
+      wake_one();
+    }
+    arrivals_over_ = true;
+    while (!waiting_.empty()) {
+      wake_one();
+    }
+    // Connections still answering finish the requests queued and then see the run is over.
+    while (live_ > 0) {
+      timer.expires_after(std::chrono::milliseconds(1));
+      co_await timer.async_wait(use_tuple);
+    }
+    took = clock::now() - began;
+    errors += static_cast<int>(due_.size()); // left when every connection had failed
+  }
+
+  net::awaitable<void> connected_all() {
+    net::steady_timer timer(io_);
+    while (connected_ + failed_ < static_cast<int>(idle_.size())) {
+      timer.expires_after(std::chrono::milliseconds(1));
+      co_await timer.async_wait(use_tuple);
+    }
+  }
+
+  void wake_one() {
+    if (!waiting_.empty()) {
+      waiting_.back()->cancel();
+      waiting_.pop_back();
+    }
+  }
+
+  net::awaitable<void> serve(net::steady_timer& wake) {
+    tcp::socket socket(io_);
+    if (auto [ec] = co_await socket.async_connect(engine_, use_tuple); ec) {
+      ++failed_;
+      ++errors;
+      co_return;
+    }
+    socket.set_option(tcp::no_delay(true));
+    ++connected_;
+    ++live_;
+    struct leaving {
+      int& live;
+      ~leaving() {
+        --live;
+      }
+    } counted{live_};
+    beast::flat_buffer buffer;
+    for (;;) {
+      if (due_.empty()) {
+        if (arrivals_over_) {
+          co_return;
+        }
+        waiting_.push_back(&wake);
+        wake.expires_at(clock::time_point::max());
+        co_await wake.async_wait(use_tuple);
+        continue;
+      }
+      auto arrival = due_.front();
+      due_.pop_front();
+      if (!co_await exchange(socket, buffer)) {
+        ++errors;
+        co_return;
+      }
+      latencies_us.push_back(
+        std::chrono::duration<double, std::micro>(clock::now() - arrival).count());
+    }
+  }
+
+  // One request and its answer on a kept connection; false when the connection failed.
+  net::awaitable<bool> exchange(tcp::socket& socket, beast::flat_buffer& buffer) {
+    if (auto [ec, n] = co_await net::async_write(socket, net::buffer(request_), use_tuple); ec) {
+      co_return false;
+    }
+    beast::http::response<beast::http::string_body> answer;
+    if (auto [ec, n] = co_await beast::http::async_read(socket, buffer, answer, use_tuple); ec) {
+      co_return false;
+    }
+    if (answer.result_int() / 100 != 2) {
+      ++non2xx;
+    }
+    co_return answer.keep_alive();
+  }
+
+  net::io_context& io_;
+  tcp::endpoint engine_;
+  std::string request_;
+  double rate_;
+  std::chrono::duration<double> length_;
+  std::vector<std::unique_ptr<net::steady_timer>> idle_;
+  std::vector<net::steady_timer*> waiting_;
+  std::deque<clock::time_point> due_;
+  int connected_ = 0;
+  int failed_ = 0;
+  int live_ = 0;
+  bool arrivals_over_ = false;
+};
+
 // Polls GET /health with blocking sockets, once a millisecond.
 int wait_until_ready(std::uint16_t port, std::chrono::seconds bound) {
   auto began = std::chrono::steady_clock::now();
@@ -188,19 +345,40 @@ std::vector<std::string> split(std::string_view text) {
   return parts;
 }
 
+int run_paced(std::uint16_t port, std::string_view model, double rate, double seconds,
+              int connections) {
+  net::io_context io(1);
+  paced_load load(io, port, chat_request(port, model, false, 16, true), rate,
+                  std::chrono::duration<double>(seconds), connections);
+  load.start();
+  io.run();
+  auto& latencies = load.latencies_us;
+  auto answered = latencies.size();
+  fmt::print("RESULT requests={} errors={} non2xx={} rps={:.1f} p50={:.0f} p99={:.0f} "
+             "p999={:.0f}\n",
+             answered, load.errors, load.non2xx,
+             static_cast<double>(answered) / std::max(load.took.count(), 1e-9),
+             percentile(latencies, 50), percentile(latencies, 99), percentile(latencies, 99.9));
+  return load.errors == 0 ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4 || argc > 6) {
+  if (argc < 4 || argc > 7) {
     std::fprintf(stderr, "usage: llmux-load stream PORT MODEL STREAMS MAX_TOKENS\n"
                          "       llmux-load wait PORT MODELS REQUESTS\n"
-                         "       llmux-load ready PORT SECONDS\n");
+                         "       llmux-load ready PORT SECONDS\n"
+                         "       llmux-load paced PORT MODEL RATE SECONDS CONNECTIONS\n");
     return 2;
   }
   std::string_view mode = argv[1];
   auto port = static_cast<std::uint16_t>(std::stoi(argv[2]));
   if (mode == "ready" && argc == 4) {
     return wait_until_ready(port, std::chrono::seconds(std::stoi(argv[3])));
+  }
+  if (mode == "paced" && argc == 7) {
+    return run_paced(port, argv[3], std::stod(argv[4]), std::stod(argv[5]), std::stoi(argv[6]));
   }
   net::io_context io(1);
   totals out;

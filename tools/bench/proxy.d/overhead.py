@@ -1,7 +1,8 @@
 """Summarises the overhead runs of tools/bench/proxy: reads lines
 `TARGET CONNECTIONS ROUND RESULT requests=.. errors=.. non2xx=.. rps=.. p50=.. p99=.. p999=..`
 and prints Markdown: per connection count, each target's median throughput and latency, the
-latency it adds over the engine reached directly, and llmux's ratios against nginx."""
+latency it adds over the engine reached directly, and llmux's ratios against nginx. An argument,
+if given, names what the second column counts (default: connections)."""
 import collections
 import statistics
 import sys
@@ -24,8 +25,10 @@ def spread(target, conns, key):
     return f"{min(values):.0f}–{max(values):.0f}" if values else "-"
 
 targets = ["direct", "nginx", "llmux"]
+unit = sys.argv[1] if len(sys.argv) > 1 else None
 for conns in sorted({c for _, c in runs}):
-    print(f"#### {conns} connection{'s' if conns > 1 else ''}\n")
+    print(f"#### {conns:,} {unit}\n" if unit else
+          f"#### {conns} connection{'s' if conns > 1 else ''}\n")
     print("| path | req/s (median) | req/s (all runs) | p50 µs | p99 µs | p99.9 µs "
           "| added p50 µs | added p99 µs | errors |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
