@@ -224,7 +224,11 @@ route_decision route_request(std::string_view method, std::string_view target) {
   route_decision out;
   out.path = std::move(normalized->path);
   const auto& path = out.path;
-  auto local = [&](route answer) { return method == "GET" ? answer : route::method_not_allowed; };
+  // As the engine's own server does, HEAD is answered wherever GET is (a load balancer's health
+  // check may use it).
+  auto local = [&](route answer) {
+    return method == "GET" || method == "HEAD" ? answer : route::method_not_allowed;
+  };
   if (path == "/health") {
     out.what = local(route::health);
   } else if (path == "/llmux/status") {

@@ -251,18 +251,30 @@ bhttp::response<bhttp::string_body> make_response(const client_request& request,
   response.set(bhttp::field::server, "llmux");
   response.set(bhttp::field::content_type, content_type);
   response.keep_alive(request.keep_alive());
+  if (status == 405) {
+    // Only llmux's own paths refuse a method; each takes GET and HEAD (route_request).
+    response.set(bhttp::field::allow, "GET, HEAD");
+  }
   response.body() = std::move(body);
   response.prepare_payload();
   return response;
 }
 
+// A HEAD request gets the head a GET would, Content-Length included, and no body.
 net::awaitable<bool> write_response(tcp::socket& client, const client_request& request,
                                     bhttp::response<bhttp::string_body> response) {
   if (auto* metrics = io_thread_metrics()) {
     metrics->response_sent(static_cast<int>(response.result_int()));
   }
-  auto [ec, n] = co_await bhttp::async_write(client, response, use_tuple);
-  co_return !ec && request.keep_alive();
+  bhttp::response_serializer<bhttp::string_body> serializer(response);
+  beast::error_code failed;
+  if (request.method() == bhttp::verb::head) {
+    std::tie(failed, std::ignore)
+      = co_await bhttp::async_write_header(client, serializer, use_tuple);
+  } else {
+    std::tie(failed, std::ignore) = co_await bhttp::async_write(client, serializer, use_tuple);
+  }
+  co_return !failed && request.keep_alive();
 }
 
 std::string_view presented_key(const client_request& request) {

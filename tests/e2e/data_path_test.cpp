@@ -136,6 +136,37 @@ TEST_F(daemon_test, one_client_connection_carries_requests_back_to_back) {
   EXPECT_EQ(received.find("Transfer-Encoding"), std::string::npos) << received;
 }
 
+// HEAD is answered wherever GET is, with GET's head and no body, and the connection carries on:
+// a body after a HEAD answer would be read as the next response. Other methods get 405 with the
+// methods the path allows.
+TEST_F(daemon_test, llmux_paths_answer_head_like_get_without_a_body) {
+  auto daemon = start_daemon({{"alpha"}});
+  auto received = daemon.raw_exchange("HEAD /health HTTP/1.1\r\nHost: llmux\r\n\r\n"
+                                      "HEAD /v1/models HTTP/1.1\r\nHost: llmux\r\n\r\n"
+                                      "DELETE /health HTTP/1.1\r\nHost: llmux\r\n\r\n"
+                                      "GET /health HTTP/1.1\r\nHost: llmux\r\n"
+                                      "Connection: close\r\n\r\n",
+                                      10s);
+  auto health_head = received.find("HTTP/1.1 200 OK\r\n");
+  ASSERT_NE(health_head, std::string::npos) << received;
+  auto models_head = received.find("\r\n\r\n", health_head) + 4;
+  // The first answer ends with its head: the second begins right after it.
+  EXPECT_TRUE(received.substr(models_head).starts_with("HTTP/1.1 200 OK\r\n")) << received;
+  EXPECT_NE(received.substr(health_head, models_head - health_head).find("Content-Length: 15\r\n"),
+            std::string::npos)
+    << received;
+  auto refused = received.find("\r\n\r\n", models_head) + 4;
+  EXPECT_TRUE(received.substr(refused).starts_with("HTTP/1.1 405 Method Not Allowed\r\n"))
+    << received;
+  EXPECT_NE(received.find("Allow: GET, HEAD\r\n", refused), std::string::npos) << received;
+  EXPECT_EQ(received.find(R"("object":"list")"), std::string::npos) << received;
+  // Only the last answer, to GET, carries the health body.
+  auto body = received.find(R"({"status":"ok"})");
+  ASSERT_NE(body, std::string::npos) << received;
+  EXPECT_EQ(received.find(R"({"status":"ok"})", body + 1), std::string::npos) << received;
+  EXPECT_GT(body, received.rfind("HTTP/1.1 200 OK\r\n")) << received;
+}
+
 // A request that waits for a switch lets go of its connection's coroutines while it waits (the
 // connection is parked with it) and takes the connection up again: pipelined requests behind it
 // are answered in order on the same connection.
