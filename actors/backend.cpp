@@ -250,7 +250,7 @@ public:
       return std::nullopt;
     }
     at_gate_.push_back({ticket, found->second});
-    return immediate_lease{ticket, std::move(*lease)};
+    return immediate_lease{ticket, std::move(lease)};
   }
 
   std::uint64_t acquire(const std::string& model, std::chrono::milliseconds timeout,

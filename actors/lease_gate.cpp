@@ -5,10 +5,11 @@
 
 namespace llmux::actors {
 
-std::optional<lease_outcome> lease_gate::try_enter(std::uint64_t ticket, revoke_callback revoked) {
+std::shared_ptr<const lease_outcome> lease_gate::try_enter(std::uint64_t ticket,
+                                                           revoke_callback revoked) {
   std::lock_guard lock(mutex_);
   if (!open_) {
-    return std::nullopt;
+    return nullptr;
   }
   leases_.emplace(ticket, std::move(revoked));
   last_activity_ = std::chrono::steady_clock::now();
@@ -23,7 +24,7 @@ bool lease_gate::leave(std::uint64_t ticket) {
 
 void lease_gate::open(lease_outcome grant) {
   std::lock_guard lock(mutex_);
-  grant_ = std::move(grant);
+  grant_ = std::make_shared<const lease_outcome>(std::move(grant));
   open_ = true;
 }
 

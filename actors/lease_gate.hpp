@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -25,9 +25,10 @@ public:
   lease_gate(const lease_gate&) = delete;
   lease_gate& operator=(const lease_gate&) = delete;
 
-  /// A lease for `ticket` when the gate is open; `revoked` is called (on the scheduler's
-  /// thread) if the scheduler takes it back before `leave`.
-  std::optional<lease_outcome> try_enter(std::uint64_t ticket, revoke_callback revoked);
+  /// A lease for `ticket` when the gate is open, else null; `revoked` is called (on the
+  /// scheduler's thread) if the scheduler takes it back before `leave`. Every lease of one
+  /// opening shares the grant (taking one copies no strings).
+  std::shared_ptr<const lease_outcome> try_enter(std::uint64_t ticket, revoke_callback revoked);
 
   /// Ends a lease taken here. True when it was the last one of a closed gate: the scheduler,
   /// which may be draining the model, must then be told.
@@ -53,7 +54,7 @@ public:
 private:
   mutable std::mutex mutex_;
   bool open_ = false;
-  lease_outcome grant_;
+  std::shared_ptr<const lease_outcome> grant_;
   std::chrono::steady_clock::time_point last_activity_;
   std::unordered_map<std::uint64_t, revoke_callback> leases_;
 };

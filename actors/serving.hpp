@@ -84,10 +84,11 @@ using lease_callback = std::function<void(lease_outcome)>;
 /// then ends the request at once with an error (`reason` says why) and releases the ticket.
 using revoke_callback = std::function<void(std::string reason)>;
 
-/// A lease taken at once, and the ticket that names it.
+/// A lease taken at once, and the ticket that names it. The outcome is shared by the leases
+/// taken while the model stays active (never null).
 struct immediate_lease {
   std::uint64_t ticket = 0;
-  lease_outcome lease;
+  std::shared_ptr<const lease_outcome> lease;
 };
 
 /// One client connection's way to the scheduler. Its acquires and releases reach the scheduler

@@ -680,7 +680,7 @@ net::awaitable<bool> proxy_server::impl::proxy(client_request& request, std::str
     co_return false;
   }
   lease_guard lease(session, now->ticket);
-  co_return co_await forward(*owner, request, std::move(target), reference, now->lease,
+  co_return co_await forward(*owner, request, std::move(target), reference, *now->lease,
                              std::move(cut), arrived);
 }
 
