@@ -222,8 +222,13 @@ route_decision route_request(std::string_view method, std::string_view target) {
     return {route::bad_target, {}, {}};
   }
   route_decision out;
-  out.path = std::move(normalized->path);
-  const auto& path = out.path;
+  out.target = std::move(normalized->path);
+  out.path_length = out.target.size();
+  if (!normalized->query.empty()) {
+    out.target += '?';
+    out.target += normalized->query;
+  }
+  auto path = out.path();
   // As the engine's own server does, HEAD is answered wherever GET is (a load balancer's health
   // check may use it).
   auto local = [&](route answer) {
@@ -237,7 +242,6 @@ route_decision route_request(std::string_view method, std::string_view target) {
     out.what = local(route::model_list);
   } else if (is_forwarded(path)) {
     out.what = route::proxy;
-    out.forward_target = normalized->query.empty() ? path : path + "?" + normalized->query;
   }
   return out;
 }

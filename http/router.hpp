@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,10 +37,15 @@ enum class route {
 /// A routing decision, with the target to forward when the route is `proxy`.
 struct route_decision {
   route what = route::not_found;
-  /// The normalised path (empty for `bad_target`).
-  std::string path;
-  /// `path` plus the client's query: what the engine receives.
-  std::string forward_target;
+  /// The normalised path, then '?' and the client's query if it sent one: for `proxy`, what the
+  /// engine receives (empty for `bad_target`). One string: most requests are proxied.
+  std::string target;
+  /// How much of `target` is the path.
+  std::size_t path_length = 0;
+
+  std::string_view path() const {
+    return std::string_view(target).substr(0, path_length);
+  }
 };
 
 /// Routes `method` (e.g. "GET") and the raw request `target`. Only the paths vLLM serves for

@@ -581,7 +581,7 @@ net::awaitable<bool> proxy_server::impl::handle(client_request& request, connect
     co_return co_await send_unauthorized(client, request);
   }
   if (decided.what == route::proxy) {
-    co_return co_await proxy(request, std::move(decided.forward_target), owner);
+    co_return co_await proxy(request, std::move(decided.target), owner);
   }
   local_answer answer;
   if (decided.what == route::status) {
@@ -609,11 +609,11 @@ proxy_server::impl::local_answer proxy_server::impl::answer_locally(const route_
       return {200, model_list(backend_.model_names(), keys, presented_key(request))};
     case route::not_found:
       return {404, openai_error(404, fmt::format("{} is not an endpoint llmux serves or forwards",
-                                                 decided.path))};
+                                                 decided.path()))};
     case route::bad_target:
       return {400, openai_error(400, "the request target is not a valid path")};
     case route::method_not_allowed:
-      return {405, openai_error(405, fmt::format("{} does not allow {}", decided.path,
+      return {405, openai_error(405, fmt::format("{} does not allow {}", decided.path(),
                                                  std::string_view(request.method_string())))};
     case route::status:
     case route::proxy:

@@ -15,18 +15,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (decided.what != llmux::http::route::proxy) {
     return 0;
   }
-  auto again = llmux::http::normalize_target(decided.forward_target);
-  if (!again || again->path != decided.path) {
+  auto again = llmux::http::normalize_target(decided.target);
+  if (!again || again->path != decided.path()) {
     __builtin_trap();
   }
   for (std::string_view control : {"/sleep", "/wake_up", "/collective_rpc", "/reset_prefix_cache",
                                    "/is_sleeping", "/pause", "/resume"}) {
-    if (decided.path == control || decided.path.find("..") != std::string::npos) {
+    if (decided.path() == control || decided.path().find("..") != std::string::npos) {
       __builtin_trap();
     }
   }
-  if (llmux::http::route_request("POST", decided.forward_target).what
-      != llmux::http::route::proxy) {
+  if (llmux::http::route_request("POST", decided.target).what != llmux::http::route::proxy) {
     __builtin_trap();
   }
   return 0;
