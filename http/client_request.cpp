@@ -148,11 +148,22 @@ void client_request_parser::on_request_impl(bhttp::verb method, string_view meth
 
 void client_request_parser::on_field_impl(bhttp::field name, string_view name_string,
                                           string_view value, error_code&) {
+  if (name == bhttp::field::transfer_encoding) {
+    ++transfer_encodings_;
+    plain_chunked_ = boost::beast::iequals(value, "chunked");
+  }
   request_.append_line(name, {name_string.data(), name_string.size()},
                        {value.data(), value.size()});
 }
 
-void client_request_parser::on_header_impl(error_code&) {
+void client_request_parser::on_header_impl(error_code& ec) {
+  // Only "chunked" alone frames a request body unambiguously (RFC 9112 6.1 and 6.3); the
+  // engine's server (h11) accepts nothing else either.
+  if (transfer_encodings_ > 0 && !(transfer_encodings_ == 1 && plain_chunked_)) {
+    unsupported_transfer_coding_ = chunked() && transfer_encodings_ == 1;
+    ec = bhttp::error::bad_transfer_encoding;
+    return;
+  }
   request_.keep_alive_ = keep_alive();
 }
 

@@ -119,7 +119,10 @@ private:
 };
 
 /// Parses a client's request into a `client_request`; limits and errors as Beast's
-/// request_parser (header_limit, body_limit, the same error codes).
+/// request_parser (header_limit, body_limit, the same error codes). Stricter than Beast in one
+/// way: a Transfer-Encoding other than exactly "chunked" fails with `bad_transfer_encoding`
+/// (Beast reads a body whose final coding is not chunked as no body at all, so its bytes would
+/// be taken for the next request).
 class client_request_parser final : public boost::beast::http::basic_parser<true> {
 public:
   client_request_parser() = default;
@@ -134,6 +137,13 @@ public:
   /// Hands the request over; the parser is done with it.
   client_request release() {
     return std::move(request_);
+  }
+
+  /// After `bad_transfer_encoding`: whether the request's body was chunked over another coding
+  /// ("gzip, chunked": not implemented) rather than framed ambiguously (chunked not the final
+  /// coding, or given twice: a bad request).
+  bool unsupported_transfer_coding() const {
+    return unsupported_transfer_coding_;
   }
 
 private:
@@ -156,6 +166,10 @@ private:
   }
 
   client_request request_;
+  /// Transfer-Encoding fields seen, and whether the last one said just "chunked".
+  int transfer_encodings_ = 0;
+  bool plain_chunked_ = false;
+  bool unsupported_transfer_coding_ = false;
 };
 
 } // namespace llmux::http

@@ -27,6 +27,8 @@ error_kind kind_of(int status) {
       return {"rate_limit_error", "rate_limit_exceeded"};
     case 431:
       return {"invalid_request_error", "headers_too_large"};
+    case 501:
+      return {"invalid_request_error", "not_implemented"};
     case 502:
       return {"engine_error", "engine_unreachable"};
     case 503:

@@ -551,6 +551,13 @@ proxy_server::impl::refusal_for(beast::error_code ec, const client_request_parse
     return read_refusal{413,
                         fmt::format("the request body exceeds {} bytes", settings_.body_limit)};
   }
+  if (ec == bhttp::error::bad_transfer_encoding) {
+    if (parser.unsupported_transfer_coding()) {
+      return read_refusal{501, "a request body may be sent with no transfer coding but chunked"};
+    }
+    return read_refusal{
+      400, "the request's Transfer-Encoding does not frame its body: it must be just \"chunked\""};
+  }
   if (deadline_expired) {
     // Nothing of a next request arrived: an idle keep-alive connection, closed quietly.
     if (!parser.got_some() && buffered == 0) {

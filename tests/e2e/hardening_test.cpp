@@ -255,6 +255,27 @@ TEST_F(daemon_test, malformed_slow_and_http_1_0_requests_get_proper_answers) {
   EXPECT_NE(old.find("data: [DONE]"), std::string::npos) << old; // ended by the close
 }
 
+// A body framed by anything but "chunked" alone is refused and the connection closed: a body
+// read as absent would have its bytes taken for the next request (a smuggled one).
+TEST_F(daemon_test, a_request_framed_by_another_transfer_coding_is_refused_and_closes) {
+  auto daemon = start_daemon({{"alpha"}});
+  constexpr std::string_view smuggled = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  auto ambiguous
+    = daemon.raw_exchange(fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                                      "Transfer-Encoding: chunked, identity\r\n\r\n{}",
+                                      smuggled),
+                          10s);
+  EXPECT_TRUE(ambiguous.starts_with("HTTP/1.1 400")) << ambiguous;
+  EXPECT_NE(ambiguous.find("Connection: close"), std::string::npos) << ambiguous;
+  EXPECT_EQ(ambiguous.find("HTTP/1.1", 1), std::string::npos) << ambiguous; // one answer
+  auto compressed
+    = daemon.raw_exchange("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                          "Transfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                          10s);
+  EXPECT_TRUE(compressed.starts_with("HTTP/1.1 501")) << compressed;
+  EXPECT_NE(compressed.find(R"("code":"not_implemented")"), std::string::npos) << compressed;
+}
+
 TEST_F(daemon_test, an_abandoned_non_streamed_request_returns_its_lease_at_once) {
   auto daemon = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20"}}});
   ASSERT_EQ(daemon.chat("alpha").status, 200);

@@ -153,6 +153,31 @@ TEST(client_request_parser, fails_as_beast_does_on_limits_and_malformed_input) {
   EXPECT_TRUE(parse(malformed, "GET / HTTP/1.1\r\nBad Header\r\n\r\n", 64));
 }
 
+// Beast reads a request whose final coding is not chunked as having no body, so the body's
+// bytes would be parsed as the next request: only "chunked" alone is accepted.
+TEST(client_request_parser, accepts_no_transfer_coding_but_chunked_alone) {
+  auto with = [](std::string_view codings) {
+    return "POST /v1/completions HTTP/1.1\r\n" + std::string(codings) + "\r\n3\r\nabc\r\n0\r\n\r\n";
+  };
+  client_request_parser any_case;
+  EXPECT_FALSE(parse(any_case, with("Transfer-Encoding: Chunked\r\n"), 7));
+  EXPECT_EQ(any_case.get().body(), "abc");
+
+  for (std::string_view framing :
+       {"Transfer-Encoding: chunked, identity\r\n", "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"}) {
+    client_request_parser ambiguous;
+    EXPECT_EQ(parse(ambiguous, with(framing), 7), bhttp::error::bad_transfer_encoding) << framing;
+    EXPECT_FALSE(ambiguous.unsupported_transfer_coding()) << framing;
+  }
+
+  client_request_parser compressed;
+  EXPECT_EQ(parse(compressed, with("Transfer-Encoding: gzip, chunked\r\n"), 7),
+            bhttp::error::bad_transfer_encoding);
+  EXPECT_TRUE(compressed.unsupported_transfer_coding());
+}
+
 TEST(client_request, made_by_hand_answers_like_a_parsed_one) {
   client_request request{bhttp::verb::post, "/v1/completions", 10};
   request.insert("Content-Type", "application/json");
