@@ -169,6 +169,8 @@ public:
                             lease_.node.empty() ? std::string_view{} : lease_.model_path);
     std::array<net::const_buffer, 2> outgoing{net::buffer(request_head_), net::buffer(body)};
     engine_response_parser parser;
+    // The answer to HEAD carries GET's fields, Content-Length included, but no body.
+    parser.skip(request_.method() == bhttp::verb::head);
     context_.waiting.enter(*this);
     // A kept connection the engine closed while it idled fails before any answer: the request
     // goes once more, on a new connection. The answer may take as long as the generation does:
@@ -383,7 +385,11 @@ private:
       return event_stream;
     }
     auto length = parser.content_length();
-    bool open_length = !length || event_stream;
+    // Nothing follows the head of an answer to HEAD, or of a 204 or 304, whatever its fields
+    // say: no chunked framing (its last chunk would be read as the next response).
+    bool bodiless
+      = request_.method() == bhttp::verb::head || head_status_ == 204 || head_status_ == 304;
+    bool open_length = !bodiless && (!length || event_stream);
     chunked_ = open_length && request_.version() >= 11;
     keep_alive_ = request_.keep_alive() && !(open_length && !chunked_);
     std::string_view reason = parser.reason();
@@ -402,7 +408,7 @@ private:
     out += parser.forwarded_fields();
     if (chunked_) {
       out += "Transfer-Encoding: chunked\r\n"sv;
-    } else if (!open_length) {
+    } else if (!open_length && length) {
       out += "Content-Length: "sv;
       append_number(out, *length);
       out += "\r\n"sv;

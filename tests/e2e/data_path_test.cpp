@@ -167,9 +167,28 @@ TEST_F(daemon_test, llmux_paths_answer_head_like_get_without_a_body) {
   EXPECT_GT(body, received.rfind("HTTP/1.1 200 OK\r\n")) << received;
 }
 
-// A request that waits for a switch lets go of its connection's coroutines while it waits (the
-// connection is parked with it) and takes the connection up again: pipelined requests behind it
-// are answered in order on the same connection.
+// A forwarded HEAD gets the engine's head and nothing more: llmux does not wait for the body the
+// head's Content-Length announces (none comes), and the connection carries on at once.
+TEST_F(daemon_test, a_forwarded_head_request_ends_with_the_engines_head) {
+  auto daemon = start_daemon({{"alpha"}}, R"("min_active_secs": 0)",
+                             R"("timeouts": {"engine_idle_timeout_secs": 60})");
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  auto received = daemon.raw_exchange("HEAD /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
+                                      "Model-Override: alpha\r\n\r\n"
+                                      "GET /health HTTP/1.1\r\nHost: llmux\r\n"
+                                      "Connection: close\r\n\r\n",
+                                      10s);
+  // The engine's route takes POST only: 405, with the length its body would have.
+  ASSERT_TRUE(received.starts_with("HTTP/1.1 405")) << received;
+  auto next = received.find("\r\n\r\n") + 4;
+  EXPECT_NE(received.substr(0, next).find("Content-Length: "), std::string::npos) << received;
+  EXPECT_TRUE(received.substr(next).starts_with("HTTP/1.1 200 OK\r\n")) << received;
+  EXPECT_TRUE(received.ends_with(R"({"status":"ok"})")) << received;
+}
+
+// A request that waits for a switch lets go// A request that waits for a switch lets go of its
+// connection's coroutines while it waits (the connection is parked with it) and takes the
+// connection up again: pipelined requests behind it are answered in order on the same connection.
 TEST_F(daemon_test, a_connection_whose_request_waits_for_a_switch_carries_on_after_it) {
   auto daemon = start_daemon({{"alpha"}, {"beta"}});
   ASSERT_EQ(daemon.chat("alpha").status, 200);

@@ -1,6 +1,7 @@
 #include "tools/mock-vllm/http_session.hpp"
 
 #include <ctime>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -93,8 +94,16 @@ net::awaitable<bool> reply(beast::tcp_stream& stream, const http_request& reques
   response.keep_alive(request.keep_alive());
   response.body() = std::move(body);
   response.prepare_payload();
-  auto [ec, written] = co_await http::async_write(stream, response, use_tuple);
-  co_return !ec;
+  // As uvicorn does, the answer to HEAD is the head alone (its Content-Length that of the body).
+  http::response_serializer<http::string_body> serializer(response);
+  beast::error_code failed;
+  if (request.method() == http::verb::head) {
+    std::tie(failed, std::ignore)
+      = co_await http::async_write_header(stream, serializer, use_tuple);
+  } else {
+    std::tie(failed, std::ignore) = co_await http::async_write(stream, serializer, use_tuple);
+  }
+  co_return !failed;
 }
 
 event_stream::event_stream(beast::tcp_stream& stream, const http_request& request, bool timestamps)
