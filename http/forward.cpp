@@ -251,7 +251,10 @@ public:
     if (!ended_ && !co_await write_client({}, true)) {
       co_return false;
     }
-    if (parser.keep_alive() && engine_buffer_.size() == 0 && !cut_->reason) {
+    // After HEAD the connection is not kept: an engine that sent a body anyway would leave its
+    // bytes in front of the next request's answer.
+    if (parser.keep_alive() && engine_buffer_.size() == 0 && !cut_->reason
+        && request_.method() != bhttp::verb::head) {
       context_.pool.put(address_, lease_.engine_epoch, std::move(engine_), clock_type::now());
     }
     co_return keep_alive_;

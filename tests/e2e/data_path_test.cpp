@@ -186,9 +186,28 @@ TEST_F(daemon_test, a_forwarded_head_request_ends_with_the_engines_head) {
   EXPECT_TRUE(received.ends_with(R"({"status":"ok"})")) << received;
 }
 
-// A request that waits for a switch lets go// A request that waits for a switch lets go of its
-// connection's coroutines while it waits (the connection is parked with it) and takes the
-// connection up again: pipelined requests behind it are answered in order on the same connection.
+// An engine that sends a body with its answer to HEAD anyway (mock-vllm's body_on_head fault):
+// the connection it came on is not kept, so that body is not read as the next request's answer.
+TEST_F(daemon_test, an_engine_connection_that_answered_head_is_not_reused) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-faults", "body_on_head=50"}}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  auto head = daemon.raw_exchange("HEAD /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
+                                  "Model-Override: alpha\r\nConnection: close\r\n\r\n",
+                                  10s);
+  ASSERT_TRUE(head.starts_with("HTTP/1.1 405")) << head;
+  EXPECT_EQ(head.find("Method Not Allowed\"}"), std::string::npos) << head; // no body relayed
+  // At once, while the engine's late body is on its way.
+  for (int i = 0; i < 3; ++i) {
+    auto answer = daemon.chat("alpha");
+    EXPECT_EQ(answer.status, 200) << answer.body;
+  }
+}
+
+// A request that waits for a switch lets go// A request that waits for a switch lets go// A request
+// that waits for a switch lets go of its connection's coroutines while it waits (the connection is
+// parked with it) and takes the connection up again: pipelined requests behind it are answered in
+// order on the same connection.
 TEST_F(daemon_test, a_connection_whose_request_waits_for_a_switch_carries_on_after_it) {
   auto daemon = start_daemon({{"alpha"}, {"beta"}});
   ASSERT_EQ(daemon.chat("alpha").status, 200);

@@ -85,7 +85,8 @@ const std::string* find_query(const query_list& query, std::string_view key) {
 }
 
 net::awaitable<bool> reply(beast::tcp_stream& stream, const http_request& request,
-                           http::status status, std::string_view content_type, std::string body) {
+                           http::status status, std::string_view content_type, std::string body,
+                           std::optional<std::chrono::milliseconds> body_on_head) {
   http::response<http::string_body> response{status, request.version()};
   response.set(http::field::server, "mock-vllm");
   if (!content_type.empty()) {
@@ -100,6 +101,12 @@ net::awaitable<bool> reply(beast::tcp_stream& stream, const http_request& reques
   if (request.method() == http::verb::head) {
     std::tie(failed, std::ignore)
       = co_await http::async_write_header(stream, serializer, use_tuple);
+    if (!failed && body_on_head) {
+      net::steady_timer pause(stream.get_executor(), *body_on_head);
+      co_await pause.async_wait(use_tuple);
+      std::tie(failed, std::ignore)
+        = co_await net::async_write(stream, net::buffer(response.body()), use_tuple);
+    }
   } else {
     std::tie(failed, std::ignore) = co_await http::async_write(stream, serializer, use_tuple);
   }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,10 +29,12 @@ std::pair<std::string_view, query_list> split_target(std::string_view target);
 /// The first value of `key` in `query`, or nothing.
 const std::string* find_query(const query_list& query, std::string_view key);
 
-/// Writes one whole response; false when the client is gone.
+/// Writes one whole response (the head alone for HEAD); false when the client is gone. With
+/// `body_on_head` (a fault), a HEAD answer gets its body anyway, that long after its head.
 net::awaitable<bool> reply(beast::tcp_stream& stream, const http_request& request,
                            beast::http::status status, std::string_view content_type,
-                           std::string body);
+                           std::string body,
+                           std::optional<std::chrono::milliseconds> body_on_head = {});
 
 /// An open `text/event-stream` response whose events are written one by one.
 class event_stream {

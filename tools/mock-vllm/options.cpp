@@ -45,10 +45,12 @@ std::optional<std::string> apply_fault(fault_plan& plan, std::string_view name,
     plan.crash_mid_stream = count;
   } else if (name == "slow_start") {
     plan.slow_start_ms = value;
+  } else if (name == "body_on_head") {
+    plan.body_on_head_ms = value;
   } else {
     return fmt::format("unknown fault '{}'; faults: fail_sleep, fail_wake, fail_reload, "
                        "hang_sleep, hang_wake, crash_at_start, crash_on_request, "
-                       "crash_mid_stream, slow_start",
+                       "crash_mid_stream, slow_start, body_on_head",
                        name);
   }
   return std::nullopt;
@@ -114,7 +116,7 @@ std::variant<options, int> parse_options(int argc, const char* const* argv) {
     "POST /mock/dump?dir=D.\n"
     "Faults (--mock-faults, comma separated): fail_sleep=N, fail_wake=N, fail_reload=N, "
     "hang_sleep=MS, hang_wake=MS, crash_at_start, crash_on_request, crash_mid_stream=TOKENS, "
-    "slow_start=MS.");
+    "slow_start=MS, body_on_head=MS (HEAD answers carry their body, MS after the head).");
   app.add_option("command", positionals, "serve MODEL (vLLM's form)");
   app.add_option("--port", opts.port, "Port to listen on (0: any free port)")
     ->capture_default_str();

@@ -29,6 +29,9 @@ struct fault_plan {
   bool crash_on_request = false;   ///< exit at once when the next generation request arrives
   int crash_mid_stream = -1;       ///< exit after sending this many tokens of the next stream
   std::uint64_t slow_start_ms = 0; ///< add this to the start-up time
+  /// Answer HEAD with a body too, this many milliseconds after the head (0: never), as a
+  /// non-compliant server would.
+  std::uint64_t body_on_head_ms = 0;
 };
 
 /// Parses `name=value` items separated by `,` or `&` (`fail_sleep=2,crash_at_start`) into

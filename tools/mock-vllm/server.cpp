@@ -276,7 +276,11 @@ net::awaitable<bool> mock_server::handle(beast::tcp_stream& stream, http_request
       || answer->first == http::status::not_found) {
     type = json_type;
   }
-  co_return co_await reply(stream, request, answer->first, type, std::move(answer->second));
+  auto body_on_head = faults_.body_on_head_ms > 0
+                        ? std::optional(std::chrono::milliseconds(faults_.body_on_head_ms))
+                        : std::nullopt;
+  co_return co_await reply(stream, request, answer->first, type, std::move(answer->second),
+                           body_on_head);
 }
 
 int run_server(const options& opts, std::vector<std::string> arguments, std::string executable) {
