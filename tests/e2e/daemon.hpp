@@ -2,12 +2,14 @@
 
 // A fixture that runs the llmux daemon over mock-vllm engines, all real processes on loopback.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <thread>
 #include <vector>
@@ -59,6 +61,15 @@ struct running_daemon {
   /// passes.
   std::string raw_exchange(const std::string& bytes, std::chrono::milliseconds timeout,
                            bool half_close = false) const;
+
+  /// As `raw_exchange`, and sets `arrived` once `marker` has been read (from another thread,
+  /// a test can act while the answer is under way).
+  std::string raw_exchange_noting(const std::string& bytes, std::chrono::milliseconds timeout,
+                                  std::string_view marker, std::atomic<bool>& arrived) const;
+
+private:
+  std::string exchange(const std::string& bytes, std::chrono::milliseconds timeout, bool half_close,
+                       std::string_view marker, std::atomic<bool>& arrived) const;
 };
 
 /// An HTTP/1.1 chat completion request for `model` with the fixed test prompt, as bytes;

@@ -4,6 +4,7 @@
 // takes a killed or stopped node out of rotation, and takes it back when it returns.
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <deque>
 #include <fstream>
@@ -162,6 +163,13 @@ protected:
     });
   }
 
+  // Whether the gateway's view of `node` has exactly `awake` (a JSON array) awake.
+  static bool awake_as(const running_daemon& gateway, const std::string& node,
+                       std::string_view awake) {
+    simdjson::dom::parser parser;
+    return simdjson::minify(gateway.status(parser)["nodes"][node]["awake"]) == awake;
+  }
+
   // The node that answered: the engine's model name is `NODE/MODEL`.
   static std::string served_by(const http::http_result& answer) {
     simdjson::dom::parser parser;
@@ -198,13 +206,7 @@ TEST_F(gateway_test, routes_each_model_to_a_node_that_serves_it_and_prefers_wher
   // `shared` is awake on node-b only (woken there directly, behind the gateway's back): the
   // gateway sends it there, not to node-a, listed first, where it would need a switch.
   ASSERT_EQ(served_by(b.daemon.chat("shared")), "node-b");
-  ASSERT_TRUE(eventually(
-    [&] {
-      simdjson::dom::parser parser;
-      auto awake = gateway.status(parser)["nodes"]["node-b"]["awake"];
-      return simdjson::minify(awake) == R"(["shared"])";
-    },
-    3s));
+  ASSERT_TRUE(eventually([&] { return awake_as(gateway, "node-b", R"(["shared"])"); }, 3s));
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(served_by(gateway.chat("shared")), "node-b") << "request " << i;
   }
@@ -237,7 +239,10 @@ TEST_F(gateway_test, a_killed_node_leaves_rotation_its_requests_end_and_it_rejoi
     10s))
     << gateway.process->output();
   ASSERT_EQ(served_by(a.daemon.chat("shared")), "node-a");
-  ASSERT_TRUE(eventually([&] { return served_by(gateway.chat("shared")) == "node-a"; }, 3s));
+  // Routed only once the gateway sees shared awake on node-a: a request routed before that
+  // could wake it on node-b too, and then the requests below would be spread over both.
+  ASSERT_TRUE(eventually([&] { return awake_as(gateway, "node-a", R"(["shared"])"); }, 3s));
+  ASSERT_EQ(served_by(gateway.chat("shared")), "node-a");
   // A long answer in progress on node-a (400 tokens at 40 per second), and a request queued
   // there behind it (alpha needs a switch, which waits for shared's request to finish).
   // A stream of the same length too.
@@ -258,27 +263,39 @@ TEST_F(gateway_test, a_killed_node_leaves_rotation_its_requests_end_and_it_rejoi
            + gateway.process->output();
   };
   ASSERT_TRUE(outstanding_on_a(1)) << nodes_now();
-  auto stream
-    = std::async(std::launch::async, [&] { return gateway.chat("shared", true, long_tokens); });
+  // The stream's first event must have arrived before the kill: one still waiting for its
+  // head gets a 503 like the others instead of an error event.
+  std::atomic<bool> stream_began{false};
+  auto stream = std::async(std::launch::async, [&] {
+    auto body = fmt::format(R"({{"model":"shared",{})",
+                            chat_request("Hello there", true, long_tokens).substr(1));
+    return gateway.raw_exchange_noting(
+      fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\nContent-Type: "
+                  "application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                  body.size(), body),
+      30s, "chat.completion.chunk", stream_began);
+  });
   ASSERT_TRUE(outstanding_on_a(2)) << nodes_now();
+  ASSERT_TRUE(eventually([&] { return stream_began.load(); }, 5s)) << nodes_now();
   auto queued = std::async(std::launch::async, [&] { return gateway.chat("alpha"); });
   ASSERT_TRUE(outstanding_on_a(3)) << nodes_now();
   stop(a, SIGKILL);
   // Out of rotation within a second; every request ends, nothing hangs: the waiting ones with
   // a clear 503, the stream with an error event after what it had.
   EXPECT_TRUE(eventually([&] { return node_state(gateway, "node-a") != "serving"; }, 1s));
-  for (auto* pending : {&long_answer, &stream, &queued}) {
+  for (auto* pending : {&long_answer, &queued}) {
     ASSERT_EQ(pending->wait_for(5s), std::future_status::ready);
   }
+  ASSERT_EQ(stream.wait_for(5s), std::future_status::ready);
   auto cut = long_answer.get();
   auto waiting = queued.get();
   auto streamed = stream.get();
   EXPECT_EQ(cut.status, 503) << cut.body;
   EXPECT_EQ(waiting.status, 503) << waiting.body;
-  EXPECT_EQ(streamed.status, 200);
-  EXPECT_NE(streamed.body.find("chat.completion.chunk"), std::string::npos) << streamed.body;
-  EXPECT_NE(streamed.body.find(R"("error")"), std::string::npos) << streamed.body;
-  EXPECT_NE(streamed.body.rfind("data: [DONE]"), std::string::npos) << streamed.body;
+  EXPECT_TRUE(streamed.starts_with("HTTP/1.1 200")) << streamed;
+  EXPECT_NE(streamed.find("chat.completion.chunk"), std::string::npos) << streamed;
+  EXPECT_NE(streamed.find(R"("error")"), std::string::npos) << streamed;
+  EXPECT_NE(streamed.rfind("data: [DONE]"), std::string::npos) << streamed;
   // Its replicated model goes on on the replica; its own model is unavailable, said so.
   EXPECT_EQ(served_by(gateway.chat("shared")), "node-b");
   EXPECT_EQ(served_by(gateway.chat("gamma")), "node-c");
