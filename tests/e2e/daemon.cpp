@@ -51,20 +51,19 @@ http::http_result running_daemon::chat_until_served(const std::string& model,
 
 std::string running_daemon::raw_exchange(const std::string& bytes,
                                          std::chrono::milliseconds timeout, bool half_close) const {
-  std::atomic<bool> unused{false};
-  return exchange(bytes, timeout, half_close, {}, unused);
+  return exchange(bytes, timeout, half_close, {}, nullptr);
 }
 
 std::string running_daemon::raw_exchange_noting(const std::string& bytes,
                                                 std::chrono::milliseconds timeout,
                                                 std::string_view marker,
                                                 std::atomic<bool>& arrived) const {
-  return exchange(bytes, timeout, false, marker, arrived);
+  return exchange(bytes, timeout, false, marker, &arrived);
 }
 
 std::string running_daemon::exchange(const std::string& bytes, std::chrono::milliseconds timeout,
                                      bool half_close, std::string_view marker,
-                                     std::atomic<bool>& arrived) const {
+                                     std::atomic<bool>* arrived) const {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -91,8 +90,8 @@ std::string running_daemon::exchange(const std::string& bytes, std::chrono::mill
         break;
       }
       received.append(buffer, static_cast<std::size_t>(n));
-      if (!marker.empty() && received.find(marker) != std::string::npos) {
-        arrived = true;
+      if (arrived != nullptr && received.find(marker) != std::string::npos) {
+        *arrived = true;
       }
     }
   }

@@ -69,7 +69,7 @@ struct running_daemon {
 
 private:
   std::string exchange(const std::string& bytes, std::chrono::milliseconds timeout, bool half_close,
-                       std::string_view marker, std::atomic<bool>& arrived) const;
+                       std::string_view marker, std::atomic<bool>* arrived) const;
 };
 
 /// An HTTP/1.1 chat completion request for `model` with the fixed test prompt, as bytes;

@@ -204,10 +204,9 @@ TEST_F(daemon_test, an_engine_connection_that_answered_head_is_not_reused) {
   }
 }
 
-// A request that waits for a switch lets go// A request that waits for a switch lets go// A request
-// that waits for a switch lets go of its connection's coroutines while it waits (the connection is
-// parked with it) and takes the connection up again: pipelined requests behind it are answered in
-// order on the same connection.
+// A request that waits for a switch lets go of its connection's coroutines while it waits (the
+// connection is parked with it) and takes the connection up again: pipelined requests behind it
+// are answered in order on the same connection.
 TEST_F(daemon_test, a_connection_whose_request_waits_for_a_switch_carries_on_after_it) {
   auto daemon = start_daemon({{"alpha"}, {"beta"}});
   ASSERT_EQ(daemon.chat("alpha").status, 200);

@@ -43,7 +43,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <fmt/format.h>
@@ -167,12 +166,12 @@ public:
     : io_(io), engine_(net::ip::make_address_v4("127.0.0.1"), port), request_(std::move(request)),
       rate_(rate), length_(length) {
     for (int i = 0; i < connections; ++i) {
-      idle_.push_back(std::make_unique<net::steady_timer>(io_, clock::time_point::max()));
+      wakes_.push_back(std::make_unique<net::steady_timer>(io_, clock::time_point::max()));
     }
   }
 
   void start() {
-    for (auto& wake : idle_) {
+    for (auto& wake : wakes_) {
       net::co_spawn(io_, serve(*wake), net::detached);
     }
     net::co_spawn(io_, dispatch(), net::detached);
@@ -218,7 +217,7 @@ private:
 
   net::awaitable<void> connected_all() {
     net::steady_timer timer(io_);
-    while (connected_ + failed_ < static_cast<int>(idle_.size())) {
+    while (connected_ + failed_ < static_cast<int>(wakes_.size())) {
       timer.expires_after(std::chrono::milliseconds(1));
       co_await timer.async_wait(use_tuple);
     }
@@ -289,7 +288,9 @@ private:
   std::string request_;
   double rate_;
   std::chrono::duration<double> length_;
-  std::vector<std::unique_ptr<net::steady_timer>> idle_;
+  /// One per connection: cancelled to wake it when it waits for a request.
+  std::vector<std::unique_ptr<net::steady_timer>> wakes_;
+  /// The connections waiting for a request.
   std::vector<net::steady_timer*> waiting_;
   std::deque<clock::time_point> due_;
   int connected_ = 0;
