@@ -43,6 +43,7 @@ struct route_decision {
   /// How much of `target` is the path.
   std::size_t path_length = 0;
 
+  /// The normalised path alone (what routing judged).
   std::string_view path() const {
     return std::string_view(target).substr(0, path_length);
   }
