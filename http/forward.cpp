@@ -187,10 +187,14 @@ public:
       ec = {};
       auto sent = send_now(engine_, outgoing, ec);
       if (!ec && sent < beast::buffer_bytes(outgoing)) {
-        ec = co_await send_rest_to_engine(outgoing, sent);
+        ec = co_await send_rest(engine_, outgoing, sent);
       }
       if (!ec) {
-        ec = co_await read_http(engine_, engine_buffer_, parser, read_until::header);
+        buffered_read read(engine_buffer_, parser, read_until::header);
+        while (read.needs_bytes()) {
+          read.took(co_await engine_.async_read_some(read.room(), use_tuple));
+        }
+        ec = read.result();
       }
       if (!ec || !reused || parser.got_some() || cut_->reason) {
         break;
@@ -215,6 +219,14 @@ public:
     if (context_.stream_begun && (!event_stream || head_status_ < 200 || head_status_ >= 300)) {
       co_return co_await relay_as_event(parser);
     }
+    co_return co_await relay_body(parser, event_stream);
+  }
+
+private:
+  // The body, from engine_buffer_ itself: each read's pieces go out before the next read. The
+  // reads and writes are this coroutine's own, not nested ones: a stream's every event would
+  // otherwise cost a coroutine frame and its resumption.
+  net::awaitable<bool> relay_body(engine_response_parser& parser, bool event_stream) {
     // The head waits for the first body bytes, so both leave in one write; an event stream
     // whose first event has not arrived yet gets its head at once.
     if (event_stream && engine_buffer_.size() == 0 && !parser.is_done()) {
@@ -222,10 +234,15 @@ public:
         co_return false;
       }
     }
-    // The body goes out from engine_buffer_ itself, each read's pieces before the next read.
+    beast::error_code ec;
     while (!parser.is_done()) {
       parser.clear_body();
-      ec = co_await read_http(engine_, engine_buffer_, parser, read_until::some, this);
+      buffered_read read(engine_buffer_, parser, read_until::some);
+      while (read.needs_bytes()) {
+        waiting();
+        read.took(co_await engine_.async_read_some(read.room(), use_tuple));
+      }
+      ec = read.result();
       if (ec == bhttp::error::need_buffer) {
         ec = {};
       }
@@ -239,8 +256,11 @@ public:
       // Each piece goes out as soon as it arrives: SSE events are not held back.
       auto pieces = frame(parser.body_pieces(), parser.is_done());
       if (!pieces.empty()) {
-        std::tie(ec, std::ignore) = co_await send_to_client(pieces);
-        if (!written(ec, parser.is_done())) {
+        auto [write_error, sent] = co_await start_client_write(pieces);
+        if (!write_error && sent < beast::buffer_bytes(pieces)) {
+          write_error = co_await send_rest(client_, pieces, sent);
+        }
+        if (!written(write_error, parser.is_done())) {
           co_return false; // the client left or stopped reading; the caller releases the lease
         }
       }
@@ -260,7 +280,6 @@ public:
     co_return keep_alive_;
   }
 
-private:
   // An idle connection to the engine, if the pool has one, becomes the relay's. (Not in the
   // coroutine: its frame stays smaller.)
   bool take_pooled_connection() {
@@ -509,30 +528,36 @@ private:
     if (pieces.empty()) {
       co_return true;
     }
-    auto [ec, sent] = co_await send_to_client(pieces);
+    auto [ec, sent] = co_await start_client_write(pieces);
+    if (!ec && sent < beast::buffer_bytes(pieces)) {
+      ec = co_await send_rest(client_, pieces, sent);
+    }
     co_return written(ec, last);
   }
 
-  // What the socket did not take of the request at once (the wait for the answer that follows
-  // bounds the engine anyway).
+  // What a socket did not take of a write at once (rare: a socket's buffer holds a request or an
+  // event many times over). To the engine, the wait for the answer that follows bounds it; to the
+  // client, its write deadline.
   template <class Buffers>
-  net::awaitable<beast::error_code> send_rest_to_engine(const Buffers& buffers, std::size_t sent) {
+  net::awaitable<beast::error_code> send_rest(tcp::socket& socket, const Buffers& buffers,
+                                              std::size_t sent) {
     beast::buffers_suffix<Buffers> rest(buffers);
     rest.consume(sent);
-    auto [ec, written] = co_await net::async_write(engine_, rest, use_tuple);
+    auto [ec, written] = co_await net::async_write(socket, rest, use_tuple);
     co_return ec;
   }
 
-  // To the client, under its write deadline, through Asio even when the socket would take it
-  // at once: the completion then runs after the other ready handlers, which gives the client
-  // time to send its next request before the connection reads for it. (Going on at once cost
-  // one failed read per request at 64 connections: 6.4 system calls per request, not 5.5.)
-  // Not a coroutine of its own: the caller awaits the write itself, one frame fewer.
-  template <class Buffers>
+  // A write to the client, under its write deadline: one sendmsg through Asio, even when the
+  // socket would take it at once (Asio tries at once). The completion then runs after the other
+  // ready handlers, which gives the client time to send its next request before the connection
+  // reads for it. (Going on at once cost one failed read per request at 64 connections: 6.4
+  // system calls per request, not 5.5.) A rest the socket did not take goes by send_rest (Asio's
+  // async_write, which does both, costs about 400 instructions more per write). Not a coroutine
+  // of its own: the caller awaits the write itself, one frame fewer.
   net::awaitable<std::tuple<beast::error_code, std::size_t>>
-  send_to_client(const Buffers& buffers) {
+  start_client_write(std::span<const net::const_buffer> buffers) {
     context_.deadlines.client_write_by(clock_type::now() + context_.limits.client_write);
-    return net::async_write(client_, buffers, use_tuple);
+    return client_.async_write_some(buffers, use_tuple);
   }
 
   // A read from the engine has to wait: the engine's silence is bounded from now.

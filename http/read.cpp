@@ -24,17 +24,34 @@ template <bool isRequest>
 net::awaitable<beast::error_code> read_parsed(tcp::socket& socket, beast::flat_buffer& buffer,
                                               bhttp::basic_parser<isRequest>& parser,
                                               read_until until, read_wait_hook* hook) {
+  buffered_read read(buffer, parser, until);
+  while (read.needs_bytes()) {
+    if (hook != nullptr) {
+      hook->waiting();
+    }
+    read.took(co_await socket.async_read_some(read.room(), use_tuple));
+  }
+  co_return read.result();
+}
+
+} // namespace
+
+template <bool isRequest>
+std::optional<net::mutable_buffer> parse_buffered(beast::flat_buffer& buffer,
+                                                  bhttp::basic_parser<isRequest>& parser,
+                                                  read_until until, beast::error_code& ec) {
   // As Beast's: a header read stops parsing at its end, a whole read parses all it can.
   if (until == read_until::header) {
     parser.eager(false);
   } else if (until == read_until::message) {
     parser.eager(true);
   }
+  ec = {};
   if (until != read_until::some && reached(parser, until)) {
-    co_return beast::error_code{};
+    return std::nullopt;
   }
   for (;;) {
-    beast::error_code ec = bhttp::error::need_more;
+    ec = bhttp::error::need_more;
     std::size_t used = 0;
     if (buffer.size() > 0) {
       ec = {};
@@ -43,45 +60,59 @@ net::awaitable<beast::error_code> read_parsed(tcp::socket& socket, beast::flat_b
     }
     if (!ec) {
       if (until == read_until::some || reached(parser, until)) {
-        co_return ec;
+        return std::nullopt;
       }
       continue;
     }
-    if (ec == bhttp::error::need_more && until == read_until::some && used > 0) {
+    if (ec != bhttp::error::need_more) {
+      return std::nullopt; // a parse error, a limit, or need_buffer (no room for more body)
+    }
+    ec = {};
+    if (until == read_until::some && used > 0) {
       // Progress before the input ran out: back to the caller before a read, which may move
       // the bytes just consumed (a parser may keep views into them).
-      co_return beast::error_code{};
-    }
-    if (ec != bhttp::error::need_more) {
-      co_return ec; // a parse error, a limit, or need_buffer (no room for more body)
+      return std::nullopt;
     }
     auto size = beast::read_size(buffer, read_size_limit);
     if (size == 0) {
-      co_return beast::error_code{bhttp::error::buffer_overflow};
-    }
-    if (hook != nullptr) {
-      hook->waiting();
+      ec = bhttp::error::buffer_overflow;
+      return std::nullopt;
     }
     // read_size keeps within the buffer's maximum: prepare does not throw.
-    auto [read_error, read] = co_await socket.async_read_some(buffer.prepare(size), use_tuple);
-    if (read_error == net::error::eof) {
-      // The peer closed: the end of a message that ends with the connection, else a message
-      // cut short (or none at all).
-      if (!parser.got_some()) {
-        co_return beast::error_code{bhttp::error::end_of_stream};
-      }
-      beast::error_code at_end;
-      parser.put_eof(at_end);
-      co_return at_end;
-    }
-    if (read_error) {
-      co_return read_error;
-    }
-    buffer.commit(read);
+    return buffer.prepare(size);
   }
 }
 
-} // namespace
+template <bool isRequest>
+bool take_read(beast::flat_buffer& buffer, bhttp::basic_parser<isRequest>& parser,
+               beast::error_code read_error, std::size_t read, beast::error_code& ec) {
+  if (read_error == net::error::eof) {
+    // The peer closed: the end of a message that ends with the connection, else a message
+    // cut short (or none at all).
+    ec = {};
+    if (!parser.got_some()) {
+      ec = bhttp::error::end_of_stream;
+    } else {
+      parser.put_eof(ec);
+    }
+    return false;
+  }
+  ec = read_error;
+  if (read_error) {
+    return false;
+  }
+  buffer.commit(read);
+  return true;
+}
+
+template std::optional<net::mutable_buffer>
+parse_buffered(beast::flat_buffer&, bhttp::basic_parser<true>&, read_until, beast::error_code&);
+template std::optional<net::mutable_buffer>
+parse_buffered(beast::flat_buffer&, bhttp::basic_parser<false>&, read_until, beast::error_code&);
+template bool take_read(beast::flat_buffer&, bhttp::basic_parser<true>&, beast::error_code,
+                        std::size_t, beast::error_code&);
+template bool take_read(beast::flat_buffer&, bhttp::basic_parser<false>&, beast::error_code,
+                        std::size_t, beast::error_code&);
 
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
                                             bhttp::basic_parser<true>& parser, read_until until,

@@ -491,7 +491,12 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     // One deadline for the next request, header and body: an idle keep-alive connection is
     // closed, a request that arrives too slowly gets 408.
     deadlines.request_by(std::chrono::steady_clock::now() + settings_.idle_timeout);
-    auto ec = co_await read_http(client, buffer, parser, read_until::header);
+    // The reads are this frame's own (a nested coroutine would cost a frame per request).
+    buffered_read head(buffer, parser, read_until::header);
+    while (head.needs_bytes()) {
+      head.took(co_await client.async_read_some(head.room(), use_tuple));
+    }
+    auto ec = head.result();
     // Bodies count against one budget for all connections; a chunked body of unknown length
     // is counted once it has arrived.
     reserved.reset();
@@ -511,7 +516,11 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
       std::tie(ec, std::ignore) = co_await bhttp::async_write(client, go_on, use_tuple);
     }
     if (!ec && !parser.is_done()) {
-      ec = co_await read_http(client, buffer, parser, read_until::message);
+      buffered_read body(buffer, parser, read_until::message);
+      while (body.needs_bytes()) {
+        body.took(co_await client.async_read_some(body.room(), use_tuple));
+      }
+      ec = body.result();
     }
     deadlines.request_arrived();
     if (ec) {

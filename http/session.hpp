@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -86,6 +87,66 @@ net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buf
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
                                             beast::http::basic_parser<false>& parser,
                                             read_until until, read_wait_hook* hook = nullptr);
+
+/// Parses what `buffer` holds for a read that waits for `until`: where the next socket read
+/// goes, or nothing when the read is over, with `ec` saying how (success, a parse error, a
+/// limit, need_buffer, buffer_overflow). (`buffered_read`'s first step.)
+template <bool isRequest>
+std::optional<net::mutable_buffer> parse_buffered(beast::flat_buffer& buffer,
+                                                  beast::http::basic_parser<isRequest>& parser,
+                                                  read_until until, beast::error_code& ec);
+/// Takes a socket read into `buffer`: true to parse on, false when the read is over with `ec`
+/// (at the peer's end of stream, the end of a message that ends with the connection or one cut
+/// short). (`buffered_read`'s second step.)
+template <bool isRequest>
+bool take_read(beast::flat_buffer& buffer, beast::http::basic_parser<isRequest>& parser,
+               beast::error_code read_error, std::size_t read, beast::error_code& ec);
+
+/// `read_http` done in the caller's own coroutine frame, for the hot path (a nested coroutine
+/// per read costs a frame and a resumption: per event of a stream, per request):
+///
+///     buffered_read read(buffer, parser, read_until::some);
+///     while (read.needs_bytes()) {
+///       read.took(co_await socket.async_read_some(read.room(), use_tuple));
+///     }
+///     auto ec = read.result();
+template <bool isRequest>
+class buffered_read {
+public:
+  /// Parses what `buffer` already holds.
+  buffered_read(beast::flat_buffer& buffer, beast::http::basic_parser<isRequest>& parser,
+                read_until until)
+    : buffer_(buffer), parser_(parser), until_(until),
+      room_(parse_buffered(buffer, parser, until, ec_)) {
+  }
+
+  /// Whether the read has to wait for the socket.
+  bool needs_bytes() const {
+    return room_.has_value();
+  }
+  /// Where the socket read goes (while `needs_bytes()`).
+  net::mutable_buffer room() const {
+    return *room_;
+  }
+  /// Takes a socket read's outcome (as `as_tuple` gives it) and parses on.
+  void took(std::tuple<beast::error_code, std::size_t> outcome) {
+    room_.reset();
+    if (take_read(buffer_, parser_, std::get<0>(outcome), std::get<1>(outcome), ec_)) {
+      room_ = parse_buffered(buffer_, parser_, until_, ec_);
+    }
+  }
+  /// How the read ended (once `needs_bytes()` is false).
+  beast::error_code result() const {
+    return ec_;
+  }
+
+private:
+  beast::flat_buffer& buffer_;
+  beast::http::basic_parser<isRequest>& parser_;
+  read_until until_;
+  beast::error_code ec_;
+  std::optional<net::mutable_buffer> room_;
+};
 
 /// The metrics the proxy's io thread running this records into; null elsewhere (tests, tools).
 http_metrics* io_thread_metrics();

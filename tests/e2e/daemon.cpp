@@ -174,6 +174,21 @@ std::vector<pid_t> mock_engines_with(std::string_view fragment) {
 
 } // namespace
 
+int connect_with_small_window(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 pid_t engine_pid(std::uint16_t port) {
   auto running = mock_engines_with(std::string("--port") + '\0' + std::to_string(port) + '\0');
   return running.empty() ? -1 : running.front();

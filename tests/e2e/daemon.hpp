@@ -76,6 +76,10 @@ private:
 /// `close` adds `Connection: close`.
 std::string chat_http_request(const std::string& model, bool close);
 
+/// A loopback TCP connection to `port` whose receive buffer is 4 KB (a slow client's small
+/// window), or -1.
+int connect_with_small_window(std::uint16_t port);
+
 /// The PID of the process listening as an engine on `port` (its command line has
 /// `--port PORT`), or -1.
 pid_t engine_pid(std::uint16_t port);

@@ -3,12 +3,15 @@
 // connections counted in the kernel's own table.
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
 #include <sstream>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -134,6 +137,135 @@ TEST_F(daemon_test, one_client_connection_carries_requests_back_to_back) {
   }
   EXPECT_EQ(answers, 3u) << received;
   EXPECT_EQ(received.find("Transfer-Encoding"), std::string::npos) << received;
+}
+
+// A chat completion for "alpha" of exactly `tokens` tokens, closing the connection after it.
+std::string long_chat(int tokens, bool stream) {
+  auto body = fmt::format(R"({{"model":"alpha",{})",
+                          chat_request("Hello there", stream,
+                                       fmt::format(R"(,"max_tokens":{},"ignore_eos":true)", tokens))
+                            .substr(1));
+  return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
+                     "Content-Type: application/json\r\nConnection: close\r\n"
+                     "Content-Length: {}\r\n\r\n{}",
+                     body.size(), body);
+}
+
+// Sends `request` on a new connection with a 4 KB receive buffer and reads the answer
+// `per_ms` bytes a millisecond until llmux closes the connection (at most a minute).
+std::string read_slowly(std::uint16_t port, const std::string& request, std::size_t per_ms) {
+  std::string response;
+  int fd = connect_with_small_window(port);
+  if (fd < 0) {
+    return response;
+  }
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL)
+      != static_cast<ssize_t>(request.size())) {
+    ::close(fd);
+    return response;
+  }
+  std::vector<char> piece(per_ms);
+  auto until = std::chrono::steady_clock::now() + 60s;
+  for (;;) {
+    auto got = ::recv(fd, piece.data(), piece.size(), 0);
+    if (got <= 0 || std::chrono::steady_clock::now() > until) {
+      break;
+    }
+    response.append(piece.data(), static_cast<std::size_t>(got));
+    std::this_thread::sleep_for(1ms);
+  }
+  ::close(fd);
+  return response;
+}
+
+// The body of a chunked HTTP/1.1 response (`response` whole: head, chunks, last chunk), or
+// "<bad framing>".
+std::string dechunked(const std::string& response) {
+  auto at = response.find("\r\n\r\n");
+  if (at == std::string::npos) {
+    return "<bad framing>";
+  }
+  at += 4;
+  std::string body;
+  for (;;) {
+    auto line_end = response.find("\r\n", at);
+    if (line_end == std::string::npos) {
+      return "<bad framing>";
+    }
+    auto size = std::stoul(response.substr(at, line_end - at), nullptr, 16);
+    at = line_end + 2;
+    if (size == 0) {
+      return response.compare(at, std::string::npos, "\r\n") == 0 ? body : "<bad framing>";
+    }
+    if (response.size() < at + size + 2 || response.compare(at + size, 2, "\r\n") != 0) {
+      return "<bad framing>";
+    }
+    body.append(response, at, size);
+    at += size + 2;
+  }
+}
+
+// A client that reads a fast stream slowly through a small receive buffer: llmux's writes to it
+// wait for room, the engine's events pile up in between, and every event still arrives whole
+// and in order.
+TEST_F(daemon_test, a_slow_reader_gets_every_event_of_a_fast_stream_whole) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20000"}}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  constexpr int tokens = 3000;
+  auto response = read_slowly(daemon.port, long_chat(tokens, true), 1024);
+  ASSERT_TRUE(response.starts_with("HTTP/1.1 200 OK\r\n")) << response.substr(0, 300);
+  auto events = dechunked(response);
+  ASSERT_NE(events, "<bad framing>") << response.substr(0, 300);
+  // The role's event, one per token, then [DONE]: each whole JSON, in order.
+  simdjson::dom::parser parser;
+  int json_events = 0;
+  bool done = false;
+  std::size_t at = 0;
+  while (at < events.size()) {
+    auto end = events.find("\n\n", at);
+    ASSERT_NE(end, std::string::npos) << events.substr(at, 300);
+    auto event = events.substr(at, end - at);
+    at = end + 2;
+    ASSERT_TRUE(event.starts_with("data: ")) << event;
+    ASSERT_FALSE(done) << "an event after [DONE]: " << event;
+    auto data = event.substr(6);
+    if (data == "[DONE]") {
+      done = true;
+      continue;
+    }
+    simdjson::dom::element chunk;
+    ASSERT_EQ(parser.parse(data).get(chunk), simdjson::SUCCESS) << data;
+    ++json_events;
+  }
+  EXPECT_TRUE(done);
+  EXPECT_EQ(json_events, tokens + 1);
+}
+
+// A long answer (about 6 MB, more than the kernel buffers between llmux and a client that
+// reads slowly): llmux's writes of the engine's large reads go out in parts, and the body
+// arrives whole.
+TEST_F(daemon_test, a_slow_reader_gets_a_long_answer_whole) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "10000000"}}});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  constexpr int tokens = 1000000;
+  auto response = read_slowly(daemon.port, long_chat(tokens, false), 8192);
+  ASSERT_TRUE(response.starts_with("HTTP/1.1 200 OK\r\n")) << response.substr(0, 300);
+  auto head_end = response.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos);
+  auto answer = response.substr(head_end + 4);
+  EXPECT_GT(answer.size(), 4'500'000u);
+  // Every byte the head announced, no more (words dropped from the middle would still leave
+  // valid JSON).
+  auto length_at = response.find("Content-Length: ");
+  ASSERT_LT(length_at, head_end) << response.substr(0, head_end);
+  EXPECT_EQ(answer.size(), std::stoul(response.substr(length_at + 16)));
+  simdjson::dom::parser parser;
+  simdjson::dom::element completion;
+  ASSERT_EQ(parser.parse(answer).get(completion), simdjson::SUCCESS) << answer.substr(0, 300);
+  EXPECT_EQ(number_at(completion["usage"]["completion_tokens"]),
+            static_cast<std::uint64_t>(tokens));
 }
 
 // HEAD is answered wherever GET is, with GET's head and no body, and the connection carries on:

@@ -5,7 +5,6 @@
 #include <csignal>
 #include <fstream>
 #include <future>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -50,14 +49,8 @@ TEST_F(daemon_test, a_client_that_stops_reading_is_cut_and_its_lease_returns) {
     R"("min_active_secs": 0)",
     fmt::format(R"("timeouts": {{"client_write_timeout_secs": 1}}, "metrics_port": {})", metrics));
   ASSERT_EQ(daemon.chat("alpha").status, 200);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int small = 4096;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(daemon.port);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  int fd = connect_with_small_window(daemon.port);
+  ASSERT_GE(fd, 0);
   auto body = fmt::format(
     R"({{"model":"alpha",{})",
     chat_request("Hello there", true, R"(,"max_tokens":1000000,"ignore_eos":true)").substr(1));
