@@ -39,6 +39,10 @@ using namespace std::string_view_literals;
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto connect_timeout = std::chrono::seconds(10);
+/// The room of the first read from the engine: a page, as nginx's proxy_buffer_size, so that a
+/// typical non-streamed answer (1-4 KB) arrives in one read and leaves in one write. Reads that
+/// fill their room double it (take_read).
+constexpr std::size_t first_engine_read = 4096;
 
 // Heads are built once per request: plain appends, no format strings.
 void append_number(std::string& out, std::uint64_t number, int base = 10) {
@@ -275,18 +279,26 @@ private:
     // bytes in front of the next request's answer.
     if (parser.keep_alive() && engine_buffer_.size() == 0 && !cut_->reason
         && request_.method() != bhttp::verb::head) {
-      context_.pool.put(address_, lease_.engine_epoch, std::move(engine_), clock_type::now());
+      // A buffer a long answer grew stays behind: an idle connection keeps a page at most.
+      if (engine_buffer_.capacity() > first_engine_read) {
+        engine_buffer_ = beast::flat_buffer();
+      }
+      context_.pool.put(address_, lease_.engine_epoch,
+                        engine_connection{std::move(engine_), std::move(engine_buffer_)},
+                        clock_type::now());
     }
     co_return keep_alive_;
   }
 
-  // An idle connection to the engine, if the pool has one, becomes the relay's. (Not in the
-  // coroutine: its frame stays smaller.)
+  // An idle connection to the engine, if the pool has one, becomes the relay's, with its read
+  // buffer. (Not in the coroutine: its frame stays smaller.)
   bool take_pooled_connection() {
     auto pooled = context_.pool.take(address_, lease_.engine_epoch, clock_type::now());
     if (pooled) {
-      engine_ = std::move(*pooled);
+      engine_ = std::move(pooled->socket);
+      engine_buffer_ = std::move(pooled->buffer);
     }
+    engine_buffer_.reserve(first_engine_read); // a kept buffer has its page already
     return pooled.has_value();
   }
 

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/read_size.hpp>
@@ -85,7 +87,8 @@ std::optional<net::mutable_buffer> parse_buffered(beast::flat_buffer& buffer,
 
 template <bool isRequest>
 bool take_read(beast::flat_buffer& buffer, bhttp::basic_parser<isRequest>& parser,
-               beast::error_code read_error, std::size_t read, beast::error_code& ec) {
+               beast::error_code read_error, std::size_t read, std::size_t room,
+               beast::error_code& ec) {
   if (read_error == net::error::eof) {
     // The peer closed: the end of a message that ends with the connection, else a message
     // cut short (or none at all).
@@ -102,6 +105,12 @@ bool take_read(beast::flat_buffer& buffer, bhttp::basic_parser<isRequest>& parse
     return false;
   }
   buffer.commit(read);
+  // A read that filled all its room says more is waiting: the next gets twice the room, up to
+  // the most one read asks for. (A long body read 512 bytes at a time costs a system call, a
+  // handler and, on the relay, a write per 512 bytes.)
+  if (read == room && buffer.capacity() < read_size_limit) {
+    buffer.reserve(std::min({2 * buffer.capacity(), buffer.max_size(), read_size_limit}));
+  }
   return true;
 }
 
@@ -110,9 +119,9 @@ parse_buffered(beast::flat_buffer&, bhttp::basic_parser<true>&, read_until, beas
 template std::optional<net::mutable_buffer>
 parse_buffered(beast::flat_buffer&, bhttp::basic_parser<false>&, read_until, beast::error_code&);
 template bool take_read(beast::flat_buffer&, bhttp::basic_parser<true>&, beast::error_code,
-                        std::size_t, beast::error_code&);
+                        std::size_t, std::size_t, beast::error_code&);
 template bool take_read(beast::flat_buffer&, bhttp::basic_parser<false>&, beast::error_code,
-                        std::size_t, beast::error_code&);
+                        std::size_t, std::size_t, beast::error_code&);
 
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
                                             bhttp::basic_parser<true>& parser, read_until until,

@@ -205,6 +205,8 @@ struct parked_request {
 constexpr auto pool_sweep_interval = std::chrono::seconds(1);
 /// After this many connections were open at once and most have closed, memory is returned.
 constexpr std::size_t trim_after_connections = 1000;
+/// The most read buffer a client connection keeps between requests.
+constexpr std::size_t kept_read_buffer = 4096;
 
 // The models `key` may use, as OpenAI lists them.
 std::string model_list(const std::vector<std::string>& names, const access_keys& keys,
@@ -536,6 +538,11 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
         co_await refuse_and_close(client, parser, 503, std::string(over_body_budget));
         co_return;
       }
+    }
+    // A long request grew the read buffer (up to 64 KB); a connection keeps no more than a page
+    // of it between requests.
+    if (buffer.capacity() > kept_read_buffer) {
+      buffer.shrink_to_fit();
     }
     auto request = parser.release();
     bool more = co_await handle(request, owner);

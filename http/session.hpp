@@ -35,8 +35,15 @@ class http_metrics;
 namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+/// An idle connection to an engine, with the read buffer its relays used: the next request on
+/// it reads into memory already there.
+struct engine_connection {
+  tcp::socket socket;
+  beast::flat_buffer buffer;
+};
 /// An io thread's idle engine connections.
-using engine_pool = upstream_pool<tcp::socket, actors::engine_address, actors::engine_address_hash>;
+using engine_pool
+  = upstream_pool<engine_connection, actors::engine_address, actors::engine_address_hash>;
 
 // Turns a call that reports through a callback (on an actor thread) into an Asio operation
 // whose completion runs on the handler's executor (the connection's io thread, never the
@@ -95,12 +102,14 @@ template <bool isRequest>
 std::optional<net::mutable_buffer> parse_buffered(beast::flat_buffer& buffer,
                                                   beast::http::basic_parser<isRequest>& parser,
                                                   read_until until, beast::error_code& ec);
-/// Takes a socket read into `buffer`: true to parse on, false when the read is over with `ec`
-/// (at the peer's end of stream, the end of a message that ends with the connection or one cut
-/// short). (`buffered_read`'s second step.)
+/// Takes a socket read of `read` bytes into `room` bytes of `buffer`: true to parse on, false
+/// when the read is over with `ec` (at the peer's end of stream, the end of a message that ends
+/// with the connection or one cut short). A read that filled its room doubles the buffer for
+/// the next (up to 64 KB). (`buffered_read`'s second step.)
 template <bool isRequest>
 bool take_read(beast::flat_buffer& buffer, beast::http::basic_parser<isRequest>& parser,
-               beast::error_code read_error, std::size_t read, beast::error_code& ec);
+               beast::error_code read_error, std::size_t read, std::size_t room,
+               beast::error_code& ec);
 
 /// `read_http` done in the caller's own coroutine frame, for the hot path (a nested coroutine
 /// per read costs a frame and a resumption: per event of a stream, per request):
@@ -130,8 +139,9 @@ public:
   }
   /// Takes a socket read's outcome (as `as_tuple` gives it) and parses on.
   void took(std::tuple<beast::error_code, std::size_t> outcome) {
+    auto room = room_->size();
     room_.reset();
-    if (take_read(buffer_, parser_, std::get<0>(outcome), std::get<1>(outcome), ec_)) {
+    if (take_read(buffer_, parser_, std::get<0>(outcome), std::get<1>(outcome), room, ec_)) {
       room_ = parse_buffered(buffer_, parser_, until_, ec_);
     }
   }

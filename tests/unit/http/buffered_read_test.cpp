@@ -1,0 +1,117 @@
+#include "http/session.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <gtest/gtest.h>
+
+namespace llmux::http {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+std::string response_of(std::size_t body_size) {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body_size) + "\r\n\r\n"
+         + std::string(body_size, 'x');
+}
+
+// Reads `input` through `read` as a socket would deliver it: as much as each room takes (at
+// most `per_read`), then the end of the stream. Returns the size of every room offered.
+template <bool isRequest>
+std::vector<std::size_t> feed(buffered_read<isRequest>& read, std::string_view input,
+                              std::size_t per_read = SIZE_MAX) {
+  std::vector<std::size_t> rooms;
+  while (read.needs_bytes()) {
+    auto room = read.room();
+    rooms.push_back(room.size());
+    auto n = std::min({room.size(), input.size(), per_read});
+    if (n == 0) {
+      read.took({beast::error_code(boost::asio::error::eof), std::size_t{0}});
+      continue;
+    }
+    std::memcpy(room.data(), input.data(), n);
+    input.remove_prefix(n);
+    read.took({beast::error_code{}, n});
+  }
+  return rooms;
+}
+
+TEST(buffered_read, a_message_already_buffered_needs_no_read) {
+  beast::flat_buffer buffer;
+  auto input = response_of(10);
+  auto room = buffer.prepare(input.size());
+  std::memcpy(room.data(), input.data(), input.size());
+  buffer.commit(input.size());
+  bhttp::response_parser<bhttp::string_body> parser;
+  buffered_read read(buffer, parser, read_until::message);
+  EXPECT_FALSE(read.needs_bytes());
+  EXPECT_FALSE(read.result());
+  EXPECT_EQ(parser.get().body(), std::string(10, 'x'));
+}
+
+// A long body is not read 512 bytes at a time: a read that fills its room doubles the next,
+// up to 64 KB.
+TEST(buffered_read, reads_that_fill_their_room_grow_up_to_64_kb) {
+  beast::flat_buffer buffer;
+  buffer.reserve(4096);
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(boost::none);
+  buffered_read read(buffer, parser, read_until::message);
+  auto rooms = feed(read, response_of(400'000));
+  EXPECT_FALSE(read.result()) << read.result().message();
+  ASSERT_TRUE(parser.is_done());
+  EXPECT_EQ(parser.get().body().size(), 400'000u);
+  ASSERT_GE(rooms.size(), 5u);
+  EXPECT_EQ(rooms[0], 4096u);
+  EXPECT_EQ(rooms[1], 8192u);
+  EXPECT_EQ(rooms[2], 16384u);
+  EXPECT_EQ(*std::max_element(rooms.begin(), rooms.end()), 65536u);
+  EXPECT_LE(rooms.size(), 12u); // 400 KB in 512-byte reads would be 782
+}
+
+// Reads that come in smaller than the room (an engine's events, one by one) leave it as it is.
+TEST(buffered_read, reads_that_do_not_fill_their_room_leave_it_as_it_is) {
+  beast::flat_buffer buffer;
+  buffer.reserve(4096);
+  bhttp::response_parser<bhttp::string_body> parser;
+  buffered_read read(buffer, parser, read_until::message);
+  auto rooms = feed(read, response_of(20'000), 1000);
+  EXPECT_FALSE(read.result());
+  EXPECT_EQ(parser.get().body().size(), 20'000u);
+  EXPECT_EQ(*std::max_element(rooms.begin(), rooms.end()), 4096u);
+}
+
+TEST(buffered_read, the_end_of_the_stream_ends_a_body_without_length_or_is_an_error) {
+  {
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    buffered_read read(buffer, parser, read_until::message);
+    feed(read, "HTTP/1.1 200 OK\r\n\r\nuntil the end");
+    EXPECT_FALSE(read.result());
+    EXPECT_EQ(parser.get().body(), "until the end");
+  }
+  {
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    buffered_read read(buffer, parser, read_until::message);
+    feed(read, "");
+    EXPECT_EQ(read.result(), bhttp::error::end_of_stream);
+  }
+  {
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    buffered_read read(buffer, parser, read_until::message);
+    feed(read, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort");
+    EXPECT_EQ(read.result(), bhttp::error::partial_message);
+  }
+}
+
+} // namespace
+} // namespace llmux::http
