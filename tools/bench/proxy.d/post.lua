@@ -3,7 +3,7 @@
 wrk.method = "POST"
 wrk.path = "/v1/chat/completions"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"model":"bench","messages":[{"role":"user","content":"Say something short."}],"max_tokens":16}'
+wrk.body = '{"model":"bench","messages":[{"role":"user","content":"Explain what a model multiplexer does."}],"max_tokens":256}'
 
 function done(summary, latency, requests)
   local seconds = summary.duration / 1e6
