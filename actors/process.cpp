@@ -1,5 +1,6 @@
 #include "actors/process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -7,8 +8,10 @@
 #include <fcntl.h>
 #include <memory>
 #include <mutex>
+#include <poll.h>
 #include <set>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -296,10 +299,7 @@ void engine_process::terminate(std::chrono::milliseconds grace) {
   if (!exit_status_) {
     ::kill(target, SIGTERM);
   }
-  auto deadline = std::chrono::steady_clock::now() + grace;
-  while (!exit_status() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_for_exit(std::chrono::steady_clock::now() + grace);
   ::kill(target, SIGKILL);
   if (exit_status_) {
     return;
@@ -311,8 +311,31 @@ void engine_process::terminate(std::chrono::milliseconds grace) {
     return;
   }
   // Not ours to reap: wait (boundedly) until its parent has.
-  for (int waited = 0; waited < 500 && !exit_status(); ++waited) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  wait_for_exit(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+}
+
+void engine_process::wait_for_exit(std::chrono::steady_clock::time_point deadline) {
+  // Woken by the exit itself (a pidfd is readable once the process has ended), not by polling:
+  // an engine that stops in a millisecond would otherwise cost a whole polling interval per
+  // stop, and so per switch. Polling only where the kernel has no pidfds.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  while (!exit_status()) {
+    auto left
+      = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      break;
+    }
+    if (pidfd >= 0) {
+      pollfd ended{pidfd, POLLIN, 0};
+      if (::poll(&ended, 1, static_cast<int>(left.count())) > 0 && !exit_status()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1)); // ended, not yet reaped
+      }
+    } else {
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(10)));
+    }
+  }
+  if (pidfd >= 0) {
+    ::close(pidfd);
   }
 }
 

@@ -62,6 +62,8 @@ public:
 
 private:
   engine_process(pid_t pid, bool child);
+  /// Waits until the process has ended or `deadline` has passed.
+  void wait_for_exit(std::chrono::steady_clock::time_point deadline);
 
   pid_t pid_;
   /// Started by llmux (waitable), not adopted.
