@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +22,12 @@
 #include "checkpoint/tool.hpp"
 
 namespace llmux::actors {
+
+struct output_end {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool ended = false;
+};
 
 namespace {
 
@@ -98,9 +105,11 @@ void log_output(int fd, std::string log_name) {
 }
 
 // Follows output files (from `from_end` on: their current end, else their start) until the
-// process has ended and everything it wrote has been read.
+// process has ended and everything it wrote has been read. Between looks it waits for more
+// output, or for the end, which wakes it at once: the process's owner waits for this reader
+// when it stops the process, and a stop is a step of a switch.
 void follow_output(std::vector<std::string> paths, bool from_end, std::string log_name,
-                   std::shared_ptr<std::atomic<bool>> ended) {
+                   std::shared_ptr<output_end> end) {
   auto logger = spdlog::get("engine");
   struct followed {
     int fd;
@@ -118,7 +127,11 @@ void follow_output(std::vector<std::string> paths, bool from_end, std::string lo
   }
   char buffer[4096];
   for (;;) {
-    bool last_round = ended->load();
+    bool last_round = false;
+    {
+      std::lock_guard lock(end->mutex);
+      last_round = end->ended;
+    }
     bool read_any = false;
     for (auto& file : files) {
       ssize_t got = 0;
@@ -132,7 +145,8 @@ void follow_output(std::vector<std::string> paths, bool from_end, std::string lo
       break;
     }
     if (!read_any) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      std::unique_lock lock(end->mutex);
+      end->changed.wait_for(lock, std::chrono::milliseconds(200), [&] { return end->ended; });
     }
   }
   for (auto& file : files) {
@@ -259,7 +273,8 @@ std::vector<pid_t> managed_engines() {
   return {managed.begin(), managed.end()};
 }
 
-engine_process::engine_process(pid_t pid, bool child) : pid_(pid), child_(child) {
+engine_process::engine_process(pid_t pid, bool child)
+  : pid_(pid), child_(child), ended_(std::make_shared<output_end>()) {
   std::lock_guard lock(managed_mutex);
   managed.insert(pid);
 }
@@ -274,7 +289,11 @@ engine_process::~engine_process() {
       managed.erase(entry);
     }
   }
-  ended_->store(true);
+  {
+    std::lock_guard lock(ended_->mutex);
+    ended_->ended = true;
+  }
+  ended_->changed.notify_all();
   if (output_reader_.joinable()) {
     output_reader_.join();
   }

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -24,6 +23,9 @@ struct process_spec {
   std::string stdout_file;
   std::string stderr_file;
 };
+
+/// The end of a process, as a reader that follows its output files learns it (process.cpp).
+struct output_end;
 
 /// A running engine process in its own process group. Its standard output and error are read
 /// by a thread of its own and logged line by line at debug level (ANSI colours stripped). The
@@ -71,7 +73,7 @@ private:
   bool released_ = false;
   std::optional<int> exit_status_;
   /// Tells a reader that follows output files that the process is gone.
-  std::shared_ptr<std::atomic<bool>> ended_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<output_end> ended_;
   std::thread output_reader_;
 };
 
