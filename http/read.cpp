@@ -16,6 +16,9 @@ namespace bhttp = beast::http;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 /// The most one socket read asks for, as Beast's reads.
 constexpr std::size_t read_size_limit = 64 * 1024;
+/// The most a read buffer grows to for reads that fill it: nginx's client_body_buffer_size.
+/// Every client connection and every relay may hold one (4,096 connections: 64 MB each side).
+constexpr std::size_t largest_read_room = 16 * 1024;
 
 template <bool isRequest>
 bool reached(const bhttp::basic_parser<isRequest>& parser, read_until until) {
@@ -106,10 +109,10 @@ bool take_read(beast::flat_buffer& buffer, bhttp::basic_parser<isRequest>& parse
   }
   buffer.commit(read);
   // A read that filled all its room says more is waiting: the next gets twice the room, up to
-  // the most one read asks for. (A long body read 512 bytes at a time costs a system call, a
-  // handler and, on the relay, a write per 512 bytes.)
-  if (read == room && buffer.capacity() < read_size_limit) {
-    buffer.reserve(std::min({2 * buffer.capacity(), buffer.max_size(), read_size_limit}));
+  // 16 KB. (A long body read 512 bytes at a time costs a system call, a handler and, on the
+  // relay, a write per 512 bytes.)
+  if (read == room && buffer.capacity() < largest_read_room) {
+    buffer.reserve(std::min({2 * buffer.capacity(), buffer.max_size(), largest_read_room}));
   }
   return true;
 }

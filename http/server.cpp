@@ -539,7 +539,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
         co_return;
       }
     }
-    // A long request grew the read buffer (up to 64 KB); a connection keeps no more than a page
+    // A long request grew the read buffer (up to 16 KB); a connection keeps no more than a page
     // of it between requests.
     if (buffer.capacity() > kept_read_buffer) {
       buffer.shrink_to_fit();

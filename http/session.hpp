@@ -105,7 +105,7 @@ std::optional<net::mutable_buffer> parse_buffered(beast::flat_buffer& buffer,
 /// Takes a socket read of `read` bytes into `room` bytes of `buffer`: true to parse on, false
 /// when the read is over with `ec` (at the peer's end of stream, the end of a message that ends
 /// with the connection or one cut short). A read that filled its room doubles the buffer for
-/// the next (up to 64 KB). (`buffered_read`'s second step.)
+/// the next (up to 16 KB). (`buffered_read`'s second step.)
 template <bool isRequest>
 bool take_read(beast::flat_buffer& buffer, beast::http::basic_parser<isRequest>& parser,
                beast::error_code read_error, std::size_t read, std::size_t room,
