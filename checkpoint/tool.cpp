@@ -10,6 +10,7 @@
 #include <optional>
 #include <poll.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -131,7 +132,11 @@ tool_result run_tool(const std::vector<std::string>& argv, std::chrono::millisec
   }
   ::setpgid(pid, pid);
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::array<pollfd, 2> fds{{{out[0], POLLIN, 0}, {err[0], POLLIN, 0}}};
+  // The tool's output, and its end: a pidfd is readable once the tool has exited, so the wait
+  // ends then (polling for the exit cost up to 10 ms per run, and a switch runs tools several
+  // times). Where the kernel has no pidfds (-1), poll skips it and the wait polls every 10 ms.
+  int exit_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  std::array<pollfd, 3> fds{{{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {exit_fd, POLLIN, 0}}};
   std::array<std::string*, 2> sinks{&result.out, &result.err};
   std::optional<int> exited;
   char buffer[4096];
@@ -139,7 +144,7 @@ tool_result run_tool(const std::vector<std::string>& argv, std::chrono::millisec
     if (::poll(fds.data(), fds.size(), wait_ms) <= 0) {
       return false;
     }
-    for (std::size_t i = 0; i < fds.size(); ++i) {
+    for (std::size_t i = 0; i < sinks.size(); ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) {
         continue;
       }
@@ -169,7 +174,7 @@ tool_result run_tool(const std::vector<std::string>& argv, std::chrono::millisec
       }
       continue;
     }
-    if (pipes_open()) {
+    if (pipes_open() || fds[2].fd >= 0) {
       drain(static_cast<int>(std::min<long>(left.count(), 100)));
     } else {
       std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(10)));
@@ -177,6 +182,10 @@ tool_result run_tool(const std::vector<std::string>& argv, std::chrono::millisec
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       exited = decode_status(status);
+      if (fds[2].fd >= 0) {
+        ::close(fds[2].fd); // readable from now on: no more use as a wake-up
+        fds[2].fd = -1;
+      }
     }
   }
   for (auto& fd : fds) {
