@@ -25,20 +25,6 @@ bool reached(const bhttp::basic_parser<isRequest>& parser, read_until until) {
   return until == read_until::header ? parser.is_header_done() : parser.is_done();
 }
 
-template <bool isRequest>
-net::awaitable<beast::error_code> read_parsed(tcp::socket& socket, beast::flat_buffer& buffer,
-                                              bhttp::basic_parser<isRequest>& parser,
-                                              read_until until, read_wait_hook* hook) {
-  buffered_read read(buffer, parser, until);
-  while (read.needs_bytes()) {
-    if (hook != nullptr) {
-      hook->waiting();
-    }
-    read.took(co_await socket.async_read_some(read.room(), use_tuple));
-  }
-  co_return read.result();
-}
-
 } // namespace
 
 template <bool isRequest>
@@ -127,15 +113,16 @@ template bool take_read(beast::flat_buffer&, bhttp::basic_parser<false>&, beast:
                         std::size_t, std::size_t, beast::error_code&);
 
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
-                                            bhttp::basic_parser<true>& parser, read_until until,
-                                            read_wait_hook* hook) {
-  return read_parsed(socket, buffer, parser, until, hook);
-}
-
-net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
                                             bhttp::basic_parser<false>& parser, read_until until,
                                             read_wait_hook* hook) {
-  return read_parsed(socket, buffer, parser, until, hook);
+  buffered_read read(buffer, parser, until);
+  while (read.needs_bytes()) {
+    if (hook != nullptr) {
+      hook->waiting();
+    }
+    read.took(co_await socket.async_read_some(read.room(), use_tuple));
+  }
+  co_return read.result();
 }
 
 } // namespace llmux::http

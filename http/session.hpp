@@ -64,7 +64,7 @@ auto async_callback(Start start, Token&& token) {
     token);
 }
 
-/// How much of an HTTP message `read_http` waits for.
+/// How much of an HTTP message a read (`buffered_read`, `read_http`) waits for.
 enum class read_until {
   header,  ///< the whole header (the body, if any, is left for a later read)
   message, ///< the whole message
@@ -83,14 +83,10 @@ protected:
   ~read_wait_hook() = default;
 };
 
-/// What Beast's async_read_header, async_read and async_read_some do, with the same results
-/// and errors, for the proxy's hot path: bytes already in `buffer` are parsed at once, and each
-/// read is one socket operation. (Beast's composed operations cost about as many instructions
-/// per request as the parsing itself; BENCHMARKS.md, "Data path".) `hook`, if any, hears of
-/// every read that has to wait.
-net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
-                                            beast::http::basic_parser<true>& parser,
-                                            read_until until, read_wait_hook* hook = nullptr);
+/// `buffered_read` as a coroutine of its own, for the paths a nested frame per read does not
+/// burden (an engine's error answer to a begun stream): what Beast's async_read_header,
+/// async_read and async_read_some do, with the same results and errors. `hook`, if any, hears
+/// of every read that has to wait.
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
                                             beast::http::basic_parser<false>& parser,
                                             read_until until, read_wait_hook* hook = nullptr);
@@ -111,8 +107,12 @@ bool take_read(beast::flat_buffer& buffer, beast::http::basic_parser<isRequest>&
                beast::error_code read_error, std::size_t read, std::size_t room,
                beast::error_code& ec);
 
-/// `read_http` done in the caller's own coroutine frame, for the hot path (a nested coroutine
-/// per read costs a frame and a resumption: per event of a stream, per request):
+/// What Beast's async_read_header, async_read and async_read_some do, with the same results
+/// and errors, done in the caller's own coroutine frame, for the hot path: bytes already in
+/// `buffer` are parsed at once, and each read is one socket operation. (Beast's composed
+/// operations cost about as many instructions per request as the parsing itself, and a nested
+/// coroutine per read a frame and a resumption, per event of a stream; BENCHMARKS.md, "Data
+/// path".)
 ///
 ///     buffered_read read(buffer, parser, read_until::some);
 ///     while (read.needs_bytes()) {
