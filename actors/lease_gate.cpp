@@ -5,13 +5,26 @@
 
 namespace llmux::actors {
 
+namespace {
+/// The spare map nodes a gate keeps (a few KB at most).
+constexpr std::size_t max_spare_nodes = 64;
+} // namespace
+
 std::shared_ptr<const lease_outcome> lease_gate::try_enter(std::uint64_t ticket,
                                                            revoke_callback revoked) {
   std::lock_guard lock(mutex_);
   if (!open_) {
     return nullptr;
   }
-  leases_.emplace(ticket, std::move(revoked));
+  if (spare_nodes_.empty()) {
+    leases_.emplace(ticket, std::move(revoked));
+  } else {
+    auto node = std::move(spare_nodes_.back());
+    spare_nodes_.pop_back();
+    node.key() = ticket;
+    node.mapped() = std::move(revoked);
+    leases_.insert(std::move(node));
+  }
   last_activity_ = std::chrono::steady_clock::now();
   return grant_;
 }
@@ -19,7 +32,15 @@ std::shared_ptr<const lease_outcome> lease_gate::try_enter(std::uint64_t ticket,
 bool lease_gate::leave(std::uint64_t ticket) {
   std::lock_guard lock(mutex_);
   last_activity_ = std::chrono::steady_clock::now();
-  return leases_.erase(ticket) > 0 && !open_ && leases_.empty();
+  auto node = leases_.extract(ticket);
+  if (node.empty()) {
+    return false;
+  }
+  if (spare_nodes_.size() < max_spare_nodes) {
+    node.mapped() = nullptr;
+    spare_nodes_.push_back(std::move(node));
+  }
+  return !open_ && leases_.empty();
 }
 
 void lease_gate::open(lease_outcome grant) {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "actors/serving.hpp"
 
@@ -57,6 +58,8 @@ private:
   std::shared_ptr<const lease_outcome> grant_;
   std::chrono::steady_clock::time_point last_activity_;
   std::unordered_map<std::uint64_t, revoke_callback> leases_;
+  /// Map nodes of ended leases, for the next ones: a lease taken here allocates none.
+  std::vector<decltype(leases_)::node_type> spare_nodes_;
 };
 
 } // namespace llmux::actors

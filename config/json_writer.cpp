@@ -14,6 +14,10 @@ bool needs_escape(char c) {
 
 } // namespace
 
+bool json_needs_escape(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), needs_escape);
+}
+
 void append_json_quoted(std::string& out, std::string_view text) {
   out += '"';
   while (!text.empty()) {

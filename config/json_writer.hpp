@@ -52,5 +52,7 @@ private:
 std::string json_quote(std::string_view text);
 /// Appends `json_quote(text)` to `out`.
 void append_json_quoted(std::string& out, std::string_view text);
+/// Whether `json_quote(text)` is more than `text` between quotes.
+bool json_needs_escape(std::string_view text);
 
 } // namespace llmux::config

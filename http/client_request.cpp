@@ -125,6 +125,20 @@ bool client_request::forwarded(std::size_t index, std::size_t at) const {
   return forwards_request_header(line_name(std::string_view(text_).substr(at, end - at)));
 }
 
+void client_request::clear() {
+  auto text = std::move(text_);
+  auto body = std::move(body_);
+  *this = client_request();
+  text_ = std::move(text);
+  text_.clear();
+  body_ = std::move(body);
+  body_.clear();
+}
+
+client_request_parser::client_request_parser(client_request memory) : request_(std::move(memory)) {
+  request_.clear();
+}
+
 void client_request_parser::on_request_impl(bhttp::verb method, string_view method_string,
                                             string_view target, int version, error_code& ec) {
   // Offsets are 32 bits: a head this long is far beyond any header limit.

@@ -9,9 +9,9 @@ namespace llmux::http {
 
 namespace bhttp = boost::beast::http;
 
-engine_response_parser::engine_response_parser() {
+engine_response_parser::engine_response_parser(std::string& fields) : forwarded_(fields) {
   body_limit(boost::none);
-  forwarded_.reserve(256);
+  forwarded_.clear();
 }
 
 void engine_response_parser::on_response_impl(int code, string_view reason, int, error_code&) {

@@ -22,7 +22,9 @@ namespace llmux::http {
 class engine_response_parser final : public boost::beast::http::basic_parser<false> {
 public:
   /// Unlimited body (an answer is as long as the generation), Beast's default header limit.
-  engine_response_parser();
+  /// The forwarded header lines go into `fields` (emptied first), memory the caller keeps
+  /// between responses: a keep-alive connection's relays then allocate nothing for them.
+  explicit engine_response_parser(std::string& fields);
 
   /// The status code as sent (one Beast does not name, 420 or 599, too).
   int status() const {
@@ -89,7 +91,7 @@ private:
   int status_ = 0;
   std::string reason_;
   bool event_stream_ = false;
-  std::string forwarded_;
+  std::string& forwarded_;
   std::array<std::string_view, max_pieces> pieces_;
   std::size_t count_ = 0;
   std::size_t body_size_ = 0;

@@ -51,16 +51,16 @@ void append_number(std::string& out, std::uint64_t number, int base = 10) {
   out.append(digits.data(), end);
 }
 
-// The request head for the engine, in one piece: the client's end-to-end headers, then Host,
-// the x-forwarded pair and the body's length. (Beast's serializer would send each field as a
-// buffer of its own.) Behind a gateway the "engine" is a node's proxy, which routes by model
-// name too: `model_override` names the model there, whether the client named it in the body
-// or in its own model-override header.
-std::string engine_request_head(const client_request& request, std::string_view target,
-                                std::size_t body_size, const actors::engine_address& engine,
-                                std::string_view client_address, std::string_view model_override) {
-  std::string head;
-  head.reserve(256 + body_size / 64);
+// The request head for the engine, in one piece (in `head`, whose memory is reused): the client's
+// end-to-end headers, then Host, the x-forwarded pair and the body's length. (Beast's serializer
+// would send each field as a buffer of its own.) Behind a gateway the "engine" is a node's proxy,
+// which routes by model name too: `model_override` names the model there, whether the client named
+// it in the body or in its own model-override header.
+void engine_request_head(std::string& head, const client_request& request, std::string_view target,
+                         std::size_t body_size, const actors::engine_address& engine,
+                         std::string_view client_address, std::string_view model_override) {
+  head.clear();
+  head.reserve(256); // a connection's first request allocates once, the later ones not at all
   head += request.method_string();
   head += ' ';
   head += target;
@@ -96,7 +96,6 @@ std::string engine_request_head(const client_request& request, std::string_view 
     head += "\r\n"sv;
   }
   head += "\r\n"sv;
-  return head;
 }
 
 // How much of an engine's error answer is relayed as an event of a begun stream.
@@ -152,8 +151,11 @@ public:
         relay_context context, std::shared_ptr<relay_cut> cut, const net::any_io_executor& executor)
     : client_(client), request_(request),
       lease_(lease), address_{lease.engine_host, lease.engine_port}, context_(context),
-      cut_(std::move(cut)), engine_(executor), log_(context.log) {
+      cut_(std::move(cut)), engine_(executor), log_(context.log),
+      request_head_(context.strings.request_head), pending_head_(context.strings.response_head) {
     context_.deadlines.relay_begins(engine_);
+    // An earlier relay of the connection may have ended before its head went out.
+    pending_head_.clear();
   }
   relay(const relay&) = delete;
   relay& operator=(const relay&) = delete;
@@ -163,16 +165,18 @@ public:
 
   // One coroutine for the whole common path: every nested coroutine costs a frame and a resume
   // per request. The rare paths (a new connection, failures) are coroutines of their own.
-  net::awaitable<bool> run(std::string_view target, std::string_view body) {
+  net::awaitable<bool> run(std::string_view target, const spliced_body& body) {
     if (cut_->reason) {
       co_return co_await fail_before_answer(503, *cut_->reason);
     }
     cut_scope scope(*cut_, engine_);
-    request_head_
-      = engine_request_head(request_, target, body.size(), address_, context_.client_address,
-                            lease_.node.empty() ? std::string_view{} : lease_.model_path);
-    std::array<net::const_buffer, 2> outgoing{net::buffer(request_head_), net::buffer(body)};
-    engine_response_parser parser;
+    engine_request_head(request_head_, request_, target, body.size(), address_,
+                        context_.client_address,
+                        lease_.node.empty() ? std::string_view{} : lease_.model_path);
+    auto [before, model, after] = body.pieces();
+    std::array<net::const_buffer, 4> outgoing{net::buffer(request_head_), net::buffer(before),
+                                              net::buffer(model), net::buffer(after)};
+    engine_response_parser parser(context_.strings.forwarded_fields);
     // The answer to HEAD carries GET's fields, Content-Length included, but no body.
     parser.skip(request_.method() == bhttp::verb::head);
     context_.waiting.enter(*this);
@@ -432,7 +436,7 @@ private:
     }
     auto& out = pending_head_;
     out.clear();
-    // The status line and the framing lines fit in the extra room: one allocation.
+    // The status line and the framing lines fit in the extra room: one allocation at most.
     out.reserve(parser.forwarded_fields().size() + 128);
     out += request_.version() >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
     append_number(out, static_cast<std::uint64_t>(head_status_));
@@ -596,9 +600,9 @@ private:
   /// Whether the end of the body (and so everything) has been written.
   bool ended_ = false;
   /// The request's head for the engine.
-  std::string request_head_;
+  std::string& request_head_;
   /// The response head until it has been written.
-  std::string pending_head_;
+  std::string& pending_head_;
   /// The head, a chunk's size line, the body's pieces, the chunk's end and the last chunk.
   std::array<net::const_buffer, engine_response_parser::max_pieces + 4> pieces_;
   std::array<char, 24> chunk_size_;
@@ -651,7 +655,7 @@ net::awaitable<bool> end_event_stream(tcp::socket& client, const client_request&
 }
 
 net::awaitable<bool> forward_to_engine(tcp::socket& client, const client_request& request,
-                                       std::string target, std::string body,
+                                       std::string target, spliced_body body,
                                        const actors::lease_outcome& lease, relay_context context,
                                        std::shared_ptr<relay_cut> cut) {
   // The client socket's executor is this coroutine's (the connection's io thread). Asio reuses

@@ -102,14 +102,35 @@ bool wants_stream(const std::string& body) {
   return false;
 }
 
-std::string splice_model(std::string_view body, std::pair<std::size_t, std::size_t> span,
-                         std::string_view value) {
+spliced_body::spliced_body(std::string_view body, std::pair<std::size_t, std::size_t> span,
+                           std::string_view value) {
+  auto [at, length] = span;
+  if (config::json_needs_escape(value)) {
+    before_ = body.substr(0, at);
+    config::append_json_quoted(escaped_, value);
+    after_ = body.substr(at + length);
+    return;
+  }
+  // Between the token's own quotes.
+  before_ = body.substr(0, at + 1);
+  value_ = value;
+  after_ = body.substr(at + length - 1);
+}
+
+std::size_t spliced_body::size() const {
+  std::size_t size = 0;
+  for (auto piece : pieces()) {
+    size += piece.size();
+  }
+  return size;
+}
+
+std::string spliced_body::joined() const {
   std::string out;
-  // The quotes and a little room for escapes: one allocation.
-  out.reserve(body.size() - span.second + value.size() + 8);
-  out.append(body.substr(0, span.first));
-  config::append_json_quoted(out, value);
-  out.append(body.substr(span.first + span.second));
+  out.reserve(size());
+  for (auto piece : pieces()) {
+    out += piece;
+  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -27,9 +28,34 @@ model_reference find_model(std::string_view override_header, std::string& body);
 /// must have simdjson's padding reserved (`find_model` does that).
 bool wants_stream(const std::string& body);
 
-/// `body` with the byte range `span` replaced by `value` as a JSON string: the `model` field
-/// rewritten without re-serialising the document.
-std::string splice_model(std::string_view body, std::pair<std::size_t, std::size_t> span,
-                         std::string_view value);
+/// A body with its `model` value replaced, as pieces to be written out one after the other: two
+/// of them point into the body, one at the new value, so the body is neither copied nor
+/// re-serialised. Views: valid while the body and the value are.
+class spliced_body {
+public:
+  /// The body unchanged (one piece).
+  explicit spliced_body(std::string_view whole) : before_(whole) {
+  }
+  /// `body` with the byte range `span` (a JSON string token, quotes included) replaced by
+  /// `value` as a JSON string.
+  spliced_body(std::string_view body, std::pair<std::size_t, std::size_t> span,
+               std::string_view value);
+
+  /// The bytes, in order (some pieces may be empty).
+  std::array<std::string_view, 3> pieces() const {
+    return {before_, escaped_.empty() ? value_ : std::string_view(escaped_), after_};
+  }
+  std::size_t size() const;
+  /// The pieces joined (tests, fuzzing).
+  std::string joined() const;
+
+private:
+  std::string_view before_;
+  std::string_view value_;
+  std::string_view after_;
+  /// The value as a JSON string when it has characters to escape (rare: then the body's own
+  /// quotes are not used).
+  std::string escaped_;
+};
 
 } // namespace llmux::http

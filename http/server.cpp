@@ -168,6 +168,13 @@ struct client_connection {
   connection_state state;
   /// The share of the body budget the request being handled holds.
   std::optional<body_reservation> reserved;
+  /// The last request, for the next one to fill (its strings keep their memory; see
+  /// kept_request_memory).
+  client_request kept_request;
+  /// Where this connection's relays build their heads.
+  relay_strings relay_memory;
+  /// The last request's cut, for the next one when nothing holds it any more (next_cut).
+  std::shared_ptr<relay_cut> last_cut;
 };
 using connection_ptr = std::unique_ptr<client_connection>;
 
@@ -207,6 +214,20 @@ constexpr auto pool_sweep_interval = std::chrono::seconds(1);
 constexpr std::size_t trim_after_connections = 1000;
 /// The most read buffer a client connection keeps between requests.
 constexpr std::size_t kept_read_buffer = 4096;
+/// The most memory a client connection keeps of its last request (head and body) for the next:
+/// a typical chat request's, not a long prompt's.
+constexpr std::size_t kept_request_memory = 8192;
+
+// A request's cut, made anew only while the connection's last one is still held elsewhere (by
+// a client watcher, or a revocation on its way): most requests reuse it.
+std::shared_ptr<relay_cut> next_cut(std::shared_ptr<relay_cut>& last) {
+  if (last && last.use_count() == 1) {
+    *last = relay_cut{};
+  } else {
+    last = std::make_shared<relay_cut>();
+  }
+  return last;
+}
 
 // The models `key` may use, as OpenAI lists them.
 std::string model_list(const std::vector<std::string>& names, const access_keys& keys,
@@ -487,7 +508,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
   auto& deadlines = owner->deadlines;
   beast::error_code ignored;
   for (;;) {
-    client_request_parser parser;
+    client_request_parser parser(std::move(owner->kept_request));
     parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
     parser.body_limit(settings_.body_limit);
     // One deadline for the next request, header and body: an idle keep-alive connection is
@@ -548,6 +569,10 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     bool more = co_await handle(request, owner);
     if (!owner) {
       co_return; // parked: the connection waits with its request, no frame of ours needed
+    }
+    // The next request fills this one's strings, unless a large one grew them.
+    if (request.capacity() <= kept_request_memory) {
+      owner->kept_request = std::move(request);
     }
     if (!more) {
       break;
@@ -684,7 +709,7 @@ net::awaitable<bool> proxy_server::impl::proxy(client_request& request, std::str
     connection.session = backend_.open_session();
   }
   auto& session = *connection.session;
-  auto cut = std::make_shared<relay_cut>();
+  auto cut = next_cut(owner->last_cut);
   // A revocation arrives on an actor thread; the cut is made on this connection's io thread.
   // Made where it is handed over (a copy would allocate once more per request).
   auto cut_when_revoked = [executor = client.get_executor(), &cut]() -> actors::revoke_callback {
@@ -846,18 +871,20 @@ proxy_server::impl::forward(client_connection& connection, client_request& reque
                             const actors::lease_outcome& lease, std::shared_ptr<relay_cut> cut,
                             std::chrono::steady_clock::time_point arrived, bool stream_begun) {
   metrics_.request_admitted(reference.model, std::chrono::steady_clock::now() - arrived);
+  // The body as the engine gets it: the request's own bytes, the model's path in place of its
+  // name.
   auto body = reference.body_span
-                ? splice_model(request.body(), *reference.body_span, lease.model_path)
-                : std::move(request.body());
+                ? spliced_body(request.body(), *reference.body_span, lease.model_path)
+                : spliced_body(request.body());
   log_->debug("{} {} -> {} ({}:{})", std::string_view(request.method_string()), target,
               reference.model, actors::engine_address{lease.engine_host, lease.engine_port}.ip(),
               lease.engine_port);
-  return forward_to_engine(connection.client, request, std::move(target), std::move(body), lease,
-                           relay_context{connection.state.worker.pool, settings_.relay,
-                                         connection.deadlines, connection.state.worker.waiting,
-                                         reference.model, connection.state.address, *log_,
-                                         settings_.serve_half_closed, stream_begun},
-                           std::move(cut));
+  return forward_to_engine(
+    connection.client, request, std::move(target), std::move(body), lease,
+    relay_context{connection.state.worker.pool, settings_.relay, connection.deadlines,
+                  connection.state.worker.waiting, connection.relay_memory, reference.model,
+                  connection.state.address, *log_, settings_.serve_half_closed, stream_begun},
+    std::move(cut));
 }
 
 proxy_server::proxy_server(actors::serving_backend& backend, server_settings settings,

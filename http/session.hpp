@@ -21,6 +21,7 @@
 
 #include "actors/serving.hpp"
 #include "http/client_request.hpp"
+#include "http/model_extract.hpp"
 #include "http/server.hpp"
 #include "http/upstream_pool.hpp"
 
@@ -290,6 +291,17 @@ struct relay_cut {
   }
 };
 
+/// The strings a relay builds for every request, kept by its client connection between
+/// requests: a keep-alive connection's relays build them in memory they already have.
+struct relay_strings {
+  /// The request's head for the engine.
+  std::string request_head;
+  /// The client's response head, until it has been written.
+  std::string response_head;
+  /// The engine's header lines that the client gets (engine_response_parser's).
+  std::string forwarded_fields;
+};
+
 /// What a relay uses besides the request itself.
 struct relay_context {
   /// The io thread's idle engine connections: the relay takes one and returns it when the
@@ -300,6 +312,8 @@ struct relay_context {
   connection_deadlines& deadlines;
   /// The io thread's relays waiting for their engines.
   waiting_relays& waiting;
+  /// The client connection's memory for the strings a relay builds.
+  relay_strings& strings;
   /// The model the client asked for (its public name).
   std::string_view model;
   /// The client's address, for x-forwarded-for; empty when unknown.
@@ -334,7 +348,7 @@ std::string stream_error_event(int status, std::string_view what);
 /// arrives; `cut` may end it early. Returns whether the client connection may carry another
 /// request.
 net::awaitable<bool> forward_to_engine(tcp::socket& client, const client_request& request,
-                                       std::string target, std::string body,
+                                       std::string target, spliced_body body,
                                        const actors::lease_outcome& lease, relay_context context,
                                        std::shared_ptr<relay_cut> cut);
 

@@ -139,6 +139,71 @@ TEST_F(daemon_test, one_client_connection_carries_requests_back_to_back) {
   EXPECT_EQ(received.find("Transfer-Encoding"), std::string::npos) << received;
 }
 
+// A chat completion request for "alpha" with `prompt`, five tokens long.
+std::string prompt_request(const std::string& prompt, bool stream, bool close) {
+  auto body = fmt::format(R"({{"model":"alpha",{})",
+                          chat_request(prompt, stream, R"(,"max_tokens":5)").substr(1));
+  return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
+                     "Content-Type: application/json\r\n{}Content-Length: {}\r\n\r\n{}",
+                     close ? "Connection: close\r\n" : "", body.size(), body);
+}
+
+// Every `"prompt_tokens":N` in `received`, in order.
+std::vector<int> prompt_token_counts(const std::string& received) {
+  std::vector<int> counts;
+  std::string_view key = R"("prompt_tokens":)";
+  for (auto at = received.find(key); at != std::string::npos; at = received.find(key, at + 1)) {
+    counts.push_back(std::stoi(received.substr(at + key.size())));
+  }
+  return counts;
+}
+
+// The response heads in `received`, in order.
+std::vector<std::string> response_heads(const std::string& received) {
+  std::vector<std::string> heads;
+  for (auto at = received.find("HTTP/1.1 "); at != std::string::npos;
+       at = received.find("HTTP/1.1 ", at + 1)) {
+    heads.push_back(received.substr(at, received.find("\r\n\r\n", at) - at));
+  }
+  return heads;
+}
+
+// A connection's requests are read into the memory of the one before, and its relays build their
+// heads in memory the connection keeps: nothing of a longer request, or of an answer with other
+// framing, carries over into the next.
+TEST_F(daemon_test, a_connections_requests_carry_nothing_over_from_the_one_before) {
+  auto daemon = start_daemon({{"alpha"}});
+  std::string long_prompt;
+  for (int word = 0; word < 400; ++word) {
+    long_prompt += fmt::format("word{} ", word);
+  }
+  // What the engine counts for each prompt sent alone.
+  std::vector<int> alone;
+  for (const auto* prompt : {long_prompt.c_str(), "Hi", "Hello there"}) {
+    auto counts
+      = prompt_token_counts(daemon.raw_exchange(prompt_request(prompt, false, true), 10s));
+    ASSERT_EQ(counts.size(), 1u);
+    alone.push_back(counts[0]);
+  }
+  ASSERT_GT(alone[0], alone[1]);
+  auto received = daemon.raw_exchange(
+    prompt_request(long_prompt, false, false) + prompt_request("Hi", false, false)
+      + prompt_request(long_prompt, true, false) + prompt_request("Hello there", false, true),
+    20s);
+  // The streamed answer reports no usage: the other three, in order, as alone.
+  EXPECT_EQ(prompt_token_counts(received), alone) << received;
+  auto heads = response_heads(received);
+  ASSERT_EQ(heads.size(), 4u) << received;
+  for (auto i : {0, 1, 3}) {
+    EXPECT_NE(heads[i].find("Content-Length: "), std::string::npos) << heads[i];
+    EXPECT_EQ(heads[i].find("Transfer-Encoding"), std::string::npos) << heads[i];
+    EXPECT_EQ(heads[i].find("text/event-stream"), std::string::npos) << heads[i];
+  }
+  EXPECT_NE(heads[2].find("Transfer-Encoding: chunked"), std::string::npos) << heads[2];
+  EXPECT_NE(heads[2].find("text/event-stream"), std::string::npos) << heads[2];
+  EXPECT_NE(heads[3].find("Connection: close"), std::string::npos) << heads[3];
+}
+
 // A chat completion for "alpha" of exactly `tokens` tokens, closing the connection after it.
 std::string long_chat(int tokens, bool stream) {
   auto body = fmt::format(R"({{"model":"alpha",{})",

@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       || body[offset + length - 1] != '"') {
     __builtin_trap();
   }
-  auto rewritten = llmux::http::splice_model(body, *found.body_span, "org/model \"x\"\\");
+  auto rewritten = llmux::http::spliced_body(body, *found.body_span, "org/model \"x\"\\").joined();
   auto again = llmux::http::find_model({}, rewritten);
   if (again.model != "org/model \"x\"\\") {
     __builtin_trap();

@@ -87,9 +87,10 @@ net::awaitable<void> relay(loopback& net_, tcp::socket& user, std::string& recei
   // No idle engine connections are kept: each input gets an engine of its own.
   engine_pool pool{{0, std::chrono::seconds(4)}};
   connection_deadlines deadlines(client);
+  relay_strings strings;
   co_await forward_to_engine(
-    client, request, "/v1/chat/completions", request.body(), lease,
-    relay_context{pool, limits, deadlines, net_.waiting, {}, {}, *spdlog::get("http")},
+    client, request, "/v1/chat/completions", spliced_body(request.body()), lease,
+    relay_context{pool, limits, deadlines, net_.waiting, strings, {}, {}, *spdlog::get("http")},
     std::make_shared<relay_cut>());
   beast::error_code ignored;
   client.shutdown(tcp::socket::shutdown_both, ignored);

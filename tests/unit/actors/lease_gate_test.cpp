@@ -1,5 +1,7 @@
 #include "actors/lease_gate.hpp"
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,6 +62,27 @@ TEST(lease_gate, revokes_every_lease_it_holds) {
   // A revoked lease's own release later finds nothing and reports nothing.
   gate.close();
   EXPECT_FALSE(gate.leave(1));
+}
+
+// Ended leases leave their map nodes for the next ones: a reused node carries the new lease's
+// ticket and callback only, and the ended lease's callback (with what it holds) is gone.
+TEST(lease_gate, a_lease_in_a_reused_slot_is_its_own) {
+  lease_gate gate;
+  gate.open(grant_for(8001, 1));
+  std::vector<std::string> heard;
+  auto held_by_ended = std::make_shared<int>(0);
+  ASSERT_TRUE(
+    gate.try_enter(1, [&, held_by_ended](std::string why) { heard.push_back("1: " + why); }));
+  ASSERT_TRUE(gate.try_enter(2, [&](std::string why) { heard.push_back("2: " + why); }));
+  EXPECT_FALSE(gate.leave(1));
+  EXPECT_EQ(held_by_ended.use_count(), 1); // the ended lease's callback was destroyed
+  ASSERT_TRUE(gate.try_enter(3, [&](std::string why) { heard.push_back("3: " + why); }));
+  EXPECT_EQ(gate.held(), 2u);
+  EXPECT_FALSE(gate.leave(1)); // ended before: its ticket is not in the reused slot
+  EXPECT_EQ(gate.held(), 2u);
+  EXPECT_EQ(gate.revoke_all("engine died"), 2u);
+  std::sort(heard.begin(), heard.end());
+  EXPECT_EQ(heard, (std::vector<std::string>{"2: engine died", "3: engine died"}));
 }
 
 } // namespace

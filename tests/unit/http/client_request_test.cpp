@@ -85,6 +85,29 @@ TEST(client_request_parser, keeps_request_line_headers_and_body_in_any_pieces) {
   }
 }
 
+TEST(client_request_parser, a_request_filled_again_keeps_nothing_of_the_one_before) {
+  client_request_parser first;
+  ASSERT_FALSE(parse(first, chat, chat.size()));
+  auto used = first.release();
+  const auto* text_memory = used.target().data();
+  const auto* body_memory = used.body().data();
+  std::string_view next = "GET /health HTTP/1.0\r\nAccept: */*\r\n\r\n";
+  client_request_parser again(std::move(used));
+  ASSERT_FALSE(parse(again, next, next.size()));
+  const auto& request = again.get();
+  EXPECT_EQ(request.method(), bhttp::verb::get);
+  EXPECT_EQ(request.target(), "/health");
+  EXPECT_EQ(request.version(), 10u);
+  EXPECT_FALSE(request.keep_alive());
+  EXPECT_EQ(request.body(), "");
+  EXPECT_EQ(request[bhttp::field::authorization], "");
+  EXPECT_EQ(request["x-trace"], "");
+  EXPECT_EQ(forwarded(request), (std::vector<std::string>{"Accept: */*\r\n"}));
+  // In the memory the first one had.
+  EXPECT_EQ(request.target().data(), text_memory);
+  EXPECT_EQ(request.body().data(), body_memory);
+}
+
 TEST(client_request_parser, leaves_room_for_parsing_a_known_length_body_in_place) {
   EXPECT_GE(client_request::body_slack, simdjson::SIMDJSON_PADDING);
   client_request_parser parser;

@@ -66,7 +66,8 @@ constexpr std::string_view length_framed = "HTTP/1.1 200 OK\r\n"
                                            "{\"choices\":[],\"id\":\"x-1\"}";
 
 TEST(engine_response, keeps_the_head_the_client_gets_and_no_more) {
-  engine_response_parser parser;
+  std::string fields;
+  engine_response_parser parser(fields);
   auto body = parse(parser, length_framed, length_framed.size());
   ASSERT_TRUE(parser.is_done());
   EXPECT_EQ(parser.status(), 200);
@@ -80,9 +81,21 @@ TEST(engine_response, keeps_the_head_the_client_gets_and_no_more) {
   EXPECT_EQ(parser.content_length().value_or(0), 25u);
 }
 
+TEST(engine_response, fields_go_to_the_callers_memory_emptied_first) {
+  std::string fields = "X-From-Before: stale\r\n";
+  fields.reserve(1024);
+  const auto* memory = fields.data();
+  engine_response_parser parser(fields);
+  parse(parser, length_framed, length_framed.size());
+  ASSERT_TRUE(parser.is_done());
+  EXPECT_EQ(fields, "Server: engine\r\nContent-Type: application/json\r\nX-Request-Id: abc\r\n");
+  EXPECT_EQ(parser.forwarded_fields().data(), memory); // no allocation of its own
+}
+
 TEST(engine_response, a_body_arriving_in_pieces_is_whole_and_in_order) {
   for (std::size_t piece : {1u, 7u, 1000u}) {
-    engine_response_parser parser;
+    std::string fields;
+    engine_response_parser parser(fields);
     auto body = parse(parser, length_framed, piece);
     EXPECT_TRUE(parser.is_done()) << piece;
     EXPECT_EQ(body, "{\"choices\":[],\"id\":\"x-1\"}") << piece;
@@ -97,7 +110,8 @@ TEST(engine_response, a_parse_takes_at_most_max_pieces_chunks) {
     expected += std::string(1, c) + "\n";
   }
   stream += "0\r\n\r\n";
-  engine_response_parser parser;
+  std::string fields;
+  engine_response_parser parser(fields);
   parser.eager(true); // else a parse stops after each chunk
   std::size_t parses = 0;
   // All of it at once: 20 chunks need as many parses as it takes at max_pieces each.
@@ -116,7 +130,8 @@ TEST(engine_response, chunked_event_stream) {
                                       "f\r\ndata: {\"a\":1}\n\n\r\n"
                                       "e\r\ndata: [DONE]\n\n\r\n"
                                       "0\r\n\r\n";
-  engine_response_parser parser;
+  std::string fields;
+  engine_response_parser parser(fields);
   auto body = parse(parser, stream, 5);
   ASSERT_TRUE(parser.is_done());
   EXPECT_TRUE(parser.event_stream());
@@ -126,7 +141,8 @@ TEST(engine_response, chunked_event_stream) {
 }
 
 TEST(engine_response, unknown_status_and_empty_reason_pass_as_sent) {
-  engine_response_parser parser;
+  std::string fields;
+  engine_response_parser parser(fields);
   auto body = parse(parser, "HTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n", 100);
   ASSERT_TRUE(parser.is_done());
   EXPECT_EQ(parser.status(), 599);
@@ -136,7 +152,8 @@ TEST(engine_response, unknown_status_and_empty_reason_pass_as_sent) {
 }
 
 TEST(engine_response, the_body_is_a_view_of_the_input_not_a_copy) {
-  engine_response_parser parser;
+  std::string fields;
+  engine_response_parser parser(fields);
   error_code ec;
   std::string_view head = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n";
   auto used = parser.put(boost::asio::buffer(head), ec);
@@ -157,7 +174,8 @@ TEST(engine_response, malformed_heads_are_errors) {
        {"HTTP/1.1 2000 OK\r\n\r\n", "HTP/1.1 200 OK\r\n\r\n",
         "HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"}) {
-    engine_response_parser parser;
+    std::string fields;
+    engine_response_parser parser(fields);
     error_code ec;
     parser.put(boost::asio::buffer(bad), ec);
     EXPECT_TRUE(ec && ec != bhttp::error::need_more) << bad;

@@ -54,12 +54,34 @@ TEST(find_model, header_must_be_visible_ascii) {
   EXPECT_EQ(find_model("bad name", body).model, "a");
 }
 
-TEST(splice_model, replaces_only_the_value) {
+TEST(spliced_body, replaces_only_the_value) {
   std::string body = R"({"model":"a","x":1})";
   auto found = find_model("", body);
   ASSERT_TRUE(found.body_span);
-  EXPECT_EQ(splice_model(body, *found.body_span, "org/Model \"1\""),
-            R"({"model":"org/Model \"1\"","x":1})");
+  spliced_body spliced(body, *found.body_span, "org/Model-1");
+  EXPECT_EQ(spliced.joined(), R"({"model":"org/Model-1","x":1})");
+  EXPECT_EQ(spliced.size(), spliced.joined().size());
+  // The body's own bytes are not copied: two pieces lie in it.
+  auto pieces = spliced.pieces();
+  EXPECT_EQ(pieces[0].data(), body.data());
+  EXPECT_EQ(pieces[2].data() + pieces[2].size(), body.data() + body.size());
+}
+
+TEST(spliced_body, escapes_a_value_that_needs_it) {
+  std::string body = R"({"x":[1],"model":"a\u0062"})";
+  auto found = find_model("", body);
+  ASSERT_TRUE(found.body_span);
+  spliced_body spliced(body, *found.body_span, "org/Model \"1\"\\");
+  EXPECT_EQ(spliced.joined(), R"({"x":[1],"model":"org/Model \"1\"\\"})");
+  std::string again = spliced.joined();
+  EXPECT_EQ(find_model("", again).model, "org/Model \"1\"\\");
+}
+
+TEST(spliced_body, whole_body_is_one_piece) {
+  std::string body = R"({"model":"a"})";
+  spliced_body whole(body);
+  EXPECT_EQ(whole.joined(), body);
+  EXPECT_EQ(whole.size(), body.size());
 }
 
 } // namespace
