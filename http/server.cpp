@@ -168,13 +168,32 @@ struct client_connection {
   connection_state state;
   /// The share of the body budget the request being handled holds.
   std::optional<body_reservation> reserved;
-  /// The last request, for the next one to fill (its strings keep their memory; see
-  /// kept_request_memory).
-  client_request kept_request;
-  /// Where this connection's relays build their heads.
-  relay_strings relay_memory;
   /// The last request's cut, for the next one when nothing holds it any more (next_cut).
   std::shared_ptr<relay_cut> last_cut;
+
+  /// What the connection keeps of one request for the next: made when its first request is
+  /// relayed, so that a connection whose first request waits (thousands may, during a switch)
+  /// holds none of it.
+  struct reused_memory {
+    /// The last request, for the next one to fill: its strings keep their memory (see
+    /// kept_request_memory).
+    client_request request;
+    /// Where the connection's relays build their heads.
+    relay_strings relay;
+  };
+  reused_memory& reused() {
+    if (!reused_) {
+      reused_ = std::make_unique<reused_memory>();
+    }
+    return *reused_;
+  }
+  /// The last request, emptied by the parser that fills it again; a new one before the first.
+  client_request take_kept_request() {
+    return reused_ ? std::move(reused_->request) : client_request();
+  }
+
+private:
+  std::unique_ptr<reused_memory> reused_;
 };
 using connection_ptr = std::unique_ptr<client_connection>;
 
@@ -508,7 +527,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
   auto& deadlines = owner->deadlines;
   beast::error_code ignored;
   for (;;) {
-    client_request_parser parser(std::move(owner->kept_request));
+    client_request_parser parser(owner->take_kept_request());
     parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
     parser.body_limit(settings_.body_limit);
     // One deadline for the next request, header and body: an idle keep-alive connection is
@@ -572,7 +591,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     }
     // The next request fills this one's strings, unless a large one grew them.
     if (request.capacity() <= kept_request_memory) {
-      owner->kept_request = std::move(request);
+      owner->reused().request = std::move(request);
     }
     if (!more) {
       break;
@@ -882,7 +901,7 @@ proxy_server::impl::forward(client_connection& connection, client_request& reque
   return forward_to_engine(
     connection.client, request, std::move(target), std::move(body), lease,
     relay_context{connection.state.worker.pool, settings_.relay, connection.deadlines,
-                  connection.state.worker.waiting, connection.relay_memory, reference.model,
+                  connection.state.worker.waiting, connection.reused().relay, reference.model,
                   connection.state.address, *log_, settings_.serve_half_closed, stream_begun},
     std::move(cut));
 }
