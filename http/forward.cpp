@@ -37,7 +37,6 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 using namespace std::string_view_literals;
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto connect_timeout = std::chrono::seconds(10);
 /// The room of the first read from the engine: a page, as nginx's proxy_buffer_size, so that a
 /// typical non-streamed answer (1-4 KB) arrives in one read and leaves in one write. Reads that
@@ -231,6 +230,17 @@ public:
   }
 
 private:
+  // A write to the client, under its write deadline: one sendmsg through Asio, even when the
+  // socket would take it at once (Asio tries at once). The completion then runs after the other
+  // ready handlers, which gives the client time to send its next request before the connection
+  // reads for it. (Going on at once cost one failed read per request at 64 connections: 6.4
+  // system calls per request, not 5.5.) A rest the socket did not take goes by send_rest (Asio's
+  // async_write, which does both, costs about 400 instructions more per write). Not a coroutine
+  // of its own: the caller awaits the write itself, one frame fewer.
+  auto start_client_write(std::span<const net::const_buffer> buffers) {
+    context_.deadlines.client_write_by(clock_type::now() + context_.limits.client_write);
+    return client_.async_write_some(buffers, use_tuple);
+  }
   // The body, from engine_buffer_ itself: each read's pieces go out before the next read. The
   // reads and writes are this coroutine's own, not nested ones: a stream's every event would
   // otherwise cost a coroutine frame and its resumption.
@@ -561,19 +571,6 @@ private:
     rest.consume(sent);
     auto [ec, written] = co_await net::async_write(socket, rest, use_tuple);
     co_return ec;
-  }
-
-  // A write to the client, under its write deadline: one sendmsg through Asio, even when the
-  // socket would take it at once (Asio tries at once). The completion then runs after the other
-  // ready handlers, which gives the client time to send its next request before the connection
-  // reads for it. (Going on at once cost one failed read per request at 64 connections: 6.4
-  // system calls per request, not 5.5.) A rest the socket did not take goes by send_rest (Asio's
-  // async_write, which does both, costs about 400 instructions more per write). Not a coroutine
-  // of its own: the caller awaits the write itself, one frame fewer.
-  net::awaitable<std::tuple<beast::error_code, std::size_t>>
-  start_client_write(std::span<const net::const_buffer> buffers) {
-    context_.deadlines.client_write_by(clock_type::now() + context_.limits.client_write);
-    return client_.async_write_some(buffers, use_tuple);
   }
 
   // A read from the engine has to wait: the engine's silence is bounded from now.

@@ -24,7 +24,6 @@ namespace bhttp = beast::http;
 
 namespace {
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::size_t header_limit = 16 * 1024;
 constexpr std::size_t body_limit = 1024 * 1024;
 constexpr auto read_timeout = std::chrono::seconds(30);

@@ -13,7 +13,6 @@ namespace {
 
 namespace bhttp = beast::http;
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 /// The most one socket read asks for, as Beast's reads.
 constexpr std::size_t read_size_limit = 64 * 1024;
 /// The most a read buffer grows to for reads that fill it: nginx's client_body_buffer_size.

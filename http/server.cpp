@@ -39,8 +39,6 @@ namespace bhttp = beast::http;
 
 namespace {
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-
 /// Set on each io thread as it starts (io_thread_metrics).
 thread_local http_metrics* current_metrics = nullptr;
 constexpr auto linger_timeout = std::chrono::seconds(2);
