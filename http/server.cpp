@@ -179,6 +179,7 @@ struct client_connection {
     /// Where the connection's relays build their heads.
     relay_strings relay;
   };
+  /// The kept memory, made on first use.
   reused_memory& reused() {
     if (!reused_) {
       reused_ = std::make_unique<reused_memory>();
