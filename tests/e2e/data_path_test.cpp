@@ -278,10 +278,16 @@ TEST_F(daemon_test, a_slow_reader_gets_every_event_of_a_fast_stream_whole) {
     = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20000"}}});
   ASSERT_EQ(daemon.chat("alpha").status, 200);
   constexpr int tokens = 3000;
+  auto began = std::chrono::steady_clock::now();
   auto response = read_slowly(daemon.port, long_chat(tokens, true), 1024);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now()
+                                                                    - began);
   ASSERT_TRUE(response.starts_with("HTTP/1.1 200 OK\r\n")) << response.substr(0, 300);
   auto events = dechunked(response);
-  ASSERT_NE(events, "<bad framing>") << response.substr(0, 300);
+  // How far an unfinished stream got, and how long it took, tell a stall from a slow trickle.
+  ASSERT_NE(events, "<bad framing>")
+    << response.size() << " bytes in " << took.count() << " ms; the last of them: "
+    << response.substr(response.size() > 300 ? response.size() - 300 : 0);
   // The role's event, one per token, then [DONE]: each whole JSON, in order.
   simdjson::dom::parser parser;
   int json_events = 0;
