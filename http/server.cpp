@@ -169,6 +169,20 @@ struct client_connection {
   /// The last request's cut, for the next one when nothing holds it any more (next_cut).
   std::shared_ptr<relay_cut> last_cut;
 
+  /// A lease taken at once, with what its relay reads: held by the connection, not by a
+  /// coroutine frame (a frame per request fewer), until the request's handling ends
+  /// (connection_loop). Declared after `state`, whose session it releases to.
+  struct relayed_lease {
+    relayed_lease(actors::serving_session& session, actors::immediate_lease taken,
+                  model_reference model)
+      : guard(session, taken.ticket), outcome(std::move(taken.lease)), reference(std::move(model)) {
+    }
+    lease_guard guard;
+    std::shared_ptr<const actors::lease_outcome> outcome;
+    model_reference reference;
+  };
+  std::optional<relayed_lease> relayed;
+
   /// What the connection keeps of one request for the next: made when its first request is
   /// relayed, so that a connection whose first request waits (thousands may, during a switch)
   /// holds none of it.
@@ -245,6 +259,11 @@ std::shared_ptr<relay_cut> next_cut(std::shared_ptr<relay_cut>& last) {
     last = std::make_shared<relay_cut>();
   }
   return last;
+}
+
+// What a parked request's handling returns at once: its connection went with it.
+net::awaitable<bool> handed_to_parked() {
+  co_return false;
 }
 
 // The models `key` may use, as OpenAI lists them.
@@ -404,9 +423,13 @@ struct proxy_server::impl {
   /// Why a request naming `reference` cannot be forwarded, if it cannot.
   std::optional<local_answer> refuse_model(const model_reference& reference) const;
   /// Answers `request`; whether the connection may carry another. A request that must wait
-  /// for its lease takes `owner` with it (see `park`).
+  /// for its lease takes `owner` with it (see `park`). Neither this nor `proxy` is a coroutine:
+  /// each decides at once and hands back the awaitable of what answers, so a proxied request
+  /// adds only the relay's frames.
   net::awaitable<bool> handle(client_request& request, connection_ptr& owner);
   net::awaitable<bool> proxy(client_request& request, std::string target, connection_ptr& owner);
+  /// Answers GET /status with the scheduler's snapshot.
+  net::awaitable<bool> send_status(tcp::socket& client, const client_request& request);
   /// Queues a request with the scheduler and lets go of its coroutine frames: the connection
   /// moves into the parked request, and the lease's answer resumes it (`resume`). A watcher
   /// notices a client that leaves meanwhile and cancels the wait.
@@ -588,6 +611,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     if (!owner) {
       co_return; // parked: the connection waits with its request, no frame of ours needed
     }
+    owner->relayed.reset();
     // The next request fills this one's strings, unless a large one grew them.
     if (request.capacity() <= kept_request_memory) {
       owner->reused().request = std::move(request);
@@ -636,30 +660,34 @@ proxy_server::impl::refusal_for(beast::error_code ec, const client_request_parse
 // and sent by one co_await.
 net::awaitable<bool> proxy_server::impl::handle(client_request& request, connection_ptr& owner) {
   auto& client = owner->client;
-  auto& connection = owner->state;
   auto decided
     = route_request(std::string_view(request.method_string()), std::string_view(request.target()));
   // The model list and the status need some key when keys are configured; a proxied request
   // one that opens its model (checked once its model is known).
-  const auto& keys = connection.worker.keys;
+  const auto& keys = owner->state.worker.keys;
   bool listing = decided.what == route::model_list || decided.what == route::status;
   if (listing && keys.required({}) && !keys.opens(presented_key(request), {})) {
-    co_return co_await send_unauthorized(client, request);
+    return send_unauthorized(client, request);
   }
   if (decided.what == route::proxy) {
-    co_return co_await proxy(request, std::move(decided.target), owner);
+    return proxy(request, std::move(decided.target), owner);
   }
-  local_answer answer;
   if (decided.what == route::status) {
-    auto snapshot = co_await async_callback<std::optional<actors::scheduler_snapshot>>(
-      [&](auto done) { backend_.snapshot(std::move(done)); }, net::use_awaitable);
-    if (snapshot) {
-      answer.body = status_json(*snapshot);
-    } else {
-      answer = {503, openai_error(503, "the scheduler did not answer")};
-    }
+    return send_status(client, request);
+  }
+  auto answer = answer_locally(decided, request, keys);
+  return send_response(client, request, answer.status, "application/json", std::move(answer.body));
+}
+
+net::awaitable<bool> proxy_server::impl::send_status(tcp::socket& client,
+                                                     const client_request& request) {
+  auto snapshot = co_await async_callback<std::optional<actors::scheduler_snapshot>>(
+    [&](auto done) { backend_.snapshot(std::move(done)); }, net::use_awaitable);
+  local_answer answer;
+  if (snapshot) {
+    answer.body = status_json(*snapshot);
   } else {
-    answer = answer_locally(decided, request, keys);
+    answer = {503, openai_error(503, "the scheduler did not answer")};
   }
   co_return co_await send_response(client, request, answer.status, "application/json",
                                    std::move(answer.body));
@@ -714,14 +742,11 @@ net::awaitable<bool> proxy_server::impl::proxy(client_request& request, std::str
   auto reference = find_model(request["model-override"], request.body());
   const auto& keys = connection.worker.keys;
   if (keys.required(reference.model) && !keys.opens(presented_key(request), reference.model)) {
-    co_return co_await send_unauthorized(client, request);
+    return send_unauthorized(client, request);
   }
-  // No variables declared in a condition whose scope spans a co_await: g++ 12 does not keep
-  // them in the coroutine frame properly (the optional's flag was garbage after a resume).
-  auto refused = refuse_model(reference);
-  if (refused) {
-    co_return co_await send_response(client, request, refused->status, "application/json",
-                                     std::move(refused->body));
+  if (auto refused = refuse_model(reference)) {
+    return send_response(client, request, refused->status, "application/json",
+                         std::move(refused->body));
   }
   if (!connection.session) {
     connection.session = backend_.open_session();
@@ -743,11 +768,11 @@ net::awaitable<bool> proxy_server::impl::proxy(client_request& request, std::str
     auto revoked = cut_when_revoked(); // before `cut` moves
     park(request, std::move(target), std::move(reference), std::move(cut), std::move(revoked),
          arrived, owner);
-    co_return false;
+    return handed_to_parked();
   }
-  lease_guard lease(session, now->ticket);
-  co_return co_await forward(*owner, request, std::move(target), reference, *now->lease,
-                             std::move(cut), arrived);
+  auto& relayed = owner->relayed.emplace(session, std::move(*now), std::move(reference));
+  return forward(*owner, request, std::move(target), relayed.reference, *relayed.outcome,
+                 std::move(cut), arrived);
 }
 
 void proxy_server::impl::park(client_request& request, std::string target,
