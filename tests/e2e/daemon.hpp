@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tests/e2e/mock_engine.hpp"
+#include "tests/support/ports.hpp"
 
 namespace llmux::testing_support {
 
@@ -149,8 +150,5 @@ std::string fake_tool(const std::string& name);
 std::string checkpoint_member(const std::string& images_dir, const std::string& more = {},
                               const std::string& criu = {},
                               const std::string& cuda_checkpoint = {});
-
-/// A free TCP port on 127.0.0.1 (bound and released: a small race, fine on a test machine).
-std::uint16_t free_port();
 
 } // namespace llmux::testing_support

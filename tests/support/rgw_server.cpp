@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tests/support/child_process.hpp"
+#include "tests/support/ports.hpp"
 
 namespace llmux::testing_support {
 
@@ -40,21 +41,6 @@ bool on_path(const std::string& program) {
     }
     start = end + 1;
   }
-}
-
-// A loopback port nobody listens on now (the kernel's choice for port 0).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0
-      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-    throw std::runtime_error("cannot pick a free port");
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
 }
 
 // Whether something on the port answers an HTTP request with a status line.
