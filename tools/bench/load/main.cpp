@@ -15,6 +15,10 @@
 //     whatever the answers do, each sent on an idle one of CONNECTIONS keep-alive connections (or
 //     waiting for one). A request's latency runs from its planned arrival to the end of its
 //     answer, so waiting for a connection counts (no coordinated omission).
+//   llmux-load wake FROM_CORE TO_CORE SAMPLES
+//     The machine's own share of a relayed event's delay: a thread on TO_CORE blocked in a read
+//     of a loopback TCP connection is written to every 20 ms by a thread on FROM_CORE; each
+//     delay is the time the read returned minus the time just before the write.
 //
 // Prints one line: `RESULT key=value ...`.
 
@@ -27,6 +31,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <pthread.h>
 #include <random>
 #include <string>
 #include <string_view>
@@ -39,6 +44,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -363,6 +369,47 @@ int run_paced(std::uint16_t port, std::string_view model, double rate, double se
   return load.errors == 0 ? 0 : 1;
 }
 
+void pin_to_core(int core) {
+  cpu_set_t cores;
+  CPU_ZERO(&cores);
+  CPU_SET(core, &cores);
+  pthread_setaffinity_np(pthread_self(), sizeof cores, &cores);
+}
+
+int measure_wake(int from_core, int to_core, int samples) {
+  net::io_context io(1);
+  tcp::acceptor acceptor(io, tcp::endpoint(net::ip::make_address_v4("127.0.0.1"), 0));
+  tcp::socket writer(io);
+  tcp::socket reader(io);
+  writer.connect(acceptor.local_endpoint());
+  acceptor.accept(reader);
+  writer.set_option(tcp::no_delay(true));
+  std::vector<double> delays;
+  std::thread receiving([&] {
+    pin_to_core(to_core);
+    for (int i = 0; i < samples; ++i) {
+      std::int64_t sent = 0;
+      boost::system::error_code ec;
+      net::read(reader, net::buffer(&sent, sizeof sent), ec);
+      if (ec) {
+        return;
+      }
+      delays.push_back(static_cast<double>(monotonic_ns() - sent) / 1000.0);
+    }
+  });
+  pin_to_core(from_core);
+  for (int i = 0; i < samples; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto now = monotonic_ns();
+    net::write(writer, net::buffer(&now, sizeof now));
+  }
+  receiving.join();
+  fmt::print("RESULT samples={} wake_p50_us={:.0f} wake_p99_us={:.0f} wake_max_us={:.0f}\n",
+             delays.size(), percentile(delays, 50), percentile(delays, 99),
+             percentile(delays, 100));
+  return static_cast<int>(delays.size()) == samples ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -370,10 +417,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: llmux-load stream PORT MODEL STREAMS MAX_TOKENS\n"
                          "       llmux-load wait PORT MODELS REQUESTS\n"
                          "       llmux-load ready PORT SECONDS\n"
-                         "       llmux-load paced PORT MODEL RATE SECONDS CONNECTIONS\n");
+                         "       llmux-load paced PORT MODEL RATE SECONDS CONNECTIONS\n"
+                         "       llmux-load wake FROM_CORE TO_CORE SAMPLES\n");
     return 2;
   }
   std::string_view mode = argv[1];
+  if (mode == "wake" && argc == 5) {
+    return measure_wake(std::stoi(argv[2]), std::stoi(argv[3]), std::stoi(argv[4]));
+  }
   auto port = static_cast<std::uint16_t>(std::stoi(argv[2]));
   if (mode == "ready" && argc == 4) {
     return wait_until_ready(port, std::chrono::seconds(std::stoi(argv[3])));
