@@ -151,6 +151,19 @@ struct connection_state {
   std::unique_ptr<actors::serving_session> session;
 };
 
+/// A lease taken at once, with what its relay reads: held by the client connection, not by a
+/// coroutine frame (a frame per request fewer), until the request's handling ends
+/// (connection_loop). The connection destroys it before the session it releases to.
+struct relayed_lease {
+  relayed_lease(actors::serving_session& session, actors::immediate_lease taken,
+                model_reference model)
+    : guard(session, taken.ticket), outcome(std::move(taken.lease)), reference(std::move(model)) {
+  }
+  lease_guard guard;
+  std::shared_ptr<const actors::lease_outcome> outcome;
+  model_reference reference;
+};
+
 /// A client connection. The coroutine that serves it owns it, or, while its request waits for
 /// a lease, the parked request does: then no coroutine frame exists for it, which is what lets
 /// thousands of requests wait in a few KB each.
@@ -169,20 +182,6 @@ struct client_connection {
   /// The last request's cut, for the next one when nothing holds it any more (next_cut).
   std::shared_ptr<relay_cut> last_cut;
 
-  /// A lease taken at once, with what its relay reads: held by the connection, not by a
-  /// coroutine frame (a frame per request fewer), until the request's handling ends
-  /// (connection_loop). Declared after `state`, whose session it releases to.
-  struct relayed_lease {
-    relayed_lease(actors::serving_session& session, actors::immediate_lease taken,
-                  model_reference model)
-      : guard(session, taken.ticket), outcome(std::move(taken.lease)), reference(std::move(model)) {
-    }
-    lease_guard guard;
-    std::shared_ptr<const actors::lease_outcome> outcome;
-    model_reference reference;
-  };
-  std::optional<relayed_lease> relayed;
-
   /// What the connection keeps of one request for the next: made when its first request is
   /// relayed, so that a connection whose first request waits (thousands may, during a switch)
   /// holds none of it.
@@ -192,6 +191,8 @@ struct client_connection {
     client_request request;
     /// Where the connection's relays build their heads.
     relay_strings relay;
+    /// The lease of the request being relayed, taken at once (see relayed_lease).
+    std::optional<relayed_lease> relayed;
   };
   /// The kept memory, made on first use.
   reused_memory& reused() {
@@ -203,6 +204,12 @@ struct client_connection {
   /// The last request, emptied by the parser that fills it again; a new one before the first.
   client_request take_kept_request() {
     return reused_ ? std::move(reused_->request) : client_request();
+  }
+  /// Releases the lease of the request just handled, if it was relayed at once.
+  void end_relayed_lease() {
+    if (reused_) {
+      reused_->relayed.reset();
+    }
   }
 
 private:
@@ -611,7 +618,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     if (!owner) {
       co_return; // parked: the connection waits with its request, no frame of ours needed
     }
-    owner->relayed.reset();
+    owner->end_relayed_lease();
     // The next request fills this one's strings, unless a large one grew them.
     if (request.capacity() <= kept_request_memory) {
       owner->reused().request = std::move(request);
@@ -770,7 +777,7 @@ net::awaitable<bool> proxy_server::impl::proxy(client_request& request, std::str
          arrived, owner);
     return handed_to_parked();
   }
-  auto& relayed = owner->relayed.emplace(session, std::move(*now), std::move(reference));
+  auto& relayed = owner->reused().relayed.emplace(session, std::move(*now), std::move(reference));
   return forward(*owner, request, std::move(target), relayed.reference, *relayed.outcome,
                  std::move(cut), arrived);
 }
