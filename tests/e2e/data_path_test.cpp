@@ -40,6 +40,16 @@ std::set<std::string> connections_to(std::uint16_t port) {
   return open;
 }
 
+// How many answers in `received` begin with "200 OK".
+std::size_t answers_ok(const std::string& received) {
+  std::size_t answers = 0;
+  for (auto at = received.find("HTTP/1.1 200 OK\r\n"); at != std::string::npos;
+       at = received.find("HTTP/1.1 200 OK\r\n", at + 1)) {
+    ++answers;
+  }
+  return answers;
+}
+
 // Whether none of `kept` is still established to `port`.
 bool all_closed(const std::set<std::string>& kept, std::uint16_t port) {
   auto open = connections_to(port);
@@ -130,12 +140,7 @@ TEST_F(daemon_test, one_client_connection_carries_requests_back_to_back) {
   auto requests = chat_http_request("alpha", false) + chat_http_request("alpha", false)
                   + chat_http_request("alpha", true);
   auto received = daemon.raw_exchange(requests, 10s);
-  std::size_t answers = 0;
-  for (auto at = received.find("HTTP/1.1 200 OK\r\n"); at != std::string::npos;
-       at = received.find("HTTP/1.1 200 OK\r\n", at + 1)) {
-    ++answers;
-  }
-  EXPECT_EQ(answers, 3u) << received;
+  EXPECT_EQ(answers_ok(received), 3u) << received;
   EXPECT_EQ(received.find("Transfer-Encoding"), std::string::npos) << received;
 }
 
@@ -425,14 +430,30 @@ TEST_F(daemon_test, a_connection_whose_request_waits_for_a_switch_carries_on_aft
     models.push_back(model);
   }
   EXPECT_EQ(models, (std::vector<std::string>{"beta", "alpha", "beta"})) << received;
-  std::size_t answers = 0;
-  for (auto at = received.find("HTTP/1.1 200 OK\r\n"); at != std::string::npos;
-       at = received.find("HTTP/1.1 200 OK\r\n", at + 1)) {
-    ++answers;
-  }
-  EXPECT_EQ(answers, 3u) << received;
+  EXPECT_EQ(answers_ok(received), 3u) << received;
   simdjson::dom::parser parser;
   EXPECT_EQ(number_at(daemon.status(parser)["switches"]), 4u);
+}
+
+// A lease taken at once is held by the client connection, not by a coroutine frame: it must
+// end with its request, not with the connection. Here the connection stays open after an
+// immediate request; the next one on it needs a switch, whose drain waits for that lease (and
+// would cut it after the drain timeout, 1 s here, if it were still held).
+TEST_F(daemon_test, an_immediate_lease_ends_with_its_request_not_with_its_connection) {
+  auto daemon = start_daemon({{"alpha"}, {"beta"}}, R"("min_active_secs": 0)",
+                             R"("timeouts": {"drain_timeout_secs": 1})");
+  ASSERT_EQ(daemon.chat("alpha").status, 200); // alpha serves: the next alpha is immediate
+  auto requests = chat_http_request("alpha", false) + chat_http_request("beta", false)
+                  + chat_http_request("alpha", true);
+  auto received = daemon.raw_exchange(requests, 30s);
+  EXPECT_EQ(answers_ok(received), 3u) << received;
+  simdjson::dom::parser parser;
+  auto status = daemon.status(parser);
+  EXPECT_EQ(number_at(status["switches"]), 3u);
+  for (const char* model : {"alpha", "beta"}) {
+    EXPECT_EQ(number_at(status["models"][model]["leases_cut"]), 0u) << model;
+    EXPECT_EQ(number_at(status["models"][model]["in_flight"]), 0u) << model;
+  }
 }
 
 } // namespace
