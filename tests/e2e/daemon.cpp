@@ -86,11 +86,15 @@ std::string running_daemon::exchange(const std::string& bytes, std::chrono::mill
   return received;
 }
 
-std::string chat_http_request(const std::string& model, bool close) {
-  auto body = fmt::format(R"({{"model":"{}",{})", model, chat_request("Hello there").substr(1));
+std::string chat_http_post(const std::string& body, bool close) {
   return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
                      "Content-Type: application/json\r\nContent-Length: {}\r\n{}\r\n{}",
                      body.size(), close ? "Connection: close\r\n" : "", body);
+}
+
+std::string chat_http_request(const std::string& model, bool close) {
+  return chat_http_post(
+    fmt::format(R"({{"model":"{}",{})", model, chat_request("Hello there").substr(1)), close);
 }
 
 double metric_sample(const std::string& text, const std::string& series) {

@@ -73,6 +73,10 @@ private:
                        std::string_view marker, std::atomic<bool>* arrived) const;
 };
 
+/// `body` as an HTTP/1.1 chat completion request (POST /v1/chat/completions), as bytes;
+/// `close` adds `Connection: close`.
+std::string chat_http_post(const std::string& body, bool close);
+
 /// An HTTP/1.1 chat completion request for `model` with the fixed test prompt, as bytes;
 /// `close` adds `Connection: close`.
 std::string chat_http_request(const std::string& model, bool close);

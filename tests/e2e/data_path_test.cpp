@@ -148,9 +148,7 @@ TEST_F(daemon_test, one_client_connection_carries_requests_back_to_back) {
 std::string prompt_request(const std::string& prompt, bool stream, bool close) {
   auto body = fmt::format(R"({{"model":"alpha",{})",
                           chat_request(prompt, stream, R"(,"max_tokens":5)").substr(1));
-  return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
-                     "Content-Type: application/json\r\n{}Content-Length: {}\r\n\r\n{}",
-                     close ? "Connection: close\r\n" : "", body.size(), body);
+  return chat_http_post(body, close);
 }
 
 // Every `"prompt_tokens":N` in `received`, in order.
@@ -215,10 +213,7 @@ std::string long_chat(int tokens, bool stream) {
                           chat_request("Hello there", stream,
                                        fmt::format(R"(,"max_tokens":{},"ignore_eos":true)", tokens))
                             .substr(1));
-  return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
-                     "Content-Type: application/json\r\nConnection: close\r\n"
-                     "Content-Length: {}\r\n\r\n{}",
-                     body.size(), body);
+  return chat_http_post(body, true);
 }
 
 // Sends `request` on a new connection with a 4 KB receive buffer and reads the answer

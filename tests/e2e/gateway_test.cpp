@@ -269,11 +269,8 @@ TEST_F(gateway_test, a_killed_node_leaves_rotation_its_requests_end_and_it_rejoi
   auto stream = std::async(std::launch::async, [&] {
     auto body = fmt::format(R"({{"model":"shared",{})",
                             chat_request("Hello there", true, long_tokens).substr(1));
-    return gateway.raw_exchange_noting(
-      fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\nContent-Type: "
-                  "application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                  body.size(), body),
-      30s, "chat.completion.chunk", stream_began);
+    return gateway.raw_exchange_noting(chat_http_post(body, true), 30s, "chat.completion.chunk",
+                                       stream_began);
   });
   ASSERT_TRUE(outstanding_on_a(2)) << nodes_now();
   ASSERT_TRUE(eventually([&] { return stream_began.load(); }, 5s)) << nodes_now();

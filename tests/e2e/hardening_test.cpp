@@ -54,9 +54,7 @@ TEST_F(daemon_test, a_client_that_stops_reading_is_cut_and_its_lease_returns) {
   auto body = fmt::format(
     R"({{"model":"alpha",{})",
     chat_request("Hello there", true, R"(,"max_tokens":1000000,"ignore_eos":true)").substr(1));
-  auto request = fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
-                             "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
-                             body.size(), body);
+  auto request = chat_http_post(body, false);
   ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(request.size()));
   EXPECT_TRUE(eventually([&] { return outstanding(daemon) == 1; }, 5s));

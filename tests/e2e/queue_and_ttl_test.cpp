@@ -19,9 +19,7 @@ class queue_and_ttl_test : public daemon_test {};
 // A streamed chat request for `model`, as HTTP/1.1 bytes that ask to close the connection.
 std::string streamed_request(const std::string& model) {
   auto body = chat_request("Hello there", true, fmt::format(R"(,"model":"{}")", model));
-  return fmt::format("POST /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\nContent-Type: "
-                     "application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                     body.size(), body);
+  return chat_http_post(body, true);
 }
 
 // The body of a chunked response, its chunks joined.
