@@ -8,13 +8,16 @@ import statistics
 import sys
 
 runs = collections.defaultdict(list)
+# Throughput by (target, connections, round), for the ratios round by round.
+by_round = {}
 for line in sys.stdin:
     parts = line.split()
     if len(parts) < 4 or parts[3] != "RESULT":
         continue
     target, conns = parts[0], int(parts[1])
-    fields = dict(p.split("=") for p in parts[4:])
-    runs[(target, conns)].append({k: float(v) for k, v in fields.items()})
+    fields = {k: float(v) for k, v in (p.split("=") for p in parts[4:])}
+    runs[(target, conns)].append(fields)
+    by_round[(target, conns, parts[2])] = fields["rps"]
 
 def median(target, conns, key):
     values = [r[key] for r in runs[(target, conns)]]
@@ -52,3 +55,10 @@ for conns in sorted({c for _, c in runs}):
               f"{a_l / a_n:.2f}x, p99 {b_l / b_n:.2f}x (below 1 is better than nginx).\n"
               if a_n > 0 and b_n > 0 else
               f"\nllmux / nginx: throughput {ratio:.2f}x.\n")
+        paired = [by_round[("llmux", conns, r)] / by_round[("nginx", conns, r)]
+                  for (t, c, r) in by_round if t == "nginx" and c == conns
+                  and ("llmux", conns, r) in by_round]
+        if len(paired) > 1 and unit is None:  # paced runs all reach the offered rate
+            print("Throughput, llmux / nginx round by round: "
+                  + ", ".join(f"{p:.2f}x" for p in paired)
+                  + f" (median {statistics.median(paired):.2f}x).\n")
