@@ -9,9 +9,15 @@ namespace llmux::http {
 
 namespace bhttp = boost::beast::http;
 
-engine_response_parser::engine_response_parser(std::string& fields) : forwarded_(fields) {
+engine_response_parser::engine_response_parser(std::string& fields) : forwarded_(&fields) {
   body_limit(boost::none);
-  forwarded_.clear();
+  forwarded_->clear();
+}
+
+void engine_response_parser::restart_after_interim(bool skip_body) {
+  *this = engine_response_parser(*forwarded_);
+  interim_seen_ = true;
+  skip(skip_body);
 }
 
 void engine_response_parser::on_response_impl(int code, string_view reason, int, error_code&) {
@@ -25,10 +31,10 @@ void engine_response_parser::on_field_impl(bhttp::field name, string_view name_s
     event_stream_ = true;
   }
   if (forwards_field<forwards_response_header>(name, {name_string.data(), name_string.size()})) {
-    forwarded_.append(name_string.data(), name_string.size());
-    forwarded_ += ": ";
-    forwarded_.append(value.data(), value.size());
-    forwarded_ += "\r\n";
+    forwarded_->append(name_string.data(), name_string.size());
+    *forwarded_ += ": ";
+    forwarded_->append(value.data(), value.size());
+    *forwarded_ += "\r\n";
   }
 }
 

@@ -30,6 +30,19 @@ public:
   int status() const {
     return status_;
   }
+  /// Whether the head parsed is an interim answer (1xx): the final one follows it on the same
+  /// connection (RFC 9110, section 15.2).
+  bool interim() const {
+    return status_ >= 100 && status_ < 200;
+  }
+  /// After an interim answer: parses the next answer from scratch (its status, fields and
+  /// framing), `skip_body` as `skip`.
+  void restart_after_interim(bool skip_body);
+  /// Whether the engine has sent any part of an answer, an interim one included: then it has
+  /// the request, which must not go again.
+  bool answered_some() const {
+    return got_some() || interim_seen_;
+  }
 
   /// The reason phrase as the engine sent it (possibly empty).
   std::string_view reason() const {
@@ -44,7 +57,7 @@ public:
   /// The header lines the client gets unchanged, "Name: value\r\n" each, in the engine's order:
   /// all but the hop-by-hop ones (forwards_response_header), whose framing the relay sets.
   std::string_view forwarded_fields() const {
-    return forwarded_;
+    return *forwarded_;
   }
 
   /// A relay, which does not parse eagerly, gets one piece per parse; a relay's coroutine frame
@@ -91,7 +104,9 @@ private:
   int status_ = 0;
   std::string reason_;
   bool event_stream_ = false;
-  std::string& forwarded_;
+  /// The caller's memory (a pointer, not a reference: restart_after_interim assigns anew).
+  std::string* forwarded_;
+  bool interim_seen_ = false;
   std::array<std::string_view, max_pieces> pieces_;
   std::size_t count_ = 0;
   std::size_t body_size_ = 0;

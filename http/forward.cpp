@@ -42,6 +42,8 @@ constexpr auto connect_timeout = std::chrono::seconds(10);
 /// typical non-streamed answer (1-4 KB) arrives in one read and leaves in one write. Reads that
 /// fill their room double it (take_read).
 constexpr std::size_t first_engine_read = 4096;
+/// Interim answers (1xx) an engine may send before its final one; more end the relay.
+constexpr int max_interim_answers = 8;
 
 // Heads are built once per request: plain appends, no format strings.
 void append_number(std::string& out, std::uint64_t number, int base = 10) {
@@ -202,8 +204,11 @@ public:
           read.took(co_await engine_.async_read_some(read.room(), use_tuple));
         }
         ec = read.result();
+        if (!ec && parser.interim()) {
+          ec = co_await read_past_interim_answers(parser);
+        }
       }
-      if (!ec || !reused || parser.got_some() || cut_->reason) {
+      if (!ec || !reused || parser.answered_some() || cut_->reason) {
         break;
       }
       beast::error_code ignored;
@@ -350,6 +355,28 @@ private:
     co_return ec;
   }
 
+  // llmux asks for no interim answer (it sends the engine no Expect), so it relays none; but a
+  // client must read past them unasked (RFC 9110, section 15.2): one left unread would be taken
+  // for the answer, and on a kept connection the final answer for the next request's. A 101
+  // means the connection switched protocols, which llmux never asks for: nothing HTTP follows.
+  net::awaitable<beast::error_code> read_past_interim_answers(engine_response_parser& parser) {
+    for (int answers = 1; parser.interim(); ++answers) {
+      if (parser.status() == 101 || answers > max_interim_answers) {
+        refused_interim_ = parser.status();
+        co_return bhttp::error::bad_status;
+      }
+      parser.restart_after_interim(request_.method() == bhttp::verb::head);
+      buffered_read read(engine_buffer_, parser, read_until::header);
+      while (read.needs_bytes()) {
+        read.took(co_await engine_.async_read_some(read.room(), use_tuple));
+      }
+      if (auto ec = read.result()) {
+        co_return ec;
+      }
+    }
+    co_return beast::error_code{};
+  }
+
   // No response from the engine: a 503 when the lease was cut, else a 502. Behind a gateway
   // the "engine" is a node, and a node that fails is a cluster short of one member for a while
   // (the gateway takes it out of rotation): a 503, worth a retry.
@@ -367,6 +394,14 @@ private:
                                             fmt::format("the {} of {} is unreachable: {}",
                                                         lease_.node.empty() ? "engine" : "node",
                                                         lease_.model_path, ec.message()));
+    }
+    if (refused_interim_ != 0) {
+      auto what = refused_interim_ == 101
+                    ? fmt::format("the {} switched protocols (101) unasked", upstream)
+                    : fmt::format("the {} sent more than {} interim (1xx) answers", upstream,
+                                  max_interim_answers);
+      log_.warn("{}", what);
+      co_return co_await fail_before_answer(status, what);
     }
     log_.warn("{} failed before answering: {}", upstream, ec.message());
     co_return co_await fail_before_answer(
@@ -589,6 +624,8 @@ private:
   beast::flat_buffer engine_buffer_;
   spdlog::logger& log_;
   bool connect_failed_ = false;
+  /// The interim status that ended the relay before the final answer (0: none did).
+  int refused_interim_ = 0;
   /// The engine's status, counted once its head reaches the client.
   int head_status_ = 0;
   bool client_stall_counted_ = false;

@@ -407,6 +407,51 @@ TEST_F(daemon_test, an_engine_connection_that_answered_head_is_not_reused) {
   }
 }
 
+// An engine that sends interim answers (100 Continue, 103 Early Hints) before its final ones,
+// as a client must accept unasked: llmux reads past them and relays only the final answers, each
+// to its own request (three on one client connection, a stream among them), and the engine
+// connection stays fit for the next request.
+TEST_F(daemon_test, an_engines_interim_answers_are_read_past_not_relayed) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-faults", "interim_answers=3"}}});
+  std::string long_prompt;
+  for (int word = 0; word < 100; ++word) {
+    long_prompt += fmt::format("word{} ", word);
+  }
+  auto received = daemon.raw_exchange(prompt_request(long_prompt, false, false)
+                                        + prompt_request("Hi", true, false)
+                                        + prompt_request("Hello there", false, true),
+                                      20s);
+  auto heads = response_heads(received);
+  ASSERT_EQ(heads.size(), 3u) << received;
+  for (const auto& head : heads) {
+    EXPECT_TRUE(head.starts_with("HTTP/1.1 200 OK\r\n")) << head;
+  }
+  EXPECT_EQ(received.find("hints.css"), std::string::npos) << received;
+  EXPECT_NE(heads[1].find("text/event-stream"), std::string::npos) << heads[1];
+  EXPECT_NE(received.find("data: [DONE]"), std::string::npos) << received;
+  // The two answers with usage, in their requests' order: the long prompt's first.
+  auto counts = prompt_token_counts(received);
+  ASSERT_EQ(counts.size(), 2u) << received;
+  EXPECT_GT(counts[0], counts[1]) << received;
+  auto after = daemon.chat("alpha");
+  EXPECT_EQ(after.status, 200) << after.body;
+}
+
+// An engine that answers 101 Switching Protocols, which llmux never asks for: the request gets
+// an OpenAI-shaped 502 that says so (no 101 relayed), and the next request its answer.
+TEST_F(daemon_test, an_engine_that_switches_protocols_unasked_answers_502) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-faults", "switch_protocols=1"}}});
+  auto switched = daemon.chat("alpha");
+  EXPECT_EQ(switched.status, 502) << switched.body;
+  EXPECT_NE(switched.body.find("switched protocols (101) unasked"), std::string::npos)
+    << switched.body;
+  EXPECT_NE(switched.body.find(R"("error")"), std::string::npos) << switched.body;
+  auto next = daemon.chat("alpha");
+  EXPECT_EQ(next.status, 200) << next.body;
+}
+
 // A request that waits for a switch lets go of its connection's coroutines while it waits (the
 // connection is parked with it) and takes the connection up again: pipelined requests behind it
 // are answered in order on the same connection.

@@ -113,6 +113,11 @@ net::awaitable<bool> reply(beast::tcp_stream& stream, const http_request& reques
   co_return !failed;
 }
 
+net::awaitable<bool> write_raw(beast::tcp_stream& stream, std::string_view bytes) {
+  auto [failed, written] = co_await net::async_write(stream, net::buffer(bytes), use_tuple);
+  co_return !failed;
+}
+
 event_stream::event_stream(beast::tcp_stream& stream, const http_request& request, bool timestamps)
   : stream_(stream), request_(request), timestamps_(timestamps) {
 }

@@ -36,6 +36,9 @@ net::awaitable<bool> reply(beast::tcp_stream& stream, const http_request& reques
                            std::string body,
                            std::optional<std::chrono::milliseconds> body_on_head = {});
 
+/// Writes `bytes` as they are (interim answers and other faults); false when the client is gone.
+net::awaitable<bool> write_raw(beast::tcp_stream& stream, std::string_view bytes);
+
 /// An open `text/event-stream` response whose events are written one by one.
 class event_stream {
 public:

@@ -95,6 +95,20 @@ net::awaitable<bool> mock_server::generate_answer(beast::tcp_stream& stream,
     fmt::print(stderr, "RuntimeError: EngineCore died (injected crash_on_request)\n");
     exit_now(1);
   }
+  if (faults_.switch_protocols > 0) {
+    --faults_.switch_protocols;
+    co_await write_raw(stream, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                               "Upgrade: websocket\r\n\r\n");
+    co_return false; // the connection is no longer HTTP's
+  }
+  if (faults_.interim_answers > 0) {
+    --faults_.interim_answers;
+    if (!co_await write_raw(stream, "HTTP/1.1 100 Continue\r\n\r\n"
+                                    "HTTP/1.1 103 Early Hints\r\n"
+                                    "Link: </hints.css>; rel=preload; as=style\r\n\r\n")) {
+      co_return false;
+    }
+  }
   if (!state_.can_serve()) {
     if (state_.nccl_suspended()) {
       // The workers cannot exchange activations until resume_nccl.

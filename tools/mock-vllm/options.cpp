@@ -47,10 +47,15 @@ std::optional<std::string> apply_fault(fault_plan& plan, std::string_view name,
     plan.slow_start_ms = value;
   } else if (name == "body_on_head") {
     plan.body_on_head_ms = value;
+  } else if (name == "interim_answers") {
+    plan.interim_answers = count;
+  } else if (name == "switch_protocols") {
+    plan.switch_protocols = count;
   } else {
     return fmt::format("unknown fault '{}'; faults: fail_sleep, fail_wake, fail_reload, "
                        "hang_sleep, hang_wake, crash_at_start, crash_on_request, "
-                       "crash_mid_stream, slow_start, body_on_head",
+                       "crash_mid_stream, slow_start, body_on_head, interim_answers, "
+                       "switch_protocols",
                        name);
   }
   return std::nullopt;
@@ -116,7 +121,9 @@ std::variant<options, int> parse_options(int argc, const char* const* argv) {
     "POST /mock/dump?dir=D.\n"
     "Faults (--mock-faults, comma separated): fail_sleep=N, fail_wake=N, fail_reload=N, "
     "hang_sleep=MS, hang_wake=MS, crash_at_start, crash_on_request, crash_mid_stream=TOKENS, "
-    "slow_start=MS, body_on_head=MS (HEAD answers carry their body, MS after the head).");
+    "slow_start=MS, body_on_head=MS (HEAD answers carry their body, MS after the head), "
+    "interim_answers=N (100 and 103 before the next N answers), switch_protocols=N (101 and "
+    "close instead of the next N answers).");
   app.add_option("command", positionals, "serve MODEL (vLLM's form)");
   app.add_option("--port", opts.port, "Port to listen on (0: any free port)")
     ->capture_default_str();

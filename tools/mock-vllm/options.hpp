@@ -32,6 +32,11 @@ struct fault_plan {
   /// Answer HEAD with a body too, this many milliseconds after the head (0: never), as a
   /// non-compliant server would.
   std::uint64_t body_on_head_ms = 0;
+  /// Send the next N generation requests interim answers (100 Continue, 103 Early Hints) before
+  /// their answers, as servers may (a client must read past them: RFC 9110 section 15.2).
+  int interim_answers = 0;
+  /// Answer the next N generation requests with 101 Switching Protocols, asked or not, and close.
+  int switch_protocols = 0;
 };
 
 /// Parses `name=value` items separated by `,` or `&` (`fail_sleep=2,crash_at_start`) into

@@ -81,6 +81,36 @@ TEST(engine_response, keeps_the_head_the_client_gets_and_no_more) {
   EXPECT_EQ(parser.content_length().value_or(0), 25u);
 }
 
+// An interim answer (1xx) has no body and is followed by the final answer on the same
+// connection: after restart_after_interim the parser reads that one from scratch.
+TEST(engine_response, an_interim_answer_gives_way_to_the_final_one) {
+  constexpr std::string_view early_hints
+    = "HTTP/1.1 103 Early Hints\r\nLink: </hints.css>; rel=preload\r\n\r\n";
+  for (bool head : {false, true}) {
+    std::string fields;
+    engine_response_parser parser(fields);
+    EXPECT_FALSE(parser.answered_some());
+    error_code ec;
+    auto used = parser.put(boost::asio::buffer(early_hints.data(), early_hints.size()), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(used, early_hints.size());
+    ASSERT_TRUE(parser.is_done());
+    EXPECT_TRUE(parser.interim());
+    EXPECT_EQ(parser.status(), 103);
+    parser.restart_after_interim(head);
+    EXPECT_FALSE(parser.is_done());
+    EXPECT_TRUE(parser.answered_some()) << "the engine has the request";
+    EXPECT_EQ(fields, "");
+    auto body = parse(parser, length_framed, 7);
+    ASSERT_TRUE(parser.is_done()) << head;
+    EXPECT_FALSE(parser.interim());
+    EXPECT_EQ(parser.status(), 200);
+    EXPECT_EQ(fields, "Server: engine\r\nContent-Type: application/json\r\nX-Request-Id: abc\r\n");
+    // After HEAD the head is all: its Content-Length announces no bytes that follow.
+    EXPECT_EQ(body, head ? "" : "{\"choices\":[],\"id\":\"x-1\"}") << head;
+  }
+}
+
 TEST(engine_response, fields_go_to_the_callers_memory_emptied_first) {
   std::string fields = "X-From-Before: stale\r\n";
   fields.reserve(1024);
