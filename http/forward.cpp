@@ -165,7 +165,9 @@ public:
   }
 
   // One coroutine for the whole common path: every nested coroutine costs a frame and a resume
-  // per request. The rare paths (a new connection, failures) are coroutines of their own.
+  // per request. The rare paths (a new connection, interim answers, failures) are coroutines of
+  // their own. Its frame is 1,008 bytes (g++ 12, Release; a uprobe on aligned_alloc shows it),
+  // under the 1,020 Asio reuses: one more local kept across a suspension may cost a malloc.
   net::awaitable<bool> run(std::string_view target, const spliced_body& body) {
     if (cut_->reason) {
       co_return co_await fail_before_answer(503, *cut_->reason);
