@@ -407,7 +407,10 @@ private:
     }
     log_.warn("{} failed before answering: {}", upstream, ec.message());
     co_return co_await fail_before_answer(
-      status, fmt::format("the {} closed the connection: {}", upstream, ec.message()));
+      status,
+      fmt::format("the {} {}: {}", upstream,
+                  malformed_message(ec) ? "sent a malformed answer" : "closed the connection",
+                  ec.message()));
   }
 
   net::ip::address engine_ip(beast::error_code& ec) const {

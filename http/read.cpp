@@ -73,6 +73,11 @@ std::optional<net::mutable_buffer> parse_buffered(beast::flat_buffer& buffer,
   }
 }
 
+bool malformed_message(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()
+         && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
 template <bool isRequest>
 bool take_read(beast::flat_buffer& buffer, bhttp::basic_parser<isRequest>& parser,
                beast::error_code read_error, std::size_t read, std::size_t room,

@@ -656,8 +656,7 @@ proxy_server::impl::refusal_for(beast::error_code ec, const client_request_parse
     return read_refusal{
       408, fmt::format("the request did not arrive within {} s", settings_.idle_timeout.count())};
   }
-  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message
-      || ec.category() != bhttp::make_error_code(bhttp::error::bad_target).category()) {
+  if (!malformed_message(ec)) {
     return std::nullopt; // the client closed or reset the connection
   }
   return read_refusal{400, fmt::format("malformed HTTP request: {}", ec.message())};

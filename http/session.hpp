@@ -117,6 +117,10 @@ bool take_read(beast::flat_buffer& buffer, beast::http::basic_parser<isRequest>&
                beast::error_code read_error, std::size_t read, std::size_t room,
                beast::error_code& ec);
 
+/// Whether a read that ended with `ec` met a malformed message (one of Beast's parse errors or
+/// limits), rather than a peer that closed or reset its connection before or within a message.
+bool malformed_message(const beast::error_code& ec);
+
 /// What Beast's async_read_header, async_read and async_read_some do, with the same results
 /// and errors, done in the caller's own coroutine frame, for the hot path: bytes already in
 /// `buffer` are parsed at once, and each read is one socket operation. (Beast's composed

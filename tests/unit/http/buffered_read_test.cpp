@@ -113,5 +113,20 @@ TEST(buffered_read, the_end_of_the_stream_ends_a_body_without_length_or_is_an_er
   }
 }
 
+// A peer that closed or reset is told from one that sent what no HTTP parser takes.
+TEST(buffered_read, a_malformed_message_is_told_from_a_closed_connection) {
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  buffered_read read(buffer, parser, read_until::header);
+  feed(read, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_TRUE(malformed_message(read.result())) << read.result().message();
+  EXPECT_TRUE(malformed_message(bhttp::error::header_limit));
+  EXPECT_FALSE(malformed_message(bhttp::error::end_of_stream));
+  EXPECT_FALSE(malformed_message(bhttp::error::partial_message));
+  EXPECT_FALSE(malformed_message(boost::asio::error::connection_reset));
+  EXPECT_FALSE(malformed_message(boost::asio::error::eof));
+  EXPECT_FALSE(malformed_message({}));
+}
+
 } // namespace
 } // namespace llmux::http
