@@ -452,6 +452,19 @@ TEST_F(daemon_test, an_engine_that_switches_protocols_unasked_answers_502) {
   EXPECT_EQ(next.status, 200) << next.body;
 }
 
+// An engine whose answer no client may accept (Content-Length and chunked at once): the client
+// gets a 502 that names a malformed answer, not a closed connection, and the next request its
+// answer.
+TEST_F(daemon_test, an_engines_malformed_answer_is_a_502_that_says_so) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-faults", "both_framings=1"}}});
+  auto malformed = daemon.chat("alpha");
+  EXPECT_EQ(malformed.status, 502) << malformed.body;
+  EXPECT_NE(malformed.body.find("sent a malformed answer"), std::string::npos) << malformed.body;
+  auto next = daemon.chat("alpha");
+  EXPECT_EQ(next.status, 200) << next.body;
+}
+
 // A request that waits for a switch lets go of its connection's coroutines while it waits (the
 // connection is parked with it) and takes the connection up again: pipelined requests behind it
 // are answered in order on the same connection.

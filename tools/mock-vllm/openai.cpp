@@ -101,6 +101,13 @@ net::awaitable<bool> mock_server::generate_answer(beast::tcp_stream& stream,
                                "Upgrade: websocket\r\n\r\n");
     co_return false; // the connection is no longer HTTP's
   }
+  if (faults_.both_framings > 0) {
+    --faults_.both_framings;
+    co_await write_raw(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "2\r\n{}\r\n0\r\n\r\n");
+    co_return false;
+  }
   if (faults_.interim_answers > 0) {
     --faults_.interim_answers;
     if (!co_await write_raw(stream, "HTTP/1.1 100 Continue\r\n\r\n"

@@ -51,11 +51,13 @@ std::optional<std::string> apply_fault(fault_plan& plan, std::string_view name,
     plan.interim_answers = count;
   } else if (name == "switch_protocols") {
     plan.switch_protocols = count;
+  } else if (name == "both_framings") {
+    plan.both_framings = count;
   } else {
     return fmt::format("unknown fault '{}'; faults: fail_sleep, fail_wake, fail_reload, "
                        "hang_sleep, hang_wake, crash_at_start, crash_on_request, "
                        "crash_mid_stream, slow_start, body_on_head, interim_answers, "
-                       "switch_protocols",
+                       "switch_protocols, both_framings",
                        name);
   }
   return std::nullopt;
@@ -123,7 +125,8 @@ std::variant<options, int> parse_options(int argc, const char* const* argv) {
     "hang_sleep=MS, hang_wake=MS, crash_at_start, crash_on_request, crash_mid_stream=TOKENS, "
     "slow_start=MS, body_on_head=MS (HEAD answers carry their body, MS after the head), "
     "interim_answers=N (100 and 103 before the next N answers), switch_protocols=N (101 and "
-    "close instead of the next N answers).");
+    "close instead of the next N answers), both_framings=N (the next N answers carry "
+    "Content-Length and chunked at once, then close).");
   app.add_option("command", positionals, "serve MODEL (vLLM's form)");
   app.add_option("--port", opts.port, "Port to listen on (0: any free port)")
     ->capture_default_str();

@@ -37,6 +37,9 @@ struct fault_plan {
   int interim_answers = 0;
   /// Answer the next N generation requests with 101 Switching Protocols, asked or not, and close.
   int switch_protocols = 0;
+  /// Frame the next N answers both ways at once (Content-Length and chunked), as no client may
+  /// accept (RFC 9112, section 6.3), and close.
+  int both_framings = 0;
 };
 
 /// Parses `name=value` items separated by `,` or `&` (`fail_sleep=2,crash_at_start`) into

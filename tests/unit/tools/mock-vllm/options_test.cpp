@@ -55,14 +55,15 @@ TEST(mock_options, faults_parse_and_accumulate) {
   EXPECT_EQ(plan->fail_sleep, 2);
   EXPECT_TRUE(plan->crash_at_start);
   EXPECT_EQ(plan->hang_wake_ms, 300u);
-  auto more
-    = parse_faults("crash_mid_stream=4,body_on_head=50,interim_answers=3,switch_protocols", *plan);
+  auto more = parse_faults(
+    "crash_mid_stream=4,body_on_head=50,interim_answers=3,switch_protocols,both_framings=2", *plan);
   ASSERT_TRUE(more);
   EXPECT_EQ(more->fail_sleep, 2);
   EXPECT_EQ(more->crash_mid_stream, 4);
   EXPECT_EQ(more->body_on_head_ms, 50u);
   EXPECT_EQ(more->interim_answers, 3);
   EXPECT_EQ(more->switch_protocols, 1);
+  EXPECT_EQ(more->both_framings, 2);
   EXPECT_FALSE(parse_faults("fail_sleep=x"));
   EXPECT_NE(parse_faults("boom").error().find("unknown fault 'boom'"), std::string::npos);
 }
