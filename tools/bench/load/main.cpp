@@ -13,8 +13,9 @@
 //   llmux-load paced PORT MODEL RATE SECONDS CONNECTIONS
 //     Open-loop load: chat completions arrive for SECONDS as a Poisson process of RATE a second,
 //     whatever the answers do, each sent on an idle one of CONNECTIONS keep-alive connections (or
-//     waiting for one). A request's latency runs from its planned arrival to the end of its
-//     answer, so waiting for a connection counts (no coordinated omission).
+//     waiting for one; one the server closes with an answer is opened anew). A request's latency
+//     runs from its planned arrival to the end of its answer, so waiting for a connection counts
+//     (no coordinated omission).
 //   llmux-load wake FROM_CORE TO_CORE SAMPLES
 //     The machine's own share of a relayed event's delay: a thread on TO_CORE blocked in a read
 //     of a loopback TCP connection is written to every 20 ms by a thread on FROM_CORE; each
@@ -265,28 +266,43 @@ private:
       }
       auto arrival = due_.front();
       due_.pop_front();
-      if (!co_await exchange(socket, buffer)) {
+      auto result = co_await exchange(socket, buffer);
+      if (result == outcome::failed) {
         ++errors;
         co_return;
       }
       latencies_us.push_back(
         std::chrono::duration<double, std::micro>(clock::now() - arrival).count());
+      if (result == outcome::closed) {
+        // The server ended the connection with its answer (Connection: close): a new one, as a
+        // client would open.
+        beast::error_code ignored;
+        socket.close(ignored);
+        buffer.clear();
+        if (auto [ec] = co_await socket.async_connect(engine_, use_tuple); ec) {
+          ++errors;
+          co_return;
+        }
+        socket.set_option(tcp::no_delay(true));
+      }
     }
   }
 
-  // One request and its answer on a kept connection; false when the connection failed.
-  net::awaitable<bool> exchange(tcp::socket& socket, beast::flat_buffer& buffer) {
+  enum class outcome { kept, closed, failed };
+
+  // One request and its answer; whether the connection failed, or else stays open for the next.
+  net::awaitable<outcome> exchange(tcp::socket& socket, beast::flat_buffer& buffer) {
     if (auto [ec, n] = co_await net::async_write(socket, net::buffer(request_), use_tuple); ec) {
-      co_return false;
+      co_return outcome::failed;
     }
     beast::http::response<beast::http::string_body> answer;
     if (auto [ec, n] = co_await beast::http::async_read(socket, buffer, answer, use_tuple); ec) {
-      co_return false;
+      co_return outcome::failed;
     }
     if (answer.result_int() / 100 != 2) {
       ++non2xx;
     }
-    co_return answer.keep_alive();
+    co_return answer.keep_alive() ? outcome::kept : outcome::closed;
   }
 
   net::io_context& io_;
