@@ -14,14 +14,34 @@ cleanup() {
   rm -rf "$scratch"
 }
 trap cleanup EXIT
-# A port the system reports free (one derived from the PID collided with engines of tests
-# running in parallel).
-free_port() {
-  node -e "const s = require('net').createServer();
-    s.listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); });"
+# Engine ports below the kernel's ephemeral range (where no outgoing connection draws them),
+# reserved as tests/support/ports.cpp reserves them for the other tests: an flock on
+# $TMPDIR/llmux-test-ports/PORT, held by this shell (and what it starts) until it ends.
+port_locks="${TMPDIR:-/tmp}/llmux-test-ports"
+read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range
+ports_end=$((ephemeral_low > 11000 ? ephemeral_low : 11000))
+next_port=$((10000 + $$ * 7919 % (ports_end - 10000)))
+reserve_port() { # reserve_port VARIABLE
+  local fd port tried
+  mkdir -p "$port_locks"
+  for ((tried = 0; tried < ports_end - 10000; tried++)); do
+    port=$next_port
+    next_port=$((next_port + 1 < ports_end ? next_port + 1 : 10000))
+    exec {fd}>"$port_locks/$port"
+    if flock -n "$fd" && node -e "require('net').createServer()
+        .on('error', () => process.exit(1)).listen($port, '127.0.0.1', function () { this.close(); });"
+    then
+      printf -v "$1" '%s' "$port"
+      return 0
+    fi
+    exec {fd}>&-
+  done
+  echo "no port left to reserve below $ports_end" >&2
+  return 1
 }
-engine_port=$(free_port)
-slow_port=$(free_port)
+engine_port='' slow_port='' # set by reserve_port
+reserve_port engine_port || exit 1
+reserve_port slow_port || exit 1
 # "slow" starts in 2.5 s: a stream that waits for it gets keep-alive comments every second.
 cat >"$scratch/llmux.json" <<CONFIG
 {"models": {"chat": {"model_path": "org/chat-1B", "port": $engine_port,
