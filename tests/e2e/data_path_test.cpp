@@ -438,31 +438,30 @@ TEST_F(daemon_test, an_engines_interim_answers_are_read_past_not_relayed) {
   EXPECT_EQ(after.status, 200) << after.body;
 }
 
-// An engine that answers 101 Switching Protocols, which llmux never asks for: the request gets
-// an OpenAI-shaped 502 that says so (no 101 relayed), and the next request its answer.
-TEST_F(daemon_test, an_engine_that_switches_protocols_unasked_answers_502) {
-  auto daemon
-    = start_daemon({{"alpha", "offload+keep_running", {"--mock-faults", "switch_protocols=1"}}});
-  auto switched = daemon.chat("alpha");
-  EXPECT_EQ(switched.status, 502) << switched.body;
-  EXPECT_NE(switched.body.find("switched protocols (101) unasked"), std::string::npos)
-    << switched.body;
-  EXPECT_NE(switched.body.find(R"("error")"), std::string::npos) << switched.body;
+// For an engine whose first answer is spoiled (one of mock-vllm's faults): that request gets an
+// OpenAI-shaped 502 that says `what`, and the next request its answer.
+void expect_a_502_saying_then_an_answer(const running_daemon& daemon, std::string_view what) {
+  auto spoiled = daemon.chat("alpha");
+  EXPECT_EQ(spoiled.status, 502) << spoiled.body;
+  EXPECT_NE(spoiled.body.find(what), std::string::npos) << spoiled.body;
+  EXPECT_NE(spoiled.body.find(R"("error")"), std::string::npos) << spoiled.body;
   auto next = daemon.chat("alpha");
   EXPECT_EQ(next.status, 200) << next.body;
 }
 
-// An engine whose answer no client may accept (Content-Length and chunked at once): the client
-// gets a 502 that names a malformed answer, not a closed connection, and the next request its
-// answer.
+// An engine that answers 101 Switching Protocols, which llmux never asks for: no 101 relayed.
+TEST_F(daemon_test, an_engine_that_switches_protocols_unasked_answers_502) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-faults", "switch_protocols=1"}}});
+  expect_a_502_saying_then_an_answer(daemon, "switched protocols (101) unasked");
+}
+
+// An engine whose answer no client may accept (Content-Length and chunked at once): the 502
+// names a malformed answer, not a closed connection.
 TEST_F(daemon_test, an_engines_malformed_answer_is_a_502_that_says_so) {
   auto daemon
     = start_daemon({{"alpha", "offload+keep_running", {"--mock-faults", "both_framings=1"}}});
-  auto malformed = daemon.chat("alpha");
-  EXPECT_EQ(malformed.status, 502) << malformed.body;
-  EXPECT_NE(malformed.body.find("sent a malformed answer"), std::string::npos) << malformed.body;
-  auto next = daemon.chat("alpha");
-  EXPECT_EQ(next.status, 200) << next.body;
+  expect_a_502_saying_then_an_answer(daemon, "sent a malformed answer");
 }
 
 // A request that waits for a switch lets go of its connection's coroutines while it waits (the

@@ -37,8 +37,7 @@ net::awaitable<bool> mock_server::sleep(beast::tcp_stream& stream, const http_re
     co_return co_await reply(stream, request, http::status::internal_server_error, text_type,
                              "Internal Server Error");
   }
-  if (faults_.fail_sleep > 0) {
-    --faults_.fail_sleep;
+  if (take_one(faults_.fail_sleep)) {
     co_return co_await reply(stream, request, http::status::internal_server_error, "", "");
   }
   if (!state_.is_sleeping()) {
@@ -54,8 +53,7 @@ net::awaitable<bool> mock_server::sleep(beast::tcp_stream& stream, const http_re
 
 net::awaitable<bool> mock_server::wake_up(beast::tcp_stream& stream, const http_request& request,
                                           const query_list& query) {
-  if (faults_.fail_wake > 0) {
-    --faults_.fail_wake;
+  if (take_one(faults_.fail_wake)) {
     co_return co_await reply(stream, request, http::status::internal_server_error, "", "");
   }
   std::vector<std::string> tags;
@@ -87,9 +85,8 @@ net::awaitable<bool> mock_server::collective_rpc(beast::tcp_stream& stream,
     co_return co_await reply_error(stream, request, error);
   }
   bool known = *method == "reload_weights" || *method == "suspend_nccl" || *method == "resume_nccl";
-  bool injected_failure = *method == "reload_weights" && faults_.fail_reload > 0;
+  bool injected_failure = *method == "reload_weights" && take_one(faults_.fail_reload);
   if (!known || injected_failure) {
-    faults_.fail_reload -= injected_failure ? 1 : 0;
     co_return co_await reply(stream, request, http::status::internal_server_error, text_type,
                              "Internal Server Error");
   }

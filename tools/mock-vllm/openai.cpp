@@ -95,21 +95,18 @@ net::awaitable<bool> mock_server::generate_answer(beast::tcp_stream& stream,
     fmt::print(stderr, "RuntimeError: EngineCore died (injected crash_on_request)\n");
     exit_now(1);
   }
-  if (faults_.switch_protocols > 0) {
-    --faults_.switch_protocols;
+  if (take_one(faults_.switch_protocols)) {
     co_await write_raw(stream, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                                "Upgrade: websocket\r\n\r\n");
     co_return false; // the connection is no longer HTTP's
   }
-  if (faults_.both_framings > 0) {
-    --faults_.both_framings;
+  if (take_one(faults_.both_framings)) {
     co_await write_raw(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
                                "2\r\n{}\r\n0\r\n\r\n");
     co_return false;
   }
-  if (faults_.interim_answers > 0) {
-    --faults_.interim_answers;
+  if (take_one(faults_.interim_answers)) {
     if (!co_await write_raw(stream, "HTTP/1.1 100 Continue\r\n\r\n"
                                     "HTTP/1.1 103 Early Hints\r\n"
                                     "Link: </hints.css>; rel=preload; as=style\r\n\r\n")) {

@@ -42,6 +42,15 @@ struct fault_plan {
   int both_framings = 0;
 };
 
+/// Uses one of a counted fault's `remaining` injections: whether one was left.
+inline bool take_one(int& remaining) {
+  if (remaining <= 0) {
+    return false;
+  }
+  --remaining;
+  return true;
+}
+
 /// Parses `name=value` items separated by `,` or `&` (`fail_sleep=2,crash_at_start`) into
 /// `plan`; a bare name sets a flag or a count of 1.
 config::parsed<fault_plan> parse_faults(std::string_view text, fault_plan plan = {});

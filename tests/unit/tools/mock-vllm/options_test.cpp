@@ -64,6 +64,10 @@ TEST(mock_options, faults_parse_and_accumulate) {
   EXPECT_EQ(more->interim_answers, 3);
   EXPECT_EQ(more->switch_protocols, 1);
   EXPECT_EQ(more->both_framings, 2);
+  int left = 1;
+  EXPECT_TRUE(take_one(left));
+  EXPECT_FALSE(take_one(left));
+  EXPECT_EQ(left, 0);
   EXPECT_FALSE(parse_faults("fail_sleep=x"));
   EXPECT_NE(parse_faults("boom").error().find("unknown fault 'boom'"), std::string::npos);
 }
