@@ -239,12 +239,11 @@ private:
 
   net::awaitable<void> serve(net::steady_timer& wake) {
     tcp::socket socket(io_);
-    if (auto [ec] = co_await socket.async_connect(engine_, use_tuple); ec) {
+    if (!co_await open(socket)) {
       ++failed_;
       ++errors;
       co_return;
     }
-    socket.set_option(tcp::no_delay(true));
     ++connected_;
     ++live_;
     struct leaving {
@@ -279,13 +278,21 @@ private:
         beast::error_code ignored;
         socket.close(ignored);
         buffer.clear();
-        if (auto [ec] = co_await socket.async_connect(engine_, use_tuple); ec) {
+        if (!co_await open(socket)) {
           ++errors;
           co_return;
         }
-        socket.set_option(tcp::no_delay(true));
       }
     }
+  }
+
+  // Connects `socket` to the server, without Nagle's delay; whether it connected.
+  net::awaitable<bool> open(tcp::socket& socket) {
+    auto [ec] = co_await socket.async_connect(engine_, use_tuple);
+    if (!ec) {
+      socket.set_option(tcp::no_delay(true));
+    }
+    co_return !ec;
   }
 
   enum class outcome { kept, closed, failed };
