@@ -1,5 +1,6 @@
-// The OpenAI surface of the mock: chat and text completions (whole or streamed) and embeddings,
-// with vLLM's behaviour while the engine sleeps or its CUDA state is checkpointed.
+// The OpenAI surface of the mock: chat and text completions, transcriptions and translations
+// (whole or streamed) and embeddings, with vLLM's behaviour while the engine sleeps or its CUDA
+// state is checkpointed.
 
 #include <chrono>
 #include <functional>
@@ -55,6 +56,11 @@ answer_header mock_server::next_answer(endpoint kind) {
   if (kind == endpoint::embedding) {
     return {fmt::format("embd-{:016x}", request_count_), unix_time_now(), opts_.served_name()};
   }
+  if (takes_audio(kind)) {
+    return {fmt::format("{}-{:016x}", kind == endpoint::transcription ? "trsc" : "trsl",
+                        request_count_ * 0x9E3779B97F4A7C15ull),
+            unix_time_now(), opts_.served_name()};
+  }
   return {fmt::format("{}-{:016x}", kind == endpoint::chat ? "chatcmpl" : "cmpl",
                       request_count_ * 0x9E3779B97F4A7C15ull),
           unix_time_now(), opts_.served_name()};
@@ -81,7 +87,9 @@ net::awaitable<void> mock_server::wait_until_servable() {
 
 net::awaitable<bool> mock_server::generate_answer(beast::tcp_stream& stream,
                                                   const http_request& request, endpoint kind) {
-  auto parsed = parse_generation_request(kind, request.body());
+  auto parsed = takes_audio(kind)
+                  ? parse_audio_request(kind, request[http::field::content_type], request.body())
+                  : parse_generation_request(kind, request.body());
   if (!parsed) {
     request_error error{400, "BadRequestError", parsed.error(), ""};
     co_return co_await reply_error(stream, request, error);
@@ -155,8 +163,10 @@ net::awaitable<bool> mock_server::generate_answer(beast::tcp_stream& stream,
   generation_tokens_total_ += answer.tokens.size();
   co_await pause_for(timing_.first_token_ms()
                      + timing_.token_interval_ms() * static_cast<double>(answer.tokens.size()));
-  co_return co_await reply(stream, request, http::status::ok, json_type,
-                           completion_body(header, kind, answer));
+  // Built before the co_await: g++ 12 destroys a conditional's temporary twice in one.
+  auto body = takes_audio(kind) ? audio_text_body(answer, parsed->prompt.size())
+                                : completion_body(header, kind, answer);
+  co_return co_await reply(stream, request, http::status::ok, json_type, std::move(body));
 }
 
 net::awaitable<bool> mock_server::stream_answer(beast::tcp_stream& stream,

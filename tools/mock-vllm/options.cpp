@@ -116,7 +116,8 @@ std::variant<options, int> parse_options(int argc, const char* const* argv) {
   app.allow_extras();
   app.footer(
     "Any other vLLM flag is accepted and ignored. Endpoints: the OpenAI API (/v1/chat/completions, "
-    "/v1/completions, /v1/embeddings, /v1/models), /health, /ping, /version, /metrics; with "
+    "/v1/completions, /v1/embeddings, /v1/audio/transcriptions, /v1/audio/translations, "
+    "/v1/models), /health, /ping, /version, /metrics; with "
     "VLLM_SERVER_DEV_MODE=1 also /sleep, /wake_up, /is_sleeping, /collective_rpc, "
     "/reset_prefix_cache, /reset_mm_cache, /server_info. Mock-only control: GET /mock/state, "
     "POST /mock/faults?fail_sleep=1&..., POST /mock/cuda?action=lock|checkpoint|restore|unlock, "

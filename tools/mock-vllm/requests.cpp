@@ -1,5 +1,10 @@
 #include "tools/mock-vllm/requests.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <regex>
+
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -69,7 +74,85 @@ std::optional<std::string> read_prompt(endpoint kind, const dom::object& body, s
   return std::nullopt;
 }
 
+/// A form field's content and whether it came as a file.
+struct form_value {
+  std::string content;
+  bool file = false;
+};
+
+/// The fields of a multipart/form-data body, read plainly (and apart from the proxy's reader,
+/// which this engine checks): the body is cut at every "\r\n--boundary", a piece's headers end
+/// at its first blank line and its name is its Content-Disposition's `name`. A later field of a
+/// name replaces an earlier one, as in Starlette. Nothing when the body is not such a form.
+std::optional<std::map<std::string, form_value>> form_fields(std::string_view content_type,
+                                                             std::string_view body) {
+  static const std::regex boundary_pattern(R"(^multipart/form-data;.*boundary="?([^";]+))",
+                                           std::regex::icase);
+  static const std::regex name_pattern(R"(;\s*name="?([^";\r\n]*))", std::regex::icase);
+  static const std::regex file_pattern(R"(;\s*filename\*?=)", std::regex::icase);
+  std::match_results<std::string_view::const_iterator> match;
+  if (!std::regex_search(content_type.begin(), content_type.end(), match, boundary_pattern)) {
+    return std::nullopt;
+  }
+  auto marker = "\r\n--" + match[1].str();
+  auto framed = "\r\n" + std::string(body);
+  std::map<std::string, form_value> fields;
+  auto at = framed.find(marker);
+  while (at != std::string::npos) {
+    at += marker.size();
+    if (framed.compare(at, 2, "--") == 0) {
+      return fields;
+    }
+    auto next = framed.find(marker, at);
+    auto blank = framed.find("\r\n\r\n", at);
+    if (next == std::string::npos || blank == std::string::npos || blank > next) {
+      return std::nullopt;
+    }
+    auto headers = std::string_view(framed).substr(at, blank - at);
+    if (std::regex_search(headers.begin(), headers.end(), match, name_pattern)) {
+      fields[match[1].str()] = {framed.substr(blank + 4, next - blank - 4),
+                                std::regex_search(headers.begin(), headers.end(), file_pattern)};
+    }
+    at = next;
+  }
+  return std::nullopt;
+}
+
+bool form_flag(const std::map<std::string, form_value>& fields, const std::string& name) {
+  auto found = fields.find(name);
+  if (found == fields.end()) {
+    return false;
+  }
+  auto text = found->second.content;
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text == "true" || text == "1" || text == "yes" || text == "on" || text == "t"
+         || text == "y";
+}
+
 } // namespace
+
+config::parsed<generation_request> parse_audio_request(endpoint kind, std::string_view content_type,
+                                                       std::string_view body) {
+  using result = config::parsed<generation_request>;
+  auto fields = form_fields(content_type, body);
+  if (!fields) {
+    return result::failure("the request must be a multipart/form-data form");
+  }
+  auto file = fields->find("file");
+  if (file == fields->end() || !file->second.file) {
+    return result::failure("'file' is required and must be an uploaded file");
+  }
+  generation_request request;
+  request.kind = kind;
+  if (auto model = fields->find("model"); model != fields->end()) {
+    request.model = model->second.content;
+  }
+  request.prompt = file->second.content;
+  request.stream = form_flag(*fields, "stream");
+  request.include_usage = form_flag(*fields, "stream_include_usage");
+  return request;
+}
 
 config::parsed<generation_request> parse_generation_request(endpoint kind, std::string_view body) {
   using result = config::parsed<generation_request>;

@@ -10,7 +10,12 @@
 namespace llmux::tools::mock_vllm {
 
 /// Which OpenAI endpoint a request came to.
-enum class endpoint { chat, completion, embedding };
+enum class endpoint { chat, completion, embedding, transcription, translation };
+
+/// Whether requests to `kind` carry a form with an audio file (vLLM's audio endpoints).
+inline bool takes_audio(endpoint kind) {
+  return kind == endpoint::transcription || kind == endpoint::translation;
+}
 
 /// What the mock needs from an OpenAI request body.
 struct generation_request {
@@ -18,7 +23,7 @@ struct generation_request {
   /// The `model` field; empty when absent (vLLM then uses the served model).
   std::string model;
   /// The prompt the answer depends on: chat messages as `role: content` lines, the completion
-  /// prompt, or the embedding input.
+  /// prompt, the embedding input, or the audio file's bytes.
   std::string prompt;
   std::optional<std::uint64_t> max_tokens;
   std::uint64_t seed = 0;
@@ -38,6 +43,11 @@ struct request_error {
 
 /// Reads an OpenAI request body for `kind`; errors are those vLLM answers with 400.
 config::parsed<generation_request> parse_generation_request(endpoint kind, std::string_view body);
+
+/// Reads an audio request: a multipart/form-data body (`content_type` names its boundary) with
+/// a `file` and the fields `model`, `stream`, `stream_include_usage`; errors are vLLM's 400s.
+config::parsed<generation_request> parse_audio_request(endpoint kind, std::string_view content_type,
+                                                       std::string_view body);
 
 /// The `method` of a `/collective_rpc` body, or the 400 message vLLM gives.
 config::parsed<std::string> parse_collective_rpc(std::string_view body);

@@ -14,6 +14,25 @@ bool is_chat(endpoint kind) {
   return kind == endpoint::chat;
 }
 
+/// Chat and audio chunks carry their text in a `delta`, text completions in `text`.
+bool streams_deltas(endpoint kind) {
+  return is_chat(kind) || takes_audio(kind);
+}
+
+/// The `object` of a stream's chunks.
+std::string_view chunk_object(endpoint kind) {
+  switch (kind) {
+    case endpoint::chat:
+      return "chat.completion.chunk";
+    case endpoint::transcription:
+      return "transcription.chunk";
+    case endpoint::translation:
+      return "translation.chunk";
+    default:
+      return "text_completion";
+  }
+}
+
 void write_header(json_writer& out, const answer_header& header, std::string_view object) {
   out.key("id");
   out.string(header.id);
@@ -143,11 +162,11 @@ std::string chat_role_chunk(const answer_header& header) {
 std::string content_chunk(const answer_header& header, endpoint kind, std::string_view token,
                           std::string_view finish_reason) {
   json_writer out(json_writer::layout::compact);
-  open_choices(out, header, is_chat(kind) ? "chat.completion.chunk" : "text_completion");
+  open_choices(out, header, chunk_object(kind));
   out.begin_object();
   out.key("index");
   out.integer(0);
-  if (is_chat(kind)) {
+  if (streams_deltas(kind)) {
     out.key("delta");
     out.begin_object();
     out.key("content");
@@ -172,9 +191,27 @@ std::string content_chunk(const answer_header& header, endpoint kind, std::strin
 
 std::string usage_chunk(const answer_header& header, endpoint kind, const generation& answer) {
   json_writer out(json_writer::layout::compact);
-  open_choices(out, header, is_chat(kind) ? "chat.completion.chunk" : "text_completion");
+  open_choices(out, header, chunk_object(kind));
   out.end_array();
   write_usage(out, answer.prompt_tokens, answer.tokens.size());
+  out.end_object();
+  return out.str();
+}
+
+std::string audio_text_body(const generation& answer, std::size_t audio_bytes) {
+  json_writer out(json_writer::layout::compact);
+  out.begin_object();
+  out.key("text");
+  out.string(answer.text());
+  out.key("usage");
+  out.begin_object();
+  out.key("type");
+  out.string("duration");
+  out.key("seconds");
+  // As if 16 kHz 16-bit mono, whole seconds rounded up.
+  constexpr std::size_t bytes_per_second = 32000;
+  out.integer((audio_bytes + bytes_per_second - 1) / bytes_per_second);
+  out.end_object();
   out.end_object();
   return out.str();
 }

@@ -36,6 +36,10 @@ std::string content_chunk(const answer_header& header, endpoint kind, std::strin
 /// The final usage chunk for `stream_options.include_usage`.
 std::string usage_chunk(const answer_header& header, endpoint kind, const generation& answer);
 
+/// A whole transcription or translation (`response_format` json): its text and the audio's
+/// duration as usage.
+std::string audio_text_body(const generation& answer, std::size_t audio_bytes);
+
 /// One SSE event: `data: <payload>\n\n`.
 std::string sse_event(std::string_view payload);
 

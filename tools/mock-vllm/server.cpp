@@ -45,6 +45,23 @@ memory_plan plan_of(const options& opts) {
   return plan;
 }
 
+/// The OpenAI endpoint a path names, if it is one the mock answers.
+std::optional<endpoint> openai_endpoint(std::string_view path) {
+  constexpr std::pair<std::string_view, endpoint> endpoints[] = {
+    {"/v1/chat/completions", endpoint::chat},
+    {"/v1/completions", endpoint::completion},
+    {"/v1/embeddings", endpoint::embedding},
+    {"/v1/audio/transcriptions", endpoint::transcription},
+    {"/v1/audio/translations", endpoint::translation},
+  };
+  for (auto [known, kind] : endpoints) {
+    if (path == known) {
+      return kind;
+    }
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 mock_server::mock_server(net::io_context& io, options opts, std::vector<std::string> arguments,
@@ -226,13 +243,9 @@ net::awaitable<bool> mock_server::handle(beast::tcp_stream& stream, http_request
   } else if (path == "/v1/models") {
     route(get, http::status::ok,
           models_body(served_names_, opts_.model, opts_.max_model_len, started_at_));
-  } else if (path == "/v1/chat/completions" || path == "/v1/completions"
-             || path == "/v1/embeddings") {
+  } else if (auto kind = openai_endpoint(path)) {
     if (post) {
-      auto kind = path == "/v1/chat/completions" ? endpoint::chat
-                  : path == "/v1/completions"    ? endpoint::completion
-                                                 : endpoint::embedding;
-      co_return co_await generate_answer(stream, request, kind);
+      co_return co_await generate_answer(stream, request, *kind);
     }
     route(false, http::status::ok, "");
   } else if (path == "/mock/state") {

@@ -40,6 +40,38 @@ TEST(requests, malformed_bodies) {
   EXPECT_EQ(parse_collective_rpc("{}").error(), "Missing 'method' in request body");
 }
 
+TEST(requests, audio_forms) {
+  constexpr std::string_view type = "multipart/form-data; boundary=\"b\"";
+  std::string form = "--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nfirst\r\n"
+                     "--b\r\nContent-Disposition: form-data; name=model\r\n\r\nm\r\n"
+                     "--b\r\nContent-Disposition: form-data; name=\"stream\"\r\n\r\nTrue\r\n"
+                     "--b\r\ncontent-disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+                     "\r\nRIFF\r\n--c\r\n\r\n--b--\r\n";
+  auto audio = parse_audio_request(endpoint::transcription, type, form);
+  ASSERT_TRUE(audio) << audio.error();
+  EXPECT_EQ(audio->model, "m"); // the last of a repeated field
+  EXPECT_EQ(audio->prompt, "RIFF\r\n--c\r\n");
+  EXPECT_TRUE(audio->stream);
+  EXPECT_FALSE(audio->include_usage);
+  EXPECT_EQ(audio->kind, endpoint::transcription);
+  EXPECT_EQ(parse_audio_request(endpoint::translation, "application/json", "{}").error(),
+            "the request must be a multipart/form-data form");
+  std::string fileless = "--b\r\nContent-Disposition: form-data; name=file\r\n\r\nx\r\n--b--";
+  EXPECT_EQ(parse_audio_request(endpoint::translation, type, fileless).error(),
+            "'file' is required and must be an uploaded file");
+}
+
+TEST(responses, audio_shapes) {
+  generation answer;
+  answer.tokens = {"hello", " there"};
+  EXPECT_EQ(audio_text_body(answer, 32001),
+            R"({"text":"hello there","usage":{"type":"duration","seconds":2}})");
+  answer_header header{"trsc-1", 5, "m"};
+  EXPECT_EQ(content_chunk(header, endpoint::translation, "hi", ""),
+            R"({"id":"trsc-1","object":"translation.chunk","created":5,"model":"m","choices":[)"
+            R"({"index":0,"delta":{"content":"hi"},"logprobs":null,"finish_reason":null}]})");
+}
+
 TEST(responses, error_and_event_shapes) {
   EXPECT_EQ(error_body({404, "NotFoundError", "gone", "model"}),
             R"({"error":{"message":"gone","type":"NotFoundError","param":"model","code":404}})");
