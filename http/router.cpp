@@ -115,6 +115,24 @@ std::optional<std::string> percent_decode(std::string_view text) {
   return out;
 }
 
+// Whether `path` is '/' and segments of letters, digits, '-' and '_' only: nothing in it to
+// decode or remove (nearly every client's path), so it is its own normal form.
+bool is_plain_path(std::string_view path) {
+  if (path.size() < 2 || path.front() != '/' || path.back() == '/') {
+    return false;
+  }
+  char previous = 0;
+  for (char c : path) {
+    bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                || c == '-' || c == '_';
+    if (!word && (c != '/' || previous == '/')) {
+      return false;
+    }
+    previous = c;
+  }
+  return true;
+}
+
 // Whether `path` is already what remove_dot_segments would make of it: "/" or segments that
 // are neither empty, "." nor "..", with no trailing '/'. Nearly every client path is.
 bool already_normal(std::string_view path) {
@@ -207,6 +225,10 @@ std::optional<normalized_target> normalize_target(std::string_view target) {
                     [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
       return std::nullopt;
     }
+  }
+  if (is_plain_path(raw_path)) {
+    out.path = raw_path;
+    return out;
   }
   auto decoded = percent_decode(raw_path);
   if (!decoded) {

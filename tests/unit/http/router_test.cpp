@@ -103,6 +103,8 @@ TEST(router, normalisation_follows_rfc_3986_dot_segments) {
   EXPECT_EQ(normal("/v1/."), "/v1");
   EXPECT_EQ(normal("/v1/.."), "/");
   EXPECT_EQ(normal("/v1//models"), "/v1/models");
+  EXPECT_EQ(normal("/Tokenizer_info-2?a=/b"), "/Tokenizer_info-2");
+  EXPECT_FALSE(normalize_target("/v1/a\x01b"));
 }
 
 TEST(errors, openai_shape_with_type_and_code_from_the_status) {
