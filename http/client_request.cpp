@@ -17,8 +17,8 @@ namespace bhttp = boost::beast::http;
 namespace {
 
 /// The noted headers' names, by `client_request::noted_field`.
-constexpr std::array<std::string_view, 4> noted_names{"authorization", "x-api-key",
-                                                      "model-override", "expect"};
+constexpr std::array<std::string_view, 5> noted_names{"authorization", "x-api-key",
+                                                      "model-override", "expect", "content-type"};
 
 /// Room for a usual request's target and header lines: one allocation.
 constexpr std::size_t usual_head_size = 512;
@@ -55,6 +55,9 @@ int client_request::noted_index(bhttp::field name, std::string_view name_string)
   }
   if (name == bhttp::field::expect) {
     return expect;
+  }
+  if (name == bhttp::field::content_type) {
+    return content_type;
   }
   if (name != bhttp::field::unknown) {
     return -1;

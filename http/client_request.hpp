@@ -98,7 +98,7 @@ private:
     bool present = false;
   };
   /// The headers the proxy reads for every request.
-  enum noted_field { authorization, x_api_key, model_override, expect, noted_count };
+  enum noted_field { authorization, x_api_key, model_override, expect, content_type, noted_count };
 
   void append_line(boost::beast::http::field name, std::string_view name_string,
                    std::string_view value);

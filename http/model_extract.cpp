@@ -2,7 +2,10 @@
 
 #include <simdjson.h>
 
+#include <boost/beast/core/string.hpp>
+
 #include "config/json_writer.hpp"
+#include "http/form_data.hpp"
 
 namespace llmux::http {
 
@@ -28,16 +31,34 @@ std::string_view trim_trailing_space(std::string_view token) {
   return token;
 }
 
-} // namespace
+/// The model of a multipart/form-data body into `result`; false (with `error`) when the body
+/// is not a form.
+bool find_form_model(std::string_view body, std::string_view boundary, model_reference& result,
+                     std::string& error) {
+  auto form = read_form(body, boundary);
+  if (!form) {
+    error = "the request body is not multipart/form-data: " + form.error();
+    return false;
+  }
+  const auto* field = last_field(*form, "model");
+  if (!field) {
+    return true;
+  }
+  if (field->is_file) {
+    error = "the form's \"model\" must be a text field, not a file";
+    return false;
+  }
+  result.body_span = {field->value_at, field->value_size};
+  result.encoding = value_encoding::raw;
+  if (result.model.empty()) {
+    result.model = body.substr(field->value_at, field->value_size);
+  }
+  return true;
+}
 
-model_reference find_model(std::string_view override_header, std::string& body) {
-  model_reference result;
-  if (is_visible_ascii(override_header)) {
-    result.model = override_header;
-  }
-  if (body.empty()) {
-    return result;
-  }
+/// The model of a JSON body into `result`; false (with `error`) when the body is not a JSON
+/// object or its model not a string.
+bool find_json_model(std::string& body, model_reference& result, std::string& error) {
   // Parsers are not thread-safe: one per io thread, reused across requests.
   thread_local od::parser parser;
   // Free when the body came with its length (client_request::body_slack).
@@ -45,40 +66,84 @@ model_reference find_model(std::string_view override_header, std::string& body) 
   simdjson::padded_string_view json(body.data(), body.size(), body.capacity());
   od::document document;
   od::object object;
-  auto fail = [&](std::string message) {
-    if (result.model.empty()) {
-      result.error = std::move(message);
-    }
-    return result;
-  };
   if (parser.iterate(json).get(document) || document.get_object().get(object)) {
-    return fail("the request body is not a JSON object");
+    error = "the request body is not a JSON object";
+    return false;
   }
+  std::optional<std::string_view> token;
+  std::optional<std::string_view> name;
   for (auto field : object) {
     std::string_view key;
     if (field.unescaped_key().get(key)) {
-      return fail("the request body is not valid JSON");
+      error = "the request body is not valid JSON";
+      return false;
     }
     if (key != "model") {
       continue;
     }
+    // Read on to the end: a later "model" is the one the engine keeps.
     auto value = field.value();
-    std::string_view token;
-    std::string_view name;
-    if (value.raw_json_token().get(token) || value.get_string().get(name)) {
-      return fail("the request body's \"model\" must be a string");
+    std::string_view raw;
+    std::string_view text;
+    if (value.raw_json_token().get(raw) || value.get_string().get(text)) {
+      token = raw;
+      name.reset();
+      continue;
     }
-    token = trim_trailing_space(token);
-    result.body_span = {static_cast<std::size_t>(token.data() - body.data()), token.size()};
+    token = trim_trailing_space(raw);
+    name = text;
+  }
+  if (token && !name) {
+    error = "the request body's \"model\" must be a string";
+    return false;
+  }
+  if (name) {
+    result.body_span = {static_cast<std::size_t>(token->data() - body.data()), token->size()};
     if (result.model.empty()) {
-      result.model = name;
+      result.model = *name;
     }
-    break;
+  }
+  return true;
+}
+
+/// Whether a form field's text is true as the engine's boolean fields read it (pydantic).
+bool is_true_text(std::string_view text) {
+  for (std::string_view word : {"true", "1", "yes", "on", "t", "y"}) {
+    if (boost::beast::iequals(text, word)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+model_reference find_model(std::string_view override_header, std::string_view content_type,
+                           std::string& body) {
+  model_reference result;
+  if (is_visible_ascii(override_header)) {
+    result.model = override_header;
+  }
+  if (body.empty()) {
+    return result;
+  }
+  std::string error;
+  auto boundary = form_boundary(content_type);
+  bool read = boundary ? find_form_model(body, *boundary, result, error)
+                       : find_json_model(body, result, error);
+  if (!read && result.model.empty()) {
+    result.error = std::move(error);
   }
   return result;
 }
 
-bool wants_stream(const std::string& body) {
+bool wants_stream(std::string_view content_type, const std::string& body) {
+  if (auto boundary = form_boundary(content_type)) {
+    auto form = read_form(body, *boundary);
+    const auto* field = form ? last_field(*form, "stream") : nullptr;
+    return field && !field->is_file
+           && is_true_text(std::string_view(body).substr(field->value_at, field->value_size));
+  }
   thread_local od::parser parser;
   if (body.empty() || body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
     return false;
@@ -89,22 +154,29 @@ bool wants_stream(const std::string& body) {
   if (parser.iterate(json).get(document) || document.get_object().get(object)) {
     return false;
   }
+  bool stream = false;
   for (auto field : object) {
     std::string_view key;
     if (field.unescaped_key().get(key)) {
       return false;
     }
-    if (key == "stream") {
-      bool stream = false;
-      return !field.value().get_bool().get(stream) && stream;
+    // The last one counts; one that is not a boolean makes the engine refuse the request.
+    if (key == "stream" && field.value().get_bool().get(stream)) {
+      stream = false;
     }
   }
-  return false;
+  return stream;
 }
 
 spliced_body::spliced_body(std::string_view body, std::pair<std::size_t, std::size_t> span,
-                           std::string_view value) {
+                           std::string_view value, value_encoding encoding) {
   auto [at, length] = span;
+  if (encoding == value_encoding::raw) {
+    before_ = body.substr(0, at);
+    value_ = value;
+    after_ = body.substr(at + length);
+    return;
+  }
   if (config::json_needs_escape(value)) {
     before_ = body.substr(0, at);
     config::append_json_quoted(escaped_, value);

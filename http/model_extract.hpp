@@ -8,25 +8,39 @@
 
 namespace llmux::http {
 
+/// How a body holds its model's name.
+enum class value_encoding {
+  /// A JSON string token, quotes included.
+  json_string,
+  /// A form field's content, as it is.
+  raw,
+};
+
 /// Where a request names its model, and how to rewrite it.
 struct model_reference {
   /// The model the client asked for; empty when it named none.
   std::string model;
-  /// Byte range of the body's `model` string token (quotes included), when the body has one.
+  /// Byte range of the body's model value, when the body has one.
   std::optional<std::pair<std::size_t, std::size_t>> body_span;
+  /// What that range holds.
+  value_encoding encoding = value_encoding::json_string;
   /// Why the body could not be read; empty when it could (or did not need to be).
   std::string error;
 };
 
-/// The model of a request: the `model-override` header wins, else the JSON body's top-level
-/// `model` string. `body` gets simdjson's padding reserved (its size and content stay). The
-/// body is parsed once, without a copy; a body that is not a JSON object is an error only when
-/// the header names no model.
-model_reference find_model(std::string_view override_header, std::string& body);
+/// The model of a request: the `model-override` header wins, else the body's, read as the
+/// engine reads it: a `multipart/form-data` body's `model` field (vLLM's audio endpoints), any
+/// other body's top-level JSON `model` string. Where a name is given twice the last counts (as
+/// Python's JSON and form readers keep it). `body` gets simdjson's padding reserved (its size
+/// and content stay); it is parsed once, without a copy. A body that cannot be read is an error
+/// only when the header names no model.
+model_reference find_model(std::string_view override_header, std::string_view content_type,
+                           std::string& body);
 
-/// Whether the JSON body asks for a streamed answer (`"stream": true` at its top level). `body`
-/// must have simdjson's padding reserved (`find_model` does that).
-bool wants_stream(const std::string& body);
+/// Whether the body asks for a streamed answer: `"stream": true` at a JSON body's top level, a
+/// form's `stream` field true as the engine reads a boolean ("true", "1", "yes", "on", ...).
+/// A JSON body must have simdjson's padding reserved (`find_model` does that).
+bool wants_stream(std::string_view content_type, const std::string& body);
 
 /// A body with its `model` value replaced, as pieces to be written out one after the other: two
 /// of them point into the body, one at the new value, so the body is neither copied nor
@@ -36,10 +50,10 @@ public:
   /// The body unchanged (one piece).
   explicit spliced_body(std::string_view whole) : before_(whole) {
   }
-  /// `body` with the byte range `span` (a JSON string token, quotes included) replaced by
-  /// `value` as a JSON string.
+  /// `body` with the byte range `span`, which holds a value encoded as `encoding`, replaced by
+  /// `value` encoded the same way.
   spliced_body(std::string_view body, std::pair<std::size_t, std::size_t> span,
-               std::string_view value);
+               std::string_view value, value_encoding encoding = value_encoding::json_string);
 
   /// The bytes, in order (some pieces may be empty).
   std::array<std::string_view, 3> pieces() const {

@@ -745,7 +745,8 @@ net::awaitable<bool> proxy_server::impl::proxy(client_request& request, std::str
                                                connection_ptr& owner) {
   auto& client = owner->client;
   auto& connection = owner->state;
-  auto reference = find_model(request["model-override"], request.body());
+  auto reference
+    = find_model(request["model-override"], request[bhttp::field::content_type], request.body());
   const auto& keys = connection.worker.keys;
   if (keys.required(reference.model) && !keys.opens(presented_key(request), reference.model)) {
     return send_unauthorized(client, request);
@@ -802,7 +803,8 @@ void proxy_server::impl::park(client_request& request, std::string target,
   cancel_wait_when_client_leaves(connection.client, session, parked->watch,
                                  settings_.serve_half_closed);
   // The answer comes on an actor thread; the request goes on on its io thread.
-  if (settings_.stream_keepalive.count() > 0 && wants_stream(parked->request.body())) {
+  if (settings_.stream_keepalive.count() > 0
+      && wants_stream(parked->request[bhttp::field::content_type], parked->request.body())) {
     parked->stream = std::make_shared<waiting_stream>(executor);
     net::co_spawn(executor, keep_stream_alive(parked, parked->stream, connection.client),
                   net::detached);
@@ -922,9 +924,9 @@ proxy_server::impl::forward(client_connection& connection, client_request& reque
   metrics_.request_admitted(reference.model, std::chrono::steady_clock::now() - arrived);
   // The body as the engine gets it: the request's own bytes, the model's path in place of its
   // name.
-  auto body = reference.body_span
-                ? spliced_body(request.body(), *reference.body_span, lease.model_path)
-                : spliced_body(request.body());
+  auto body = reference.body_span ? spliced_body(request.body(), *reference.body_span,
+                                                 lease.model_path, reference.encoding)
+                                  : spliced_body(request.body());
   log_->debug("{} {} -> {} ({}:{})", std::string_view(request.method_string()), target,
               reference.model, actors::engine_address{lease.engine_host, lease.engine_port}.ip(),
               lease.engine_port);

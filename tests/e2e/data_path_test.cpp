@@ -508,5 +508,96 @@ TEST_F(daemon_test, an_immediate_lease_ends_with_its_request_not_with_its_connec
   }
 }
 
+// vLLM's audio endpoints take a multipart form, as the openai clients send it: `fields` (name,
+// value) in order, then the audio file.
+constexpr std::string_view form_boundary = "form-data-boundary-c0ffee";
+
+std::string audio_form(const std::vector<std::pair<std::string, std::string>>& fields,
+                       std::string_view audio) {
+  std::string body;
+  for (const auto& [name, value] : fields) {
+    body += fmt::format("--{}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{}\r\n",
+                        form_boundary, name, value);
+  }
+  body += fmt::format("--{}\r\nContent-Disposition: form-data; name=\"file\"; "
+                      "filename=\"speech.wav\"\r\nContent-Type: audio/wav\r\n\r\n{}\r\n--{}--\r\n",
+                      form_boundary, audio, form_boundary);
+  return body;
+}
+
+http::http_result post_form(const std::string& url, const std::string& body) {
+  return http::http_request(
+    "POST", url, body,
+    {fmt::format("Content-Type: multipart/form-data; boundary={}", form_boundary)});
+}
+
+// Audio bytes with line ends, a JSON "model" and a near-delimiter in them: content, not form.
+constexpr std::string_view audio
+  = "RIFF\x24\x08WAVEfmt \r\n--form-data-boundary\r\n{\"model\":\"alpha\"}\r\n\xff\xfe";
+
+TEST_F(daemon_test, an_audio_form_goes_to_the_model_its_field_names_renamed_for_the_engine) {
+  auto daemon = start_daemon({{"alpha"}, {"beta"}});
+  std::string sound(audio);
+  auto answer = post_form(daemon.url("/v1/audio/transcriptions"),
+                          audio_form({{"model", "beta"}, {"language", "en"}}, sound));
+  // The engine answers 404 to a model it does not serve: it got its own name, org/beta.
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  simdjson::dom::parser parser;
+  auto text = std::string(text_at(parse_json(parser, answer.body)["text"]));
+  EXPECT_FALSE(text.empty()) << answer.body;
+  EXPECT_EQ(text_at(daemon.status(parser)["active"]), "beta");
+  // The file reached the engine whole: it answers the same to the same audio sent directly.
+  auto direct
+    = post_form(fmt::format("http://127.0.0.1:{}/v1/audio/transcriptions", engine_port("beta")),
+                audio_form({{"model", "org/beta"}}, sound));
+  ASSERT_EQ(direct.status, 200) << direct.body;
+  EXPECT_EQ(text_at(parse_json(parser, direct.body)["text"]), text);
+  // A repeated field counts as the engine counts it: the last one.
+  auto last = post_form(daemon.url("/v1/audio/translations"),
+                        audio_form({{"model", "beta"}, {"model", "alpha"}}, sound));
+  EXPECT_EQ(last.status, 200) << last.body;
+  EXPECT_EQ(text_at(daemon.status(parser)["active"]), "alpha");
+}
+
+TEST_F(daemon_test, audio_forms_without_a_usable_model_get_openai_errors) {
+  auto daemon = start_daemon({{"alpha"}});
+  auto url = daemon.url("/v1/audio/transcriptions");
+  auto nameless = post_form(url, audio_form({{"language", "en"}}, audio));
+  EXPECT_EQ(nameless.status, 400) << nameless.body;
+  EXPECT_NE(nameless.body.find(R"("param":"model")"), std::string::npos) << nameless.body;
+  auto unknown = post_form(url, audio_form({{"model", "gamma"}}, audio));
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  auto cut = audio_form({{"model", "alpha"}}, audio);
+  cut.resize(cut.size() - 20); // no close delimiter
+  auto unreadable = post_form(url, cut);
+  EXPECT_EQ(unreadable.status, 400) << unreadable.body;
+  EXPECT_NE(unreadable.body.find("not multipart/form-data: the form has no close delimiter"),
+            std::string::npos)
+    << unreadable.body;
+  // The model-override header names the model without the body's help.
+  auto by_header = http::http_request(
+    "POST", url, audio_form({}, audio),
+    {fmt::format("Content-Type: multipart/form-data; boundary={}", form_boundary),
+     "model-override: alpha"});
+  EXPECT_EQ(by_header.status, 200) << by_header.body;
+}
+
+TEST_F(daemon_test, a_streamed_audio_request_waiting_for_its_model_hears_keepalive_comments) {
+  auto daemon
+    = start_daemon({{"alpha", "offload+keep_running", {"--mock-start-ms", "2500"}}},
+                   R"("min_active_secs": 0)", R"("timeouts": {"stream_keepalive_secs": 1})");
+  auto body = audio_form({{"model", "alpha"}, {"stream", "true"}}, audio);
+  auto received = daemon.raw_exchange(
+    fmt::format("POST /v1/audio/transcriptions HTTP/1.1\r\nHost: llmux\r\nContent-Type: "
+                "multipart/form-data; boundary={}\r\nContent-Length: {}\r\nConnection: "
+                "close\r\n\r\n{}",
+                form_boundary, body.size(), body),
+    20s);
+  EXPECT_TRUE(received.starts_with("HTTP/1.1 200 OK\r\n")) << received;
+  EXPECT_NE(received.find(": waiting for alpha"), std::string::npos) << received;
+  EXPECT_NE(received.find(R"("object":"transcription.chunk")"), std::string::npos) << received;
+  EXPECT_NE(received.find("data: [DONE]"), std::string::npos) << received;
+}
+
 } // namespace
 } // namespace llmux::testing_support

@@ -1,8 +1,9 @@
 // The official openai npm client against a running llmux: a chat completion, the same request
-// streamed, an unknown model, and a stream that waits for a slow model (llmux sends SSE
-// comment lines meanwhile, which the client must skip). Exits non-zero on any mismatch.
+// streamed, an unknown model, a transcription whole and streamed (a multipart form whose model
+// field llmux reads), and a stream that waits for a slow model (llmux sends SSE comment lines
+// meanwhile, which the client must skip). Exits non-zero on any mismatch.
 import assert from 'node:assert/strict';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 
 const [baseURL, model, modelPath, slowModel] = process.argv.slice(2);
 const client = new OpenAI({ baseURL: `${baseURL}/v1`, apiKey: 'not-checked', maxRetries: 0 });
@@ -40,6 +41,26 @@ await assert.rejects(
   client.chat.completions.create({ ...request, model: 'no-such-model' }),
   (error) => error instanceof OpenAI.NotFoundError && /does not exist/.test(error.message),
 );
+
+const speech = Buffer.from('RIFF\x24\x08\x00\x00WAVEfmt \r\n--not-the-boundary\r\n');
+const transcription = await client.audio.transcriptions.create({
+  model,
+  file: await toFile(speech, 'speech.wav'),
+  language: 'en',
+});
+assert.ok(transcription.text.length > 0, 'empty transcription');
+const transcribing = await client.audio.transcriptions.create({
+  model,
+  file: await toFile(speech, 'speech.wav'),
+  stream: true,
+});
+let transcribed = '';
+for await (const chunk of transcribing) {
+  assert.equal(chunk.object, 'transcription.chunk');
+  assert.equal(chunk.model, modelPath);
+  transcribed += chunk.choices[0]?.delta?.content ?? '';
+}
+assert.equal(transcribed, transcription.text);
 
 const models = await client.models.list();
 assert.deepEqual(models.data.map((m) => m.id), [model, slowModel]);

@@ -1,0 +1,246 @@
+#include "http/form_data.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+#include <boost/beast/core/string.hpp>
+
+namespace llmux::http {
+
+namespace {
+
+using boost::beast::iequals;
+
+// The engine's form reader refuses more (Starlette's max_fields and max_files).
+constexpr std::size_t most_fields = 1000;
+constexpr std::size_t most_files = 1000;
+
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && is_blank(text.front())) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && is_blank(text.back())) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+/// A header value with parameters: `type; name=token; name="quoted \" string"`.
+struct parameterised {
+  std::string_view type;
+  /// Names as sent (compared without case), values unquoted.
+  std::vector<std::pair<std::string_view, std::string>> parameters;
+
+  const std::string* find(std::string_view name) const {
+    for (const auto& [key, value] : parameters) {
+      if (iequals(key, name)) {
+        return &value;
+      }
+    }
+    return nullptr;
+  }
+};
+
+/// Splits a header value into its type and parameters; nothing when a quoted string is not
+/// closed. A parameter without '=' is skipped, as lenient readers do.
+std::optional<parameterised> split_parameters(std::string_view value) {
+  parameterised out;
+  auto semicolon = value.find(';');
+  out.type = trim(value.substr(0, semicolon));
+  std::size_t at = semicolon == std::string_view::npos ? value.size() : semicolon + 1;
+  while (at < value.size()) {
+    auto equals = value.find_first_of("=;", at);
+    if (equals == std::string_view::npos || value[equals] == ';') {
+      at = equals == std::string_view::npos ? value.size() : equals + 1;
+      continue;
+    }
+    auto name = trim(value.substr(at, equals - at));
+    at = equals + 1;
+    while (at < value.size() && is_blank(value[at])) {
+      ++at;
+    }
+    std::string text;
+    if (at < value.size() && value[at] == '"') {
+      ++at;
+      for (;; ++at) {
+        if (at >= value.size()) {
+          return std::nullopt;
+        }
+        if (value[at] == '"') {
+          ++at;
+          break;
+        }
+        if (value[at] == '\\' && at + 1 < value.size()) {
+          ++at;
+        }
+        text.push_back(value[at]);
+      }
+      // Anything between the closing quote and the next ';' is ignored.
+      auto next = value.find(';', at);
+      at = next == std::string_view::npos ? value.size() : next + 1;
+    } else {
+      auto next = value.find(';', at);
+      auto end = next == std::string_view::npos ? value.size() : next;
+      text = trim(value.substr(at, end - at));
+      at = next == std::string_view::npos ? value.size() : next + 1;
+    }
+    out.parameters.emplace_back(name, std::move(text));
+  }
+  return out;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  c = static_cast<char>(c | 0x20);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/// An RFC 2231 extended value (`charset'language'percent-encoded`), decoded; the value as it is
+/// when it has not that shape or a bad escape.
+std::string decode_extended(const std::string& value) {
+  auto first = value.find('\'');
+  auto second = first == std::string::npos ? first : value.find('\'', first + 1);
+  if (second == std::string::npos) {
+    return value;
+  }
+  std::string out;
+  for (std::size_t i = second + 1; i < value.size(); ++i) {
+    if (value[i] == '%' && i + 2 < value.size() && hex_digit(value[i + 1]) >= 0
+        && hex_digit(value[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_digit(value[i + 1]) * 16 + hex_digit(value[i + 2])));
+      i += 2;
+    } else if (value[i] == '%') {
+      return value;
+    } else {
+      out.push_back(value[i]);
+    }
+  }
+  return out;
+}
+
+/// Reads a part's header lines (`headers` ends before the blank line) into `part`; a failure
+/// message, empty when they were fine.
+std::string read_part_headers(std::string_view headers, form_part& part) {
+  std::optional<parameterised> disposition;
+  while (!headers.empty()) {
+    auto end = headers.find("\r\n");
+    auto line = headers.substr(0, end);
+    headers = end == std::string_view::npos ? std::string_view{} : headers.substr(end + 2);
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      return "a part has a header line without a colon";
+    }
+    if (iequals(trim(line.substr(0, colon)), "content-disposition")) {
+      disposition = split_parameters(line.substr(colon + 1));
+      if (!disposition) {
+        return "a part's Content-Disposition has an unclosed quoted string";
+      }
+    }
+  }
+  if (!disposition) {
+    return "a part has no Content-Disposition";
+  }
+  if (const auto* extended = disposition->find("name*")) {
+    part.name = decode_extended(*extended);
+  } else if (const auto* name = disposition->find("name")) {
+    part.name = *name;
+  } else {
+    return "a part's Content-Disposition names no field";
+  }
+  part.is_file = disposition->find("filename") || disposition->find("filename*");
+  return {};
+}
+
+} // namespace
+
+std::optional<std::string> form_boundary(std::string_view content_type) {
+  // Asked of every request; nearly all are JSON.
+  constexpr std::string_view multipart = "multipart/";
+  if (!iequals(content_type.substr(0, multipart.size()), multipart)) {
+    return std::nullopt;
+  }
+  auto parsed = split_parameters(content_type);
+  if (!parsed || !iequals(parsed->type, "multipart/form-data")) {
+    return std::nullopt;
+  }
+  const auto* boundary = parsed->find("boundary");
+  if (!boundary || boundary->empty() || boundary->size() > 70
+      || std::any_of(boundary->begin(), boundary->end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    return std::nullopt;
+  }
+  return *boundary;
+}
+
+config::parsed<std::vector<form_part>> read_form(std::string_view body, std::string_view boundary) {
+  using result = config::parsed<std::vector<form_part>>;
+  // Every delimiter but a first one at the very start follows a line end.
+  std::string delimiter = "\r\n--";
+  delimiter += boundary;
+  std::size_t at = 0;
+  if (body.substr(0, delimiter.size() - 2) == std::string_view(delimiter).substr(2)) {
+    at = delimiter.size() - 2;
+  } else if (auto first = body.find(delimiter); first != std::string_view::npos) {
+    at = first + delimiter.size(); // after a preamble
+  } else {
+    return result::failure("the body has no delimiter of the form's boundary");
+  }
+  // Audio files run to megabytes: the next delimiter is found by skipping, not byte by byte.
+  std::boyer_moore_horspool_searcher next_delimiter(delimiter.begin(), delimiter.end());
+  std::vector<form_part> parts;
+  std::size_t fields = 0;
+  std::size_t files = 0;
+  for (;;) {
+    auto rest = body.substr(at);
+    if (rest.starts_with("--")) {
+      return parts; // the close delimiter; an epilogue after it is ignored
+    }
+    auto padding = std::min(rest.find_first_not_of(" \t"), rest.size());
+    if (!rest.substr(padding).starts_with("\r\n")) {
+      return result::failure(rest.size() == padding ? "the form has no close delimiter"
+                                                    : "a delimiter is not followed by a line end");
+    }
+    auto headers_at = at + padding + 2;
+    // The headers end at a blank line; a part may have none (then the blank line comes first).
+    auto blank = body.substr(headers_at).starts_with("\r\n") ? headers_at
+                                                             : body.find("\r\n\r\n", headers_at);
+    if (blank == std::string_view::npos) {
+      return result::failure("a part's headers have no blank line after them");
+    }
+    form_part part;
+    auto content_at = blank == headers_at ? blank + 2 : blank + 4;
+    if (auto error = read_part_headers(body.substr(headers_at, blank - headers_at), part);
+        !error.empty()) {
+      return result::failure(std::move(error));
+    }
+    auto end = std::search(body.begin() + static_cast<std::ptrdiff_t>(content_at), body.end(),
+                           next_delimiter);
+    if (end == body.end()) {
+      return result::failure("the form has no close delimiter");
+    }
+    auto end_at = static_cast<std::size_t>(end - body.begin());
+    part.value_at = content_at;
+    part.value_size = end_at - content_at;
+    if (++(part.is_file ? files : fields) > (part.is_file ? most_files : most_fields)) {
+      return result::failure(part.is_file ? "the form has more than 1000 files"
+                                          : "the form has more than 1000 fields");
+    }
+    parts.push_back(std::move(part));
+    at = end_at + delimiter.size();
+  }
+}
+
+const form_part* last_field(const std::vector<form_part>& parts, std::string_view name) {
+  auto found = std::find_if(parts.rbegin(), parts.rend(),
+                            [name](const form_part& part) { return part.name == name; });
+  return found == parts.rend() ? nullptr : &*found;
+}
+
+} // namespace llmux::http
