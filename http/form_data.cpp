@@ -15,6 +15,9 @@ using boost::beast::iequals;
 // The engine's form reader refuses more (Starlette's max_fields and max_files).
 constexpr std::size_t most_fields = 1000;
 constexpr std::size_t most_files = 1000;
+// A part's header lines: a Content-Disposition and a Content-Type, usually under 200 bytes.
+constexpr std::size_t most_header_bytes = 16 * 1024;
+constexpr std::size_t most_padding = 256;
 
 bool is_blank(char c) {
   return c == ' ' || c == '\t';
@@ -125,14 +128,25 @@ std::string decode_extended(const std::string& value) {
   return out;
 }
 
-/// Reads a part's header lines (`headers` ends before the blank line) into `part`; a failure
-/// message, empty when they were fine.
-std::string read_part_headers(std::string_view headers, form_part& part) {
+/// Reads the header lines of a part that starts at `at` into `part`, and `at` past the blank
+/// line that ends them (to its content); a failure message, empty when they were fine. Lines are
+/// found with memchr, so a hostile part costs no more than its bytes.
+std::string read_part_headers(std::string_view body, std::size_t& at, form_part& part) {
   std::optional<parameterised> disposition;
-  while (!headers.empty()) {
-    auto end = headers.find("\r\n");
-    auto line = headers.substr(0, end);
-    headers = end == std::string_view::npos ? std::string_view{} : headers.substr(end + 2);
+  auto start = at;
+  for (;;) {
+    auto end = body.substr(0, start + most_header_bytes + 1).find('\n', at);
+    if (end == std::string_view::npos || end - start > most_header_bytes) {
+      return "a part's headers have no blank line after them within 16 KiB";
+    }
+    if (end == at || body[end - 1] != '\r') {
+      return "a part's header line does not end with CRLF";
+    }
+    auto line = body.substr(at, end - 1 - at);
+    at = end + 1;
+    if (line.empty()) {
+      break;
+    }
     auto colon = line.find(':');
     if (colon == std::string_view::npos) {
       return "a part has a header line without a colon";
@@ -184,16 +198,18 @@ config::parsed<std::vector<form_part>> read_form(std::string_view body, std::str
   // Every delimiter but a first one at the very start follows a line end.
   std::string delimiter = "\r\n--";
   delimiter += boundary;
+  // Found by skipping (Boyer-Moore): audio files run to megabytes, and its good-suffix rule keeps
+  // a hostile body linear (Horspool alone took 1.7 s over 32 MiB of 'a' with a boundary of 70).
+  std::boyer_moore_searcher next_delimiter(delimiter.begin(), delimiter.end());
   std::size_t at = 0;
   if (body.substr(0, delimiter.size() - 2) == std::string_view(delimiter).substr(2)) {
     at = delimiter.size() - 2;
-  } else if (auto first = body.find(delimiter); first != std::string_view::npos) {
-    at = first + delimiter.size(); // after a preamble
+  } else if (auto first = std::search(body.begin(), body.end(), next_delimiter);
+             first != body.end()) {
+    at = static_cast<std::size_t>(first - body.begin()) + delimiter.size(); // after a preamble
   } else {
     return result::failure("the body has no delimiter of the form's boundary");
   }
-  // Audio files run to megabytes: the next delimiter is found by skipping, not byte by byte.
-  std::boyer_moore_horspool_searcher next_delimiter(delimiter.begin(), delimiter.end());
   std::vector<form_part> parts;
   std::size_t fields = 0;
   std::size_t files = 0;
@@ -202,32 +218,26 @@ config::parsed<std::vector<form_part>> read_form(std::string_view body, std::str
     if (rest.starts_with("--")) {
       return parts; // the close delimiter; an epilogue after it is ignored
     }
-    auto padding = std::min(rest.find_first_not_of(" \t"), rest.size());
+    // Transport padding: a few blanks at most in practice.
+    auto blanks = rest.substr(0, most_padding);
+    auto padding = std::min(blanks.find_first_not_of(" \t"), blanks.size());
     if (!rest.substr(padding).starts_with("\r\n")) {
       return result::failure(rest.size() == padding ? "the form has no close delimiter"
                                                     : "a delimiter is not followed by a line end");
     }
-    auto headers_at = at + padding + 2;
-    // The headers end at a blank line; a part may have none (then the blank line comes first).
-    auto blank = body.substr(headers_at).starts_with("\r\n") ? headers_at
-                                                             : body.find("\r\n\r\n", headers_at);
-    if (blank == std::string_view::npos) {
-      return result::failure("a part's headers have no blank line after them");
-    }
     form_part part;
-    auto content_at = blank == headers_at ? blank + 2 : blank + 4;
-    if (auto error = read_part_headers(body.substr(headers_at, blank - headers_at), part);
-        !error.empty()) {
+    at += padding + 2;
+    if (auto error = read_part_headers(body, at, part); !error.empty()) {
       return result::failure(std::move(error));
     }
-    auto end = std::search(body.begin() + static_cast<std::ptrdiff_t>(content_at), body.end(),
-                           next_delimiter);
+    auto end
+      = std::search(body.begin() + static_cast<std::ptrdiff_t>(at), body.end(), next_delimiter);
     if (end == body.end()) {
       return result::failure("the form has no close delimiter");
     }
     auto end_at = static_cast<std::size_t>(end - body.begin());
-    part.value_at = content_at;
-    part.value_size = end_at - content_at;
+    part.value_at = at;
+    part.value_size = end_at - at;
     if (++(part.is_file ? files : fields) > (part.is_file ? most_files : most_fields)) {
       return result::failure(part.is_file ? "the form has more than 1000 files"
                                           : "the form has more than 1000 fields");

@@ -100,12 +100,36 @@ TEST(read_form, malformed_forms_say_why) {
   EXPECT_EQ(error("--b\r\nContent-Disposition: form-data; name=m\r\nvalue\r\n\r\nv\r\n--b--"),
             "a part has a header line without a colon");
   EXPECT_EQ(error("--b\r\nContent-Disposition: form-data; name=m"),
-            "a part's headers have no blank line after them");
+            "a part's headers have no blank line after them within 16 KiB");
+  EXPECT_EQ(error("--b\r\nContent-Disposition: form-data; name=m\n\nv\r\n--b--"),
+            "a part's header line does not end with CRLF");
+  EXPECT_EQ(error("--b" + std::string(300, ' ') + "\r\n"),
+            "a delimiter is not followed by a line end");
   EXPECT_EQ(error("--b\r\nContent-Disposition: form-data; filename=x\r\n\r\nv\r\n--b--"),
             "a part's Content-Disposition names no field");
   EXPECT_EQ(error("--b\r\nContent-Disposition: form-data; name=\"m\r\n\r\nv\r\n--b--"),
             "a part's Content-Disposition has an unclosed quoted string");
   EXPECT_EQ(error("--b--"), "read"); // an empty form
+}
+
+// Bodies made to make a search slow (the boundary's own letter everywhere, a part's headers
+// that never end, line ends everywhere) are still read in one pass over their bytes.
+TEST(read_form, hostile_bodies_are_read_in_one_pass) {
+  std::string boundary(70, 'a');
+  constexpr std::size_t size = 32 * 1024 * 1024;
+  auto all = [](char c) { return std::string(size, c); };
+  EXPECT_EQ(read_form(all('a'), boundary).error(),
+            "the body has no delimiter of the form's boundary");
+  EXPECT_EQ(read_form("--" + boundary + "\r\n" + all('\r'), boundary).error(),
+            "a part's headers have no blank line after them within 16 KiB");
+  auto value_of_as = "--" + boundary + "\r\nContent-Disposition: form-data; name=f\r\n\r\n";
+  EXPECT_EQ(read_form(value_of_as + all('a'), boundary).error(), "the form has no close delimiter");
+  std::string near_delimiters;
+  while (near_delimiters.size() < size) {
+    near_delimiters += "\r\n--" + boundary.substr(0, 69) + "b";
+  }
+  EXPECT_EQ(read_form(value_of_as + near_delimiters, boundary).error(),
+            "the form has no close delimiter");
 }
 
 TEST(read_form, refuses_more_fields_than_the_engine_takes) {
