@@ -195,6 +195,16 @@ net::awaitable<void> mock_server::serve_connection(tcp::socket socket) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(body_limit);
     stream.expires_after(keep_alive_timeout);
+    auto [head_error, head_read]
+      = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (head_error) {
+      break;
+    }
+    // As uvicorn does when the application reads the body: a client that asked waits no more.
+    if (beast::iequals(parser.get()[http::field::expect], "100-continue")
+        && !co_await write_raw(stream, "HTTP/1.1 100 Continue\r\n\r\n")) {
+      break;
+    }
     auto [ec, read] = co_await http::async_read(stream, buffer, parser, use_tuple);
     if (ec) {
       break;
