@@ -56,6 +56,15 @@ bool find_form_model(std::string_view body, std::string_view boundary, model_ref
   return true;
 }
 
+/// A body's JSON text for simdjson, in place (its padding reserved): past a UTF-8 byte order
+/// mark, which Python's json.loads (the engine's reader) skips.
+simdjson::padded_string_view json_text(const std::string& body) {
+  constexpr std::string_view byte_order_mark = "\xEF\xBB\xBF";
+  auto skip = std::string_view(body).starts_with(byte_order_mark) ? byte_order_mark.size() : 0;
+  return simdjson::padded_string_view(body.data() + skip, body.size() - skip,
+                                      body.capacity() - skip);
+}
+
 /// The model of a JSON body into `result`; false (with `error`) when the body is not a JSON
 /// object or its model not a string.
 bool find_json_model(std::string& body, model_reference& result, std::string& error) {
@@ -63,7 +72,7 @@ bool find_json_model(std::string& body, model_reference& result, std::string& er
   thread_local od::parser parser;
   // Free when the body came with its length (client_request::body_slack).
   body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  simdjson::padded_string_view json(body.data(), body.size(), body.capacity());
+  auto json = json_text(body);
   od::document document;
   od::object object;
   if (parser.iterate(json).get(document) || document.get_object().get(object)) {
@@ -148,7 +157,7 @@ bool wants_stream(std::string_view content_type, const std::string& body) {
   if (body.empty() || body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
     return false;
   }
-  simdjson::padded_string_view json(body.data(), body.size(), body.capacity());
+  auto json = json_text(body);
   od::document document;
   od::object object;
   if (parser.iterate(json).get(document) || document.get_object().get(object)) {

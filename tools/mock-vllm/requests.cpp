@@ -156,6 +156,10 @@ config::parsed<generation_request> parse_audio_request(endpoint kind, std::strin
 
 config::parsed<generation_request> parse_generation_request(endpoint kind, std::string_view body) {
   using result = config::parsed<generation_request>;
+  // Python's json.loads, which vLLM's server reads bodies with, skips a UTF-8 byte order mark.
+  if (body.starts_with("\xEF\xBB\xBF")) {
+    body.remove_prefix(3);
+  }
   dom::parser parser;
   dom::element root;
   if (auto err = parser.parse(body.data(), body.size()).get(root)) {

@@ -46,6 +46,17 @@ TEST(find_model, bad_bodies_without_a_header) {
   EXPECT_TRUE(find_model("", "application/json", empty).model.empty());
 }
 
+TEST(find_model, a_utf8_byte_order_mark_is_read_past_as_the_engine_does) {
+  std::string body = "\xEF\xBB\xBF{\"model\":\"a\",\"stream\":true}";
+  auto found = find_model("", "application/json", body);
+  EXPECT_EQ(found.model, "a");
+  ASSERT_TRUE(found.body_span);
+  EXPECT_EQ(body.substr(found.body_span->first, found.body_span->second), "\"a\"");
+  EXPECT_TRUE(wants_stream("application/json", body));
+  std::string rewritten = spliced_body(body, *found.body_span, "org/a").joined();
+  EXPECT_EQ(rewritten, "\xEF\xBB\xBF{\"model\":\"org/a\",\"stream\":true}");
+}
+
 TEST(find_model, escaped_names_are_unescaped) {
   std::string body = R"({"model":"org\/name"})";
   EXPECT_EQ(find_model("", "application/json", body).model, "org/name");

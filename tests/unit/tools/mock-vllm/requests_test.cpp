@@ -40,6 +40,14 @@ TEST(requests, malformed_bodies) {
   EXPECT_EQ(parse_collective_rpc("{}").error(), "Missing 'method' in request body");
 }
 
+TEST(requests, a_byte_order_mark_is_skipped_as_python_does) {
+  auto chat = parse_generation_request(
+    endpoint::chat,
+    "\xEF\xBB\xBF{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+  ASSERT_TRUE(chat) << chat.error();
+  EXPECT_EQ(chat->model, "m");
+}
+
 TEST(requests, audio_forms) {
   constexpr std::string_view type = "multipart/form-data; boundary=\"b\"";
   std::string form = "--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nfirst\r\n"
