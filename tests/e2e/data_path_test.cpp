@@ -6,6 +6,7 @@
 #include <array>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -506,6 +507,35 @@ TEST_F(daemon_test, an_immediate_lease_ends_with_its_request_not_with_its_connec
     EXPECT_EQ(number_at(status["models"][model]["leases_cut"]), 0u) << model;
     EXPECT_EQ(number_at(status["models"][model]["in_flight"]), 0u) << model;
   }
+}
+
+// With several io threads each connection stays on the thread that accepted it (the first
+// thread accepts for all, in turn), and so do its engine connections and waits: many keep-alive
+// clients at once, some of whose requests wait for a switch, all get every answer.
+TEST_F(daemon_test, two_io_threads_serve_keep_alive_clients_through_a_switch) {
+  auto daemon
+    = start_daemon({{"alpha"}, {"beta"}}, R"("min_active_secs": 0)", {}, {"--io-threads", "2"});
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  std::vector<std::future<std::string>> clients;
+  for (int client = 0; client < 24; ++client) {
+    // Two thirds ask for alpha only; the rest need beta at the end (a switch, and back).
+    bool switches = client % 3 == 2;
+    auto requests = chat_http_request("alpha", false) + chat_http_request("alpha", false)
+                    + chat_http_request(switches ? "beta" : "alpha", true);
+    clients.push_back(std::async(
+      std::launch::async, [&daemon, requests] { return daemon.raw_exchange(requests, 30s); }));
+  }
+  for (auto& client : clients) {
+    auto received = client.get();
+    EXPECT_EQ(answers_ok(received), 3u) << received;
+  }
+  simdjson::dom::parser parser;
+  auto status = daemon.status(parser);
+  for (const char* model : {"alpha", "beta"}) {
+    EXPECT_EQ(number_at(status["models"][model]["in_flight"]), 0u) << model;
+    EXPECT_EQ(number_at(status["models"][model]["leases_cut"]), 0u) << model;
+  }
+  EXPECT_GE(number_at(status["switches"]), 2u);
 }
 
 // vLLM's audio endpoints take a multipart form, as the openai clients send it: `fields` (name,
