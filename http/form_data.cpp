@@ -39,13 +39,13 @@ struct parameterised {
   /// Names as sent (compared without case), values unquoted.
   std::vector<std::pair<std::string_view, std::string>> parameters;
 
+  /// The value of parameter `name`; of a repeated one the last, as the engine's reader (a
+  /// Python dict filled in order) keeps it.
   const std::string* find(std::string_view name) const {
-    for (const auto& [key, value] : parameters) {
-      if (iequals(key, name)) {
-        return &value;
-      }
-    }
-    return nullptr;
+    auto found
+      = std::find_if(parameters.rbegin(), parameters.rend(),
+                     [name](const auto& parameter) { return iequals(parameter.first, name); });
+    return found == parameters.rend() ? nullptr : &found->second;
   }
 };
 

@@ -70,10 +70,11 @@ TEST(read_form, preamble_padding_epilogue_and_part_without_headers) {
 }
 
 TEST(read_form, names_quoted_escaped_and_extended) {
-  std::string_view body = "--b\r\nContent-Disposition: form-data; name=\"mo\\del\"\r\n\r\n1\r\n"
-                          "--b\r\nContent-Disposition: form-data; name*=utf-8''%6Dodel\r\n\r\n2\r\n"
-                          "--b\r\nContent-Disposition: form-data; name=\"a;b\"; filename*=x\r\n"
-                          "\r\n3\r\n--b--";
+  std::string_view body
+    = "--b\r\nContent-Disposition: form-data; name=\"mo\\del\"\r\n\r\n1\r\n"
+      "--b\r\nContent-Disposition: form-data; name*=utf-8''%6Dodel\r\n\r\n2\r\n"
+      "--b\r\nContent-Disposition: form-data; name=x; name=\"a;b\"; filename*=x\r\n"
+      "\r\n3\r\n--b--";
   auto form = read_form(body, "b");
   ASSERT_TRUE(form) << form.error();
   ASSERT_EQ(form->size(), 3u);
