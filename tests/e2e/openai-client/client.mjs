@@ -1,7 +1,8 @@
 // The official openai npm client against a running llmux: a chat completion, the same request
-// streamed, an unknown model, a transcription whole and streamed (a multipart form whose model
-// field llmux reads), and a stream that waits for a slow model (llmux sends SSE comment lines
-// meanwhile, which the client must skip). Exits non-zero on any mismatch.
+// streamed, an unknown model, a text completion whole and streamed, an embedding, a
+// transcription whole and streamed (a multipart form whose model field llmux reads), and a
+// stream that waits for a slow model (llmux sends SSE comment lines meanwhile, which the client
+// must skip). Exits non-zero on any mismatch.
 import assert from 'node:assert/strict';
 import OpenAI, { toFile } from 'openai';
 
@@ -41,6 +42,26 @@ await assert.rejects(
   client.chat.completions.create({ ...request, model: 'no-such-model' }),
   (error) => error instanceof OpenAI.NotFoundError && /does not exist/.test(error.message),
 );
+
+const completion = await client.completions.create({ model, prompt: 'Once upon', max_tokens: 4, seed: 7 });
+assert.equal(completion.object, 'text_completion');
+assert.equal(completion.usage.completion_tokens, 4);
+let completed = '';
+for await (const chunk of await client.completions.create({
+  model,
+  prompt: 'Once upon',
+  max_tokens: 4,
+  seed: 7,
+  stream: true,
+})) {
+  completed += chunk.choices[0]?.text ?? '';
+}
+assert.equal(completed, completion.choices[0].text);
+
+const embedding = await client.embeddings.create({ model, input: 'a sentence to embed' });
+assert.equal(embedding.data.length, 1);
+assert.ok(embedding.data[0].embedding.length > 0, 'empty embedding');
+assert.equal(embedding.model, modelPath);
 
 const speech = Buffer.from('RIFF\x24\x08\x00\x00WAVEfmt \r\n--not-the-boundary\r\n');
 const transcription = await client.audio.transcriptions.create({
