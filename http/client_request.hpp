@@ -57,6 +57,12 @@ public:
   /// Empties it for a next request to fill, keeping the memory its strings hold.
   void clear();
 
+  /// Gives back the room its head (target and header lines) has beyond what they take; the
+  /// body keeps its capacity (a JSON parser's padding lies in it).
+  void shrink_head_to_fit() {
+    text_.shrink_to_fit();
+  }
+
   /// Appends `name: value` (for requests made by hand: tests, refusals).
   void insert(std::string_view name, std::string_view value);
 

@@ -800,9 +800,11 @@ void proxy_server::impl::park(client_request& request, std::string target,
   parked->cut = std::move(cut);
   parked->owner = std::move(owner);
   auto& connection = *parked->owner;
-  // The read buffer is empty between requests unless the client pipelines: while the request
-  // waits it need not keep its capacity (thousands of waiting requests add up).
+  // The read buffer is empty between requests unless the client pipelines, and the request's
+  // head has room for a longer one: while the request waits neither keeps its spare capacity
+  // (thousands of waiting requests add up).
   connection.buffer.shrink_to_fit();
+  parked->request.shrink_head_to_fit();
   auto& session = *connection.state.session;
   auto executor = connection.client.get_executor();
   cancel_wait_when_client_leaves(connection.client, session, parked->watch,

@@ -116,6 +116,23 @@ TEST(client_request_parser, leaves_room_for_parsing_a_known_length_body_in_place
   EXPECT_GE(body.capacity(), body.size() + client_request::body_slack);
 }
 
+TEST(client_request_parser, a_waiting_requests_head_gives_back_its_spare_room) {
+  client_request_parser parser;
+  ASSERT_FALSE(parse(parser, chat, chat.size()));
+  auto request = parser.release();
+  auto body_capacity = request.body().capacity();
+  auto before = request.capacity();
+  request.shrink_head_to_fit();
+  EXPECT_LT(request.capacity(), before);
+  EXPECT_EQ(request.body().capacity(), body_capacity); // the parser's padding stays
+  EXPECT_EQ(request.target(), "/v1/chat/completions?x=1");
+  EXPECT_EQ(request["x-api-key"], "k2");
+  EXPECT_EQ(request[bhttp::field::content_type], "application/json");
+  EXPECT_EQ(forwarded(request),
+            (std::vector<std::string>{"Content-Type: application/json\r\n", "Accept: */*\r\n",
+                                      "X-Trace: a\r\n", "X-Trace: b\r\n"}));
+}
+
 TEST(client_request_parser, reads_keep_alive_as_the_version_and_connection_say) {
   struct {
     std::string_view head;
