@@ -258,6 +258,9 @@ route_decision route_request(std::string_view method, std::string_view target) {
   };
   if (path == "/health") {
     out.what = local(route::health);
+  } else if (path == "/ping") {
+    // vLLM's SageMaker health check: /health by another name, POST too.
+    out.what = method == "POST" ? route::health : local(route::health);
   } else if (path == "/llmux/status") {
     out.what = local(route::status);
   } else if (path == "/v1/models" || path == "/models") {

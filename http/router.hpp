@@ -25,7 +25,7 @@ std::optional<normalized_target> normalize_target(std::string_view target);
 
 /// What the proxy port does with a request, decided from its method and target alone.
 enum class route {
-  health,             ///< GET (or HEAD) /health: llmux itself answers
+  health,             ///< GET (or HEAD) /health, GET or POST /ping: llmux itself answers
   model_list,         ///< GET /v1/models or /models: the configured names (HEAD too)
   status,             ///< GET /llmux/status: the scheduler's state, read-only (HEAD too)
   proxy,              ///< the OpenAI inference surface: forwarded to a model's engine

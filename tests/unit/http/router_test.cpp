@@ -19,6 +19,9 @@ TEST(router, local_and_forwarded_paths) {
   EXPECT_EQ(route_of("HEAD", "/health"), route::health);
   EXPECT_EQ(route_of("HEAD", "/v1/models"), route::model_list);
   EXPECT_EQ(route_of("DELETE", "/health"), route::method_not_allowed);
+  EXPECT_EQ(route_of("GET", "/ping"), route::health);
+  EXPECT_EQ(route_of("POST", "/ping"), route::health);
+  EXPECT_EQ(route_of("PUT", "/ping"), route::method_not_allowed);
   EXPECT_EQ(route_of("GET", "/llmux/status"), route::status);
   EXPECT_EQ(route_of("POST", "/v1/chat/completions"), route::proxy);
   EXPECT_EQ(route_of("POST", "/v1/embeddings"), route::proxy);
