@@ -62,6 +62,48 @@ std::string error_body(std::string_view message, error_kind kind, std::string_vi
   return out.str();
 }
 
+std::string_view anthropic_type(int status) {
+  switch (status) {
+    case 400:
+    case 405:
+    case 431:
+      return "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 503:
+    case 529:
+      return "overloaded_error";
+    case 504:
+      return "timeout_error";
+    default:
+      return "api_error";
+  }
+}
+
+std::string anthropic_error(int status, std::string_view message) {
+  config::json_writer out(config::json_writer::layout::compact);
+  out.begin_object();
+  out.key("type");
+  out.string("error");
+  out.key("error");
+  out.begin_object();
+  out.key("type");
+  out.string(anthropic_type(status));
+  out.key("message");
+  out.string(message);
+  out.end_object();
+  out.end_object();
+  return out.str();
+}
+
 std::string_view refusal_code(actors::refusal reason) {
   using actors::refusal;
   switch (reason) {
@@ -97,6 +139,22 @@ std::string openai_error(int status, std::string_view message, std::string_view 
     kind.code = "model_not_found";
   }
   return error_body(message, kind, param);
+}
+
+event_dialect event_dialect_of(std::string_view path) {
+  return path == "/v1/messages" ? event_dialect::anthropic : event_dialect::openai;
+}
+
+std::string error_event(event_dialect dialect, std::string_view data) {
+  std::string event = dialect == event_dialect::anthropic ? "event: error\ndata: " : "data: ";
+  event += data;
+  event += "\n\ndata: [DONE]\n\n";
+  return event;
+}
+
+std::string stream_error_event(event_dialect dialect, int status, std::string_view message) {
+  return error_event(dialect, dialect == event_dialect::anthropic ? anthropic_error(status, message)
+                                                                  : openai_error(status, message));
 }
 
 int status_of(actors::refusal reason) {

@@ -169,6 +169,7 @@ public:
   // their own. Its frame is 1,008 bytes (g++ 12, Release; a uprobe on aligned_alloc shows it),
   // under the 1,020 Asio reuses: one more local kept across a suspension may cost a malloc.
   net::awaitable<bool> run(std::string_view target, const spliced_body& body) {
+    target_ = target;
     if (cut_->reason) {
       co_return co_await fail_before_answer(503, *cut_->reason);
     }
@@ -417,6 +418,11 @@ private:
     return net::ip::make_address(address_.ip(), ec);
   }
 
+  // How the client's event stream frames an error (by the path, without the query).
+  event_dialect dialect() const {
+    return event_dialect_of(target_.substr(0, target_.find('?')));
+  }
+
   // How logs and errors name where the request went.
   std::string upstream_name() const {
     if (!lease_.node.empty()) {
@@ -429,7 +435,7 @@ private:
   // began.
   net::awaitable<bool> fail_before_answer(int status, std::string what) {
     if (context_.stream_begun) {
-      auto event = stream_error_event(status, what);
+      auto event = stream_error_event(dialect(), status, what);
       co_return co_await end_event_stream(client_, request_, std::move(event));
     }
     co_return co_await send_error(client_, request_, status, what);
@@ -452,8 +458,8 @@ private:
     }
     context_.deadlines.engine_by(std::nullopt);
     std::erase_if(answer, [](char c) { return c == '\n' || c == '\r'; });
-    auto event = answer.starts_with('{') ? fmt::format("data: {}\n\ndata: [DONE]\n\n", answer)
-                                         : stream_error_event(head_status_, answer);
+    auto event = answer.starts_with('{') ? error_event(dialect(), answer)
+                                         : stream_error_event(dialect(), head_status_, answer);
     log_.warn("{} answered a waiting stream with HTTP {}", upstream_name(), head_status_);
     co_return co_await end_event_stream(client_, request_, std::move(event));
   }
@@ -529,7 +535,7 @@ private:
     }
     log_.warn("{} ({})", what, upstream_name());
     if (event_stream || context_.stream_begun) {
-      auto event = stream_error_event(cut_->reason ? 503 : 502, what);
+      auto event = stream_error_event(dialect(), cut_->reason ? 503 : 502, what);
       std::array<std::string_view, 1> body{event};
       co_await write_client(body, true);
     } else if (!pending_head_.empty()) {
@@ -633,6 +639,8 @@ private:
   int refused_interim_ = 0;
   /// The engine's status, counted once its head reaches the client.
   int head_status_ = 0;
+  /// The normalised target, owned by the caller of run() for as long as it runs.
+  std::string_view target_;
   bool client_stall_counted_ = false;
   bool chunked_ = false;
   bool keep_alive_ = false;
@@ -656,10 +664,6 @@ bool peer_closed(tcp::socket& socket, bool serve_half_closed) {
     return !serve_half_closed;
   }
   return peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
-}
-
-std::string stream_error_event(int status, std::string_view what) {
-  return fmt::format("data: {}\n\ndata: [DONE]\n\n", openai_error(status, what));
 }
 
 std::string event_stream_head(const client_request& request) {

@@ -352,10 +352,6 @@ std::string event_stream_piece(const client_request& request, std::string_view d
 net::awaitable<bool> end_event_stream(tcp::socket& client, const client_request& request,
                                       std::string event);
 
-/// An SSE error event in OpenAI's shape, then `data: [DONE]`: how a stream that has begun
-/// ends in failure.
-std::string stream_error_event(int status, std::string_view what);
-
 /// Forwards `request` to `target` (the normalised path and query) with `body` as its body on
 /// the engine the lease names, and streams the engine's response back to `client` as it
 /// arrives; `cut` may end it early. Returns whether the client connection may carry another

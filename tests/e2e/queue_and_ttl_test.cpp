@@ -167,5 +167,29 @@ TEST_F(queue_and_ttl_test, a_begun_stream_that_times_out_ends_with_an_error_even
   EXPECT_TRUE(events.ends_with("data: [DONE]\n\n")) << events;
 }
 
+// Anthropic's clients act on named events only: a stream of /v1/messages that fails ends with
+// `event: error` in Anthropic's shape, not an OpenAI error they would drop.
+TEST_F(queue_and_ttl_test, a_begun_messages_stream_fails_with_an_anthropic_error_event) {
+  auto daemon = start_daemon({{"alpha"}, {"beta", "retain+stop", {"--mock-start-ms", "6000"}}},
+                             R"("min_active_secs": 0, "request_timeout_secs": 2)",
+                             R"("timeouts": {"stream_keepalive_secs": 1})");
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  std::string body = R"({"model":"beta","max_tokens":5,"stream":true,)"
+                     R"("messages":[{"role":"user","content":"Hi"}]})";
+  auto response = daemon.raw_exchange(
+    fmt::format("POST /v1/messages HTTP/1.1\r\nHost: llmux\r\nContent-Type: application/json\r\n"
+                "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+                body.size(), body),
+    30s);
+  ASSERT_TRUE(response.starts_with("HTTP/1.1 200 OK\r\n")) << response;
+  auto events = dechunked(response);
+  EXPECT_NE(events.find(": waiting for beta"), std::string::npos) << events;
+  EXPECT_NE(events.find("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                        "\"timeout_error\",\"message\":"),
+            std::string::npos)
+    << events;
+  EXPECT_TRUE(events.ends_with("data: [DONE]\n\n")) << events;
+}
+
 } // namespace
 } // namespace llmux::testing_support

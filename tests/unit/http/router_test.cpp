@@ -119,5 +119,23 @@ TEST(errors, openai_shape_with_type_and_code_from_the_status) {
   EXPECT_NE(openai_error(404, "x").find(R"("code":"not_found")"), std::string::npos);
 }
 
+TEST(errors, a_failed_stream_ends_in_its_apis_own_framing) {
+  EXPECT_EQ(event_dialect_of("/v1/messages"), event_dialect::anthropic);
+  EXPECT_EQ(event_dialect_of("/v1/chat/completions"), event_dialect::openai);
+  EXPECT_EQ(event_dialect_of("/v1/responses"), event_dialect::openai);
+  EXPECT_EQ(stream_error_event(event_dialect::openai, 503, "gone"),
+            "data: " + openai_error(503, "gone") + "\n\ndata: [DONE]\n\n");
+  EXPECT_EQ(stream_error_event(event_dialect::anthropic, 503, "gone"),
+            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+            "\"message\":\"gone\"}}\n\ndata: [DONE]\n\n");
+  EXPECT_NE(stream_error_event(event_dialect::anthropic, 504, "late").find("timeout_error"),
+            std::string::npos);
+  EXPECT_NE(stream_error_event(event_dialect::anthropic, 502, "cut").find("api_error"),
+            std::string::npos);
+  // An engine's own error body goes out as it came, named as the dialect names errors.
+  EXPECT_EQ(error_event(event_dialect::anthropic, R"({"type":"error"})"),
+            "event: error\ndata: {\"type\":\"error\"}\n\ndata: [DONE]\n\n");
+}
+
 } // namespace
 } // namespace llmux::http
