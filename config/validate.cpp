@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace llmux::config {
 
@@ -43,12 +45,42 @@ void check_ports(const config& cfg, diagnostics& out) {
   }
 }
 
+// The names `--served-model-name` gives (vLLM: one or more, up to the next option) when
+// extra_args[at] is that flag.
+std::optional<std::vector<std::string_view>> served_names_at(const model_config& model,
+                                                             std::size_t at) {
+  constexpr std::string_view flag = "--served-model-name";
+  std::string_view arg = model.extra_args[at];
+  if (arg.starts_with(flag) && arg.size() > flag.size() && arg[flag.size()] == '=') {
+    return std::vector<std::string_view>{arg.substr(flag.size() + 1)};
+  }
+  if (arg != flag) {
+    return std::nullopt;
+  }
+  std::vector<std::string_view> names;
+  for (auto i = at + 1; i < model.extra_args.size() && !model.extra_args[i].starts_with("--");
+       ++i) {
+    names.emplace_back(model.extra_args[i]);
+  }
+  return names;
+}
+
 void check_engine_arguments(const model_config& model, diagnostics& out) {
   for (std::size_t i = 0; i < model.extra_args.size(); ++i) {
     std::string_view arg = model.extra_args[i];
+    auto where = fmt::format("{}[{}]", model_path_of(model, "extra_args"), i);
     if (arg == "--port" || arg.starts_with("--port=")) {
-      out.error(fmt::format("{}[{}]", model_path_of(model, "extra_args"), i),
+      out.error(where,
                 "llmux sets the engine's port from the model's \"port\"; remove --port here");
+    }
+    // Requests reach the engine with their model rewritten to model_path: the engine must
+    // serve that name, or it answers every one of them 404.
+    auto names = served_names_at(model, i);
+    if (names && std::find(names->begin(), names->end(), model.model_path) == names->end()) {
+      out.error(where, fmt::format("the engine would serve only [{}], but llmux asks it for "
+                                   "\"{}\" (the model_path): add it to the names or remove "
+                                   "--served-model-name",
+                                   fmt::join(*names, ", "), model.model_path));
     }
   }
 }

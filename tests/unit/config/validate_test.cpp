@@ -108,6 +108,18 @@ TEST(validate, port_zero_means_disabled_or_any_and_never_collides) {
   EXPECT_FALSE(findings.has_errors()) << describe(findings);
 }
 
+TEST(validate, served_model_names_must_include_the_model_path) {
+  auto findings = validate(R"({"models": {
+    "a": {"model_path": "org/a", "port": 8001, "extra_args": ["--served-model-name", "a", "--x"]},
+    "b": {"model_path": "org/b", "port": 8002, "extra_args": ["--served-model-name=b"]},
+    "c": {"model_path": "org/c", "port": 8003,
+          "extra_args": ["--served-model-name", "c", "org/c", "--max-model-len", "4096"]}}})");
+  EXPECT_FINDING(findings, severity::error, "models.a.extra_args[0]",
+                 "the engine would serve only [a], but llmux asks it for \"org/a\"");
+  EXPECT_FINDING(findings, severity::error, "models.b.extra_args[0]", "serve only [b]");
+  EXPECT_EQ(describe(findings).find("models.c"), std::string::npos) << describe(findings);
+}
+
 TEST(validate, engine_port_in_extra_args) {
   auto findings = validate(R"({"models": {"a": {"model_path": "m", "port": 8001,
     "extra_args": ["--max-model-len", "4096", "--port=9000"]}}})");
