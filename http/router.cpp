@@ -2,41 +2,50 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <vector>
 
 namespace llmux::http {
 
 namespace {
 
+// Which methods a forwarded path takes, as vLLM's routes declare them.
+enum class takes { post, get };
+
+struct forwarded_path {
+  std::string_view path;
+  takes method;
+};
+
 // The inference surface vLLM serves (vllm-interface §2.1): the only paths forwarded.
 // GET /v1/models and /models are answered by llmux; control, LoRA loading, /metrics and
 // anything unknown are not forwarded.
-constexpr std::array<std::string_view, 24> forwarded_paths{
-  "/v1/chat/completions",
-  "/v1/completions",
-  "/v1/chat/completions/render",
-  "/v1/completions/render",
-  "/v1/responses",
-  "/v1/messages",
-  "/v1/messages/count_tokens",
-  "/v1/audio/transcriptions",
-  "/v1/audio/translations",
-  "/v1/embeddings",
-  "/v1/score",
-  "/v1/rerank",
-  "/v2/rerank",
-  "/pooling",
-  "/classify",
-  "/score",
-  "/rerank",
-  "/tokenize",
-  "/detokenize",
-  "/invocations",
-  "/version",
-  "/tokenizer_info",
-  "/inference/v1/generate",
-  "/load",
-};
+constexpr std::array<forwarded_path, 24> forwarded_paths{{
+  {"/v1/chat/completions", takes::post},
+  {"/v1/completions", takes::post},
+  {"/v1/chat/completions/render", takes::post},
+  {"/v1/completions/render", takes::post},
+  {"/v1/responses", takes::post},
+  {"/v1/messages", takes::post},
+  {"/v1/messages/count_tokens", takes::post},
+  {"/v1/audio/transcriptions", takes::post},
+  {"/v1/audio/translations", takes::post},
+  {"/v1/embeddings", takes::post},
+  {"/v1/score", takes::post},
+  {"/v1/rerank", takes::post},
+  {"/v2/rerank", takes::post},
+  {"/pooling", takes::post},
+  {"/classify", takes::post},
+  {"/score", takes::post},
+  {"/rerank", takes::post},
+  {"/tokenize", takes::post},
+  {"/detokenize", takes::post},
+  {"/invocations", takes::post},
+  {"/version", takes::get},
+  {"/tokenizer_info", takes::get},
+  {"/inference/v1/generate", takes::post},
+  {"/load", takes::get},
+}};
 
 // `GET /v1/responses/{id}` and `POST /v1/responses/{id}/cancel`.
 constexpr std::string_view responses_prefix = "/v1/responses/";
@@ -48,18 +57,31 @@ bool is_response_id(std::string_view id) {
   });
 }
 
-bool is_forwarded(std::string_view path) {
-  if (std::find(forwarded_paths.begin(), forwarded_paths.end(), path) != forwarded_paths.end()) {
-    return true;
+// The method a forwarded path takes; nothing for a path that is not forwarded.
+std::optional<takes> forwarded_method(std::string_view path) {
+  for (const auto& forwarded : forwarded_paths) {
+    if (forwarded.path == path) {
+      return forwarded.method;
+    }
   }
   if (!path.starts_with(responses_prefix)) {
-    return false;
+    return std::nullopt;
   }
   auto rest = path.substr(responses_prefix.size());
-  if (rest.ends_with("/cancel")) {
-    rest.remove_suffix(std::string_view("/cancel").size());
+  constexpr std::string_view cancel = "/cancel";
+  bool cancels = rest.ends_with(cancel);
+  if (cancels) {
+    rest.remove_suffix(cancel.size());
   }
-  return is_response_id(rest);
+  if (!is_response_id(rest)) {
+    return std::nullopt;
+  }
+  return cancels ? takes::post : takes::get;
+}
+
+// Starlette, under vLLM's routes, answers HEAD wherever GET is answered.
+bool is_get(std::string_view method) {
+  return method == "GET" || method == "HEAD";
 }
 
 int hex_value(char c) {
@@ -253,9 +275,7 @@ route_decision route_request(std::string_view method, std::string_view target) {
   auto path = out.path();
   // As the engine's own server does, HEAD is answered wherever GET is (a load balancer's health
   // check may use it).
-  auto local = [&](route answer) {
-    return method == "GET" || method == "HEAD" ? answer : route::method_not_allowed;
-  };
+  auto local = [&](route answer) { return is_get(method) ? answer : route::method_not_allowed; };
   if (path == "/health") {
     out.what = local(route::health);
   } else if (path == "/ping") {
@@ -265,10 +285,26 @@ route_decision route_request(std::string_view method, std::string_view target) {
     out.what = local(route::status);
   } else if (path == "/v1/models" || path == "/models") {
     out.what = local(route::model_list);
-  } else if (is_forwarded(path)) {
-    out.what = route::proxy;
+  } else if (auto takes_method = forwarded_method(path)) {
+    // A method the engine's route does not take would only get its 405.
+    bool allowed = *takes_method == takes::post ? method == "POST" : is_get(method);
+    out.what = allowed ? route::proxy : route::method_not_allowed;
   }
   return out;
+}
+
+std::string_view allowed_methods(std::string_view path) {
+  if (path == "/ping") {
+    return "GET, HEAD, POST";
+  }
+  if (path == "/health" || path == "/llmux/status" || path == "/v1/models" || path == "/models") {
+    return "GET, HEAD";
+  }
+  auto takes_method = forwarded_method(path);
+  if (!takes_method) {
+    return {};
+  }
+  return *takes_method == takes::post ? "POST" : "GET, HEAD";
 }
 
 } // namespace llmux::http

@@ -30,7 +30,7 @@ enum class route {
   status,             ///< GET /llmux/status: the scheduler's state, read-only (HEAD too)
   proxy,              ///< the OpenAI inference surface: forwarded to a model's engine
   not_found,          ///< anything else, engine control included: never forwarded
-  method_not_allowed, ///< a local path with the wrong method
+  method_not_allowed, ///< a local or forwarded path with a method it does not take
   bad_target,         ///< the target names no path (`normalize_target` failed)
 };
 
@@ -53,5 +53,10 @@ struct route_decision {
 /// inference are forwarded (README lists them); control endpoints such as /sleep, /wake_up or
 /// /collective_rpc are unreachable however they are spelled.
 route_decision route_request(std::string_view method, std::string_view target);
+
+/// The methods a normalised path takes, for a 405's `Allow`: "GET, HEAD" for llmux's own paths
+/// and vLLM's GET routes, "POST" for the inference routes, "GET, HEAD, POST" for /ping; empty
+/// for a path neither llmux nor the engine serves.
+std::string_view allowed_methods(std::string_view path);
 
 } // namespace llmux::http

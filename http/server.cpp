@@ -324,8 +324,9 @@ bhttp::response<bhttp::string_body> make_response(const client_request& request,
   response.set(bhttp::field::content_type, content_type);
   response.keep_alive(request.keep_alive());
   if (status == 405) {
-    // Only llmux's own paths refuse a method; each takes GET and HEAD (route_request).
-    response.set(bhttp::field::allow, "GET, HEAD");
+    // Rare: the target is normalised again rather than carried here from routing.
+    auto target = normalize_target(request.target());
+    response.set(bhttp::field::allow, target ? allowed_methods(target->path) : "");
   }
   response.body() = std::move(body);
   response.prepare_payload();

@@ -377,17 +377,39 @@ TEST_F(daemon_test, a_forwarded_head_request_ends_with_the_engines_head) {
   auto daemon = start_daemon({{"alpha"}}, R"("min_active_secs": 0)",
                              R"("timeouts": {"engine_idle_timeout_secs": 60})");
   ASSERT_EQ(daemon.chat("alpha").status, 200);
-  auto received = daemon.raw_exchange("HEAD /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
+  auto received = daemon.raw_exchange("HEAD /version HTTP/1.1\r\nHost: llmux\r\n"
                                       "Model-Override: alpha\r\n\r\n"
                                       "GET /health HTTP/1.1\r\nHost: llmux\r\n"
                                       "Connection: close\r\n\r\n",
                                       10s);
-  // The engine's route takes POST only: 405, with the length its body would have.
-  ASSERT_TRUE(received.starts_with("HTTP/1.1 405")) << received;
+  // The engine answers HEAD where it answers GET: its 200 head, with the length its body would
+  // have.
+  ASSERT_TRUE(received.starts_with("HTTP/1.1 200")) << received;
   auto next = received.find("\r\n\r\n") + 4;
   EXPECT_NE(received.substr(0, next).find("Content-Length: "), std::string::npos) << received;
+  EXPECT_EQ(received.find("version\":"), std::string::npos) << received; // no body
   EXPECT_TRUE(received.substr(next).starts_with("HTTP/1.1 200 OK\r\n")) << received;
   EXPECT_TRUE(received.ends_with(R"({"status":"ok"})")) << received;
+}
+
+// A method the engine's route does not take is refused by llmux as the engine would refuse it
+// (405 with Allow), not read for a model first.
+TEST_F(daemon_test, a_method_the_route_does_not_take_is_a_405_naming_the_ones_it_does) {
+  auto daemon = start_daemon({{"alpha"}});
+  auto get = http::http_request("GET", daemon.url("/v1/chat/completions"), {}, {}, 5s);
+  EXPECT_EQ(get.status, 405) << get.body;
+  EXPECT_NE(get.body.find("/v1/chat/completions does not allow GET"), std::string::npos)
+    << get.body;
+  auto received = daemon.raw_exchange("POST /version HTTP/1.1\r\nHost: llmux\r\n"
+                                      "Content-Length: 0\r\n\r\n"
+                                      "PUT /ping HTTP/1.1\r\nHost: llmux\r\nContent-Length: 0\r\n"
+                                      "Connection: close\r\n\r\n",
+                                      10s);
+  EXPECT_TRUE(received.starts_with("HTTP/1.1 405")) << received;
+  EXPECT_NE(received.find("Allow: GET, HEAD\r\n"), std::string::npos) << received;
+  EXPECT_NE(received.find("Allow: GET, HEAD, POST\r\n"), std::string::npos) << received;
+  auto ping = http::http_request("POST", daemon.url("/ping"), {}, {}, 5s);
+  EXPECT_EQ(ping.status, 200) << ping.body;
 }
 
 // An engine that sends a body with its answer to HEAD anyway (mock-vllm's body_on_head fault):
@@ -396,11 +418,11 @@ TEST_F(daemon_test, an_engine_connection_that_answered_head_is_not_reused) {
   auto daemon
     = start_daemon({{"alpha", "offload+keep_running", {"--mock-faults", "body_on_head=50"}}});
   ASSERT_EQ(daemon.chat("alpha").status, 200);
-  auto head = daemon.raw_exchange("HEAD /v1/chat/completions HTTP/1.1\r\nHost: llmux\r\n"
+  auto head = daemon.raw_exchange("HEAD /version HTTP/1.1\r\nHost: llmux\r\n"
                                   "Model-Override: alpha\r\nConnection: close\r\n\r\n",
                                   10s);
-  ASSERT_TRUE(head.starts_with("HTTP/1.1 405")) << head;
-  EXPECT_EQ(head.find("Method Not Allowed\"}"), std::string::npos) << head; // no body relayed
+  ASSERT_TRUE(head.starts_with("HTTP/1.1 200")) << head;
+  EXPECT_EQ(head.find("version\":"), std::string::npos) << head; // no body relayed
   // At once, while the engine's late body is on its way.
   for (int i = 0; i < 3; ++i) {
     auto answer = daemon.chat("alpha");

@@ -11,7 +11,13 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view target(reinterpret_cast<const char*>(data), size);
-  auto decided = llmux::http::route_request("POST", target);
+  // The inference routes take POST, a few GET: whichever forwards it.
+  auto method = std::string_view("POST");
+  auto decided = llmux::http::route_request(method, target);
+  if (decided.what == llmux::http::route::method_not_allowed) {
+    method = "GET";
+    decided = llmux::http::route_request(method, target);
+  }
   if (decided.what != llmux::http::route::proxy) {
     return 0;
   }
@@ -25,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       __builtin_trap();
     }
   }
-  if (llmux::http::route_request("POST", decided.target).what != llmux::http::route::proxy) {
+  if (llmux::http::route_request(method, decided.target).what != llmux::http::route::proxy) {
     __builtin_trap();
   }
   return 0;

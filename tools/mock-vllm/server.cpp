@@ -225,7 +225,8 @@ net::awaitable<void> mock_server::serve_connection(tcp::socket socket) {
 net::awaitable<bool> mock_server::handle(beast::tcp_stream& stream, http_request& request) {
   auto [path, query] = split_target(request.target());
   auto method = request.method();
-  bool get = method == http::verb::get;
+  // Starlette, under vLLM's routes, answers HEAD wherever it answers GET.
+  bool get = method == http::verb::get || method == http::verb::head;
   bool post = method == http::verb::post;
   constexpr std::string_view not_found = R"({"detail":"Not Found"})";
   constexpr std::string_view not_allowed = R"({"detail":"Method Not Allowed"})";

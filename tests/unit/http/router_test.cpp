@@ -28,6 +28,18 @@ TEST(router, local_and_forwarded_paths) {
   EXPECT_EQ(route_of("POST", "/tokenize"), route::proxy);
   EXPECT_EQ(route_of("GET", "/v1/responses/resp_0aF-9"), route::proxy);
   EXPECT_EQ(route_of("POST", "/v1/responses/resp_1/cancel"), route::proxy);
+  // Each forwarded route takes the method vLLM's does (HEAD wherever GET).
+  EXPECT_EQ(route_of("GET", "/v1/chat/completions"), route::method_not_allowed);
+  EXPECT_EQ(route_of("OPTIONS", "/v1/embeddings"), route::method_not_allowed);
+  EXPECT_EQ(route_of("POST", "/v1/responses/resp_1"), route::method_not_allowed);
+  EXPECT_EQ(route_of("GET", "/v1/responses/resp_1/cancel"), route::method_not_allowed);
+  EXPECT_EQ(route_of("HEAD", "/version"), route::proxy);
+  EXPECT_EQ(route_of("POST", "/load"), route::method_not_allowed);
+  EXPECT_EQ(allowed_methods("/v1/chat/completions"), "POST");
+  EXPECT_EQ(allowed_methods("/tokenizer_info"), "GET, HEAD");
+  EXPECT_EQ(allowed_methods("/health"), "GET, HEAD");
+  EXPECT_EQ(allowed_methods("/ping"), "GET, HEAD, POST");
+  EXPECT_EQ(allowed_methods("/sleep"), "");
   EXPECT_EQ(route_of("GET", "/metrics"), route::not_found);
   EXPECT_EQ(route_of("GET", "/"), route::not_found);
   EXPECT_EQ(route_of("GET", "/v1/responses/a/b"), route::not_found);
