@@ -6,6 +6,8 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "http/router.hpp"
+
 namespace llmux::http {
 
 namespace {
@@ -68,9 +70,9 @@ std::optional<parameterised> split_parameters(std::string_view value) {
       ++at;
     }
     std::string text;
-    if (at < value.size() && value[at] == '"') {
-      ++at;
-      for (;; ++at) {
+    bool quoted = at < value.size() && value[at] == '"';
+    if (quoted) {
+      for (++at;; ++at) {
         if (at >= value.size()) {
           return std::nullopt;
         }
@@ -83,49 +85,28 @@ std::optional<parameterised> split_parameters(std::string_view value) {
         }
         text.push_back(value[at]);
       }
-      // Anything between the closing quote and the next ';' is ignored.
-      auto next = value.find(';', at);
-      at = next == std::string_view::npos ? value.size() : next + 1;
-    } else {
-      auto next = value.find(';', at);
-      auto end = next == std::string_view::npos ? value.size() : next;
-      text = trim(value.substr(at, end - at));
-      at = next == std::string_view::npos ? value.size() : next + 1;
     }
+    // A token runs to the next ';'; after a quoted string anything up to it is ignored.
+    auto end = std::min(value.find(';', at), value.size());
+    if (!quoted) {
+      text = trim(value.substr(at, end - at));
+    }
+    at = end + 1;
     out.parameters.emplace_back(name, std::move(text));
   }
   return out;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  c = static_cast<char>(c | 0x20);
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /// An RFC 2231 extended value (`charset'language'percent-encoded`), decoded; the value as it is
-/// when it has not that shape or a bad escape.
+/// when it has not that shape or cannot be decoded.
 std::string decode_extended(const std::string& value) {
   auto first = value.find('\'');
   auto second = first == std::string::npos ? first : value.find('\'', first + 1);
   if (second == std::string::npos) {
     return value;
   }
-  std::string out;
-  for (std::size_t i = second + 1; i < value.size(); ++i) {
-    if (value[i] == '%' && i + 2 < value.size() && hex_digit(value[i + 1]) >= 0
-        && hex_digit(value[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_digit(value[i + 1]) * 16 + hex_digit(value[i + 2])));
-      i += 2;
-    } else if (value[i] == '%') {
-      return value;
-    } else {
-      out.push_back(value[i]);
-    }
-  }
-  return out;
+  auto decoded = percent_decode(std::string_view(value).substr(second + 1));
+  return decoded ? *decoded : value;
 }
 
 /// Reads the header lines of a part that starts at `at` into `part`, and `at` past the blank

@@ -9,42 +9,44 @@ namespace llmux::http {
 
 namespace {
 
-// Which methods a forwarded path takes, as vLLM's routes declare them.
-enum class takes { post, get };
+// The methods a path takes, as its `Allow` lists them. Starlette, under vLLM's routes, answers
+// HEAD wherever it answers GET; llmux's own paths do the same.
+constexpr std::string_view post_only = "POST";
+constexpr std::string_view get_and_head = "GET, HEAD";
 
 struct forwarded_path {
   std::string_view path;
-  takes method;
+  std::string_view allow;
 };
 
 // The inference surface vLLM serves (vllm-interface §2.1): the only paths forwarded.
 // GET /v1/models and /models are answered by llmux; control, LoRA loading, /metrics and
 // anything unknown are not forwarded.
 constexpr std::array<forwarded_path, 24> forwarded_paths{{
-  {"/v1/chat/completions", takes::post},
-  {"/v1/completions", takes::post},
-  {"/v1/chat/completions/render", takes::post},
-  {"/v1/completions/render", takes::post},
-  {"/v1/responses", takes::post},
-  {"/v1/messages", takes::post},
-  {"/v1/messages/count_tokens", takes::post},
-  {"/v1/audio/transcriptions", takes::post},
-  {"/v1/audio/translations", takes::post},
-  {"/v1/embeddings", takes::post},
-  {"/v1/score", takes::post},
-  {"/v1/rerank", takes::post},
-  {"/v2/rerank", takes::post},
-  {"/pooling", takes::post},
-  {"/classify", takes::post},
-  {"/score", takes::post},
-  {"/rerank", takes::post},
-  {"/tokenize", takes::post},
-  {"/detokenize", takes::post},
-  {"/invocations", takes::post},
-  {"/version", takes::get},
-  {"/tokenizer_info", takes::get},
-  {"/inference/v1/generate", takes::post},
-  {"/load", takes::get},
+  {"/v1/chat/completions", post_only},
+  {"/v1/completions", post_only},
+  {"/v1/chat/completions/render", post_only},
+  {"/v1/completions/render", post_only},
+  {"/v1/responses", post_only},
+  {"/v1/messages", post_only},
+  {"/v1/messages/count_tokens", post_only},
+  {"/v1/audio/transcriptions", post_only},
+  {"/v1/audio/translations", post_only},
+  {"/v1/embeddings", post_only},
+  {"/v1/score", post_only},
+  {"/v1/rerank", post_only},
+  {"/v2/rerank", post_only},
+  {"/pooling", post_only},
+  {"/classify", post_only},
+  {"/score", post_only},
+  {"/rerank", post_only},
+  {"/tokenize", post_only},
+  {"/detokenize", post_only},
+  {"/invocations", post_only},
+  {"/version", get_and_head},
+  {"/tokenizer_info", get_and_head},
+  {"/inference/v1/generate", post_only},
+  {"/load", get_and_head},
 }};
 
 // `GET /v1/responses/{id}` and `POST /v1/responses/{id}/cancel`.
@@ -57,11 +59,11 @@ bool is_response_id(std::string_view id) {
   });
 }
 
-// The method a forwarded path takes; nothing for a path that is not forwarded.
-std::optional<takes> forwarded_method(std::string_view path) {
+// The methods a forwarded path takes; nothing for a path that is not forwarded.
+std::optional<std::string_view> forwarded_allow(std::string_view path) {
   for (const auto& forwarded : forwarded_paths) {
     if (forwarded.path == path) {
-      return forwarded.method;
+      return forwarded.allow;
     }
   }
   if (!path.starts_with(responses_prefix)) {
@@ -76,12 +78,46 @@ std::optional<takes> forwarded_method(std::string_view path) {
   if (!is_response_id(rest)) {
     return std::nullopt;
   }
-  return cancels ? takes::post : takes::get;
+  return cancels ? post_only : get_and_head;
 }
 
-// Starlette, under vLLM's routes, answers HEAD wherever GET is answered.
-bool is_get(std::string_view method) {
-  return method == "GET" || method == "HEAD";
+// What a normalised path routes to and the methods it takes: llmux's own paths, then the
+// forwarded ones; nothing for any other. The one table route_request and allowed_methods read.
+struct path_rule {
+  route what;
+  std::string_view allow;
+};
+
+std::optional<path_rule> rule_of(std::string_view path) {
+  if (path == "/health") {
+    return path_rule{route::health, get_and_head};
+  }
+  if (path == "/ping") {
+    // vLLM's SageMaker health check: /health by another name, POST too.
+    return path_rule{route::health, "GET, HEAD, POST"};
+  }
+  if (path == "/llmux/status") {
+    return path_rule{route::status, get_and_head};
+  }
+  if (path == "/v1/models" || path == "/models") {
+    return path_rule{route::model_list, get_and_head};
+  }
+  if (auto allow = forwarded_allow(path)) {
+    return path_rule{route::proxy, *allow};
+  }
+  return std::nullopt;
+}
+
+// Whether `method` is among those `allow` lists.
+bool allows(std::string_view allow, std::string_view method) {
+  while (!allow.empty()) {
+    auto comma = allow.find(", ");
+    if (allow.substr(0, comma) == method) {
+      return true;
+    }
+    allow = comma == std::string_view::npos ? std::string_view{} : allow.substr(comma + 2);
+  }
+  return false;
 }
 
 int hex_value(char c) {
@@ -100,6 +136,8 @@ int hex_value(char c) {
 bool is_control(unsigned char c) {
   return c < 0x20 || c == 0x7f;
 }
+
+} // namespace
 
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
@@ -136,6 +174,8 @@ std::optional<std::string> percent_decode(std::string_view text) {
   }
   return out;
 }
+
+namespace {
 
 // Whether `path` is '/' and segments of letters, digits, '-' and '_' only: nothing in it to
 // decode or remove (nearly every client's path), so it is its own normal form.
@@ -272,39 +312,17 @@ route_decision route_request(std::string_view method, std::string_view target) {
     out.target += '?';
     out.target += normalized->query;
   }
-  auto path = out.path();
-  // As the engine's own server does, HEAD is answered wherever GET is (a load balancer's health
-  // check may use it).
-  auto local = [&](route answer) { return is_get(method) ? answer : route::method_not_allowed; };
-  if (path == "/health") {
-    out.what = local(route::health);
-  } else if (path == "/ping") {
-    // vLLM's SageMaker health check: /health by another name, POST too.
-    out.what = method == "POST" ? route::health : local(route::health);
-  } else if (path == "/llmux/status") {
-    out.what = local(route::status);
-  } else if (path == "/v1/models" || path == "/models") {
-    out.what = local(route::model_list);
-  } else if (auto takes_method = forwarded_method(path)) {
-    // A method the engine's route does not take would only get its 405.
-    bool allowed = *takes_method == takes::post ? method == "POST" : is_get(method);
-    out.what = allowed ? route::proxy : route::method_not_allowed;
+  // A method the path does not take gets the 405 the engine's route would give, before any
+  // model is looked for.
+  if (auto rule = rule_of(out.path())) {
+    out.what = allows(rule->allow, method) ? rule->what : route::method_not_allowed;
   }
   return out;
 }
 
 std::string_view allowed_methods(std::string_view path) {
-  if (path == "/ping") {
-    return "GET, HEAD, POST";
-  }
-  if (path == "/health" || path == "/llmux/status" || path == "/v1/models" || path == "/models") {
-    return "GET, HEAD";
-  }
-  auto takes_method = forwarded_method(path);
-  if (!takes_method) {
-    return {};
-  }
-  return *takes_method == takes::post ? "POST" : "GET, HEAD";
+  auto rule = rule_of(path);
+  return rule ? rule->allow : std::string_view{};
 }
 
 } // namespace llmux::http

@@ -18,6 +18,10 @@ struct normalized_target {
   std::string query;
 };
 
+/// `text` with its percent-escapes decoded; nothing for a malformed escape or a control
+/// character (raw or decoded), which no path, name or token of a request may hold.
+std::optional<std::string> percent_decode(std::string_view text);
+
 /// Normalises an origin-form ("/a/b?q") or absolute-form ("http://host/a/b?q") target; nothing
 /// when it cannot name a path: another form ("*", "host:port"), a malformed or NUL
 /// percent-escape, or a control character.
