@@ -141,7 +141,8 @@ std::string openai_error(int status, std::string_view message, std::string_view 
   return error_body(message, kind, param);
 }
 
-event_dialect event_dialect_of(std::string_view path) {
+event_dialect event_dialect_of(std::string_view target) {
+  auto path = target.substr(0, target.find('?'));
   return path == "/v1/messages" ? event_dialect::anthropic : event_dialect::openai;
 }
 

@@ -18,8 +18,9 @@ std::string openai_error(int status, std::string_view message, std::string_view 
 /// unnamed error would be dropped and the stream seem merely to end).
 enum class event_dialect { openai, anthropic };
 
-/// The dialect of the stream a request to `path` (normalised) gets.
-event_dialect event_dialect_of(std::string_view path);
+/// The dialect of the stream a request to `target` (the normalised path, with its query if it
+/// has one) gets.
+event_dialect event_dialect_of(std::string_view target);
 
 /// `data`, a JSON error body, as the event that ends a failed stream (named `error` in
 /// Anthropic's dialect), then `data: [DONE]` (which ends vLLM's streams of both dialects).

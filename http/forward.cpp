@@ -418,11 +418,6 @@ private:
     return net::ip::make_address(address_.ip(), ec);
   }
 
-  // How the client's event stream frames an error (by the path, without the query).
-  event_dialect dialect() const {
-    return event_dialect_of(target_.substr(0, target_.find('?')));
-  }
-
   // How logs and errors name where the request went.
   std::string upstream_name() const {
     if (!lease_.node.empty()) {
@@ -435,7 +430,7 @@ private:
   // began.
   net::awaitable<bool> fail_before_answer(int status, std::string what) {
     if (context_.stream_begun) {
-      auto event = stream_error_event(dialect(), status, what);
+      auto event = stream_error_event(event_dialect_of(target_), status, what);
       co_return co_await end_event_stream(client_, request_, std::move(event));
     }
     co_return co_await send_error(client_, request_, status, what);
@@ -458,8 +453,9 @@ private:
     }
     context_.deadlines.engine_by(std::nullopt);
     std::erase_if(answer, [](char c) { return c == '\n' || c == '\r'; });
-    auto event = answer.starts_with('{') ? error_event(dialect(), answer)
-                                         : stream_error_event(dialect(), head_status_, answer);
+    auto event = answer.starts_with('{')
+                   ? error_event(event_dialect_of(target_), answer)
+                   : stream_error_event(event_dialect_of(target_), head_status_, answer);
     log_.warn("{} answered a waiting stream with HTTP {}", upstream_name(), head_status_);
     co_return co_await end_event_stream(client_, request_, std::move(event));
   }
@@ -535,7 +531,7 @@ private:
     }
     log_.warn("{} ({})", what, upstream_name());
     if (event_stream || context_.stream_begun) {
-      auto event = stream_error_event(dialect(), cut_->reason ? 503 : 502, what);
+      auto event = stream_error_event(event_dialect_of(target_), cut_->reason ? 503 : 502, what);
       std::array<std::string_view, 1> body{event};
       co_await write_client(body, true);
     } else if (!pending_head_.empty()) {

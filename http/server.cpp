@@ -904,9 +904,8 @@ net::awaitable<void> proxy_server::impl::resume(std::shared_ptr<parked_request> 
     if (!outcome.granted) {
       metrics_.request_refused(model, outcome.reason);
       if (begun) {
-        auto event
-          = stream_error_event(event_dialect_of(parked->target.substr(0, parked->target.find('?'))),
-                               status_of(outcome.reason), outcome.message);
+        auto event = stream_error_event(event_dialect_of(parked->target), status_of(outcome.reason),
+                                        outcome.message);
         more = co_await end_event_stream(connection.client, parked->request, std::move(event));
       } else {
         more = co_await send_refusal(connection.client, parked->request, outcome);

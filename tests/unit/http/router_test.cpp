@@ -135,6 +135,7 @@ TEST(errors, a_failed_stream_ends_in_its_apis_own_framing) {
   EXPECT_EQ(event_dialect_of("/v1/messages"), event_dialect::anthropic);
   EXPECT_EQ(event_dialect_of("/v1/chat/completions"), event_dialect::openai);
   EXPECT_EQ(event_dialect_of("/v1/responses"), event_dialect::openai);
+  EXPECT_EQ(event_dialect_of("/v1/messages?beta=true"), event_dialect::anthropic);
   EXPECT_EQ(stream_error_event(event_dialect::openai, 503, "gone"),
             "data: " + openai_error(503, "gone") + "\n\ndata: [DONE]\n\n");
   EXPECT_EQ(stream_error_event(event_dialect::anthropic, 503, "gone"),
