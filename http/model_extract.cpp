@@ -31,6 +31,16 @@ std::string_view trim_trailing_space(std::string_view token) {
   return token;
 }
 
+/// Whether a form field's text is true as the engine's boolean fields read it (pydantic).
+bool is_true_text(std::string_view text) {
+  for (std::string_view word : {"true", "1", "yes", "on", "t", "y"}) {
+    if (boost::beast::iequals(text, word)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /// The model of a multipart/form-data body into `result`; false (with `error`) when the body
 /// is not a form.
 bool find_form_model(std::string_view body, std::string_view boundary, model_reference& result,
@@ -40,6 +50,9 @@ bool find_form_model(std::string_view body, std::string_view boundary, model_ref
     error = "the request body is not multipart/form-data: " + form.error();
     return false;
   }
+  const auto* stream = last_field(*form, "stream");
+  result.stream
+    = stream && !stream->is_file && is_true_text(body.substr(stream->value_at, stream->value_size));
   const auto* field = last_field(*form, "model");
   if (!field) {
     return true;
@@ -81,11 +94,16 @@ bool find_json_model(std::string& body, model_reference& result, std::string& er
   }
   std::optional<std::string_view> token;
   std::optional<std::string_view> name;
+  bool stream = false;
   for (auto field : object) {
     std::string_view key;
     if (field.unescaped_key().get(key)) {
       error = "the request body is not valid JSON";
       return false;
+    }
+    // The last one counts; one that is not a boolean makes the engine refuse the request.
+    if (key == "stream" && field.value().get_bool().get(stream)) {
+      stream = false;
     }
     if (key != "model") {
       continue;
@@ -102,6 +120,7 @@ bool find_json_model(std::string& body, model_reference& result, std::string& er
     token = trim_trailing_space(raw);
     name = text;
   }
+  result.stream = stream;
   if (token && !name) {
     error = "the request body's \"model\" must be a string";
     return false;
@@ -113,16 +132,6 @@ bool find_json_model(std::string& body, model_reference& result, std::string& er
     }
   }
   return true;
-}
-
-/// Whether a form field's text is true as the engine's boolean fields read it (pydantic).
-bool is_true_text(std::string_view text) {
-  for (std::string_view word : {"true", "1", "yes", "on", "t", "y"}) {
-    if (boost::beast::iequals(text, word)) {
-      return true;
-    }
-  }
-  return false;
 }
 
 } // namespace
@@ -144,37 +153,6 @@ model_reference find_model(std::string_view override_header, std::string_view co
     result.error = std::move(error);
   }
   return result;
-}
-
-bool wants_stream(std::string_view content_type, const std::string& body) {
-  if (auto boundary = form_boundary(content_type)) {
-    auto form = read_form(body, *boundary);
-    const auto* field = form ? last_field(*form, "stream") : nullptr;
-    return field && !field->is_file
-           && is_true_text(std::string_view(body).substr(field->value_at, field->value_size));
-  }
-  thread_local od::parser parser;
-  if (body.empty() || body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
-    return false;
-  }
-  auto json = json_text(body);
-  od::document document;
-  od::object object;
-  if (parser.iterate(json).get(document) || document.get_object().get(object)) {
-    return false;
-  }
-  bool stream = false;
-  for (auto field : object) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) {
-      return false;
-    }
-    // The last one counts; one that is not a boolean makes the engine refuse the request.
-    if (key == "stream" && field.value().get_bool().get(stream)) {
-      stream = false;
-    }
-  }
-  return stream;
 }
 
 spliced_body::spliced_body(std::string_view body, std::pair<std::size_t, std::size_t> span,

@@ -24,6 +24,10 @@ struct model_reference {
   std::optional<std::pair<std::size_t, std::size_t>> body_span;
   /// What that range holds.
   value_encoding encoding = value_encoding::json_string;
+  /// Whether the body asks for a streamed answer: `"stream": true` at a JSON body's top level, a
+  /// form's `stream` field true as the engine reads a boolean ("true", "1", "yes", "on", ...);
+  /// the last one counts.
+  bool stream = false;
   /// Why the body could not be read; empty when it could (or did not need to be).
   std::string error;
 };
@@ -33,14 +37,10 @@ struct model_reference {
 /// other body's top-level JSON `model` string. Where a name is given twice the last counts (as
 /// Python's JSON and form readers keep it). `body` gets simdjson's padding reserved (its size
 /// and content stay); it is parsed once, without a copy. A body that cannot be read is an error
-/// only when the header names no model.
+/// only when the header names no model. The same reading says whether the body asks for a
+/// stream.
 model_reference find_model(std::string_view override_header, std::string_view content_type,
                            std::string& body);
-
-/// Whether the body asks for a streamed answer: `"stream": true` at a JSON body's top level, a
-/// form's `stream` field true as the engine reads a boolean ("true", "1", "yes", "on", ...).
-/// A JSON body must have simdjson's padding reserved (`find_model` does that).
-bool wants_stream(std::string_view content_type, const std::string& body);
 
 /// A body with its `model` value replaced, as pieces to be written out one after the other: two
 /// of them point into the body, one at the new value, so the body is neither copied nor

@@ -811,8 +811,7 @@ void proxy_server::impl::park(client_request& request, std::string target,
   cancel_wait_when_client_leaves(connection.client, session, parked->watch,
                                  settings_.serve_half_closed);
   // The answer comes on an actor thread; the request goes on on its io thread.
-  if (settings_.stream_keepalive.count() > 0
-      && wants_stream(parked->request[bhttp::field::content_type], parked->request.body())) {
+  if (settings_.stream_keepalive.count() > 0 && parked->reference.stream) {
     parked->stream = std::make_shared<waiting_stream>(executor);
     net::co_spawn(executor, keep_stream_alive(parked, parked->stream, connection.client),
                   net::detached);

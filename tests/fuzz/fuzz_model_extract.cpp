@@ -15,7 +15,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bool form = !body.empty() && body.front() == '-';
   std::string_view content_type = form ? "multipart/form-data; boundary=b" : "application/json";
   auto found = llmux::http::find_model({}, content_type, body);
-  llmux::http::wants_stream(content_type, body);
   if (!found.body_span) {
     return 0;
   }

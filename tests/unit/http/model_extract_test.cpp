@@ -52,7 +52,7 @@ TEST(find_model, a_utf8_byte_order_mark_is_read_past_as_the_engine_does) {
   EXPECT_EQ(found.model, "a");
   ASSERT_TRUE(found.body_span);
   EXPECT_EQ(body.substr(found.body_span->first, found.body_span->second), "\"a\"");
-  EXPECT_TRUE(wants_stream("application/json", body));
+  EXPECT_TRUE(found.stream);
   std::string rewritten = spliced_body(body, *found.body_span, "org/a").joined();
   EXPECT_EQ(rewritten, "\xEF\xBB\xBF{\"model\":\"org/a\",\"stream\":true}");
 }
@@ -105,7 +105,7 @@ TEST(find_model, reads_a_forms_model_field) {
   ASSERT_TRUE(found.body_span);
   EXPECT_EQ(found.encoding, value_encoding::raw);
   EXPECT_EQ(body.substr(found.body_span->first, found.body_span->second), "whisper");
-  EXPECT_TRUE(wants_stream(transcription_type, body));
+  EXPECT_TRUE(found.stream);
   // Rewritten in place, the form names the engine's model.
   spliced_body spliced(body, *found.body_span, "openai/whisper-large-v3", found.encoding);
   auto rewritten = spliced.joined();
@@ -121,7 +121,7 @@ TEST(find_model, forms_without_a_model_or_with_a_bad_one) {
   EXPECT_TRUE(none.model.empty());
   EXPECT_TRUE(none.error.empty());
   EXPECT_FALSE(none.body_span);
-  EXPECT_FALSE(wants_stream(transcription_type, no_model));
+  EXPECT_FALSE(none.stream);
   std::string file_model = "--XyZ\r\nContent-Disposition: form-data; name=\"model\"; "
                            "filename=\"m.txt\"\r\n\r\nwhisper\r\n--XyZ--";
   EXPECT_EQ(find_model("", transcription_type, file_model).error,
@@ -136,11 +136,8 @@ TEST(find_model, forms_without_a_model_or_with_a_bad_one) {
   EXPECT_TRUE(by_header.error.empty());
 }
 
-TEST(wants_stream, the_last_stream_counts_and_only_true_is_true) {
-  auto json = [](std::string body) {
-    find_model("", "application/json", body); // reserves the parser's padding
-    return wants_stream("application/json", body);
-  };
+TEST(find_model, the_last_stream_counts_and_only_true_is_true) {
+  auto json = [](std::string body) { return find_model("", "application/json", body).stream; };
   EXPECT_TRUE(json(R"({"stream":false,"stream":true})"));
   EXPECT_FALSE(json(R"({"stream":true,"stream":false})"));
   EXPECT_FALSE(json(R"({"stream":"true"})"));
@@ -149,7 +146,7 @@ TEST(wants_stream, the_last_stream_counts_and_only_true_is_true) {
     std::string body = "--XyZ\r\nContent-Disposition: form-data; name=stream\r\n\r\n";
     body += value;
     body += "\r\n--XyZ--";
-    return wants_stream(transcription_type, body);
+    return find_model("", transcription_type, body).stream;
   };
   for (auto yes : {"true", "1", "yes", "on", "t", "y", "TRUE"}) {
     EXPECT_TRUE(form(yes)) << yes;
