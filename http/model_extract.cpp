@@ -93,7 +93,9 @@ bool find_json_model(std::string& body, model_reference& result, std::string& er
     return false;
   }
   std::optional<std::string_view> token;
-  std::optional<std::string_view> name;
+  // Not an optional: g++ 12 at -O2 takes an optional string_view here for uninitialized.
+  std::string_view name;
+  bool named = false;
   bool stream = false;
   for (auto field : object) {
     std::string_view key;
@@ -114,21 +116,22 @@ bool find_json_model(std::string& body, model_reference& result, std::string& er
     std::string_view text;
     if (value.raw_json_token().get(raw) || value.get_string().get(text)) {
       token = raw;
-      name.reset();
+      named = false;
       continue;
     }
     token = trim_trailing_space(raw);
     name = text;
+    named = true;
   }
   result.stream = stream;
-  if (token && !name) {
+  if (token && !named) {
     error = "the request body's \"model\" must be a string";
     return false;
   }
-  if (name) {
+  if (named) {
     result.body_span = {static_cast<std::size_t>(token->data() - body.data()), token->size()};
     if (result.model.empty()) {
-      result.model = *name;
+      result.model = name;
     }
   }
   return true;
