@@ -2,11 +2,14 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
-#include <boost/beast/http/basic_parser.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/system/error_code.hpp>
 
 namespace llmux::http {
 
@@ -16,15 +19,70 @@ namespace llmux::http {
 /// where a message container would allocate and index every field, and copies no body at all:
 /// it writes the pieces out from its read buffer before it reads again.
 ///
+/// HTTP/1.0 and 1.1 as RFC 9112 frames a response, strictly where framing is at stake: lines
+/// end with CRLF; a Content-Length (a list of equal numbers, in one or more fields) or a
+/// Transfer-Encoding, never both, and chunked the only transfer coding; no folded lines
+/// (RFC 9112, section 5.2 lets a proxy refuse them with a 502). The
+/// head is parsed once it is all there (at most `header_limit` bytes). Errors are Beast's
+/// (`boost::beast::http::error`): need_more, need_buffer, partial_message and the bad_* ones
+/// for what is malformed. (Beast's own parser cost about a sixth of llmux's instructions per
+/// request, most of it on header lines the relay only copies: BENCHMARKS.md, "Data path".)
+///
 /// A parse takes at most `max_pieces` pieces of body (one per chunk of a chunked body); one
-/// that has no room for another stops with `error::need_buffer`, and the bytes it did not take
-/// stay in the caller's input.
-class engine_response_parser final : public boost::beast::http::basic_parser<false> {
+/// that has no room for another stops with `need_buffer`, and the bytes it did not take stay in
+/// the caller's input.
+class engine_response_parser {
 public:
-  /// Unlimited body (an answer is as long as the generation), Beast's default header limit.
-  /// The forwarded header lines go into `fields` (emptied first), memory the caller keeps
-  /// between responses: a keep-alive connection's relays then allocate nothing for them.
+  /// The most a head (status line and header lines) may take, as Beast's default.
+  static constexpr std::size_t header_limit = 8 * 1024;
+
+  /// A relay gets up to this many pieces per parse; a relay's coroutine frame holds the
+  /// parser, and Asio reuses only frames of up to 1,020 bytes.
+  static constexpr std::size_t max_pieces = 2;
+
+  /// Unlimited body (an answer is as long as the generation). The forwarded header lines go
+  /// into `fields` (emptied first), memory the caller keeps between responses: a keep-alive
+  /// connection's relays then allocate nothing for them.
   explicit engine_response_parser(std::string& fields);
+
+  /// Parses what it can of `input`, which starts where the last parse stopped taking bytes;
+  /// returns how many bytes it took. A head is taken only whole: until then each parse takes
+  /// nothing and says need_more. Body bytes it took are `body_pieces`.
+  std::size_t put(boost::asio::const_buffer input, boost::system::error_code& ec);
+  /// The engine closed its connection: the end of a body that ends with it, else
+  /// partial_message.
+  void put_eof(boost::system::error_code& ec);
+
+  /// Whether a parse that completes the head goes on into the body (else it stops there, and
+  /// the body's first bytes stay in the input for the next parse).
+  void eager(bool go_on) {
+    eager_ = go_on;
+  }
+  /// Whether the answer has no body whatever its fields say: the answer to HEAD.
+  void skip(bool no_body) {
+    skip_body_ = no_body;
+  }
+
+  /// Whether the engine sent anything (its first byte counts).
+  bool got_some() const {
+    return got_some_;
+  }
+  bool is_header_done() const {
+    return state_ != state::head;
+  }
+  bool is_done() const {
+    return state_ == state::done;
+  }
+  /// Whether the connection may carry the next request (after a whole answer).
+  bool keep_alive() const;
+  /// The Content-Length the engine sent (with a head read whole).
+  std::optional<std::uint64_t> content_length() const {
+    return content_length_;
+  }
+  /// Whether the body comes chunked.
+  bool chunked() const {
+    return chunked_;
+  }
 
   /// The status code as sent (one Beast does not name, 420 or 599, too).
   int status() const {
@@ -60,10 +118,6 @@ public:
     return *forwarded_;
   }
 
-  /// A relay, which does not parse eagerly, gets one piece per parse; a relay's coroutine frame
-  /// holds the parser, and Asio reuses only frames of up to 1,020 bytes.
-  static constexpr std::size_t max_pieces = 2;
-
   /// The body the parses since `clear_body` took: views into the input they were given, valid
   /// while that memory is (a relay writes them out before its buffer takes more bytes).
   std::span<const std::string_view> body_pieces() const {
@@ -81,34 +135,60 @@ public:
   }
 
 private:
-  using error_code = boost::system::error_code;
-  using string_view = boost::beast::string_view;
+  enum class state : std::uint8_t {
+    head,
+    body_length, ///< `remaining_` bytes of body left
+    body_to_eof, ///< the body ends with the connection
+    chunk_size,  ///< a chunk-size line is next
+    chunk_data,  ///< `remaining_` bytes of the chunk left
+    chunk_end,   ///< the CRLF after a chunk's data is next
+    trailer,     ///< trailer lines after the last chunk, up to an empty one
+    done,
+  };
 
-  void on_request_impl(boost::beast::http::verb, string_view, string_view, int,
-                       error_code&) override {
-  }
-  void on_response_impl(int code, string_view reason, int version, error_code& ec) override;
-  void on_field_impl(boost::beast::http::field name, string_view name_string, string_view value,
-                     error_code& ec) override;
-  void on_header_impl(error_code&) override {
-  }
-  void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {
-  }
-  std::size_t on_body_impl(string_view body, error_code& ec) override;
-  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {
-  }
-  std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body, error_code& ec) override;
-  void on_finish_impl(error_code&) override {
-  }
+  // The head, from `first`: whether it is all there and parsed (`first` then past it).
+  bool parse_head(const char*& first, const char* last, boost::system::error_code& ec);
+  void parse_status_line(std::string_view line, boost::system::error_code& ec);
+  // Takes what a header line says about the framing; whether the client gets the line.
+  bool take_field(std::string_view name, std::string_view value, boost::system::error_code& ec);
+  void take_connection(std::string_view value);
+  void take_content_length(std::string_view value, boost::system::error_code& ec);
+  void take_transfer_encoding(std::string_view value, boost::system::error_code& ec);
+  void end_head();
+  // The body's framing from `first` on: how far it got.
+  const char* parse_body(const char* first, const char* last, boost::system::error_code& ec);
+  bool take_chunk_size(std::string_view line, boost::system::error_code& ec);
+  // The next line from `first`, if all there (CRLF excluded). A line must end within `limit`
+  // bytes, else `too_long`; one that ends with a bare LF is bad_line_ending.
+  static std::optional<std::string_view> next_line(const char* first, const char* last,
+                                                   std::size_t limit,
+                                                   boost::system::error_code too_long,
+                                                   boost::system::error_code& ec);
+  bool add_piece(const char* first, std::size_t size);
 
+  state state_ = state::head;
   int status_ = 0;
-  std::string reason_;
+  bool http11_ = false;
+  bool connection_close_ = false;
+  bool connection_keep_alive_ = false;
+  bool chunked_ = false;
+  bool ends_with_connection_ = false;
   bool event_stream_ = false;
+  bool eager_ = false;
+  bool skip_body_ = false;
+  bool got_some_ = false;
+  bool interim_seen_ = false;
+  std::uint8_t count_ = 0;
+  /// How much of the head earlier parses took (whole lines; 0 before the status line).
+  std::uint16_t head_taken_ = 0;
+  /// The trailer bytes taken so far (they count against `header_limit`).
+  std::uint16_t trailer_taken_ = 0;
+  std::uint64_t remaining_ = 0;
+  std::optional<std::uint64_t> content_length_;
+  std::string reason_;
   /// The caller's memory (a pointer, not a reference: restart_after_interim assigns anew).
   std::string* forwarded_;
-  bool interim_seen_ = false;
   std::array<std::string_view, max_pieces> pieces_;
-  std::size_t count_ = 0;
   std::size_t body_size_ = 0;
 };
 

@@ -6,6 +6,7 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "http/headers.hpp"
 #include "http/router.hpp"
 
 namespace llmux::http {
@@ -20,20 +21,6 @@ constexpr std::size_t most_files = 1000;
 // A part's header lines: a Content-Disposition and a Content-Type, usually under 200 bytes.
 constexpr std::size_t most_header_bytes = 16 * 1024;
 constexpr std::size_t most_padding = 256;
-
-bool is_blank(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && is_blank(text.front())) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && is_blank(text.back())) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 /// A header value with parameters: `type; name=token; name="quoted \" string"`.
 struct parameterised {
@@ -56,7 +43,7 @@ struct parameterised {
 std::optional<parameterised> split_parameters(std::string_view value) {
   parameterised out;
   auto semicolon = value.find(';');
-  out.type = trim(value.substr(0, semicolon));
+  out.type = trim_blanks(value.substr(0, semicolon));
   std::size_t at = semicolon == std::string_view::npos ? value.size() : semicolon + 1;
   while (at < value.size()) {
     auto equals = value.find_first_of("=;", at);
@@ -64,7 +51,7 @@ std::optional<parameterised> split_parameters(std::string_view value) {
       at = equals == std::string_view::npos ? value.size() : equals + 1;
       continue;
     }
-    auto name = trim(value.substr(at, equals - at));
+    auto name = trim_blanks(value.substr(at, equals - at));
     at = equals + 1;
     while (at < value.size() && is_blank(value[at])) {
       ++at;
@@ -89,7 +76,7 @@ std::optional<parameterised> split_parameters(std::string_view value) {
     // A token runs to the next ';'; after a quoted string anything up to it is ignored.
     auto end = std::min(value.find(';', at), value.size());
     if (!quoted) {
-      text = trim(value.substr(at, end - at));
+      text = trim_blanks(value.substr(at, end - at));
     }
     at = end + 1;
     out.parameters.emplace_back(name, std::move(text));
@@ -132,7 +119,7 @@ std::string read_part_headers(std::string_view body, std::size_t& at, form_part&
     if (colon == std::string_view::npos) {
       return "a part has a header line without a colon";
     }
-    if (iequals(trim(line.substr(0, colon)), "content-disposition")) {
+    if (iequals(trim_blanks(line.substr(0, colon)), "content-disposition")) {
       disposition = split_parameters(line.substr(colon + 1));
       if (!disposition) {
         return "a part's Content-Disposition has an unclosed quoted string";

@@ -4,17 +4,11 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <cstring>
 
 namespace llmux::http {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-           return lower(x) == lower(y);
-         });
-}
 
 // A fixed list of lower-case header names, looked up on every header of every request and
 // response: a name is compared only with the listed names of its own length.
@@ -38,7 +32,7 @@ public:
       return false;
     }
     for (auto candidates = by_length_[name.size()]; candidates != 0; candidates &= candidates - 1) {
-      if (iequals(name, names_[static_cast<std::size_t>(std::countr_zero(candidates))])) {
+      if (iequals_lower(name, names_[static_cast<std::size_t>(std::countr_zero(candidates))])) {
         return true;
       }
     }
@@ -52,7 +46,7 @@ private:
 };
 
 bool starts_with(std::string_view name, std::string_view prefix) {
-  return name.size() >= prefix.size() && iequals(name.substr(0, prefix.size()), prefix);
+  return name.size() >= prefix.size() && iequals_lower(name.substr(0, prefix.size()), prefix);
 }
 
 // Headers that describe one hop, not the message: never copied across the proxy. (Expect too:
@@ -71,6 +65,39 @@ constexpr name_set<14> client_private{std::array<std::string_view, 14>{
   "x-forwarded-proto", "x-forwarded-for"}};
 
 } // namespace
+
+std::string_view trim_blanks(std::string_view text) {
+  while (!text.empty() && is_blank(text.front())) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && is_blank(text.back())) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+bool iequals_lower(std::string_view text, std::string_view lower) {
+  constexpr std::uint64_t lowering = 0x2020202020202020;
+  if (text.size() != lower.size()) {
+    return false;
+  }
+  std::size_t at = 0;
+  for (; at + 8 <= text.size(); at += 8) {
+    std::uint64_t word = 0;
+    std::uint64_t expected = 0;
+    std::memcpy(&word, text.data() + at, 8);
+    std::memcpy(&expected, lower.data() + at, 8);
+    if ((word | lowering) != expected) {
+      return false;
+    }
+  }
+  for (; at < text.size(); ++at) {
+    if ((text[at] | 0x20) != lower[at]) {
+      return false;
+    }
+  }
+  return true;
+}
 
 bool forwards_request_header(std::string_view name) {
   return !hop_by_hop.contains(name) && !client_private.contains(name)

@@ -19,16 +19,15 @@ constexpr std::size_t read_size_limit = 64 * 1024;
 /// Every client connection and every relay may hold one (4,096 connections: 64 MB each side).
 constexpr std::size_t largest_read_room = 16 * 1024;
 
-template <bool isRequest>
-bool reached(const bhttp::basic_parser<isRequest>& parser, read_until until) {
+template <class Parser>
+bool reached(const Parser& parser, read_until until) {
   return until == read_until::header ? parser.is_header_done() : parser.is_done();
 }
 
 } // namespace
 
-template <bool isRequest>
-std::optional<net::mutable_buffer> parse_buffered(beast::flat_buffer& buffer,
-                                                  bhttp::basic_parser<isRequest>& parser,
+template <class Parser>
+std::optional<net::mutable_buffer> parse_buffered(beast::flat_buffer& buffer, Parser& parser,
                                                   read_until until, beast::error_code& ec) {
   // As Beast's: a header read stops parsing at its end, a whole read parses all it can.
   if (until == read_until::header) {
@@ -78,10 +77,9 @@ bool malformed_message(const beast::error_code& ec) {
          && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
 }
 
-template <bool isRequest>
-bool take_read(beast::flat_buffer& buffer, bhttp::basic_parser<isRequest>& parser,
-               beast::error_code read_error, std::size_t read, std::size_t room,
-               beast::error_code& ec) {
+template <class Parser>
+bool take_read(beast::flat_buffer& buffer, Parser& parser, beast::error_code read_error,
+               std::size_t read, std::size_t room, beast::error_code& ec) {
   if (read_error == net::error::eof) {
     // The peer closed: the end of a message that ends with the connection, else a message
     // cut short (or none at all).
@@ -110,14 +108,14 @@ bool take_read(beast::flat_buffer& buffer, bhttp::basic_parser<isRequest>& parse
 template std::optional<net::mutable_buffer>
 parse_buffered(beast::flat_buffer&, bhttp::basic_parser<true>&, read_until, beast::error_code&);
 template std::optional<net::mutable_buffer>
-parse_buffered(beast::flat_buffer&, bhttp::basic_parser<false>&, read_until, beast::error_code&);
+parse_buffered(beast::flat_buffer&, engine_response_parser&, read_until, beast::error_code&);
 template bool take_read(beast::flat_buffer&, bhttp::basic_parser<true>&, beast::error_code,
                         std::size_t, std::size_t, beast::error_code&);
-template bool take_read(beast::flat_buffer&, bhttp::basic_parser<false>&, beast::error_code,
+template bool take_read(beast::flat_buffer&, engine_response_parser&, beast::error_code,
                         std::size_t, std::size_t, beast::error_code&);
 
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
-                                            bhttp::basic_parser<false>& parser, read_until until,
+                                            engine_response_parser& parser, read_until until,
                                             read_wait_hook* hook) {
   buffered_read read(buffer, parser, until);
   while (read.needs_bytes()) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -23,6 +24,7 @@
 
 #include "actors/serving.hpp"
 #include "http/client_request.hpp"
+#include "http/engine_response.hpp"
 #include "http/model_extract.hpp"
 #include "http/server.hpp"
 #include "http/upstream_pool.hpp"
@@ -98,24 +100,23 @@ protected:
 /// async_read and async_read_some do, with the same results and errors. `hook`, if any, hears
 /// of every read that has to wait.
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
-                                            beast::http::basic_parser<false>& parser,
-                                            read_until until, read_wait_hook* hook = nullptr);
+                                            engine_response_parser& parser, read_until until,
+                                            read_wait_hook* hook = nullptr);
 
 /// Parses what `buffer` holds for a read that waits for `until`: where the next socket read
 /// goes, or nothing when the read is over, with `ec` saying how (success, a parse error, a
-/// limit, need_buffer, buffer_overflow). (`buffered_read`'s first step.)
-template <bool isRequest>
-std::optional<net::mutable_buffer> parse_buffered(beast::flat_buffer& buffer,
-                                                  beast::http::basic_parser<isRequest>& parser,
+/// limit, need_buffer, buffer_overflow). (`buffered_read`'s first step.) `Parser` is a client's
+/// request parser (Beast's `basic_parser<true>`) or an `engine_response_parser`.
+template <class Parser>
+std::optional<net::mutable_buffer> parse_buffered(beast::flat_buffer& buffer, Parser& parser,
                                                   read_until until, beast::error_code& ec);
 /// Takes a socket read of `read` bytes into `room` bytes of `buffer`: true to parse on, false
 /// when the read is over with `ec` (at the peer's end of stream, the end of a message that ends
 /// with the connection or one cut short). A read that filled its room doubles the buffer for
 /// the next (up to 16 KB). (`buffered_read`'s second step.)
-template <bool isRequest>
-bool take_read(beast::flat_buffer& buffer, beast::http::basic_parser<isRequest>& parser,
-               beast::error_code read_error, std::size_t read, std::size_t room,
-               beast::error_code& ec);
+template <class Parser>
+bool take_read(beast::flat_buffer& buffer, Parser& parser, beast::error_code read_error,
+               std::size_t read, std::size_t room, beast::error_code& ec);
 
 /// Whether a read that ended with `ec` met a malformed message (one of Beast's parse errors or
 /// limits), rather than a peer that closed or reset its connection before or within a message.
@@ -133,12 +134,11 @@ bool malformed_message(const beast::error_code& ec);
 ///       read.took(co_await socket.async_read_some(read.room(), use_tuple));
 ///     }
 ///     auto ec = read.result();
-template <bool isRequest>
+template <class Parser>
 class buffered_read {
 public:
   /// Parses what `buffer` already holds.
-  buffered_read(beast::flat_buffer& buffer, beast::http::basic_parser<isRequest>& parser,
-                read_until until)
+  buffered_read(beast::flat_buffer& buffer, std::type_identity_t<Parser>& parser, read_until until)
     : buffer_(buffer), parser_(parser), until_(until),
       room_(parse_buffered(buffer, parser, until, ec_)) {
   }
@@ -166,11 +166,19 @@ public:
 
 private:
   beast::flat_buffer& buffer_;
-  beast::http::basic_parser<isRequest>& parser_;
+  Parser& parser_;
   read_until until_;
   beast::error_code ec_;
   std::optional<net::mutable_buffer> room_;
 };
+
+// A client's request parser is read as Beast's basic_parser<true>, whatever parser derives
+// from it: parse_buffered and take_read are compiled once for it.
+template <bool isRequest>
+buffered_read(beast::flat_buffer&, beast::http::basic_parser<isRequest>&, read_until)
+  -> buffered_read<beast::http::basic_parser<isRequest>>;
+buffered_read(beast::flat_buffer&, engine_response_parser&, read_until)
+  ->buffered_read<engine_response_parser>;
 
 /// The metrics the proxy's io thread running this records into; null elsewhere (tests, tools).
 http_metrics* io_thread_metrics();

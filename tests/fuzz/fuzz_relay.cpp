@@ -2,17 +2,19 @@
 // status line, headers and body, well-formed or not, cut short or not. An in-process "engine"
 // on loopback answers the relayed request with it and closes. Whatever it is, the relay ends,
 // the client gets the head of an HTTP response, and when the engine's response was complete
-// and well-formed the client gets a complete response with the same status and body.
+// and well-formed the client gets a complete response with the same status and body, unless
+// llmux refuses it by design (refused_by_design), when the client gets a 502.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -23,6 +25,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/session.hpp"
+#include "tests/fuzz/engine_answer.hpp"
 
 namespace {
 
@@ -39,6 +42,14 @@ struct loopback {
   waiting_relays waiting{io.get_executor()};
   tcp::acceptor engine{io, {net::ip::make_address_v4("127.0.0.1"), 0}};
   tcp::acceptor proxy{io, {net::ip::make_address_v4("127.0.0.1"), 0}};
+  /// The coroutines of the input under way that have not ended.
+  int running = 0;
+
+  /// A completion for co_spawn that counts the coroutine in `running` until it ends.
+  auto count_done() {
+    ++running;
+    return [this](const std::exception_ptr&) { --running; };
+  }
 };
 
 // The engine: reads one request, answers with `answer` verbatim, closes.
@@ -74,7 +85,7 @@ net::awaitable<void> relay(loopback& net_, tcp::socket& user, std::string& recei
   if (connect_error || accept_error) {
     co_return;
   }
-  net::co_spawn(net_.io, read_all(user, received), net::detached);
+  net::co_spawn(net_.io, read_all(user, received), net_.count_done());
   tcp::socket client(std::move(accepted));
   client_request request{bhttp::verb::post, "/v1/chat/completions", 11};
   request.insert("Content-Type", "application/json");
@@ -120,10 +131,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string answer(reinterpret_cast<const char*>(data), size);
   std::string received;
   tcp::socket user(net_.io);
-  net::co_spawn(net_.io, engine(net_.engine, answer), net::detached);
-  net::co_spawn(net_.io, relay(net_, user, received), net::detached);
+  net_.running = 0;
+  net::co_spawn(net_.io, engine(net_.engine, answer), net_.count_done());
+  net::co_spawn(net_.io, relay(net_, user, received), net_.count_done());
+  // Until the three are done, not until io has no work: the waiting relays' tick stays armed
+  // after a relay (50 ms), and waiting it out each time made the target 50 times slower.
   net_.io.restart();
-  net_.io.run();
+  while (net_.running > 0 && net_.io.run_one() > 0) {
+  }
   if (received.rfind("HTTP/1.1 ", 0) != 0) {
     __builtin_trap(); // no response head at all
   }
@@ -133,6 +148,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   auto got = parse_whole(received);
+  if (llmux::fuzz::refused_by_design(answer)) {
+    if (!got || got->result_int() != 502) {
+      __builtin_trap(); // a refused answer was relayed
+    }
+    return 0;
+  }
   if (!got || got->result_int() != sent->result_int() || got->body() != sent->body()) {
     __builtin_trap(); // a complete engine response did not arrive whole
   }

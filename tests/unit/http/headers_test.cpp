@@ -81,5 +81,19 @@ TEST(headers, field_numbers_answer_as_the_names_do) {
   EXPECT_TRUE(forwards_field<forwards_request_header>(bhttp::field::unknown, "traceparent"));
 }
 
+TEST(headers, iequals_lower_compares_names_and_values_in_any_case) {
+  EXPECT_TRUE(iequals_lower("Content-Length", "content-length"));
+  EXPECT_TRUE(iequals_lower("TRANSFER-ENCODING", "transfer-encoding")); // more than 8 bytes
+  EXPECT_TRUE(iequals_lower("keep-Alive", "keep-alive"));
+  EXPECT_TRUE(iequals_lower("", ""));
+  EXPECT_FALSE(iequals_lower("content-lengths", "content-length"));
+  EXPECT_FALSE(iequals_lower("content_length", "content-length"));
+  EXPECT_FALSE(iequals_lower("Content-Lengtx", "content-length")); // in the 8-byte tail
+  EXPECT_FALSE(iequals_lower("Conte\xeet-Length", "content-length"));
+  EXPECT_TRUE(iequals_lower("CLOSE", "close"));
+  EXPECT_FALSE(iequals_lower("c1ose", "close"));
+  EXPECT_FALSE(iequals_lower("Close\t", "close-"));
+}
+
 } // namespace
 } // namespace llmux::http
