@@ -1,12 +1,12 @@
 #include "http/engine_response.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <limits>
 
 #include <boost/beast/http/error.hpp>
 
+#include "http/field_syntax.hpp"
 #include "http/headers.hpp"
 
 namespace llmux::http {
@@ -18,141 +18,6 @@ using bhttp_error = boost::beast::http::error;
 
 /// The longest chunk-size line (with its extensions) taken: as long as a whole head may be.
 constexpr std::size_t chunk_line_limit = engine_response_parser::header_limit;
-
-// Character classes of RFC 9110, section 5.6.2 (tchar) and 5.5 (field-vchar, obs-text).
-constexpr auto token_chars = [] {
-  std::array<bool, 256> table{};
-  for (int c = '0'; c <= '9'; ++c) {
-    table[c] = true;
-  }
-  for (int c = 'a'; c <= 'z'; ++c) {
-    table[c] = true;
-    table[c - 'a' + 'A'] = true;
-  }
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) {
-    table[static_cast<unsigned char>(c)] = true;
-  }
-  return table;
-}();
-
-// What a field value, a reason phrase or a chunk extension may hold: visible characters,
-// obs-text, space and tab; no other control character.
-constexpr auto text_chars = [] {
-  std::array<bool, 256> table{};
-  for (int c = 0x20; c < 256; ++c) {
-    table[c] = c != 0x7f;
-  }
-  table['\t'] = true;
-  return table;
-}();
-
-bool all_text(std::string_view text) {
-  return std::all_of(text.begin(), text.end(),
-                     [](char c) { return text_chars[static_cast<unsigned char>(c)]; });
-}
-
-// Calls `each` with every element of a comma-separated list, trimmed (empty ones included).
-template <class Each>
-void for_each_element(std::string_view list, Each each) {
-  for (;;) {
-    auto comma = list.find(',');
-    each(trim_blanks(list.substr(0, comma)));
-    if (comma == std::string_view::npos) {
-      return;
-    }
-    list.remove_prefix(comma + 1);
-  }
-}
-
-// The bytes of `word` that are control characters (below 0x20, or 0x7f), each as its high
-// bit: the tests for "has a byte less than n" and "has a zero byte". A borrow may also mark a
-// byte above a marked one; the lowest mark is always true.
-std::uint64_t control_marks(std::uint64_t word) {
-  constexpr std::uint64_t ones = 0x0101010101010101;
-  constexpr std::uint64_t highs = 0x8080808080808080;
-  auto below_space = (word - ones * 0x20) & ~word & highs;
-  auto del_cleared = word ^ (ones * 0x7f);
-  auto del = (del_cleared - ones) & ~del_cleared & highs;
-  return below_space | del;
-}
-
-bool is_control(char c) {
-  auto byte = static_cast<unsigned char>(c);
-  return (byte < 0x20 && byte != '\t') || byte == 0x7f;
-}
-
-// The first control character other than tab in [first, last), or `last`: where a field
-// value ends (at its CR) or goes wrong. Eight bytes at a time, as values are mostly text.
-const char* find_control(const char* first, const char* last) {
-  if constexpr (std::endian::native == std::endian::little) {
-    while (last - first >= 8) {
-      std::uint64_t word = 0;
-      std::memcpy(&word, first, sizeof word);
-      if (auto marks = control_marks(word)) {
-        const auto* found = first + std::countr_zero(marks) / 8;
-        if (*found != '\t') {
-          return found;
-        }
-        // Past a tab the marks may be false: the rest of the word, a byte at a time.
-        found = std::find_if(found + 1, first + 8, is_control);
-        if (found != first + 8) {
-          return found;
-        }
-      }
-      first += 8;
-    }
-  }
-  return std::find_if(first, last, is_control);
-}
-
-/// A header line read from the input, or why none could be.
-struct field_line {
-  enum { whole, incomplete, malformed } outcome;
-  std::string_view name;
-  std::string_view value; ///< its blanks trimmed
-  const char* end;        ///< past its CRLF
-};
-
-// The field line at `first` (not the empty line that ends the head), reading no further than
-// `last`: name, colon, value, CRLF (RFC 9112, section 5).
-field_line read_field_line(const char* first, const char* last, error_code& ec) {
-  field_line line{field_line::incomplete, {}, {}, last};
-  const auto* colon = first;
-  while (colon != last && token_chars[static_cast<unsigned char>(*colon)]) {
-    ++colon;
-  }
-  if (colon == last) {
-    return line;
-  }
-  if (*colon != ':' || colon == first) {
-    // A line that begins with a blank continues the last (obs-fold), which RFC 9112 section
-    // 5.2 lets a proxy refuse.
-    ec = is_blank(*first) ? bhttp_error::bad_obs_fold : bhttp_error::bad_field;
-    line.outcome = field_line::malformed;
-    return line;
-  }
-  const auto* value = colon + 1;
-  while (value != last && is_blank(*value)) {
-    ++value;
-  }
-  const auto* end = find_control(value, last);
-  if (end == last || (*end == '\r' && end + 1 == last)) {
-    return line;
-  }
-  if (*end != '\r' || end[1] != '\n') {
-    ec = *end == '\n' ? bhttp_error::bad_line_ending : bhttp_error::bad_value;
-    line.outcome = field_line::malformed;
-    return line;
-  }
-  line.end = end + 2;
-  while (end != value && is_blank(end[-1])) {
-    --end;
-  }
-  line.outcome = field_line::whole;
-  line.name = std::string_view(first, static_cast<std::size_t>(colon - first));
-  line.value = std::string_view(value, static_cast<std::size_t>(end - value));
-  return line;
-}
 
 } // namespace
 
@@ -323,7 +188,7 @@ void engine_response_parser::parse_status_line(std::string_view line, error_code
   }
   status_ = 100 * (line[9] - '0') + 10 * (line[10] - '0') + (line[11] - '0');
   auto reason = line.size() > 12 ? line.substr(13) : std::string_view{};
-  if (!all_text(reason)) {
+  if (!is_field_text(reason)) {
     ec = bhttp_error::bad_reason;
     return;
   }
@@ -372,7 +237,7 @@ bool engine_response_parser::take_field(std::string_view name, std::string_view 
 }
 
 void engine_response_parser::take_connection(std::string_view value) {
-  for_each_element(value, [this](std::string_view option) {
+  for_each_list_element(value, [this](std::string_view option) {
     connection_close_ = connection_close_ || iequals_lower(option, "close");
     connection_keep_alive_ = connection_keep_alive_ || iequals_lower(option, "keep-alive");
   });
@@ -385,7 +250,7 @@ void engine_response_parser::take_content_length(std::string_view value, error_c
     ec = bhttp_error::bad_content_length;
     return;
   }
-  for_each_element(value, [&](std::string_view element) {
+  for_each_list_element(value, [&](std::string_view element) {
     if (ec) {
       return;
     }
@@ -547,7 +412,7 @@ bool engine_response_parser::take_chunk_size(std::string_view line, error_code& 
     ec = bhttp_error::bad_chunk;
     return false;
   }
-  if (!rest.empty() && (rest.front() != ';' || !all_text(rest))) {
+  if (!rest.empty() && (rest.front() != ';' || !is_field_text(rest))) {
     ec = bhttp_error::bad_chunk_extension;
     return false;
   }
