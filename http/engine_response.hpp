@@ -22,8 +22,9 @@ namespace llmux::http {
 /// HTTP/1.0 and 1.1 as RFC 9112 frames a response, strictly where framing is at stake: lines
 /// end with CRLF; a Content-Length (a list of equal numbers, in one or more fields) or a
 /// Transfer-Encoding, never both, and chunked the only transfer coding; no folded lines
-/// (RFC 9112, section 5.2 lets a proxy refuse them with a 502). The
-/// head is parsed once it is all there (at most `header_limit` bytes). Errors are Beast's
+/// (RFC 9112, section 5.2 lets a proxy refuse them with a 502). The head is read a whole line
+/// at a time, each line once, and taken from the input only whole (at most `header_limit`
+/// bytes, as Beast's default for all of it). Errors are Beast's
 /// (`boost::beast::http::error`): need_more, need_buffer, partial_message and the bad_* ones
 /// for what is malformed. (Beast's own parser cost about a sixth of llmux's instructions per
 /// request, most of it on header lines the relay only copies: BENCHMARKS.md, "Data path".)
@@ -33,7 +34,7 @@ namespace llmux::http {
 /// the caller's input.
 class engine_response_parser {
 public:
-  /// The most a head (status line and header lines) may take, as Beast's default.
+  /// The most a head (status line, header lines, the empty line) may take.
   static constexpr std::size_t header_limit = 8 * 1024;
 
   /// A relay gets up to this many pieces per parse; a relay's coroutine frame holds the
