@@ -1,8 +1,8 @@
 #include "http/engine_response.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
-#include <limits>
 
 #include <boost/beast/http/error.hpp>
 
@@ -254,18 +254,13 @@ void engine_response_parser::take_content_length(std::string_view value, error_c
     if (ec) {
       return;
     }
-    if (element.empty()) {
+    // Digits only (no sign, no blanks), within 64 bits.
+    std::uint64_t length = 0;
+    const auto* end = element.data() + element.size();
+    auto [stop, error] = std::from_chars(element.data(), end, length);
+    if (error != std::errc{} || stop != end) {
       ec = bhttp_error::bad_content_length;
       return;
-    }
-    std::uint64_t length = 0;
-    for (char c : element) {
-      auto digit = static_cast<unsigned>(c - '0');
-      if (digit > 9 || length > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-        ec = bhttp_error::bad_content_length;
-        return;
-      }
-      length = 10 * length + digit;
     }
     if (content_length_ && *content_length_ != length) {
       ec = bhttp_error::multiple_content_length;

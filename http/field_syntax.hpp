@@ -17,10 +17,6 @@
 
 namespace llmux::http {
 
-/// Whether `text` may stand as a field value, a reason phrase or a chunk extension: visible
-/// characters, obs-text, space and tab, no other control character.
-bool is_field_text(std::string_view text);
-
 /// Calls `each` with every element of a comma-separated list, its blanks trimmed (empty
 /// elements included).
 template <class Each>
@@ -104,6 +100,13 @@ inline const char* find_control(const char* first, const char* last) {
 }
 
 } // namespace detail
+
+/// Whether `text` may stand as a field value, a reason phrase or a chunk extension: visible
+/// characters, obs-text, space and tab, no other control character.
+inline bool is_field_text(std::string_view text) {
+  const auto* last = text.data() + text.size();
+  return detail::find_control(text.data(), last) == last;
+}
 
 /// The field line at `first` (not the empty line that ends a head), reading no further than
 /// `last`: a token name, a colon, a value, CRLF. Malformed (with `ec` one of Beast's parse

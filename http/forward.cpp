@@ -246,8 +246,11 @@ private:
   // async_write, which does both, costs about 400 instructions more per write). Not a coroutine
   // of its own: the caller awaits the write itself, one frame fewer.
   auto start_client_write(std::span<const net::const_buffer> buffers) {
-    context_.deadlines.client_write_by(clock_type::now() + context_.limits.client_write);
+    arm_client_write_deadline();
     return client_.async_write_some(buffers, use_tuple);
+  }
+  void arm_client_write_deadline() {
+    context_.deadlines.client_write_by(clock_type::now() + context_.limits.client_write);
   }
   // The body, from engine_buffer_ itself: each read's pieces go out before the next read. The
   // reads and writes are this coroutine's own, not nested ones: a stream's every event would
@@ -292,7 +295,7 @@ private:
         } else {
           sent = send_now(client_, pieces, write_error);
           if (!write_error && sent < beast::buffer_bytes(pieces)) {
-            context_.deadlines.client_write_by(clock_type::now() + context_.limits.client_write);
+            arm_client_write_deadline(); // for send_rest
           }
         }
         if (!write_error && sent < beast::buffer_bytes(pieces)) {

@@ -174,9 +174,8 @@ private:
 
 // A client's request parser is read as Beast's basic_parser<true>, whatever parser derives
 // from it: parse_buffered and take_read are compiled once for it.
-template <bool isRequest>
-buffered_read(beast::flat_buffer&, beast::http::basic_parser<isRequest>&, read_until)
-  -> buffered_read<beast::http::basic_parser<isRequest>>;
+buffered_read(beast::flat_buffer&, beast::http::basic_parser<true>&, read_until)
+  ->buffered_read<beast::http::basic_parser<true>>;
 buffered_read(beast::flat_buffer&, engine_response_parser&, read_until)
   ->buffered_read<engine_response_parser>;
 
