@@ -21,6 +21,8 @@ error_kind kind_of(int status) {
       return {"invalid_request_error", "not_found"};
     case 405:
       return {"invalid_request_error", "method_not_allowed"};
+    case 408:
+      return {"timeout", "request_timeout"};
     case 413:
       return {"invalid_request_error", "request_too_large"};
     case 429:
@@ -35,6 +37,8 @@ error_kind kind_of(int status) {
       return {"service_unavailable", "model_unavailable"};
     case 504:
       return {"timeout", "model_timeout"};
+    case 505:
+      return {"invalid_request_error", "http_version_not_supported"};
     default:
       return {"internal_error", "internal_error"};
   }

@@ -129,6 +129,12 @@ TEST(errors, openai_shape_with_type_and_code_from_the_status) {
   EXPECT_EQ(openai_error(504, "late"),
             R"({"error":{"message":"late","type":"timeout","param":null,"code":"model_timeout"}})");
   EXPECT_NE(openai_error(404, "x").find(R"("code":"not_found")"), std::string::npos);
+  // What llmux answers before it has read a request names its cause too.
+  EXPECT_NE(
+    openai_error(408, "x").find(R"("type":"timeout","param":null,"code":"request_timeout")"),
+    std::string::npos);
+  EXPECT_NE(openai_error(505, "x").find(R"("code":"http_version_not_supported")"),
+            std::string::npos);
 }
 
 TEST(errors, a_failed_stream_ends_in_its_apis_own_framing) {
