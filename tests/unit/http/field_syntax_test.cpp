@@ -75,7 +75,7 @@ TEST(field_syntax, field_text_allows_tabs_and_obs_text_only_beside_visible_chara
 TEST(field_syntax, list_elements_are_trimmed_and_empty_ones_kept) {
   std::string seen;
   for_each_list_element(" close ,\tkeep-alive,, x", [&](std::string_view element) {
-    seen += "[" + std::string(element) + "]";
+    seen.append("[").append(element).append("]");
   });
   EXPECT_EQ(seen, "[close][keep-alive][][x]");
 }
