@@ -2,17 +2,17 @@
 
 #include <algorithm>
 #include <array>
-#include <limits>
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 
-#include "http/field_filter.hpp"
+#include "http/field_syntax.hpp"
 #include "http/headers.hpp"
 
 namespace llmux::http {
 
 namespace bhttp = boost::beast::http;
+using bhttp_error = bhttp::error;
 
 namespace {
 
@@ -22,6 +22,50 @@ constexpr std::array<std::string_view, 5> noted_names{"authorization", "x-api-ke
 
 /// Room for a usual request's target and header lines: one allocation.
 constexpr std::size_t usual_head_size = 512;
+
+/// The headers a request's parser reads itself (forwards_request_header keeps all of them but
+/// Content-Type from the engine: client_request_test).
+enum class field_read {
+  other,
+  authorization,
+  x_api_key,
+  model_override,
+  expect,
+  content_type,
+  connection, ///< or Proxy-Connection
+  content_length,
+  transfer_encoding,
+};
+
+/// Which header `name` is, told by its length first (a name compared costs as much as a
+/// header line's parse).
+field_read field_read_of(std::string_view name) {
+  auto is = [name](std::string_view lower, field_read which) {
+    return iequals_lower(name, lower) ? which : field_read::other;
+  };
+  switch (name.size()) {
+    case 6:
+      return is("expect", field_read::expect);
+    case 9:
+      return is("x-api-key", field_read::x_api_key);
+    case 10:
+      return is("connection", field_read::connection);
+    case 12:
+      return is("content-type", field_read::content_type);
+    case 13:
+      return is("authorization", field_read::authorization);
+    case 14:
+      return iequals_lower(name, "content-length")
+               ? field_read::content_length
+               : is("model-override", field_read::model_override);
+    case 16:
+      return is("proxy-connection", field_read::connection);
+    case 17:
+      return is("transfer-encoding", field_read::transfer_encoding);
+    default:
+      return field_read::other;
+  }
+}
 
 std::string_view line_name(std::string_view line) {
   return line.substr(0, line.find(':'));
@@ -100,24 +144,23 @@ std::string_view client_request::operator[](std::string_view name) const {
 }
 
 void client_request::insert(std::string_view name, std::string_view value) {
-  append_line(bhttp::string_to_field({name.data(), name.size()}), name, value);
+  text_.append(name).append(": ");
+  auto value_at = text_.size();
+  text_.append(value).append("\r\n");
+  note_line(noted_index(bhttp::field::unknown, name), value_at, value.size(),
+            forwards_request_header(name));
 }
 
-void client_request::append_line(bhttp::field name, std::string_view name_string,
-                                 std::string_view value) {
-  if (line_count_ < 64 && forwards_field<forwards_request_header>(name, name_string)) {
+void client_request::note_line(int noted, std::size_t value_at, std::size_t value_size,
+                               bool forwarded) {
+  if (line_count_ < 64 && forwarded) {
     forwarded_lines_ |= std::uint64_t{1} << line_count_;
   }
   ++line_count_;
-  text_.append(name_string);
-  text_ += ": ";
-  auto index = noted_index(name, name_string);
-  if (index >= 0 && !noted_[index].present) {
-    noted_[index]
-      = {static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(value.size()), true};
+  if (noted >= 0 && !noted_[noted].present) {
+    noted_[noted]
+      = {static_cast<std::uint32_t>(value_at), static_cast<std::uint32_t>(value_size), true};
   }
-  text_.append(value);
-  text_ += "\r\n";
 }
 
 bool client_request::forwarded(std::size_t index, std::size_t at) const {
@@ -138,71 +181,216 @@ void client_request::clear() {
   body_.clear();
 }
 
-client_request_parser::client_request_parser(client_request memory) : request_(std::move(memory)) {
+client_request_parser::client_request_parser() : message_parser(default_header_limit) {
+}
+
+client_request_parser::client_request_parser(client_request memory) : client_request_parser() {
+  request_ = std::move(memory);
   request_.clear();
 }
 
-void client_request_parser::on_request_impl(bhttp::verb method, string_view method_string,
-                                            string_view target, int version, error_code& ec) {
-  // Offsets are 32 bits: a head this long is far beyond any header limit.
-  if (target.size() > std::numeric_limits<std::uint32_t>::max() / 2) {
-    ec = bhttp::error::header_limit;
+void client_request_parser::header_limit(std::uint32_t bytes) {
+  header_limit_ = bytes;
+  body_ = body_framing(bytes);
+}
+
+bool client_request_parser::parse_head(const char*& first, const char* last, error_code& ec) {
+  // Line by line, each parsed once: a head that arrives in pieces goes on where the last parse
+  // stopped, at its first line that was not whole (the input may have moved since).
+  const auto* limit = first + std::min<std::size_t>(header_limit_, last - first);
+  const auto* next = first + head_taken_;
+  auto stop_for_more = [&] {
+    head_taken_ = static_cast<std::uint32_t>(next - first);
+    if (limit - first == static_cast<std::ptrdiff_t>(header_limit_)) {
+      ec = bhttp_error::header_limit;
+    }
+    return false;
+  };
+  if (!request_line_read_) {
+    while (limit - next >= 2 && next[0] == '\r' && next[1] == '\n') {
+      next += 2;
+    }
+    // (The line is bounded by the head's limit, as the fields are: stop_for_more.)
+    auto line = read_crlf_line(next, limit, SIZE_MAX, bhttp_error::header_limit, ec);
+    if (!line) {
+      return ec ? false : stop_for_more();
+    }
+    parse_request_line(*line, ec);
+    if (ec) {
+      return false;
+    }
+    request_line_read_ = true;
+    next = line->data() + line->size() + 2;
+  }
+  fields_read outcome{};
+  {
+    field_line_copier copier(request_.text_);
+    outcome = read_field_lines(
+      next, limit,
+      [&](const field_line& line) {
+        take_field(line.name, line.value, copier.copy(line), ec);
+        return !ec;
+      },
+      ec);
+  }
+  if (outcome == fields_read::incomplete) {
+    return stop_for_more();
+  }
+  if (outcome == fields_read::malformed) {
+    return false;
+  }
+  end_head(ec);
+  if (ec) {
+    return false;
+  }
+  first = next;
+  return true;
+}
+
+void client_request_parser::parse_request_line(std::string_view line, error_code& ec) {
+  // method SP request-target SP HTTP-version (RFC 9112, section 3).
+  std::size_t method_end = 0;
+  while (method_end < line.size()
+         && detail::token_chars[static_cast<unsigned char>(line[method_end])]) {
+    ++method_end;
+  }
+  if (method_end == 0 || method_end == line.size() || line[method_end] != ' ') {
+    ec = bhttp_error::bad_method;
     return;
   }
+  // The target in visible ASCII (RFC 3986 has nothing else; the engine's server refuses it).
+  auto target_at = method_end + 1;
+  auto target_end = target_at;
+  while (target_end < line.size() && line[target_end] > ' ' && line[target_end] < 0x7f) {
+    ++target_end;
+  }
+  if (target_end == target_at || target_end == line.size() || line[target_end] != ' ') {
+    ec = bhttp_error::bad_target;
+    return;
+  }
+  auto version = line.substr(target_end + 1);
+  auto digit = [&](std::size_t at) { return version[at] >= '0' && version[at] <= '9'; };
+  if (version.size() != 8 || !version.starts_with("HTTP/") || !digit(5) || version[6] != '.'
+      || !digit(7)) {
+    ec = bhttp_error::bad_version;
+    return;
+  }
+  if (version[5] != '1') {
+    unsupported_version_ = true;
+    ec = bhttp_error::bad_version;
+    return;
+  }
+  auto method = line.substr(0, method_end);
+  auto target = line.substr(target_at, target_end - target_at);
   auto& out = request_;
-  out.method_ = method;
-  out.version_ = static_cast<unsigned>(version);
-  out.text_.reserve(usual_head_size + target.size());
-  if (method == bhttp::verb::unknown) {
-    out.text_.append(method_string.data(), method_string.size());
-    out.method_size_ = static_cast<std::uint32_t>(method_string.size());
+  // A later 1.x is read as 1.1 (RFC 9110, section 2.5).
+  out.version_ = version[7] == '0' ? 10 : 11;
+  out.method_ = method == "POST"  ? bhttp::verb::post
+                : method == "GET" ? bhttp::verb::get
+                                  : bhttp::string_to_verb({method.data(), method.size()});
+  out.text_.reserve(usual_head_size + line.size());
+  if (out.method_ == bhttp::verb::unknown) {
+    out.text_.append(method);
+    out.method_size_ = static_cast<std::uint32_t>(method.size());
   }
   out.target_at_ = static_cast<std::uint32_t>(out.text_.size());
-  out.text_.append(target.data(), target.size());
+  out.text_.append(target);
   out.target_size_ = static_cast<std::uint32_t>(target.size());
   out.fields_at_ = static_cast<std::uint32_t>(out.text_.size());
 }
 
-void client_request_parser::on_field_impl(bhttp::field name, string_view name_string,
-                                          string_view value, error_code&) {
-  if (name == bhttp::field::transfer_encoding) {
-    ++transfer_encodings_;
-    plain_chunked_ = boost::beast::iequals(value, "chunked");
+void client_request_parser::take_field(std::string_view name, std::string_view value,
+                                       std::size_t value_at, error_code& ec) {
+  int noted = -1;
+  switch (field_read_of(name)) {
+    case field_read::other:
+      request_.note_line(-1, value_at, value.size(), forwards_request_header(name));
+      return;
+    case field_read::content_type: // the one of them the engine gets
+      request_.note_line(client_request::content_type, value_at, value.size(), true);
+      return;
+    case field_read::authorization:
+      noted = client_request::authorization;
+      break;
+    case field_read::x_api_key:
+      noted = client_request::x_api_key;
+      break;
+    case field_read::model_override:
+      noted = client_request::model_override;
+      break;
+    case field_read::expect:
+      noted = client_request::expect;
+      break;
+    case field_read::connection:
+      take_connection(value);
+      break;
+    case field_read::content_length:
+      read_content_length(value, content_length_, ec);
+      break;
+    case field_read::transfer_encoding:
+      take_transfer_encoding(value);
+      break;
   }
-  request_.append_line(name, {name_string.data(), name_string.size()},
-                       {value.data(), value.size()});
+  request_.note_line(noted, value_at, value.size(), false);
 }
 
-void client_request_parser::on_header_impl(error_code& ec) {
-  // Only "chunked" alone frames a request body unambiguously (RFC 9112 6.1 and 6.3); the
-  // engine's server (h11) accepts nothing else either.
-  if (transfer_encodings_ > 0 && !(transfer_encodings_ == 1 && plain_chunked_)) {
-    unsupported_transfer_coding_ = chunked() && transfer_encodings_ == 1;
-    ec = bhttp::error::bad_transfer_encoding;
-    return;
-  }
-  request_.keep_alive_ = keep_alive();
+void client_request_parser::take_connection(std::string_view value) {
+  for_each_list_element(value, [this](std::string_view option) {
+    connection_close_ = connection_close_ || iequals_lower(option, "close");
+    connection_keep_alive_ = connection_keep_alive_ || iequals_lower(option, "keep-alive");
+  });
 }
 
-void client_request_parser::on_body_init_impl(const boost::optional<std::uint64_t>& length,
-                                              error_code& ec) {
-  if (length) {
-    if (*length > request_.body_.max_size()) {
-      ec = bhttp::error::buffer_overflow;
+void client_request_parser::take_transfer_encoding(std::string_view value) {
+  ++transfer_encodings_;
+  plain_chunked_ = iequals_lower(value, "chunked");
+  auto comma = value.rfind(',');
+  auto final_coding = comma == std::string_view::npos ? value : value.substr(comma + 1);
+  finally_chunked_ = iequals_lower(trim_blanks(final_coding), "chunked");
+}
+
+void client_request_parser::end_head(error_code& ec) {
+  // Only "chunked" alone frames a body unambiguously (RFC 9112, sections 6.1 and 6.3); the
+  // engine's server (h11) takes nothing else either.
+  if (transfer_encodings_ > 0) {
+    if (content_length_) {
+      ec = bhttp_error::bad_content_length;
       return;
     }
-    request_.body_.reserve(static_cast<std::size_t>(*length) + client_request::body_slack);
+    if (transfer_encodings_ != 1 || !plain_chunked_) {
+      unsupported_transfer_coding_ = transfer_encodings_ == 1 && finally_chunked_;
+      ec = bhttp_error::bad_transfer_encoding;
+      return;
+    }
+    body_.chunked();
+  } else if (content_length_) {
+    if (*content_length_ > body_limit_) {
+      ec = bhttp_error::body_limit;
+      return;
+    }
+    if (*content_length_ > request_.body_.max_size() - client_request::body_slack) {
+      ec = bhttp_error::buffer_overflow;
+      return;
+    }
+    body_.by_length(*content_length_);
+  } else {
+    body_.none();
   }
+  request_.keep_alive_ = request_.version_ >= 11 ? !connection_close_ : connection_keep_alive_;
 }
 
-std::size_t client_request_parser::on_body_impl(string_view body, error_code&) {
-  request_.body_.append(body.data(), body.size());
-  return body.size();
-}
-
-std::size_t client_request_parser::on_chunk_body_impl(std::uint64_t, string_view body,
-                                                      error_code& ec) {
-  return on_body_impl(body, ec);
+bool client_request_parser::take_body(const char* first, std::size_t size, error_code& ec) {
+  if (size > body_limit_ - request_.body_.size()) {
+    ec = bhttp_error::body_limit;
+    return false;
+  }
+  if (request_.body_.empty() && content_length_) {
+    // The whole body's room at once, when it starts to arrive (not with the head: the server
+    // weighs a body against its budget first).
+    request_.body_.reserve(static_cast<std::size_t>(*content_length_) + client_request::body_slack);
+  }
+  request_.body_.append(first, size);
+  return true;
 }
 
 } // namespace llmux::http

@@ -2,12 +2,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
-#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "http/message_parser.hpp"
 
 namespace llmux::http {
 
@@ -106,8 +109,9 @@ private:
   /// The headers the proxy reads for every request.
   enum noted_field { authorization, x_api_key, model_override, expect, content_type, noted_count };
 
-  void append_line(boost::beast::http::field name, std::string_view name_string,
-                   std::string_view value);
+  /// Notes the header line just appended, its value at `value_at` in `text_`: whether it is
+  /// forwarded, and where its value lies if it is a noted one (`noted`, else -1).
+  void note_line(int noted, std::size_t value_at, std::size_t value_size, bool forwarded);
   /// Whether the line at `at`, the `index`th, is forwarded.
   bool forwarded(std::size_t index, std::size_t at) const;
   /// Which noted header a line names; -1 for none.
@@ -132,17 +136,39 @@ private:
   std::string body_;
 };
 
-/// Parses a client's request into a `client_request`; limits and errors as Beast's
-/// request_parser (header_limit, body_limit, the same error codes). Stricter than Beast in one
-/// way: a Transfer-Encoding other than exactly "chunked" fails with `bad_transfer_encoding`
-/// (Beast reads a body whose final coding is not chunked as no body at all, so its bytes would
-/// be taken for the next request).
-class client_request_parser final : public boost::beast::http::basic_parser<true> {
+/// Parses a client's request into a `client_request`: HTTP/1.0 and 1.1 as RFC 9112 frames a
+/// request, taking each header line once (copied into the request's one string as it came,
+/// and judged by its name's length first). Strict where a body's end is at stake, since
+/// anything read as a body's end that is not would be read as the next request: lines end
+/// with CRLF; no folded lines (RFC 9112, section 5.2 lets a server refuse them with 400); a
+/// Content-Length is a list of equal numbers, never beside a Transfer-Encoding; a
+/// Transfer-Encoding is one field saying just "chunked" (a body chunked over another coding is
+/// `unsupported_transfer_coding`). A request-target is visible ASCII, as the engine's server
+/// takes it. Empty lines before a request line are passed by (RFC 9112, section 2.2). Errors
+/// are Beast's (`boost::beast::http::error`), as its request parser gives them. (Beast's parser
+/// cost about 3,000 instructions per request: BENCHMARKS.md, "Data path".)
+class client_request_parser final : public message_parser<client_request_parser> {
 public:
-  client_request_parser() = default;
+  /// Beast's default header limit.
+  static constexpr std::uint32_t default_header_limit = 8 * 1024;
+
+  client_request_parser();
   /// Fills `memory`, emptied first: a keep-alive connection's requests can reuse the strings of
   /// the one before.
   explicit client_request_parser(client_request memory);
+
+  /// The most the head (request line, header lines, the empty line) and, apart, the trailer
+  /// lines of a chunked body may take; 8 KB unless set (before parsing).
+  void header_limit(std::uint32_t bytes);
+  /// The longest body taken; 1 MB unless set.
+  void body_limit(std::uint64_t bytes) {
+    body_limit_ = bytes;
+  }
+
+  /// The Content-Length the client sent (with a head read whole).
+  std::optional<std::uint64_t> content_length() const {
+    return content_length_;
+  }
 
   /// The request read so far (whole once is_done()).
   client_request& get() {
@@ -162,31 +188,40 @@ public:
   bool unsupported_transfer_coding() const {
     return unsupported_transfer_coding_;
   }
+  /// After `bad_version`: whether the version was well formed, only not HTTP/1.x.
+  bool unsupported_version() const {
+    return unsupported_version_;
+  }
 
 private:
+  friend class message_parser<client_request_parser>;
   using error_code = boost::system::error_code;
-  using string_view = boost::beast::string_view;
 
-  void on_request_impl(boost::beast::http::verb method, string_view method_string,
-                       string_view target, int version, error_code& ec) override;
-  void on_response_impl(int, string_view, int, error_code&) override {
-  }
-  void on_field_impl(boost::beast::http::field name, string_view name_string, string_view value,
-                     error_code& ec) override;
-  void on_header_impl(error_code& ec) override;
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code& ec) override;
-  std::size_t on_body_impl(string_view body, error_code& ec) override;
-  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {
-  }
-  std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body, error_code& ec) override;
-  void on_finish_impl(error_code&) override {
-  }
+  bool parse_head(const char*& first, const char* last, error_code& ec);
+  void parse_request_line(std::string_view line, error_code& ec);
+  /// Takes a header line whose value lies at `value_at` in the request's string.
+  void take_field(std::string_view name, std::string_view value, std::size_t value_at,
+                  error_code& ec);
+  void take_connection(std::string_view value);
+  void take_transfer_encoding(std::string_view value);
+  void end_head(error_code& ec);
+  bool take_body(const char* first, std::size_t size, error_code& ec);
 
   client_request request_;
-  /// Transfer-Encoding fields seen, and whether the last one said just "chunked".
+  std::uint64_t body_limit_ = 1024 * 1024;
+  std::optional<std::uint64_t> content_length_;
+  std::uint32_t header_limit_ = default_header_limit;
+  /// How much of the head earlier parses took (whole lines).
+  std::uint32_t head_taken_ = 0;
+  bool request_line_read_ = false;
+  bool connection_close_ = false;
+  bool connection_keep_alive_ = false;
+  /// Transfer-Encoding fields seen, and what the last one said.
   int transfer_encodings_ = 0;
   bool plain_chunked_ = false;
+  bool finally_chunked_ = false;
   bool unsupported_transfer_coding_ = false;
+  bool unsupported_version_ = false;
 };
 
 } // namespace llmux::http

@@ -8,8 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include <boost/asio/buffer.hpp>
 #include <boost/system/error_code.hpp>
+
+#include "http/message_parser.hpp"
 
 namespace llmux::http {
 
@@ -32,7 +33,7 @@ namespace llmux::http {
 /// A parse takes at most `max_pieces` pieces of body (one per chunk of a chunked body); one
 /// that has no room for another stops with `need_buffer`, and the bytes it did not take stay in
 /// the caller's input.
-class engine_response_parser {
+class engine_response_parser : public message_parser<engine_response_parser> {
 public:
   /// The most a head (status line, header lines, the empty line) may take.
   static constexpr std::size_t header_limit = 8 * 1024;
@@ -46,34 +47,11 @@ public:
   /// connection's relays then allocate nothing for them.
   explicit engine_response_parser(std::string& fields);
 
-  /// Parses what it can of `input`, which starts where the last parse stopped taking bytes;
-  /// returns how many bytes it took. A head is taken only whole: until then each parse takes
-  /// nothing and says need_more. Body bytes it took are `body_pieces`.
-  std::size_t put(boost::asio::const_buffer input, boost::system::error_code& ec);
-  /// The engine closed its connection: the end of a body that ends with it, else
-  /// partial_message.
-  void put_eof(boost::system::error_code& ec);
-
-  /// Whether a parse that completes the head goes on into the body (else it stops there, and
-  /// the body's first bytes stay in the input for the next parse).
-  void eager(bool go_on) {
-    eager_ = go_on;
-  }
   /// Whether the answer has no body whatever its fields say: the answer to HEAD.
   void skip(bool no_body) {
     skip_body_ = no_body;
   }
 
-  /// Whether the engine sent anything (its first byte counts).
-  bool got_some() const {
-    return got_some_;
-  }
-  bool is_header_done() const {
-    return state_ != state::head;
-  }
-  bool is_done() const {
-    return state_ == state::done;
-  }
   /// Whether the connection may carry the next request (after a whole answer).
   bool keep_alive() const;
   /// The Content-Length the engine sent (with a head read whole).
@@ -136,16 +114,7 @@ public:
   }
 
 private:
-  enum class state : std::uint8_t {
-    head,
-    body_length, ///< `remaining_` bytes of body left
-    body_to_eof, ///< the body ends with the connection
-    chunk_size,  ///< a chunk-size line is next
-    chunk_data,  ///< `remaining_` bytes of the chunk left
-    chunk_end,   ///< the CRLF after a chunk's data is next
-    trailer,     ///< trailer lines after the last chunk, up to an empty one
-    done,
-  };
+  friend class message_parser<engine_response_parser>;
 
   // The head, from `first`: whether it is all there and parsed (`first` then past it).
   bool parse_head(const char*& first, const char* last, boost::system::error_code& ec);
@@ -153,21 +122,20 @@ private:
   // Takes what a header line says about the framing; whether the client gets the line.
   bool take_field(std::string_view name, std::string_view value, boost::system::error_code& ec);
   void take_connection(std::string_view value);
-  void take_content_length(std::string_view value, boost::system::error_code& ec);
   void take_transfer_encoding(std::string_view value, boost::system::error_code& ec);
   void end_head();
-  // The body's framing from `first` on: how far it got.
-  const char* parse_body(const char* first, const char* last, boost::system::error_code& ec);
-  bool take_chunk_size(std::string_view line, boost::system::error_code& ec);
-  // The next line from `first`, if all there (CRLF excluded). A line must end within `limit`
-  // bytes, else `too_long`; one that ends with a bare LF is bad_line_ending.
-  static std::optional<std::string_view> next_line(const char* first, const char* last,
-                                                   std::size_t limit,
-                                                   boost::system::error_code too_long,
-                                                   boost::system::error_code& ec);
-  bool add_piece(const char* first, std::size_t size);
+  // A piece of body, if there is room for it (else need_buffer). (Inline: once per event of a
+  // stream.)
+  bool take_body(const char* first, std::size_t size, boost::system::error_code& ec) {
+    if (count_ == max_pieces) {
+      ec = boost::beast::http::error::need_buffer;
+      return false;
+    }
+    pieces_[count_++] = std::string_view(first, size);
+    body_size_ += size;
+    return true;
+  }
 
-  state state_ = state::head;
   int status_ = 0;
   bool http11_ = false;
   bool connection_close_ = false;
@@ -175,16 +143,11 @@ private:
   bool chunked_ = false;
   bool ends_with_connection_ = false;
   bool event_stream_ = false;
-  bool eager_ = false;
   bool skip_body_ = false;
-  bool got_some_ = false;
   bool interim_seen_ = false;
   std::uint8_t count_ = 0;
   /// How much of the head earlier parses took (whole lines; 0 before the status line).
   std::uint16_t head_taken_ = 0;
-  /// The trailer bytes taken so far (they count against `header_limit`).
-  std::uint16_t trailer_taken_ = 0;
-  std::uint64_t remaining_ = 0;
   std::optional<std::uint64_t> content_length_;
   std::string reason_;
   /// The caller's memory (a pointer, not a reference: restart_after_interim assigns anew).

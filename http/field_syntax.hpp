@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include <boost/beast/http/error.hpp>
@@ -155,5 +156,90 @@ inline field_line read_field_line(const char* first, const char* last,
   line.value = std::string_view(value, static_cast<std::size_t>(end - value));
   return line;
 }
+
+/// How reading a head's field lines ended.
+enum class fields_read {
+  whole,      ///< up to the empty line that ends the head
+  incomplete, ///< at a line not all there yet
+  malformed,  ///< at a line that cannot be read (`ec` says why)
+};
+
+/// Reads the field lines from `next` through the empty line that ends a head, not past
+/// `last`, and hands each to `take(line)`, which says whether to go on (false: malformed, with
+/// `ec` set). `next` ends past the last line taken (past the empty line when the head is
+/// whole).
+template <class Take>
+fields_read read_field_lines(const char*& next, const char* last, Take&& take,
+                             boost::system::error_code& ec) {
+  for (;;) {
+    if (next == last || (*next == '\r' && next + 1 == last)) {
+      return fields_read::incomplete;
+    }
+    if (*next == '\r' || *next == '\n') {
+      if (*next == '\n' || next[1] != '\n') {
+        ec = boost::beast::http::error::bad_line_ending;
+        return fields_read::malformed;
+      }
+      next += 2;
+      return fields_read::whole;
+    }
+    auto line = read_field_line(next, last, ec);
+    if (line.outcome == field_line::incomplete) {
+      return fields_read::incomplete;
+    }
+    if (line.outcome == field_line::malformed || !take(line)) {
+      return fields_read::malformed;
+    }
+    next = line.end;
+  }
+}
+
+/// Copies field lines into a string as "Name: value\r\n". A line that came in that form (the
+/// usual case) is not rewritten: a run of such lines, one after the other in the input, goes
+/// in one append. (A run points into the input: flush before the input moves.)
+class field_line_copier {
+public:
+  explicit field_line_copier(std::string& out) : out_(out) {
+  }
+  field_line_copier(const field_line_copier&) = delete;
+  field_line_copier& operator=(const field_line_copier&) = delete;
+  ~field_line_copier() {
+    flush();
+  }
+
+  /// Copies `line`; returns where its value lies in the string.
+  std::size_t copy(const field_line& line) {
+    const auto* start = line.name.data();
+    const auto* value = line.value.data();
+    bool as_it_came = value == start + line.name.size() + 2 && value[-1] == ' '
+                      && value + line.value.size() + 2 == line.end;
+    if (as_it_came) {
+      if (run_end_ != start) {
+        flush();
+        run_ = start;
+      }
+      run_end_ = line.end;
+      return out_.size() + static_cast<std::size_t>(value - run_);
+    }
+    flush();
+    out_.append(line.name).append(": ");
+    auto at = out_.size();
+    out_.append(line.value).append("\r\n");
+    return at;
+  }
+
+  /// Appends the run of lines copied as they came.
+  void flush() {
+    if (run_ != run_end_) {
+      out_.append(run_, static_cast<std::size_t>(run_end_ - run_));
+      run_ = run_end_;
+    }
+  }
+
+private:
+  std::string& out_;
+  const char* run_ = nullptr;
+  const char* run_end_ = nullptr;
+};
 
 } // namespace llmux::http

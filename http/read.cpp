@@ -106,11 +106,11 @@ bool take_read(beast::flat_buffer& buffer, Parser& parser, beast::error_code rea
 }
 
 template std::optional<net::mutable_buffer>
-parse_buffered(beast::flat_buffer&, bhttp::basic_parser<true>&, read_until, beast::error_code&);
+parse_buffered(beast::flat_buffer&, client_request_parser&, read_until, beast::error_code&);
 template std::optional<net::mutable_buffer>
 parse_buffered(beast::flat_buffer&, engine_response_parser&, read_until, beast::error_code&);
-template bool take_read(beast::flat_buffer&, bhttp::basic_parser<true>&, beast::error_code,
-                        std::size_t, std::size_t, beast::error_code&);
+template bool take_read(beast::flat_buffer&, client_request_parser&, beast::error_code, std::size_t,
+                        std::size_t, beast::error_code&);
 template bool take_read(beast::flat_buffer&, engine_response_parser&, beast::error_code,
                         std::size_t, std::size_t, beast::error_code&);
 

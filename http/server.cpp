@@ -654,6 +654,9 @@ proxy_server::impl::refusal_for(beast::error_code ec, const client_request_parse
     return read_refusal{
       400, "the request's Transfer-Encoding does not frame its body: it must be just \"chunked\""};
   }
+  if (ec == bhttp::error::bad_version && parser.unsupported_version()) {
+    return read_refusal{505, "llmux speaks HTTP/1.0 and HTTP/1.1"};
+  }
   if (deadline_expired) {
     // Nothing of a next request arrived: an idle keep-alive connection, closed quietly.
     if (!parser.got_some() && buffered == 0) {

@@ -19,7 +19,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/basic_parser.hpp>
 #include <boost/intrusive/list.hpp>
 
 #include "actors/serving.hpp"
@@ -106,7 +105,7 @@ net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buf
 /// Parses what `buffer` holds for a read that waits for `until`: where the next socket read
 /// goes, or nothing when the read is over, with `ec` saying how (success, a parse error, a
 /// limit, need_buffer, buffer_overflow). (`buffered_read`'s first step.) `Parser` is a client's
-/// request parser (Beast's `basic_parser<true>`) or an `engine_response_parser`.
+/// request parser (a `client_request_parser`) or an `engine_response_parser`.
 template <class Parser>
 std::optional<net::mutable_buffer> parse_buffered(beast::flat_buffer& buffer, Parser& parser,
                                                   read_until until, beast::error_code& ec);
@@ -172,10 +171,8 @@ private:
   std::optional<net::mutable_buffer> room_;
 };
 
-// A client's request parser is read as Beast's basic_parser<true>, whatever parser derives
-// from it: parse_buffered and take_read are compiled once for it.
-buffered_read(beast::flat_buffer&, beast::http::basic_parser<true>&, read_until)
-  ->buffered_read<beast::http::basic_parser<true>>;
+buffered_read(beast::flat_buffer&, client_request_parser&, read_until)
+  ->buffered_read<client_request_parser>;
 buffered_read(beast::flat_buffer&, engine_response_parser&, read_until)
   ->buffered_read<engine_response_parser>;
 

@@ -267,6 +267,24 @@ TEST_F(daemon_test, a_request_framed_by_another_transfer_coding_is_refused_and_c
   EXPECT_NE(compressed.find(R"("code":"not_implemented")"), std::string::npos) << compressed;
 }
 
+// A head llmux cannot read for sure is refused and the connection closed; a version it does
+// not speak is named as such; empty lines before a request line are passed by.
+TEST_F(daemon_test, a_request_head_is_read_strictly_where_its_end_is_at_stake) {
+  auto daemon = start_daemon({{"alpha"}});
+  auto folded = daemon.raw_exchange("GET /health HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n b\r\n\r\n"
+                                    "GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+                                    10s);
+  EXPECT_TRUE(folded.starts_with("HTTP/1.1 400")) << folded;
+  EXPECT_NE(folded.find("Connection: close"), std::string::npos) << folded;
+  EXPECT_EQ(folded.find("HTTP/1.1", 1), std::string::npos) << folded; // one answer
+  auto two = daemon.raw_exchange("GET /health HTTP/2.0\r\nHost: x\r\n\r\n", 10s);
+  EXPECT_TRUE(two.starts_with("HTTP/1.1 505")) << two;
+  EXPECT_NE(two.find(R"("code":"http_version_not_supported")"), std::string::npos) << two;
+  auto after_empty_lines = daemon.raw_exchange(
+    "\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 10s);
+  EXPECT_TRUE(after_empty_lines.starts_with("HTTP/1.1 200")) << after_empty_lines;
+}
+
 TEST_F(daemon_test, an_abandoned_non_streamed_request_returns_its_lease_at_once) {
   auto daemon = start_daemon({{"alpha", "offload+keep_running", {"--mock-tokens-per-sec", "20"}}});
   ASSERT_EQ(daemon.chat("alpha").status, 200);

@@ -18,7 +18,7 @@
 
 #include "http/engine_response.hpp"
 #include "http/headers.hpp"
-#include "tests/fuzz/engine_answer.hpp"
+#include "tests/fuzz/http_oracle.hpp"
 
 namespace {
 
@@ -137,11 +137,11 @@ std::string grouped(std::string_view fields) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size == 0) {
+  auto given = llmux::fuzz::pieced(data, size);
+  if (!given) {
     return 0;
   }
-  std::size_t piece = data[0] % 16 + 1;
-  std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
+  auto [input, piece] = *given;
   auto whole = read_llmux(input, input.size());
   if (!(read_llmux(input, piece) == whole)) {
     __builtin_trap(); // the reading depends on how the bytes arrive

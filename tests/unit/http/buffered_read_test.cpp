@@ -8,8 +8,6 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <gtest/gtest.h>
 
 namespace llmux::http {
@@ -49,7 +47,7 @@ TEST(buffered_read, a_message_already_buffered_needs_no_read) {
   auto room = buffer.prepare(input.size());
   std::memcpy(room.data(), input.data(), input.size());
   buffer.commit(input.size());
-  bhttp::request_parser<bhttp::string_body> parser;
+  client_request_parser parser;
   buffered_read read(buffer, parser, read_until::message);
   EXPECT_FALSE(read.needs_bytes());
   EXPECT_FALSE(read.result());
@@ -61,8 +59,8 @@ TEST(buffered_read, a_message_already_buffered_needs_no_read) {
 TEST(buffered_read, reads_that_fill_their_room_grow_up_to_16_kb) {
   beast::flat_buffer buffer;
   buffer.reserve(4096);
-  bhttp::request_parser<bhttp::string_body> parser;
-  parser.body_limit(boost::none);
+  client_request_parser parser;
+  parser.body_limit(UINT64_MAX);
   buffered_read read(buffer, parser, read_until::message);
   auto rooms = feed(read, request_of(400'000));
   EXPECT_FALSE(read.result()) << read.result().message();
@@ -80,7 +78,7 @@ TEST(buffered_read, reads_that_fill_their_room_grow_up_to_16_kb) {
 TEST(buffered_read, reads_that_do_not_fill_their_room_leave_it_as_it_is) {
   beast::flat_buffer buffer;
   buffer.reserve(4096);
-  bhttp::request_parser<bhttp::string_body> parser;
+  client_request_parser parser;
   buffered_read read(buffer, parser, read_until::message);
   auto rooms = feed(read, request_of(20'000), 1000);
   EXPECT_FALSE(read.result());

@@ -2,10 +2,7 @@
 
 #include <string_view>
 
-#include <boost/beast/http/field.hpp>
 #include <gtest/gtest.h>
-
-#include "http/field_filter.hpp"
 
 namespace llmux::http {
 namespace {
@@ -57,28 +54,6 @@ TEST(headers, responses_lose_only_hop_by_hop_headers) {
   EXPECT_FALSE(forwards_response_header("Transfer-Encoding"));
   EXPECT_FALSE(forwards_response_header("connection"));
   EXPECT_FALSE(forwards_response_header("Content-Length"));
-}
-
-// The relay asks by Beast's field number when Beast knows the name: the same answers, for every
-// name Beast knows, as the filters give for the name itself.
-TEST(headers, field_numbers_answer_as_the_names_do) {
-  namespace bhttp = boost::beast::http;
-  std::size_t kept_from_engine = 0;
-  for (auto number = 1u; number <= static_cast<unsigned>(bhttp::field::xref); ++number) {
-    auto known = static_cast<bhttp::field>(number);
-    auto text = bhttp::to_string(known);
-    std::string_view name(text.data(), text.size());
-    EXPECT_EQ(forwards_field<forwards_request_header>(known, name), forwards_request_header(name))
-      << name;
-    EXPECT_EQ(forwards_field<forwards_response_header>(known, name), forwards_response_header(name))
-      << name;
-    kept_from_engine += forwards_request_header(name) ? 0 : 1;
-  }
-  // Beast knows most of the names filtered out (not only the ones passed through).
-  EXPECT_GE(kept_from_engine, 20u);
-  // A name Beast does not know is judged by its text.
-  EXPECT_FALSE(forwards_field<forwards_request_header>(bhttp::field::unknown, "Sec-Fetch-Mode"));
-  EXPECT_TRUE(forwards_field<forwards_request_header>(bhttp::field::unknown, "traceparent"));
 }
 
 TEST(headers, iequals_lower_compares_names_and_values_in_any_case) {
