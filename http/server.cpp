@@ -130,10 +130,11 @@ private:
 /// One io thread and what only it touches: the connections it serves and their idle engine
 /// connections. Nothing here needs a lock or a strand.
 struct io_worker {
-  /// Every socket is used by its io thread only (other threads post to it; the first thread
-  /// only accepts a socket for another, before any operation on it), so Asio's reactor may skip
-  /// its per-socket locks: about 4 lock pairs (300 instructions) a request. Posting from other
-  /// threads stays safe: the scheduler keeps its lock.
+  /// Every socket is used by its io thread only (other threads post to it; the accept thread
+  /// only registers a client's socket with it, before any operation on it), so Asio's reactor
+  /// may skip its per-socket locks: about 4 lock pairs (300 instructions) a request. Posting
+  /// and registering from other threads stay safe: the scheduler and the registry keep their
+  /// locks.
   io_worker(engine_pool::limits pool_limits, access_keys first_keys)
     : io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), pool(pool_limits), waiting(io.get_executor()),
       keys(std::move(first_keys)) {
@@ -410,7 +411,7 @@ struct proxy_server::impl {
         engine_pool::limits{settings_.upstream_idle_per_engine, settings_.upstream_idle_time},
         settings_.keys));
     }
-    acceptor_.emplace(workers_.front()->io);
+    acceptor_.emplace(accept_io_);
   }
 
   net::awaitable<void> accept_loop();
@@ -470,6 +471,12 @@ struct proxy_server::impl {
   server_settings settings_;
   http_metrics& metrics_;
   std::vector<std::unique_ptr<io_worker>> workers_;
+  /// Accepting runs on a thread of its own: Asio keeps every socket's reactor state for reuse,
+  /// allocated by the thread that accepts the socket, and from the io thread's heap these
+  /// small long-lived blocks would pin the pages a crowd of connections used, which then could
+  /// not go back to the system after it left.
+  net::io_context accept_io_{1};
+  std::thread accept_thread_;
   std::optional<tcp::acceptor> acceptor_;
   std::size_t next_worker_ = 0;
   std::shared_ptr<spdlog::logger> log_ = spdlog::get("http");
@@ -517,7 +524,10 @@ net::awaitable<void> proxy_server::impl::accept_loop() {
       paused = false;
     }
     ++connections_;
-    net::co_spawn(worker.io, serve_connection(std::move(socket), worker), net::detached);
+    // The connection's memory comes from its io thread's heap, not this thread's.
+    net::post(worker.io, [this, &worker, socket = std::move(socket)]() mutable {
+      net::co_spawn(worker.io, serve_connection(std::move(socket), worker), net::detached);
+    });
   }
 }
 
@@ -990,6 +1000,7 @@ std::uint16_t proxy_server::start(std::string& error) {
     }
   });
   net::co_spawn(acceptor.get_executor(), self.accept_loop(), net::detached);
+  self.accept_thread_ = std::thread([&io = self.accept_io_] { io.run(); });
   for (auto& worker : self.workers_) {
     net::co_spawn(worker->io, self.sweep_pool(*worker), net::detached);
     worker->thread = std::thread([&io = worker->io, &metrics = self.metrics_] {
@@ -1017,6 +1028,10 @@ void proxy_server::stop_accepting() {
 void proxy_server::stop() {
   auto& self = *impl_;
   self.backend_.on_engine_retired({});
+  self.accept_io_.stop();
+  if (self.accept_thread_.joinable()) {
+    self.accept_thread_.join();
+  }
   for (auto& worker : self.workers_) {
     worker->io.stop();
   }
