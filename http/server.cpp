@@ -27,6 +27,7 @@
 
 #include "config/json_writer.hpp"
 #include "http/errors.hpp"
+#include "http/memory_return.hpp"
 #include "http/metrics.hpp"
 #include "http/model_extract.hpp"
 #include "http/router.hpp"
@@ -255,7 +256,7 @@ struct parked_request {
 };
 
 constexpr auto pool_sweep_interval = std::chrono::seconds(1);
-/// After this many connections were open at once and most have closed, memory is returned.
+/// A crowd: after this many connections were open at once, memory goes back as they leave.
 constexpr std::size_t trim_after_connections = 1000;
 /// The most read buffer a client connection keeps between requests.
 constexpr std::size_t kept_read_buffer = 4096;
@@ -532,11 +533,10 @@ net::awaitable<void> proxy_server::impl::accept_loop() {
 }
 
 // Closes idle engine connections before the engines do (uvicorn after 5 s). The first worker
-// also hands memory back to the system after a crowd of connections has left: glibc keeps
-// freed memory otherwise, and the next crowd may never come.
+// also hands memory back to the system as a crowd of connections leaves (memory_return_steps).
 net::awaitable<void> proxy_server::impl::sweep_pool(io_worker& worker) {
   net::steady_timer tick(worker.io);
-  std::size_t crowd = 0;
+  memory_return_steps memory_return(trim_after_connections);
   for (;;) {
     tick.expires_after(pool_sweep_interval);
     if (auto [ec] = co_await tick.async_wait(use_tuple); ec) {
@@ -546,11 +546,8 @@ net::awaitable<void> proxy_server::impl::sweep_pool(io_worker& worker) {
     if (&worker != workers_.front().get()) {
       continue;
     }
-    auto open = connections_.load();
-    crowd = std::max(crowd, open);
-    if (crowd >= trim_after_connections && open < crowd / 4) {
+    if (memory_return.due(connections_.load())) {
       ::malloc_trim(0);
-      crowd = open;
     }
   }
 }
