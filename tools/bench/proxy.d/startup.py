@@ -19,14 +19,14 @@ import time
 
 
 def answers(port):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
     try:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         connection.request("GET", "/health")
-        healthy = connection.getresponse().status == 200
-        connection.close()
-        return healthy
+        return connection.getresponse().status == 200
     except OSError:
         return False
+    finally:
+        connection.close()
 
 
 def rss_kib(pid):
@@ -38,7 +38,8 @@ def rss_kib(pid):
 
 
 def one_start(llmux, config):
-    port = json.load(open(config, encoding="utf-8"))["port"]
+    with open(config, encoding="utf-8") as file:
+        port = json.load(file)["port"]
     env = dict(os.environ, LLMUX_LOG="warn")
     started = time.monotonic()
     process = subprocess.Popen([llmux, "-c", config], env=env, stdout=subprocess.DEVNULL,
