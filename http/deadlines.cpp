@@ -48,6 +48,17 @@ bool connection_deadlines::request_expired() const {
   return state_->request_expired;
 }
 
+void connection_deadlines::rest() {
+  auto& current = *state_;
+  current.request.reset();
+  current.engine_silence.reset();
+  current.client_write.reset();
+  if (current.armed_for) {
+    current.armed_for.reset();
+    current.timer.cancel();
+  }
+}
+
 void connection_deadlines::relay_begins(tcp::socket& engine) {
   state_->engine = &engine;
   state_->engine_silence.reset();

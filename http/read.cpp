@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <cerrno>
+#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -113,6 +115,22 @@ template bool take_read(beast::flat_buffer&, client_request_parser&, beast::erro
                         std::size_t, beast::error_code&);
 template bool take_read(beast::flat_buffer&, engine_response_parser&, beast::error_code,
                         std::size_t, std::size_t, beast::error_code&);
+
+ready_bytes read_ready(tcp::socket& socket, beast::flat_buffer& buffer) {
+  auto room = buffer.prepare(beast::read_size(buffer, read_size_limit));
+  auto got = ::recv(socket.native_handle(), room.data(), room.size(), MSG_DONTWAIT);
+  if (got > 0) {
+    buffer.commit(static_cast<std::size_t>(got));
+    return ready_bytes::some;
+  }
+  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    if (buffer.size() == 0) {
+      buffer.shrink_to_fit();
+    }
+    return ready_bytes::none_yet;
+  }
+  return ready_bytes::closed;
+}
 
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,
                                             engine_response_parser& parser, read_until until,

@@ -94,6 +94,18 @@ protected:
   ~read_wait_hook() = default;
 };
 
+/// What a socket held when it was read without waiting.
+enum class ready_bytes {
+  some,     ///< bytes, now at the end of the buffer
+  none_yet, ///< nothing yet; the buffer keeps no memory it did not have
+  closed,   ///< the peer's end of stream, or an error: nothing more will come
+};
+
+/// One read of what `socket` holds now, into `buffer` (as much as a buffered read's room),
+/// without waiting: a connection whose client has sent nothing yet need not hold a read buffer
+/// or a coroutine frame.
+ready_bytes read_ready(tcp::socket& socket, beast::flat_buffer& buffer);
+
 /// `buffered_read` as a coroutine of its own, for the paths a nested frame per read does not
 /// burden (an engine's error answer to a begun stream): what Beast's async_read_header,
 /// async_read and async_read_some do, with the same results and errors. `hook`, if any, hears
@@ -214,6 +226,9 @@ public:
   /// The request arrived (or will not be read): its deadline no longer applies.
   void request_arrived();
   bool request_expired() const;
+  /// No deadline applies until one is set again: the timer stops waiting, so that a
+  /// connection whose request waits for its model holds no timer operation.
+  void rest();
 
   /// A relay reads from `engine` until `relay_ends`: the engine and client-write deadlines
   /// start unset and not expired.

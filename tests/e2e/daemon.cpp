@@ -51,39 +51,44 @@ std::string running_daemon::raw_exchange_noting(const std::string& bytes,
 std::string running_daemon::exchange(const std::string& bytes, std::chrono::milliseconds timeout,
                                      bool half_close, std::string_view marker,
                                      std::atomic<bool>* arrived) const {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
+  int fd = connect_loopback(port);
   std::string received;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0
+  if (fd >= 0
       && ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL)
            == static_cast<ssize_t>(bytes.size())) {
     if (half_close) {
       ::shutdown(fd, SHUT_WR);
     }
-    auto until = std::chrono::steady_clock::now() + timeout;
-    char buffer[4096];
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - std::chrono::steady_clock::now());
-      pollfd ready{fd, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&ready, 1, static_cast<int>(left.count())) <= 0) {
-        break;
-      }
-      auto n = ::recv(fd, buffer, sizeof buffer, 0);
-      if (n <= 0) {
-        break;
-      }
-      received.append(buffer, static_cast<std::size_t>(n));
-      if (arrived != nullptr && received.find(marker) != std::string::npos) {
-        *arrived = true;
-      }
+    received = read_until_closed(fd, timeout, marker, arrived).received;
+  }
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  return received;
+}
+
+socket_read read_until_closed(int fd, std::chrono::milliseconds timeout, std::string_view marker,
+                              std::atomic<bool>* arrived) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  socket_read read;
+  char buffer[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      until - std::chrono::steady_clock::now());
+    pollfd ready{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&ready, 1, static_cast<int>(left.count())) <= 0) {
+      return read;
+    }
+    auto n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) {
+      read.closed = true;
+      return read;
+    }
+    read.received.append(buffer, static_cast<std::size_t>(n));
+    if (arrived != nullptr && read.received.find(marker) != std::string::npos) {
+      *arrived = true;
     }
   }
-  ::close(fd);
-  return received;
 }
 
 std::string chat_http_post(const std::string& body, bool close) {
@@ -166,9 +171,14 @@ std::vector<pid_t> mock_engines_with(std::string_view fragment) {
 } // namespace
 
 int connect_with_small_window(std::uint16_t port) {
+  return connect_loopback(port, 4096);
+}
+
+int connect_loopback(std::uint16_t port, int receive_buffer) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int small = 4096;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  if (receive_buffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

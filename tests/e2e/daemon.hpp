@@ -81,6 +81,22 @@ std::string chat_http_post(const std::string& body, bool close);
 /// `close` adds `Connection: close`.
 std::string chat_http_request(const std::string& model, bool close);
 
+/// What `read_until_closed` read.
+struct socket_read {
+  std::string received;
+  /// Whether the peer closed (or reset) the connection before the time was up.
+  bool closed = false;
+};
+
+/// Reads from `fd` until the peer closes or `timeout` passes; sets `arrived`, if given, once
+/// `marker` has been read.
+socket_read read_until_closed(int fd, std::chrono::milliseconds timeout,
+                              std::string_view marker = {}, std::atomic<bool>* arrived = nullptr);
+
+/// A loopback TCP connection to `port`, with a receive buffer of `receive_buffer` bytes (0:
+/// the system's default), or -1.
+int connect_loopback(std::uint16_t port, int receive_buffer = 0);
+
 /// A loopback TCP connection to `port` whose receive buffer is 4 KB (a slow client's small
 /// window), or -1.
 int connect_with_small_window(std::uint16_t port);

@@ -67,6 +67,35 @@ TEST_F(daemon_test, a_client_that_stops_reading_is_cut_and_its_lease_returns) {
     << text;
 }
 
+// A connection holds no read buffer or coroutine until its client sends something: one whose
+// request comes late is still served, one that never sends is closed at its idle deadline.
+TEST_F(daemon_test, a_connection_is_served_when_its_first_request_comes_late_and_closed_if_never) {
+  auto daemon = start_daemon({{"alpha"}}, R"("min_active_secs": 0)",
+                             R"("timeouts": {"client_idle_timeout_secs": 2})");
+  int late = connect_loopback(daemon.port);
+  int silent = connect_loopback(daemon.port);
+  ASSERT_GE(late, 0);
+  ASSERT_GE(silent, 0);
+  auto connected = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(700ms);
+  // Its head in two pieces: the loop that starts on the first reads the rest itself.
+  for (std::string_view piece :
+       {"GET /health HTTP/1.1\r\n", "Host: x\r\nConnection: close\r\n\r\n"}) {
+    ASSERT_EQ(::send(late, piece.data(), piece.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(piece.size()));
+    std::this_thread::sleep_for(100ms);
+  }
+  auto answer = read_until_closed(late, 10s);
+  EXPECT_TRUE(answer.closed);
+  EXPECT_TRUE(answer.received.starts_with("HTTP/1.1 200")) << answer.received;
+  auto nothing = read_until_closed(silent, 10s);
+  EXPECT_TRUE(nothing.closed);
+  EXPECT_EQ(nothing.received, "");
+  EXPECT_GE(std::chrono::steady_clock::now() - connected, 1500ms); // not before its deadline
+  ::close(late);
+  ::close(silent);
+}
+
 // An engine that goes silent in the middle of a stream: after engine_idle_timeout_secs the
 // client gets an error event and the end of the stream, and the stall is counted.
 TEST_F(daemon_test, an_engine_silent_mid_stream_is_cut_after_its_idle_timeout) {

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <gtest/gtest.h>
 
@@ -129,6 +131,26 @@ TEST(buffered_read, a_malformed_message_is_told_from_a_closed_connection) {
   EXPECT_FALSE(malformed_message(boost::asio::error::connection_reset));
   EXPECT_FALSE(malformed_message(boost::asio::error::eof));
   EXPECT_FALSE(malformed_message({}));
+}
+
+// A read without waiting, on a real loopback connection.
+TEST(read_ready, takes_what_has_arrived_and_tells_nothing_yet_from_the_end) {
+  boost::asio::io_context io;
+  tcp::acceptor acceptor(io, {boost::asio::ip::address_v4::loopback(), 0});
+  tcp::socket client(io);
+  client.connect(acceptor.local_endpoint());
+  auto served = acceptor.accept();
+  beast::flat_buffer buffer;
+  EXPECT_EQ(read_ready(served, buffer), ready_bytes::none_yet);
+  EXPECT_EQ(buffer.capacity(), 0U); // the room it offered went back
+  boost::asio::write(client, boost::asio::buffer(std::string_view("GET / HTTP/1.1\r\n")));
+  served.wait(tcp::socket::wait_read);
+  EXPECT_EQ(read_ready(served, buffer), ready_bytes::some);
+  EXPECT_EQ(beast::buffers_to_string(buffer.data()), "GET / HTTP/1.1\r\n");
+  client.shutdown(tcp::socket::shutdown_send);
+  served.wait(tcp::socket::wait_read);
+  EXPECT_EQ(read_ready(served, buffer), ready_bytes::closed);
+  EXPECT_EQ(buffer.size(), 16U); // what came before the end stays
 }
 
 } // namespace
