@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "actors/bridge.hpp"
+#include "actors/expiry_timer.hpp"
 #include "actors/node.hpp"
 #include "actors/scheduler.hpp"
 
@@ -37,6 +38,8 @@ constexpr std::size_t session_actor_count = 2;
 ///     from the HTTP side: ask the scheduler for a lease; `done` gets the outcome
 /// (release_atom, uint64 ticket)              from the HTTP side: end the ticket
 /// (revoke_atom, uint64 ticket, string why)   from the scheduler: the granted lease is taken back
+/// (expire_atom, uint64 serial)               self: time to give up on the tickets whose answer
+///                                            is overdue (only the wake-up scheduled last counts)
 /// ```
 ///
 /// A connection's acquires and releases all go out from one such actor, in the order the
@@ -45,7 +48,8 @@ constexpr std::size_t session_actor_count = 2;
 using session_actor = caf::typed_actor<
   caf::reacts_to<acquire_atom, std::uint64_t, std::string, std::uint64_t, lease_callbacks>,
   caf::reacts_to<release_atom, std::uint64_t>,
-  caf::reacts_to<revoke_atom, std::uint64_t, std::string>>;
+  caf::reacts_to<revoke_atom, std::uint64_t, std::string>,
+  caf::reacts_to<expire_atom, std::uint64_t>>;
 
 class session_state {
 public:
@@ -78,28 +82,37 @@ public:
           revoked(reason);
         }
       },
+      [this](expire_atom, std::uint64_t serial) {
+        if (overdue_.woken(serial)) {
+          give_up_overdue();
+        }
+      },
     };
   }
 
 private:
   struct ticket_state {
     lease_callbacks callbacks;
+    /// When the scheduler's answer is overdue.
+    expiry_timer::clock::time_point answer_by;
     bool released = false;
   };
 
   // The scheduler answers every acquire by the request's own timeout; the reply's bound (a
   // margin beyond it) only guards against a scheduler that drops a request, and the monitor
   // covers one that ends. Only requests that wait come here: leases taken at a gate do not.
+  // The bound is kept by the session's own timer, not as the request's reply timeout, which
+  // CAF would keep until it passed however early the answer came.
   void acquire(std::uint64_t ticket, const std::string& model, std::uint64_t timeout_ms,
                lease_callbacks callbacks) {
-    tickets_.emplace(ticket, ticket_state{std::move(callbacks)});
+    auto answer_by = self_->clock().now() + acquire_reply_bound(timeout_ms);
+    tickets_.emplace(ticket, ticket_state{std::move(callbacks), answer_by});
     if (scheduler_gone_) {
       refuse_all("the scheduler has ended");
       return;
     }
-    self_
-      ->request(scheduler_, acquire_reply_bound(timeout_ms), acquire_atom_v, ticket, model,
-                timeout_ms)
+    watch(answer_by);
+    self_->request(scheduler_, caf::infinite, acquire_atom_v, ticket, model, timeout_ms)
       .then([this, ticket](lease_outcome& outcome) { answer(ticket, std::move(outcome)); },
             [this, ticket](caf::error& error) {
               // The scheduler may still hold the ticket: give it back.
@@ -107,6 +120,39 @@ private:
               answer(ticket, scheduler_gone(
                                fmt::format("the scheduler did not answer: {}", to_string(error))));
             });
+  }
+
+  void watch(expiry_timer::clock::time_point answer_by) {
+    if (auto wake = overdue_.watch(answer_by)) {
+      self_->delayed_send(
+        self_, std::max(wake->at - self_->clock().now(), expiry_timer::clock::duration{}),
+        expire_atom_v, wake->serial);
+    }
+  }
+
+  // The scheduler dropped these requests (or is stuck): their tickets go back and their
+  // requests end. An answer that still comes finds nothing to answer.
+  void give_up_overdue() {
+    auto now = self_->clock().now();
+    std::vector<std::uint64_t> overdue;
+    std::optional<expiry_timer::clock::time_point> soonest;
+    for (const auto& [ticket, held] : tickets_) {
+      if (!held.callbacks.done) {
+        continue; // answered: only its release is to come
+      }
+      if (held.answer_by <= now) {
+        overdue.push_back(ticket);
+      } else {
+        soonest = soonest ? std::min(*soonest, held.answer_by) : held.answer_by;
+      }
+    }
+    for (auto ticket : overdue) {
+      release(ticket);
+      answer(ticket, scheduler_gone("the scheduler did not answer in time"));
+    }
+    if (soonest) {
+      watch(*soonest);
+    }
   }
 
   static lease_outcome scheduler_gone(std::string why) {
@@ -159,6 +205,9 @@ private:
   session_actor::stateful_pointer<session_state> self_;
   scheduler_actor scheduler_;
   std::unordered_map<std::uint64_t, ticket_state> tickets_;
+  /// The answers' bounds, one timer for all (a bound is a margin beyond the request's own
+  /// timeout: a second late is soon enough).
+  expiry_timer overdue_{std::chrono::seconds(1)};
   bool scheduler_gone_ = false;
 };
 

@@ -67,9 +67,11 @@ scheduler_actor::behavior_type scheduler_state::make_behavior(const config::conf
       }
       publish_gates();
     },
-    [this](expire_atom, std::uint64_t ticket) {
-      expire(ticket);
-      publish_gates();
+    [this](expire_atom, std::uint64_t serial) {
+      if (expiries_.woken(serial)) {
+        expire_due();
+        publish_gates();
+      }
     },
     [this](step_atom) {
       if (switch_) {
@@ -173,10 +175,12 @@ caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const 
     return queue_full(*index);
   }
   auto promise = self_->make_response_promise<lease_outcome>();
-  slot.waiting.push_back({ticket, promise, now(), self_->current_sender(), arrivals_++});
+  std::optional<clock_type::time_point> deadline;
   if (timeout_ms > 0) {
-    self_->delayed_send(self_, milliseconds(timeout_ms), expire_atom_v, ticket);
+    deadline = now() + milliseconds(timeout_ms);
+    watch_deadline(*deadline);
   }
+  slot.waiting.push_back({ticket, promise, now(), deadline, self_->current_sender(), arrivals_++});
   // A request held back only by the model's concurrency limit needs no switch.
   if (!admitted) {
     consider(*index);
@@ -275,19 +279,40 @@ void scheduler_state::lease_ended(std::size_t i) {
   }
 }
 
-void scheduler_state::expire(std::uint64_t ticket) {
+void scheduler_state::watch_deadline(clock_type::time_point deadline) {
+  if (auto wake = expiries_.watch(deadline)) {
+    self_->delayed_send(self_, std::max(wake->at - now(), clock_type::duration{}), expire_atom_v,
+                        wake->serial);
+  }
+}
+
+// One pass over every queue, keeping the order of those that stay.
+void scheduler_state::expire_due() {
+  auto current = now();
+  std::optional<clock_type::time_point> soonest;
   for (auto& slot : models_) {
+    auto kept = slot.waiting.begin();
     for (auto it = slot.waiting.begin(); it != slot.waiting.end(); ++it) {
-      if (it->ticket == ticket) {
-        auto waited = duration_cast<milliseconds>(now() - it->since);
+      if (it->deadline && *it->deadline <= current) {
+        auto waited = duration_cast<milliseconds>(current - it->since);
         it->promise.deliver(
           refused(refusal::timed_out,
                   fmt::format("timed out after {:.1f} s waiting for model {}",
                               static_cast<double>(waited.count()) / 1000, slot.config.name)));
-        slot.waiting.erase(it);
-        return;
+        continue;
       }
+      if (it->deadline) {
+        soonest = soonest ? std::min(*soonest, *it->deadline) : *it->deadline;
+      }
+      if (kept != it) {
+        *kept = std::move(*it);
+      }
+      ++kept;
     }
+    slot.waiting.erase(kept, slot.waiting.end());
+  }
+  if (soonest) {
+    watch_deadline(*soonest);
   }
 }
 

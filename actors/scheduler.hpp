@@ -39,7 +39,8 @@ namespace llmux::actors {
 /// to the acquirer: (revoke_atom, uint64 ticket, string reason)
 ///     a granted lease is taken back: its engine died or hung, the drain of a switch away
 ///     from its model reached `timeouts.drain_timeout_secs`, or shutdown's grace ran out
-/// (expire_atom, uint64 ticket)      self: a waiting ticket's timeout
+/// (expire_atom, uint64 serial)      self: time to answer the waiting tickets whose timeouts
+///                                   have passed (only the wake-up scheduled last counts)
 /// (step_atom)                       self: continue the switch after a wait
 /// (step_atom, uint64 model)         self: a deferred switch to `model` is due
 /// (drain_atom, uint64 serial)       self: the drain deadline of switch number `serial`

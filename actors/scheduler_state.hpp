@@ -20,6 +20,7 @@
 #include <caf/typed_response_promise.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/expiry_timer.hpp"
 #include "actors/memory_budget.hpp"
 #include "actors/model.hpp"
 #include "actors/policy.hpp"
@@ -35,6 +36,8 @@ struct waiter {
   std::uint64_t ticket;
   caf::typed_response_promise<lease_outcome> promise;
   clock_type::time_point since;
+  /// When it times out, if it does.
+  std::optional<clock_type::time_point> deadline;
   /// The actor that asked: it hears `revoke_atom` if the lease is taken back.
   caf::strong_actor_ptr holder;
   /// Arrival order across all models: tells requests that came before an event (a switch
@@ -233,7 +236,10 @@ private:
   /// Opens the gate of the model that may take leases without asking (active, no switch, no
   /// request waiting anywhere, no concurrency limit, not shutting down) and closes the others.
   void publish_gates();
-  void expire(std::uint64_t ticket);
+  /// Answers every waiting request whose deadline has passed and watches the soonest left.
+  void expire_due();
+  /// Makes sure the scheduler looks at the waiting requests' deadlines by `deadline`.
+  void watch_deadline(clock_type::time_point deadline);
   void on_model_down(const std::string& model, const std::string& reason);
   /// Takes back every granted lease of `model`: their holders end the requests with `reason`.
   void revoke_leases(std::size_t model, const std::string& reason);
@@ -357,6 +363,8 @@ private:
   /// `gpu_memory_budget_mib`; none: one model awake at a time.
   std::optional<std::uint64_t> budget_mib_;
   std::uint64_t arrivals_ = 0;
+  /// The waiting requests' timeouts, one timer for all: a timeout is met at most 10 ms late.
+  expiry_timer expiries_{std::chrono::milliseconds(10)};
   std::optional<switch_run> switch_;
   std::uint64_t switch_serial_ = 0;
   engine_deadlines deadlines_;
