@@ -343,13 +343,9 @@ private:
   // cancels the request: the engine connection is closed, so the engine stops generating.
   void watch_client() override {
     cut_->watching_client = true;
-    client_.async_wait(
-      tcp::socket::wait_read,
-      [cut = cut_, socket = &client_, half = context_.serve_half_closed](beast::error_code ec) {
-        if (!ec && cut->watching_client && peer_closed(*socket, half)) {
-          cut->cut("the client closed its connection");
-        }
-      });
+    watch_client_leaving(
+      client_, context_.serve_half_closed, [cut = cut_] { return cut->watching_client; },
+      [cut = cut_] { cut->cut("the client closed its connection"); });
   }
 
   net::awaitable<beast::error_code> connect() {
@@ -668,13 +664,17 @@ private:
 
 } // namespace
 
-bool peer_closed(tcp::socket& socket, bool serve_half_closed) {
+client_activity peek_client(tcp::socket& socket, bool serve_half_closed) {
   char byte;
   auto peeked = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (peeked == 0) {
-    return !serve_half_closed;
+  if (peeked > 0) {
+    return client_activity::sent_more;
   }
-  return peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
+  if (peeked == 0) {
+    return serve_half_closed ? client_activity::sent_more : client_activity::left;
+  }
+  return errno == EAGAIN || errno == EWOULDBLOCK ? client_activity::nothing_new
+                                                 : client_activity::left;
 }
 
 std::string event_stream_head(const client_request& request) {

@@ -102,13 +102,12 @@ struct wait_watch {
 // watcher reads the ticket only after its socket wait completes, by when acquire has set it.
 void cancel_wait_when_client_leaves(tcp::socket& socket, actors::serving_session& session,
                                     std::shared_ptr<wait_watch> watch, bool serve_half_closed) {
-  socket.async_wait(tcp::socket::wait_read, [&socket, &session, watch = std::move(watch),
-                                             serve_half_closed](beast::error_code ec) {
-    if (!ec && watch->watching && peer_closed(socket, serve_half_closed)) {
+  watch_client_leaving(
+    socket, serve_half_closed, [watch] { return watch->watching; },
+    [&session, watch] {
       watch->client_gone = true;
       session.release(watch->ticket);
-    }
-  });
+    });
 }
 
 // Returns the ticket exactly once, however the request ends.

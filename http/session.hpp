@@ -199,11 +199,43 @@ net::awaitable<bool> send_response(tcp::socket& client, const client_request& re
 net::awaitable<bool> send_error(tcp::socket& client, const client_request& request, int status,
                                 std::string_view message, std::string_view param = {});
 
-/// For a client socket that just became readable: whether that is because the client left
-/// rather than because it sent more. A reset always counts; an orderly end of its sending side
-/// (a peek finds no data) counts unless `serve_half_closed`, since TCP cannot tell a client
-/// that closed from one that only shut down writing.
-bool peer_closed(tcp::socket& socket, bool serve_half_closed);
+/// What a peek at a client socket that became readable found.
+enum class client_activity {
+  left,        ///< reset, or closed (a half-close counts unless half-closed clients are served)
+  sent_more,   ///< bytes (its next request), or a half-close that is served: nothing to watch
+  nothing_new, ///< nothing: epoll reported bytes that were read already
+};
+
+/// Peeks at a client socket that became readable. TCP cannot tell a client that closed from
+/// one that only shut down writing: an orderly end counts as leaving unless
+/// `serve_half_closed`.
+client_activity peek_client(tcp::socket& socket, bool serve_half_closed);
+
+/// Watches `socket` without reading from it while a request is handled: calls `left()` once
+/// if its client leaves, as long as `watching()` says the socket may still be touched. A
+/// wake-up that finds nothing new waits again (epoll can report bytes that a read took before
+/// the wait began); bytes the client sends meanwhile end the watch, as they are not read here.
+template <class Watching, class Left>
+void watch_client_leaving(tcp::socket& socket, bool serve_half_closed, Watching watching,
+                          Left left) {
+  socket.async_wait(tcp::socket::wait_read, [&socket, serve_half_closed,
+                                             watching = std::move(watching),
+                                             left = std::move(left)](beast::error_code ec) mutable {
+    if (ec || !watching()) {
+      return;
+    }
+    switch (peek_client(socket, serve_half_closed)) {
+      case client_activity::left:
+        left();
+        return;
+      case client_activity::nothing_new:
+        watch_client_leaving(socket, serve_half_closed, std::move(watching), std::move(left));
+        return;
+      case client_activity::sent_more:
+        return;
+    }
+  });
+}
 
 /// The deadlines of one client connection, kept by one timer for the connection's life: the
 /// next request's arrival, and during a relay the engine's silence and a write to the client.
