@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "http/drained_read.hpp"
 #include "http/engine_response.hpp"
 #include "http/errors.hpp"
 #include "http/metrics.hpp"
@@ -204,7 +205,7 @@ public:
       if (!ec) {
         buffered_read read(engine_buffer_, parser, read_until::header);
         while (read.needs_bytes()) {
-          read.took(co_await engine_.async_read_some(read.room(), use_tuple));
+          read.took(co_await async_read_drained(engine_, read.room(), use_tuple));
         }
         ec = read.result();
         if (!ec && parser.interim()) {
@@ -269,7 +270,7 @@ private:
       buffered_read read(engine_buffer_, parser, read_until::some);
       while (read.needs_bytes()) {
         waiting();
-        read.took(co_await engine_.async_read_some(read.room(), use_tuple));
+        read.took(co_await async_read_drained(engine_, read.room(), use_tuple));
       }
       ec = read.result();
       if (ec == bhttp::error::need_buffer) {
@@ -382,7 +383,7 @@ private:
       parser.restart_after_interim(request_.method() == bhttp::verb::head);
       buffered_read read(engine_buffer_, parser, read_until::header);
       while (read.needs_bytes()) {
-        read.took(co_await engine_.async_read_some(read.room(), use_tuple));
+        read.took(co_await async_read_drained(engine_, read.room(), use_tuple));
       }
       if (auto ec = read.result()) {
         co_return ec;

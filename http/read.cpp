@@ -7,6 +7,7 @@
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "http/drained_read.hpp"
 #include "http/session.hpp"
 
 namespace llmux::http {
@@ -140,7 +141,7 @@ net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buf
     if (hook != nullptr) {
       hook->waiting();
     }
-    read.took(co_await socket.async_read_some(read.room(), use_tuple));
+    read.took(co_await async_read_drained(socket, read.room(), use_tuple));
   }
   co_return read.result();
 }

@@ -26,6 +26,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/json_writer.hpp"
+#include "http/drained_read.hpp"
 #include "http/errors.hpp"
 #include "http/memory_return.hpp"
 #include "http/metrics.hpp"
@@ -608,7 +609,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     // The reads are this frame's own (a nested coroutine would cost a frame per request).
     buffered_read head(buffer, parser, read_until::header);
     while (head.needs_bytes()) {
-      head.took(co_await client.async_read_some(head.room(), use_tuple));
+      head.took(co_await async_read_drained(client, head.room(), use_tuple));
     }
     auto ec = head.result();
     // Bodies count against one budget for all connections; a chunked body of unknown length
@@ -632,7 +633,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     if (!ec && !parser.is_done()) {
       buffered_read body(buffer, parser, read_until::message);
       while (body.needs_bytes()) {
-        body.took(co_await client.async_read_some(body.room(), use_tuple));
+        body.took(co_await async_read_drained(client, body.room(), use_tuple));
       }
       ec = body.result();
     }

@@ -1,0 +1,150 @@
+#pragma once
+
+// A socket read that remembers when it drained the socket, on Asio's own reactor.
+//
+// Asio's reactor tries every read at once (a `recv`) and waits for epoll only when that finds
+// nothing; it stops trying first only after a read of 0 bytes. A proxy's reads mostly come
+// right after its own write, before the answer can have arrived (the engine's answer after the
+// request, the client's next request after the answer), so each such wait costs a `recv` that
+// finds nothing: 1.8 system calls a request, where nginx, reading edge-triggered readiness as
+// Asio's reactor does, takes a read that did not fill its buffer to mean the socket is drained
+// and waits for the next event. This read does what nginx does: a read that does not fill its
+// room tells the reactor the socket is exhausted (as a read of 0 bytes would), so the next read
+// on it waits for epoll's next event without a system call; any event (new bytes, the peer's
+// end, an error) makes the reactor try reads at once again. Otherwise it is
+// `socket.async_read_some(room, token)`: the same completion, errors and cancellation by
+// `socket.cancel()` and `socket.close()` (not through a cancellation slot, which llmux does not
+// use).
+//
+// It builds on asio::detail (the reactor operation, its handler allocation and work), which
+// is why it checks the Boost version it was written against: a newer Boost must be looked at
+// before it is accepted.
+
+#include <cstddef>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/detail/bind_handler.hpp>
+#include <boost/asio/detail/fenced_block.hpp>
+#include <boost/asio/detail/handler_alloc_helpers.hpp>
+#include <boost/asio/detail/handler_cont_helpers.hpp>
+#include <boost/asio/detail/handler_work.hpp>
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
+#include <boost/asio/detail/socket_ops.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/query.hpp>
+#include <boost/version.hpp>
+
+static_assert(BOOST_VERSION / 100 == 1081,
+              "http/drained_read.hpp uses asio::detail as in Boost 1.81: check it against this "
+              "Boost before changing the version here");
+#if !defined(BOOST_ASIO_HAS_EPOLL) || defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+#error "http/drained_read.hpp expects Asio's epoll reactor"
+#endif
+
+namespace llmux::http {
+
+namespace drained_detail {
+
+namespace ad = boost::asio::detail;
+using tcp = boost::asio::ip::tcp;
+
+/// The socket's descriptor and reactor registration, which Asio keeps in a protected member.
+struct socket_internals : tcp::socket {
+  static auto& of(tcp::socket& socket) {
+    return (socket.*(&socket_internals::impl_)).get_implementation();
+  }
+};
+
+template <class Handler, class IoExecutor>
+class drained_recv_op : public ad::reactor_op {
+public:
+  BOOST_ASIO_DEFINE_HANDLER_PTR(drained_recv_op);
+
+  drained_recv_op(ad::socket_type socket, boost::asio::mutable_buffer room, Handler& handler,
+                  const IoExecutor& io_ex)
+    : reactor_op(boost::system::error_code(), &drained_recv_op::do_perform,
+                 &drained_recv_op::do_complete),
+      socket_(socket), room_(room), handler_(std::move(handler)), work_(handler_, io_ex) {
+  }
+
+  static status do_perform(reactor_op* base) {
+    auto* self = static_cast<drained_recv_op*>(base);
+    if (!ad::socket_ops::non_blocking_recv1(self->socket_, self->room_.data(), self->room_.size(),
+                                            0, true, self->ec_, self->bytes_transferred_)) {
+      return not_done; // nothing there: the reactor waits for epoll
+    }
+    // Bytes that did not fill the room took all there was. The end of the stream and errors
+    // leave the reactor trying at once, as Asio's own read does for errors.
+    bool drained = !self->ec_ && self->bytes_transferred_ < self->room_.size();
+    return drained ? done_and_exhausted : done;
+  }
+
+  static void do_complete(void* owner, ad::operation* base, const boost::system::error_code&,
+                          std::size_t) {
+    auto* self = static_cast<drained_recv_op*>(base);
+    ptr p = {std::addressof(self->handler_), self, self};
+    ad::handler_work<Handler, IoExecutor> work(std::move(self->work_));
+    // The handler may own the operation's memory: it is moved out before that is freed.
+    ad::binder2<Handler, boost::system::error_code, std::size_t> handler(self->handler_, self->ec_,
+                                                                         self->bytes_transferred_);
+    p.h = std::addressof(handler.handler_);
+    p.reset();
+    if (owner != nullptr) {
+      ad::fenced_block fence(ad::fenced_block::half);
+      work.complete(handler, handler.handler_);
+    }
+  }
+
+private:
+  ad::socket_type socket_;
+  boost::asio::mutable_buffer room_;
+  Handler handler_;
+  ad::handler_work<Handler, IoExecutor> work_;
+};
+
+struct initiate_drained_read {
+  template <class Handler>
+  void operator()(Handler&& handler, tcp::socket* socket, boost::asio::mutable_buffer room) const {
+    using handler_type = std::decay_t<Handler>;
+    using op = drained_recv_op<handler_type, tcp::socket::executor_type>;
+    handler_type local(std::forward<Handler>(handler));
+    auto io_ex = socket->get_executor();
+    auto& reactor = boost::asio::use_service<ad::reactor>(
+      boost::asio::query(io_ex, boost::asio::execution::context));
+    auto& impl = socket_internals::of(*socket);
+    bool is_continuation = boost_asio_handler_cont_helpers::is_continuation(local);
+    typename op::ptr p = {std::addressof(local), op::ptr::allocate(local), nullptr};
+    p.p = new (p.v) op(impl.socket_, room, local, io_ex);
+    // As Asio's read: an empty room completes at once, and the socket is made non-blocking
+    // for the reactor on its first operation.
+    if (room.size() > 0
+        && ((impl.state_ & ad::socket_ops::non_blocking) != 0
+            || ad::socket_ops::set_internal_non_blocking(impl.socket_, impl.state_, true,
+                                                         p.p->ec_))) {
+      reactor.start_op(ad::reactor::read_op, impl.socket_, impl.reactor_data_, p.p, is_continuation,
+                       true);
+    } else {
+      reactor.post_immediate_completion(p.p, is_continuation);
+    }
+    p.v = p.p = nullptr;
+  }
+};
+
+} // namespace drained_detail
+
+/// `socket.async_read_some(room, token)`, except that a read that does not fill `room` lets the
+/// next read on the socket wait for epoll's next event without trying a `recv` first (see the
+/// top of this file).
+template <class Token>
+auto async_read_drained(boost::asio::ip::tcp::socket& socket, boost::asio::mutable_buffer room,
+                        Token&& token) {
+  return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+    drained_detail::initiate_drained_read{}, token, &socket, room);
+}
+
+} // namespace llmux::http

@@ -1,0 +1,134 @@
+// async_read_drained on real loopback connections: what async_read_some gives, and reads that
+// wait after a read drained the socket still complete when the peer sends, ends or is cut.
+
+#include "http/drained_read.hpp"
+
+#include <array>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+
+namespace llmux::http {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+struct read_result {
+  boost::system::error_code ec;
+  std::size_t bytes = 0;
+};
+
+class drained_read_test : public ::testing::Test {
+protected:
+  drained_read_test() : acceptor_(io_, {net::ip::address_v4::loopback(), 0}), client_(io_) {
+    client_.connect(acceptor_.local_endpoint());
+    served_.emplace(acceptor_.accept());
+  }
+
+  // Starts a read into the first `room` bytes of `room_`; `result` is set when it completes.
+  void start(std::optional<read_result>& result, std::size_t room = 64) {
+    async_read_drained(*served_, net::buffer(room_.data(), room),
+                       [&result](boost::system::error_code ec, std::size_t bytes) {
+                         result = read_result{ec, bytes};
+                       });
+  }
+
+  void run_for(std::chrono::milliseconds time) {
+    io_.restart();
+    io_.run_for(time);
+  }
+
+  // A read, run until it completes (at most 2 s).
+  std::optional<read_result> read(std::size_t room) {
+    std::optional<read_result> result;
+    start(result, room);
+    run_for(2s);
+    return result;
+  }
+
+  void send(std::string_view bytes) {
+    net::write(client_, net::buffer(bytes));
+  }
+
+  net::io_context io_;
+  tcp::acceptor acceptor_;
+  tcp::socket client_;
+  std::optional<tcp::socket> served_;
+  std::array<char, 64> room_{};
+};
+
+TEST_F(drained_read_test, a_short_read_then_a_read_that_waits_for_the_next_bytes) {
+  send("first");
+  auto first = read(64);
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->ec);
+  EXPECT_EQ(std::string_view(room_.data(), first->bytes), "first");
+  // The socket was drained: this read waits for epoll, and the bytes sent meanwhile end it.
+  std::optional<read_result> second;
+  start(second);
+  run_for(50ms);
+  EXPECT_FALSE(second); // nothing sent yet
+  send("second");
+  run_for(2s);
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->ec);
+  EXPECT_EQ(std::string_view(room_.data(), second->bytes), "second");
+}
+
+// The bytes come while the first read waits, so that epoll reports them then and nothing is
+// left to report: only a read that knows its full room left more behind finds the rest.
+TEST_F(drained_read_test, a_read_that_fills_its_room_leaves_the_rest_for_the_next) {
+  std::optional<read_result> full;
+  start(full, 16);
+  run_for(20ms);
+  ASSERT_FALSE(full);
+  send("0123456789abcdefXYZ");
+  run_for(2s);
+  ASSERT_TRUE(full);
+  EXPECT_EQ(std::string_view(room_.data(), full->bytes), "0123456789abcdef");
+  auto rest = read(16);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(std::string_view(room_.data(), rest->bytes), "XYZ");
+}
+
+TEST_F(drained_read_test, the_peers_end_reaches_a_read_that_waits_after_a_drained_one) {
+  send("last words");
+  auto words = read(64);
+  ASSERT_TRUE(words);
+  client_.shutdown(tcp::socket::shutdown_send);
+  auto end = read(64);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->ec, net::error::eof);
+  EXPECT_EQ(end->bytes, 0U);
+}
+
+TEST_F(drained_read_test, a_waiting_read_is_cancelled_by_the_sockets_cancel) {
+  send("x");
+  ASSERT_TRUE(read(64));
+  std::optional<read_result> waiting;
+  start(waiting);
+  run_for(20ms);
+  ASSERT_FALSE(waiting);
+  served_->cancel();
+  run_for(2s);
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->ec, net::error::operation_aborted);
+}
+
+TEST_F(drained_read_test, an_empty_room_completes_at_once) {
+  auto nothing = read(0);
+  ASSERT_TRUE(nothing);
+  EXPECT_FALSE(nothing->ec);
+  EXPECT_EQ(nothing->bytes, 0U);
+}
+
+} // namespace
+} // namespace llmux::http
