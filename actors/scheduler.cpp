@@ -175,12 +175,14 @@ caf::result<lease_outcome> scheduler_state::acquire(std::uint64_t ticket, const 
     return queue_full(*index);
   }
   auto promise = self_->make_response_promise<lease_outcome>();
+  auto arrived = now();
   std::optional<clock_type::time_point> deadline;
   if (timeout_ms > 0) {
-    deadline = now() + milliseconds(timeout_ms);
+    deadline = arrived + milliseconds(timeout_ms);
     watch_deadline(*deadline);
   }
-  slot.waiting.push_back({ticket, promise, now(), deadline, self_->current_sender(), arrivals_++});
+  slot.waiting.push_back(
+    {ticket, promise, arrived, deadline, self_->current_sender(), arrivals_++});
   // A request held back only by the model's concurrency limit needs no switch.
   if (!admitted) {
     consider(*index);

@@ -52,18 +52,17 @@ std::string running_daemon::exchange(const std::string& bytes, std::chrono::mill
                                      bool half_close, std::string_view marker,
                                      std::atomic<bool>* arrived) const {
   int fd = connect_loopback(port);
+  if (fd < 0) {
+    return {};
+  }
   std::string received;
-  if (fd >= 0
-      && ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL)
-           == static_cast<ssize_t>(bytes.size())) {
+  if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
     if (half_close) {
       ::shutdown(fd, SHUT_WR);
     }
     received = read_until_closed(fd, timeout, marker, arrived).received;
   }
-  if (fd >= 0) {
-    ::close(fd);
-  }
+  ::close(fd);
   return received;
 }
 
