@@ -60,6 +60,8 @@ struct socket_internals : tcp::socket {
   }
 };
 
+/// The reactor operation: Asio's receive operation, but a read that did not fill its room
+/// reports the socket exhausted.
 template <class Handler, class IoExecutor>
 class drained_recv_op : public ad::reactor_op {
 public:
@@ -107,6 +109,7 @@ private:
   ad::handler_work<Handler, IoExecutor> work_;
 };
 
+/// Starts a drained_recv_op on the socket's reactor, as Asio starts its own receive.
 struct initiate_drained_read {
   template <class Handler>
   void operator()(Handler&& handler, tcp::socket* socket, boost::asio::mutable_buffer room) const {
