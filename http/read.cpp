@@ -117,8 +117,12 @@ template bool take_read(beast::flat_buffer&, client_request_parser&, beast::erro
 template bool take_read(beast::flat_buffer&, engine_response_parser&, beast::error_code,
                         std::size_t, std::size_t, beast::error_code&);
 
+net::mutable_buffer next_read_room(beast::flat_buffer& buffer) {
+  return buffer.prepare(beast::read_size(buffer, read_size_limit));
+}
+
 ready_bytes read_ready(tcp::socket& socket, beast::flat_buffer& buffer) {
-  auto room = buffer.prepare(beast::read_size(buffer, read_size_limit));
+  auto room = next_read_room(buffer);
   auto got = ::recv(socket.native_handle(), room.data(), room.size(), MSG_DONTWAIT);
   if (got > 0) {
     buffer.commit(static_cast<std::size_t>(got));

@@ -423,6 +423,9 @@ struct proxy_server::impl {
   /// coroutine frame and no read buffer (about 1 KB instead of 4): a crowd arriving at once,
   /// or clients that connect and stay silent until their idle deadline, cost that much less.
   void start_when_readable(connection_ptr owner);
+  /// After a response: the connection's next request, read in a loop of its own once it comes.
+  /// Between requests a keep-alive connection holds no coroutine frame.
+  void await_next_request(connection_ptr owner);
   /// Reads and answers the connection's requests until it closes, or until one is parked
   /// (then `owner` has been handed to it).
   net::awaitable<void> connection_loop(connection_ptr owner);
@@ -593,6 +596,32 @@ void proxy_server::impl::start_when_readable(connection_ptr owner) {
   }
 }
 
+void proxy_server::impl::await_next_request(connection_ptr owner) {
+  // One deadline for the next request, header and body: an idle keep-alive connection is
+  // closed, a request that arrives too slowly gets 408.
+  owner->deadlines.request_by(std::chrono::steady_clock::now() + settings_.idle_timeout);
+  if (owner->buffer.size() > 0) {
+    auto executor = owner->client.get_executor();
+    net::co_spawn(executor, connection_loop(std::move(owner)), net::detached);
+    return;
+  }
+  // The read the loop would make first, with a handler of a few words for a frame: it waits
+  // for epoll as the loop's would (a socket wait would cost an epoll_ctl a request).
+  auto& client = owner->client;
+  auto room = next_read_room(owner->buffer);
+  async_read_drained(
+    client, room, [this, owner = std::move(owner)](beast::error_code ec, std::size_t got) mutable {
+      // Nothing came but the client's end, a reset, the idle deadline or the
+      // server stopping: the connection closes quietly.
+      if (ec) {
+        return;
+      }
+      owner->buffer.commit(got);
+      auto executor = owner->client.get_executor();
+      net::co_spawn(executor, connection_loop(std::move(owner)), net::detached);
+    });
+}
+
 net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
   auto& client = owner->client;
   auto& buffer = owner->buffer;
@@ -603,9 +632,6 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     client_request_parser parser(owner->take_kept_request());
     parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
     parser.body_limit(settings_.body_limit);
-    // One deadline for the next request, header and body: an idle keep-alive connection is
-    // closed, a request that arrives too slowly gets 408.
-    deadlines.request_by(std::chrono::steady_clock::now() + settings_.idle_timeout);
     // The reads are this frame's own (a nested coroutine would cost a frame per request).
     buffered_read head(buffer, parser, read_until::header);
     while (head.needs_bytes()) {
@@ -670,6 +696,12 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     if (!more) {
       break;
     }
+    if (buffer.size() == 0) {
+      await_next_request(std::move(owner));
+      co_return;
+    }
+    // A pipelined request: its deadline runs from now.
+    deadlines.request_by(std::chrono::steady_clock::now() + settings_.idle_timeout);
   }
   client.shutdown(tcp::socket::shutdown_send, ignored);
 }
@@ -961,9 +993,7 @@ net::awaitable<void> proxy_server::impl::resume(std::shared_ptr<parked_request> 
     connection.client.shutdown(tcp::socket::shutdown_send, ignored);
     co_return;
   }
-  // The connection goes on in a loop of its own; this frame ends.
-  auto executor = connection.client.get_executor();
-  net::co_spawn(executor, connection_loop(std::move(owner)), net::detached);
+  await_next_request(std::move(owner));
 }
 
 net::awaitable<bool>

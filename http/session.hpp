@@ -94,6 +94,9 @@ protected:
   ~read_wait_hook() = default;
 };
 
+/// Where the next read into `buffer` goes: as much room as a buffered read gets.
+net::mutable_buffer next_read_room(beast::flat_buffer& buffer);
+
 /// What a socket held when it was read without waiting.
 enum class ready_bytes {
   some,     ///< bytes, now at the end of the buffer
