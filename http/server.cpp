@@ -218,6 +218,10 @@ struct client_connection {
       reused_->relayed.reset();
     }
   }
+  /// Lets the kept memory go (with any lease it still held): the next request makes it anew.
+  void forget_reused() {
+    reused_.reset();
+  }
 
 private:
   std::unique_ptr<reused_memory> reused_;
@@ -604,6 +608,11 @@ void proxy_server::impl::await_next_request(connection_ptr owner) {
     auto executor = owner->client.get_executor();
     net::co_spawn(executor, connection_loop(std::move(owner)), net::detached);
     return;
+  }
+  // In a crowd, memory counts for more than the allocations a request saves by reusing it:
+  // an idle connection then keeps only what reads its next request.
+  if (connections_.load(std::memory_order_relaxed) >= trim_after_connections) {
+    owner->forget_reused();
   }
   // The read the loop would make first, with a handler of a few words for a frame: it waits
   // for epoll as the loop's would (a socket wait would cost an epoll_ctl a request).

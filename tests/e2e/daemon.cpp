@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sstream>
@@ -66,8 +67,8 @@ std::string running_daemon::exchange(const std::string& bytes, std::chrono::mill
   return received;
 }
 
-socket_read read_until_closed(int fd, std::chrono::milliseconds timeout, std::string_view marker,
-                              std::atomic<bool>* arrived) {
+socket_read read_until(int fd, std::chrono::milliseconds timeout,
+                       const std::function<bool(const std::string&)>& enough) {
   auto until = std::chrono::steady_clock::now() + timeout;
   socket_read read;
   char buffer[4096];
@@ -84,10 +85,20 @@ socket_read read_until_closed(int fd, std::chrono::milliseconds timeout, std::st
       return read;
     }
     read.received.append(buffer, static_cast<std::size_t>(n));
-    if (arrived != nullptr && read.received.find(marker) != std::string::npos) {
-      *arrived = true;
+    if (enough(read.received)) {
+      return read;
     }
   }
+}
+
+socket_read read_until_closed(int fd, std::chrono::milliseconds timeout, std::string_view marker,
+                              std::atomic<bool>* arrived) {
+  return read_until(fd, timeout, [&](const std::string& received) {
+    if (arrived != nullptr && received.find(marker) != std::string::npos) {
+      *arrived = true;
+    }
+    return false;
+  });
 }
 
 std::string chat_http_post(const std::string& body, bool close) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,6 +88,11 @@ struct socket_read {
   /// Whether the peer closed (or reset) the connection before the time was up.
   bool closed = false;
 };
+
+/// Reads from `fd` until the peer closes, `timeout` passes or `enough` says what was read is
+/// enough.
+socket_read read_until(int fd, std::chrono::milliseconds timeout,
+                       const std::function<bool(const std::string&)>& enough);
 
 /// Reads from `fd` until the peer closes or `timeout` passes; sets `arrived`, if given, once
 /// `marker` has been read.

@@ -10,6 +10,7 @@
 #include <iterator>
 #include <set>
 #include <sstream>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -536,6 +537,55 @@ TEST_F(daemon_test, a_keep_alive_connection_is_served_after_idle_spells_and_clos
   EXPECT_EQ(answers.received.find("HTTP/1.1 408"), std::string::npos) << answers.received;
   EXPECT_GE(std::chrono::steady_clock::now() - last_sent, 1500ms); // not before its deadline
   ::close(fd);
+}
+
+// Whether `received` holds a whole answer: its head and Content-Length bytes of body.
+bool whole_answer(const std::string& received) {
+  auto head_end = received.find("\r\n\r\n");
+  auto field = received.find("Content-Length: ");
+  if (head_end == std::string::npos || field == std::string::npos || field > head_end) {
+    return false;
+  }
+  return received.size() >= head_end + 4 + std::stoul(received.substr(field + 16));
+}
+
+// In a crowd (1,000 connections or more) an idle keep-alive connection lets go of the memory it
+// kept for its next request: that request is served all the same.
+TEST_F(daemon_test, keep_alive_clients_in_a_crowd_are_served_again_after_an_idle_spell) {
+  constexpr int clients = 1050;
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_max < 2 * clients + 100) {
+    GTEST_SKIP() << "needs " << 2 * clients + 100 << " file descriptors";
+  }
+  files.rlim_cur = files.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &files);
+  auto daemon = start_daemon({{"alpha"}}, R"("min_active_secs": 0)");
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  std::vector<int> fds;
+  for (int i = 0; i < clients; ++i) {
+    fds.push_back(connect_loopback(daemon.port));
+    ASSERT_GE(fds.back(), 0);
+  }
+  // Each asks once and keeps its connection; then, all of them idle, each asks again.
+  for (bool last : {false, true}) {
+    auto request = chat_http_request("alpha", last);
+    for (int fd : fds) {
+      ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+                static_cast<ssize_t>(request.size()));
+    }
+    std::size_t answered = 0;
+    for (int fd : fds) {
+      answered += answers_ok(last ? read_until_closed(fd, 30s).received
+                                  : read_until(fd, 30s, whole_answer).received);
+    }
+    EXPECT_EQ(answered, static_cast<std::size_t>(clients));
+  }
+  for (int fd : fds) {
+    ::close(fd);
+  }
+  simdjson::dom::parser parser;
+  EXPECT_EQ(number_at(daemon.status(parser)["models"]["alpha"]["in_flight"]), 0u);
 }
 
 // A lease taken at once is held by the client connection, not by a coroutine frame: it must
