@@ -16,6 +16,10 @@
 //     waiting for one; one the server closes with an answer is opened anew). A request's latency
 //     runs from its planned arrival to the end of its answer, so waiting for a connection counts
 //     (no coordinated omission).
+//   llmux-load idle PORT MODEL CONNECTIONS SECONDS
+//     CONNECTIONS keep-alive connections (256 opening at a time), each asks one chat completion
+//     and reads its answer; then all stay open and idle: prints `HOLDING answered=N` once every
+//     answer came (the caller measures the server meanwhile) and keeps them open for SECONDS.
 //   llmux-load wake FROM_CORE TO_CORE SAMPLES
 //     The machine's own share of a relayed event's delay: a thread on TO_CORE blocked in a read
 //     of a loopback TCP connection is written to every 20 ms by a thread on FROM_CORE; each
@@ -32,6 +36,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <pthread.h>
 #include <random>
 #include <string>
@@ -122,19 +127,30 @@ private:
   std::string pending_;
 };
 
-net::awaitable<void> one_request(std::uint16_t port, std::string request, bool stamps,
-                                 totals& out) {
-  auto executor = co_await net::this_coro::executor;
-  tcp::socket socket(executor);
-  tcp::endpoint engine(net::ip::make_address_v4("127.0.0.1"), port);
-  if (auto [ec] = co_await socket.async_connect(engine, use_tuple); ec) {
+// A loopback connection to `port` with `request` sent on it; none, counted as failed, if either
+// failed.
+net::awaitable<std::optional<tcp::socket>> send_request(std::uint16_t port,
+                                                        const std::string& request, totals& out) {
+  tcp::socket socket(co_await net::this_coro::executor);
+  tcp::endpoint server(net::ip::make_address_v4("127.0.0.1"), port);
+  if (auto [ec] = co_await socket.async_connect(server, use_tuple); ec) {
     ++out.failed;
-    co_return;
+    co_return std::nullopt;
   }
   if (auto [ec, n] = co_await net::async_write(socket, net::buffer(request), use_tuple); ec) {
     ++out.failed;
+    co_return std::nullopt;
+  }
+  co_return std::move(socket);
+}
+
+net::awaitable<void> one_request(std::uint16_t port, std::string request, bool stamps,
+                                 totals& out) {
+  auto sent = co_await send_request(port, request, out);
+  if (!sent) {
     co_return;
   }
+  auto& socket = *sent;
   stamp_reader reader(out.delays_us);
   std::string head;
   std::array<char, 16384> buffer;
@@ -159,6 +175,31 @@ net::awaitable<void> one_request(std::uint16_t port, std::string request, bool s
     ++out.finished;
   } else {
     ++out.failed;
+  }
+}
+
+// `count` keep-alive connections one after another, each asks once and reads its answer; those
+// that stay open go to `held`.
+net::awaitable<void> requests_then_idle(std::uint16_t port, std::string request, int count,
+                                        std::vector<tcp::socket>& held, totals& out) {
+  for (int i = 0; i < count; ++i) {
+    auto sent = co_await send_request(port, request, out);
+    if (!sent) {
+      continue;
+    }
+    beast::flat_buffer buffer;
+    beast::http::response<beast::http::string_body> answer;
+    if (auto [ec, n] = co_await beast::http::async_read(*sent, buffer, answer, use_tuple); ec) {
+      ++out.failed;
+      continue;
+    }
+    ++out.statuses[std::to_string(answer.result_int())];
+    if (answer.result_int() == 200 && answer.keep_alive()) {
+      ++out.finished;
+      held.push_back(std::move(*sent));
+    } else {
+      ++out.failed;
+    }
   }
 }
 
@@ -441,6 +482,7 @@ int main(int argc, char** argv) {
                          "       llmux-load wait PORT MODELS REQUESTS\n"
                          "       llmux-load ready PORT SECONDS\n"
                          "       llmux-load paced PORT MODEL RATE SECONDS CONNECTIONS\n"
+                         "       llmux-load idle PORT MODEL CONNECTIONS SECONDS\n"
                          "       llmux-load wake FROM_CORE TO_CORE SAMPLES\n");
     return 2;
   }
@@ -457,6 +499,8 @@ int main(int argc, char** argv) {
   }
   net::io_context io(1);
   totals out;
+  std::vector<tcp::socket> held;
+  double hold_seconds = 0;
   auto began = std::chrono::steady_clock::now();
   if (mode == "stream" && argc == 6) {
     int streams = std::stoi(argv[4]);
@@ -473,12 +517,29 @@ int main(int argc, char** argv) {
       net::co_spawn(io, one_request(port, chat_request(port, model, false, 4), false, out),
                     net::detached);
     }
+  } else if (mode == "idle" && argc == 6) {
+    int connections = std::stoi(argv[4]);
+    hold_seconds = std::stod(argv[5]);
+    // A few hundred requests at a time: a proxy opens an engine connection for each request in
+    // flight, and the engine takes a few thousand at most.
+    constexpr int in_flight = 256;
+    for (int lane = 0; lane < std::min(in_flight, connections); ++lane) {
+      int count = connections / in_flight + (lane < connections % in_flight ? 1 : 0);
+      net::co_spawn(
+        io, requests_then_idle(port, chat_request(port, argv[3], false, 4, true), count, held, out),
+        net::detached);
+    }
   } else {
     std::fprintf(stderr, "llmux-load: unknown mode or wrong arguments\n");
     return 2;
   }
   io.run();
   auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  if (mode == "idle") {
+    fmt::print("HOLDING answered={}\n", held.size());
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::duration<double>(hold_seconds));
+  }
   std::string statuses;
   for (const auto& [status, count] : out.statuses) {
     statuses += fmt::format("{}{}:{}", statuses.empty() ? "" : ",", status, count);

@@ -8,7 +8,7 @@ import statistics
 import sys
 
 runs = collections.defaultdict(list)
-# Throughput by (target, connections, round), for the ratios round by round.
+# Each run's fields by (target, connections, round), for the ratios round by round.
 by_round = {}
 for line in sys.stdin:
     parts = line.split()
@@ -17,7 +17,7 @@ for line in sys.stdin:
     target, conns = parts[0], int(parts[1])
     fields = {k: float(v) for k, v in (p.split("=") for p in parts[4:])}
     runs[(target, conns)].append(fields)
-    by_round[(target, conns, parts[2])] = fields["rps"]
+    by_round[(target, conns, parts[2])] = fields
 
 def median(target, conns, key):
     values = [r[key] for r in runs[(target, conns)]]
@@ -55,10 +55,30 @@ for conns in sorted({c for _, c in runs}):
               f"{a_l / a_n:.2f}x, p99 {b_l / b_n:.2f}x (below 1 is better than nginx).\n"
               if a_n > 0 and b_n > 0 else
               f"\nllmux / nginx: throughput {ratio:.2f}x.\n")
-        paired = [by_round[("llmux", conns, r)] / by_round[("nginx", conns, r)]
-                  for (t, c, r) in by_round if t == "nginx" and c == conns
-                  and ("llmux", conns, r) in by_round]
-        if len(paired) > 1 and unit is None:  # paced runs all reach the offered rate
-            print("Throughput, llmux / nginx round by round: "
-                  + ", ".join(f"{p:.2f}x" for p in paired)
-                  + f" (median {statistics.median(paired):.2f}x).\n")
+        rounds = [r for (t, c, r) in by_round if t == "nginx" and c == conns
+                  and ("llmux", c, r) in by_round and ("direct", c, r) in by_round]
+
+        def paired(ratio):
+            values = [ratio(by_round[("llmux", conns, r)], by_round[("nginx", conns, r)],
+                            by_round[("direct", conns, r)]) for r in rounds]
+            return [v for v in values if v is not None]
+
+        def added_ratio(key):
+            def ratio(llmux, nginx, direct):
+                nginx_added = nginx[key] - direct[key]
+                return (llmux[key] - direct[key]) / nginx_added if nginx_added > 0 else None
+            return ratio
+
+        def listed(name, values):
+            return (f"{name} " + ", ".join(f"{v:.2f}x" for v in values)
+                    + f" (median {statistics.median(values):.2f}x)")
+
+        if len(rounds) > 1:
+            # Ratios within a round compare runs seconds apart, which the machine's drift
+            # disturbs less than medians taken over the whole run.
+            lines = [] if unit else [listed("throughput", paired(lambda l, n, d: l["rps"] / n["rps"]))]
+            for key in ("p50", "p99"):
+                values = paired(added_ratio(key))
+                if values:
+                    lines.append(listed(f"added {key}", values))
+            print("Round by round, llmux / nginx: " + "; ".join(lines) + ".\n")
