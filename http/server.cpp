@@ -620,8 +620,8 @@ void proxy_server::impl::await_next_request(connection_ptr owner) {
   auto room = next_read_room(owner->buffer);
   async_read_drained(
     client, room, [this, owner = std::move(owner)](beast::error_code ec, std::size_t got) mutable {
-      // Nothing came but the client's end, a reset, the idle deadline or the
-      // server stopping: the connection closes quietly.
+      // Nothing came but the client's end, a reset, the idle deadline or the server stopping:
+      // the connection closes quietly.
       if (ec) {
         return;
       }
