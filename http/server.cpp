@@ -428,8 +428,13 @@ struct proxy_server::impl {
   /// or clients that connect and stay silent until their idle deadline, cost that much less.
   void start_when_readable(connection_ptr owner);
   /// After a response: the connection's next request, read in a loop of its own once it comes.
-  /// Between requests a keep-alive connection holds no coroutine frame.
+  /// Until then the connection holds no coroutine frame.
   void await_next_request(connection_ptr owner);
+  /// Whether so many connections are open (trim_after_connections) that an idle one should
+  /// hold as little as it can, at some cost per request.
+  bool crowded() const {
+    return connections_.load(std::memory_order_relaxed) >= trim_after_connections;
+  }
   /// Reads and answers the connection's requests until it closes, or until one is parked
   /// (then `owner` has been handed to it).
   net::awaitable<void> connection_loop(connection_ptr owner);
@@ -611,7 +616,7 @@ void proxy_server::impl::await_next_request(connection_ptr owner) {
   }
   // In a crowd, memory counts for more than the allocations a request saves by reusing it:
   // an idle connection then keeps only what reads its next request.
-  if (connections_.load(std::memory_order_relaxed) >= trim_after_connections) {
+  if (crowded()) {
     owner->forget_reused();
   }
   // The read the loop would make first, with a handler of a few words for a frame: it waits
@@ -705,11 +710,13 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     if (!more) {
       break;
     }
-    if (buffer.size() == 0) {
+    // In a crowd the connection waits for its next request without this frame; otherwise the
+    // loop goes on (a new loop per request costs about 1,900 instructions).
+    if (buffer.size() == 0 && crowded()) {
       await_next_request(std::move(owner));
       co_return;
     }
-    // A pipelined request: its deadline runs from now.
+    // The next request's deadline runs from now.
     deadlines.request_by(std::chrono::steady_clock::now() + settings_.idle_timeout);
   }
   client.shutdown(tcp::socket::shutdown_send, ignored);

@@ -511,34 +511,6 @@ TEST_F(daemon_test, a_connection_whose_request_waits_for_a_switch_carries_on_aft
   EXPECT_EQ(number_at(daemon.status(parser)["switches"]), 4u);
 }
 
-// Between its requests a keep-alive connection holds no coroutine either: a request that comes
-// after an idle spell, in pieces, is served on the same connection, and a connection left idle
-// after its answer is closed quietly (no 408) at its idle deadline.
-TEST_F(daemon_test, a_keep_alive_connection_is_served_after_idle_spells_and_closed_quietly) {
-  auto daemon = start_daemon({{"alpha"}}, R"("min_active_secs": 0)",
-                             R"("timeouts": {"client_idle_timeout_secs": 2})");
-  ASSERT_EQ(daemon.chat("alpha").status, 200);
-  int fd = connect_loopback(daemon.port);
-  ASSERT_GE(fd, 0);
-  auto send_all = [fd](std::string_view bytes) {
-    return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL)
-           == static_cast<ssize_t>(bytes.size());
-  };
-  ASSERT_TRUE(send_all(chat_http_request("alpha", false)));
-  std::this_thread::sleep_for(700ms);
-  for (std::string_view piece : {"GET /health HTTP/1.1\r\n", "Host: x\r\n\r\n"}) {
-    ASSERT_TRUE(send_all(piece));
-    std::this_thread::sleep_for(300ms);
-  }
-  auto last_sent = std::chrono::steady_clock::now();
-  auto answers = read_until_closed(fd, 10s);
-  EXPECT_TRUE(answers.closed);
-  EXPECT_EQ(answers_ok(answers.received), 2u) << answers.received;
-  EXPECT_EQ(answers.received.find("HTTP/1.1 408"), std::string::npos) << answers.received;
-  EXPECT_GE(std::chrono::steady_clock::now() - last_sent, 1500ms); // not before its deadline
-  ::close(fd);
-}
-
 // Whether `received` holds a whole answer: its head and Content-Length bytes of body.
 bool whole_answer(const std::string& received) {
   auto head_end = received.find("\r\n\r\n");
@@ -549,8 +521,39 @@ bool whole_answer(const std::string& received) {
   return received.size() >= head_end + 4 + std::stoul(received.substr(field + 16));
 }
 
-// In a crowd (1,000 connections or more) an idle keep-alive connection lets go of the memory it
-// kept for its next request: that request is served all the same.
+// A keep-alive connection whose request waited for a switch (its connection parked meanwhile)
+// serves a request that comes after an idle spell, in pieces, and a connection left idle after
+// its answer is closed quietly (no 408) at its idle deadline.
+TEST_F(daemon_test, a_keep_alive_connection_is_served_after_idle_spells_and_closed_quietly) {
+  auto daemon = start_daemon({{"alpha"}, {"beta"}}, R"("min_active_secs": 0)",
+                             R"("timeouts": {"client_idle_timeout_secs": 2})");
+  ASSERT_EQ(daemon.chat("alpha").status, 200);
+  int fd = connect_loopback(daemon.port);
+  ASSERT_GE(fd, 0);
+  auto send_all = [fd](std::string_view bytes) {
+    return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL)
+           == static_cast<ssize_t>(bytes.size());
+  };
+  ASSERT_TRUE(send_all(chat_http_request("beta", false)));
+  auto first = read_until(fd, 30s, whole_answer);
+  EXPECT_EQ(answers_ok(first.received), 1u) << first.received;
+  std::this_thread::sleep_for(700ms);
+  for (std::string_view piece : {"GET /health HTTP/1.1\r\n", "Host: x\r\n\r\n"}) {
+    ASSERT_TRUE(send_all(piece));
+    std::this_thread::sleep_for(300ms);
+  }
+  auto last_sent = std::chrono::steady_clock::now();
+  auto answers = read_until_closed(fd, 10s);
+  EXPECT_TRUE(answers.closed);
+  EXPECT_EQ(answers_ok(answers.received), 1u) << answers.received;
+  EXPECT_EQ(answers.received.find("HTTP/1.1 408"), std::string::npos) << answers.received;
+  EXPECT_GE(std::chrono::steady_clock::now() - last_sent, 1500ms); // not before its deadline
+  ::close(fd);
+}
+
+// In a crowd (1,000 connections or more) an idle keep-alive connection holds no coroutine
+// frame and lets go of the memory it kept for its next request: that request is served all the
+// same.
 TEST_F(daemon_test, keep_alive_clients_in_a_crowd_are_served_again_after_an_idle_spell) {
   constexpr int clients = 1050;
   rlimit files{};
