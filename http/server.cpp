@@ -435,6 +435,8 @@ struct proxy_server::impl {
   bool crowded() const {
     return connections_.load(std::memory_order_relaxed) >= trim_after_connections;
   }
+  /// Starts the connection's loop, with whatever its buffer holds.
+  void start_loop(connection_ptr owner);
   /// Reads and answers the connection's requests until it closes, or until one is parked
   /// (then `owner` has been handed to it).
   net::awaitable<void> connection_loop(connection_ptr owner);
@@ -583,11 +585,9 @@ void proxy_server::impl::serve_connection(tcp::socket socket, io_worker& worker)
 void proxy_server::impl::start_when_readable(connection_ptr owner) {
   // Usually the request is there already, and this is the read the loop would have made.
   switch (read_ready(owner->client, owner->buffer)) {
-    case ready_bytes::some: {
-      auto executor = owner->client.get_executor();
-      net::co_spawn(executor, connection_loop(std::move(owner)), net::detached);
+    case ready_bytes::some:
+      start_loop(std::move(owner));
       return;
-    }
     case ready_bytes::closed:
       return; // gone before it asked anything: nothing to answer
     case ready_bytes::none_yet: {
@@ -610,8 +610,7 @@ void proxy_server::impl::await_next_request(connection_ptr owner) {
   // closed, a request that arrives too slowly gets 408.
   owner->deadlines.request_by(std::chrono::steady_clock::now() + settings_.idle_timeout);
   if (owner->buffer.size() > 0) {
-    auto executor = owner->client.get_executor();
-    net::co_spawn(executor, connection_loop(std::move(owner)), net::detached);
+    start_loop(std::move(owner));
     return;
   }
   // In a crowd, memory counts for more than the allocations a request saves by reusing it:
@@ -631,9 +630,13 @@ void proxy_server::impl::await_next_request(connection_ptr owner) {
         return;
       }
       owner->buffer.commit(got);
-      auto executor = owner->client.get_executor();
-      net::co_spawn(executor, connection_loop(std::move(owner)), net::detached);
+      start_loop(std::move(owner));
     });
+}
+
+void proxy_server::impl::start_loop(connection_ptr owner) {
+  auto executor = owner->client.get_executor();
+  net::co_spawn(executor, connection_loop(std::move(owner)), net::detached);
 }
 
 net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
