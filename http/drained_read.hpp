@@ -16,6 +16,10 @@
 // `socket.cancel()` and `socket.close()` (not through a cancellation slot, which llmux does not
 // use).
 //
+// `async_read_drained_late` makes its room only when it tries a read (when epoll reported
+// bytes) and lets it go when the try found none: a read that waits long holds no memory for
+// what it will read.
+//
 // It builds on asio::detail (the reactor operation, its handler allocation and work), which
 // is why it checks the Boost version it was written against: a newer Boost must be looked at
 // before it is accepted.
@@ -60,24 +64,37 @@ struct socket_internals : tcp::socket {
   }
 };
 
+/// A room that is there from the start (async_read_drained's).
+struct fixed_room {
+  boost::asio::mutable_buffer room;
+  boost::asio::mutable_buffer make() const {
+    return room;
+  }
+  void nothing_came() const {
+  }
+};
+
 /// The reactor operation: Asio's receive operation, but a read that did not fill its room
-/// reports the socket exhausted.
-template <class Handler, class IoExecutor>
+/// reports the socket exhausted. `Room` makes the room for each try (see
+/// async_read_drained_late).
+template <class Handler, class IoExecutor, class Room>
 class drained_recv_op : public ad::reactor_op {
 public:
   BOOST_ASIO_DEFINE_HANDLER_PTR(drained_recv_op);
 
-  drained_recv_op(ad::socket_type socket, boost::asio::mutable_buffer room, Handler& handler,
-                  const IoExecutor& io_ex)
+  drained_recv_op(ad::socket_type socket, Room room, Handler& handler, const IoExecutor& io_ex)
     : reactor_op(boost::system::error_code(), &drained_recv_op::do_perform,
                  &drained_recv_op::do_complete),
-      socket_(socket), room_(room), handler_(std::move(handler)), work_(handler_, io_ex) {
+      socket_(socket), room_source_(std::move(room)), handler_(std::move(handler)),
+      work_(handler_, io_ex) {
   }
 
   static status do_perform(reactor_op* base) {
     auto* self = static_cast<drained_recv_op*>(base);
+    self->room_ = self->room_source_.make();
     if (!ad::socket_ops::non_blocking_recv1(self->socket_, self->room_.data(), self->room_.size(),
                                             0, true, self->ec_, self->bytes_transferred_)) {
+      self->room_source_.nothing_came();
       return not_done; // nothing there: the reactor waits for epoll
     }
     // Bytes that did not fill the room took all there was. The end of the stream and errors
@@ -104,6 +121,8 @@ public:
 
 private:
   ad::socket_type socket_;
+  Room room_source_;
+  /// The room of the last try.
   boost::asio::mutable_buffer room_;
   Handler handler_;
   ad::handler_work<Handler, IoExecutor> work_;
@@ -111,10 +130,10 @@ private:
 
 /// Starts a drained_recv_op on the socket's reactor, as Asio starts its own receive.
 struct initiate_drained_read {
-  template <class Handler>
-  void operator()(Handler&& handler, tcp::socket* socket, boost::asio::mutable_buffer room) const {
+  template <class Handler, class Room>
+  void operator()(Handler&& handler, tcp::socket* socket, Room room) const {
     using handler_type = std::decay_t<Handler>;
-    using op = drained_recv_op<handler_type, tcp::socket::executor_type>;
+    using op = drained_recv_op<handler_type, tcp::socket::executor_type, Room>;
     handler_type local(std::forward<Handler>(handler));
     auto io_ex = socket->get_executor();
     auto& reactor = boost::asio::use_service<ad::reactor>(
@@ -122,10 +141,14 @@ struct initiate_drained_read {
     auto& impl = socket_internals::of(*socket);
     bool is_continuation = boost_asio_handler_cont_helpers::is_continuation(local);
     typename op::ptr p = {std::addressof(local), op::ptr::allocate(local), nullptr};
-    p.p = new (p.v) op(impl.socket_, room, local, io_ex);
+    bool empty_room = false;
+    if constexpr (std::is_same_v<Room, fixed_room>) {
+      empty_room = room.room.size() == 0;
+    }
+    p.p = new (p.v) op(impl.socket_, std::move(room), local, io_ex);
     // As Asio's read: an empty room completes at once, and the socket is made non-blocking
     // for the reactor on its first operation.
-    if (room.size() > 0
+    if (!empty_room
         && ((impl.state_ & ad::socket_ops::non_blocking) != 0
             || ad::socket_ops::set_internal_non_blocking(impl.socket_, impl.state_, true,
                                                          p.p->ec_))) {
@@ -147,7 +170,18 @@ template <class Token>
 auto async_read_drained(boost::asio::ip::tcp::socket& socket, boost::asio::mutable_buffer room,
                         Token&& token) {
   return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-    drained_detail::initiate_drained_read{}, token, &socket, room);
+    drained_detail::initiate_drained_read{}, token, &socket, drained_detail::fixed_room{room});
+}
+
+/// async_read_drained into a room made only when a read is tried: `room.make()` gives a
+/// non-empty room, on the socket's io thread, each time a read is tried (when epoll reported
+/// something, or once at the start unless the last read drained the socket);
+/// `room.nothing_came()` is told when that try found nothing, so the room can go until the
+/// next. The bytes read are at the start of the last room made.
+template <class Room, class Token>
+auto async_read_drained_late(boost::asio::ip::tcp::socket& socket, Room room, Token&& token) {
+  return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+    drained_detail::initiate_drained_read{}, token, &socket, std::move(room));
 }
 
 } // namespace llmux::http

@@ -1,6 +1,4 @@
 #include <algorithm>
-#include <cerrno>
-#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -121,20 +119,10 @@ net::mutable_buffer next_read_room(beast::flat_buffer& buffer) {
   return buffer.prepare(beast::read_size(buffer, read_size_limit));
 }
 
-ready_bytes read_ready(tcp::socket& socket, beast::flat_buffer& buffer) {
-  auto room = next_read_room(buffer);
-  auto got = ::recv(socket.native_handle(), room.data(), room.size(), MSG_DONTWAIT);
-  if (got > 0) {
-    buffer.commit(static_cast<std::size_t>(got));
-    return ready_bytes::some;
+void late_read_room::nothing_came() const {
+  if (buffer->size() == 0) {
+    buffer->shrink_to_fit();
   }
-  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-    if (buffer.size() == 0) {
-      buffer.shrink_to_fit();
-    }
-    return ready_bytes::none_yet;
-  }
-  return ready_bytes::closed;
 }
 
 net::awaitable<beast::error_code> read_http(tcp::socket& socket, beast::flat_buffer& buffer,

@@ -423,12 +423,10 @@ struct proxy_server::impl {
   net::awaitable<void> sweep_pool(io_worker& worker);
   /// Takes an accepted connection on its io thread.
   void serve_connection(tcp::socket socket, io_worker& worker);
-  /// Starts the connection's loop once its client has sent something. Until then it holds no
-  /// coroutine frame and no read buffer (about 1 KB instead of 4): a crowd arriving at once,
-  /// or clients that connect and stay silent until their idle deadline, cost that much less.
-  void start_when_readable(connection_ptr owner);
-  /// After a response: the connection's next request, read in a loop of its own once it comes.
-  /// Until then the connection holds no coroutine frame.
+  /// A new connection's first request, or the next after a response: read in a loop of its
+  /// own once it comes. Until then the connection holds no coroutine frame and no read room:
+  /// a crowd arriving at once, clients that stay silent until their idle deadline, idle
+  /// keep-alive connections in a crowd cost that much less.
   void await_next_request(connection_ptr owner);
   /// Whether so many connections are open (trim_after_connections) that an idle one should
   /// hold as little as it can, at some cost per request.
@@ -578,31 +576,7 @@ void proxy_server::impl::serve_connection(tcp::socket socket, io_worker& worker)
   if (auto peer = owner->client.remote_endpoint(ignored); !ignored) {
     owner->state.address = peer.address().to_string();
   }
-  owner->deadlines.request_by(std::chrono::steady_clock::now() + settings_.idle_timeout);
-  start_when_readable(std::move(owner));
-}
-
-void proxy_server::impl::start_when_readable(connection_ptr owner) {
-  // Usually the request is there already, and this is the read the loop would have made.
-  switch (read_ready(owner->client, owner->buffer)) {
-    case ready_bytes::some:
-      start_loop(std::move(owner));
-      return;
-    case ready_bytes::closed:
-      return; // gone before it asked anything: nothing to answer
-    case ready_bytes::none_yet: {
-      auto& client = owner->client;
-      client.async_wait(tcp::socket::wait_read,
-                        [this, owner = std::move(owner)](beast::error_code ec) mutable {
-                          // Cancelled by the idle deadline (a client that sent nothing is closed
-                          // quietly) or by the server stopping.
-                          if (!ec) {
-                            start_when_readable(std::move(owner));
-                          }
-                        });
-      return;
-    }
-  }
+  await_next_request(std::move(owner));
 }
 
 void proxy_server::impl::await_next_request(connection_ptr owner) {
@@ -618,12 +592,16 @@ void proxy_server::impl::await_next_request(connection_ptr owner) {
   if (crowded()) {
     owner->forget_reused();
   }
-  // The read the loop would make first, with a handler of a few words for a frame: it waits
-  // for epoll as the loop's would (a socket wait would cost an epoll_ctl a request).
+  // The read the loop would make first (a new connection's usually finds its request there),
+  // with a handler of a few words for a frame and a room made only when bytes arrive: a
+  // connection that waits holds neither. It waits for epoll as the loop's read would (a socket
+  // wait would cost an epoll_ctl).
   auto& client = owner->client;
-  auto room = next_read_room(owner->buffer);
-  async_read_drained(
-    client, room, [this, owner = std::move(owner)](beast::error_code ec, std::size_t got) mutable {
+  auto& buffer = owner->buffer;
+  buffer.shrink_to_fit();
+  async_read_drained_late(
+    client, late_read_room{&buffer},
+    [this, owner = std::move(owner)](beast::error_code ec, std::size_t got) mutable {
       // Nothing came but the client's end, a reset, the idle deadline or the server stopping:
       // the connection closes quietly.
       if (ec) {

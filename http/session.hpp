@@ -97,17 +97,16 @@ protected:
 /// Where the next read into `buffer` goes: as much room as a buffered read gets.
 net::mutable_buffer next_read_room(beast::flat_buffer& buffer);
 
-/// What a socket held when it was read without waiting.
-enum class ready_bytes {
-  some,     ///< bytes, now at the end of the buffer
-  none_yet, ///< nothing yet; the buffer keeps no memory it did not have
-  closed,   ///< the peer's end of stream, or an error: nothing more will come
+/// `buffer`'s next read room for async_read_drained_late: made when a read is tried, and let
+/// go again when the try found nothing and the buffer holds nothing else, so that a connection
+/// waiting for its client holds no read buffer.
+struct late_read_room {
+  beast::flat_buffer* buffer;
+  net::mutable_buffer make() const {
+    return next_read_room(*buffer);
+  }
+  void nothing_came() const;
 };
-
-/// One read of what `socket` holds now, into `buffer` (as much as a buffered read's room),
-/// without waiting: a connection whose client has sent nothing yet need not hold a read buffer
-/// or a coroutine frame.
-ready_bytes read_ready(tcp::socket& socket, beast::flat_buffer& buffer);
 
 /// `buffered_read` as a coroutine of its own, for the paths a nested frame per read does not
 /// burden (an engine's error answer to a begun stream): what Beast's async_read_header,

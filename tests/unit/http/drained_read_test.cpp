@@ -1,5 +1,6 @@
 // async_read_drained on real loopback connections: what async_read_some gives, and reads that
-// wait after a read drained the socket still complete when the peer sends, ends or is cut.
+// wait after a read drained the socket still complete when the peer sends, ends or is cut;
+// async_read_drained_late's room.
 
 #include "http/drained_read.hpp"
 
@@ -121,6 +122,39 @@ TEST_F(drained_read_test, a_waiting_read_is_cancelled_by_the_sockets_cancel) {
   run_for(2s);
   ASSERT_TRUE(waiting);
   EXPECT_EQ(waiting->ec, net::error::operation_aborted);
+}
+
+// A room made for each try of the read, and told when the try found nothing.
+struct counted_room {
+  std::array<char, 64>* storage;
+  int* made;
+  int* found_nothing;
+  net::mutable_buffer make() const {
+    ++*made;
+    return net::buffer(*storage);
+  }
+  void nothing_came() const {
+    ++*found_nothing;
+  }
+};
+
+TEST_F(drained_read_test, a_late_room_is_made_for_each_try_and_told_when_one_found_nothing) {
+  int made = 0;
+  int found_nothing = 0;
+  std::optional<read_result> result;
+  async_read_drained_late(*served_, counted_room{&room_, &made, &found_nothing},
+                          [&result](boost::system::error_code ec, std::size_t bytes) {
+                            result = read_result{ec, bytes};
+                          });
+  run_for(20ms);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(made, found_nothing); // each try so far found nothing and said so
+  send("late");
+  run_for(2s);
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(result->ec);
+  EXPECT_EQ(std::string_view(room_.data(), result->bytes), "late");
+  EXPECT_EQ(made, found_nothing + 1); // the last try found the bytes
 }
 
 TEST_F(drained_read_test, an_empty_room_completes_at_once) {
