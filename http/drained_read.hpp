@@ -20,6 +20,12 @@
 // bytes) and lets it go when the try found none: a read that waits long holds no memory for
 // what it will read.
 //
+// What this cannot see: the peer's end that came in the same epoll event as its last bytes.
+// The read takes the bytes, counts the socket drained, and no later event tells of the end
+// (Asio registers no EPOLLRDHUP, from which nginx learns it); the next read then waits until
+// its deadline. Where that event may have been taken before the read began (a new
+// connection's first read), the room says the read may not count the socket drained.
+//
 // It builds on asio::detail (the reactor operation, its handler allocation and work), which
 // is why it checks the Boost version it was written against: a newer Boost must be looked at
 // before it is accepted.
@@ -41,6 +47,7 @@
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/query.hpp>
+#include <boost/assert.hpp>
 #include <boost/version.hpp>
 
 static_assert(BOOST_VERSION / 100 == 1081,
@@ -66,11 +73,18 @@ struct socket_internals : tcp::socket {
 
 /// A room that is there from the start (async_read_drained's).
 struct fixed_room {
+  /// Where the bytes go.
   boost::asio::mutable_buffer room;
+  /// The room, for every try.
   boost::asio::mutable_buffer make() const {
     return room;
   }
+  /// Nothing to let go.
   void nothing_came() const {
+  }
+  /// A read that does not fill the room counts the socket drained.
+  bool may_drain() const {
+    return true;
   }
 };
 
@@ -92,6 +106,7 @@ public:
   static status do_perform(reactor_op* base) {
     auto* self = static_cast<drained_recv_op*>(base);
     self->room_ = self->room_source_.make();
+    BOOST_ASSERT(self->room_.size() > 0); // an empty room would read as the end of the stream
     if (!ad::socket_ops::non_blocking_recv1(self->socket_, self->room_.data(), self->room_.size(),
                                             0, true, self->ec_, self->bytes_transferred_)) {
       self->room_source_.nothing_came();
@@ -99,7 +114,8 @@ public:
     }
     // Bytes that did not fill the room took all there was. The end of the stream and errors
     // leave the reactor trying at once, as Asio's own read does for errors.
-    bool drained = !self->ec_ && self->bytes_transferred_ < self->room_.size();
+    bool drained = self->room_source_.may_drain() && !self->ec_
+                   && self->bytes_transferred_ < self->room_.size();
     return drained ? done_and_exhausted : done;
   }
 
@@ -177,7 +193,8 @@ auto async_read_drained(boost::asio::ip::tcp::socket& socket, boost::asio::mutab
 /// non-empty room, on the socket's io thread, each time a read is tried (when epoll reported
 /// something, or once at the start unless the last read drained the socket);
 /// `room.nothing_came()` is told when that try found nothing, so the room can go until the
-/// next. The bytes read are at the start of the last room made.
+/// next; `room.may_drain()` says whether a read that does not fill the room counts the socket
+/// drained (see the top of this file). The bytes read are at the start of the last room made.
 template <class Room, class Token>
 auto async_read_drained_late(boost::asio::ip::tcp::socket& socket, Room room, Token&& token) {
   return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(

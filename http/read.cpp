@@ -19,6 +19,9 @@ constexpr std::size_t read_size_limit = 64 * 1024;
 /// The most a read buffer grows to for reads that fill it: nginx's client_body_buffer_size.
 /// Every client connection and every relay may hold one (4,096 connections: 64 MB each side).
 constexpr std::size_t largest_read_room = 16 * 1024;
+/// The room of a read made only when bytes are there (late_read_room): a page, as much as a
+/// client connection keeps between its requests.
+constexpr std::size_t late_read_size = 4096;
 
 template <class Parser>
 bool reached(const Parser& parser, read_until until) {
@@ -117,6 +120,15 @@ template bool take_read(beast::flat_buffer&, engine_response_parser&, beast::err
 
 net::mutable_buffer next_read_room(beast::flat_buffer& buffer) {
   return buffer.prepare(beast::read_size(buffer, read_size_limit));
+}
+
+net::mutable_buffer late_read_room::make() const {
+  if (first_read) {
+    return next_read_room(*buffer);
+  }
+  // Made only when bytes are there, the room may as well hold a usual request: a chat request
+  // of a few KB then takes one read, not three into rooms that double from 512 bytes.
+  return buffer->prepare(std::max(beast::read_size(*buffer, read_size_limit), late_read_size));
 }
 
 void late_read_room::nothing_came() const {

@@ -426,8 +426,9 @@ struct proxy_server::impl {
   /// A new connection's first request, or the next after a response: read in a loop of its
   /// own once it comes. Until then the connection holds no coroutine frame and no read room:
   /// a crowd arriving at once, clients that stay silent until their idle deadline, idle
-  /// keep-alive connections in a crowd cost that much less.
-  void await_next_request(connection_ptr owner);
+  /// keep-alive connections in a crowd cost that much less. `new_connection`: the first
+  /// request (see late_read_room::first_read).
+  void await_next_request(connection_ptr owner, bool new_connection);
   /// Whether so many connections are open (trim_after_connections) that an idle one should
   /// hold as little as it can, at some cost per request.
   bool crowded() const {
@@ -576,10 +577,10 @@ void proxy_server::impl::serve_connection(tcp::socket socket, io_worker& worker)
   if (auto peer = owner->client.remote_endpoint(ignored); !ignored) {
     owner->state.address = peer.address().to_string();
   }
-  await_next_request(std::move(owner));
+  await_next_request(std::move(owner), true);
 }
 
-void proxy_server::impl::await_next_request(connection_ptr owner) {
+void proxy_server::impl::await_next_request(connection_ptr owner, bool new_connection) {
   // One deadline for the next request, header and body: an idle keep-alive connection is
   // closed, a request that arrives too slowly gets 408.
   owner->deadlines.request_by(std::chrono::steady_clock::now() + settings_.idle_timeout);
@@ -600,7 +601,7 @@ void proxy_server::impl::await_next_request(connection_ptr owner) {
   auto& buffer = owner->buffer;
   buffer.shrink_to_fit();
   async_read_drained_late(
-    client, late_read_room{&buffer},
+    client, late_read_room{&buffer, new_connection},
     [this, owner = std::move(owner)](beast::error_code ec, std::size_t got) mutable {
       // Nothing came but the client's end, a reset, the idle deadline or the server stopping:
       // the connection closes quietly.
@@ -694,7 +695,7 @@ net::awaitable<void> proxy_server::impl::connection_loop(connection_ptr owner) {
     // In a crowd the connection waits for its next request without this frame; otherwise the
     // loop goes on (a new loop per request costs about 1,900 instructions).
     if (buffer.size() == 0 && crowded()) {
-      await_next_request(std::move(owner));
+      await_next_request(std::move(owner), false);
       co_return;
     }
     // The next request's deadline runs from now.
@@ -990,7 +991,7 @@ net::awaitable<void> proxy_server::impl::resume(std::shared_ptr<parked_request> 
     connection.client.shutdown(tcp::socket::shutdown_send, ignored);
     co_return;
   }
-  await_next_request(std::move(owner));
+  await_next_request(std::move(owner), false);
 }
 
 net::awaitable<bool>

@@ -101,11 +101,21 @@ net::mutable_buffer next_read_room(beast::flat_buffer& buffer);
 /// go again when the try found nothing and the buffer holds nothing else, so that a connection
 /// waiting for its client holds no read buffer.
 struct late_read_room {
+  /// The connection's read buffer.
   beast::flat_buffer* buffer;
-  net::mutable_buffer make() const {
-    return next_read_room(*buffer);
-  }
+  /// A new connection's first read. It may not count the socket drained: the epoll event of its
+  /// first bytes may have been taken before the read began, and with it a half-close no later
+  /// event would tell of. Its room is a buffered read's first (512 bytes), which the buffer
+  /// keeps if the connection stays in its loop; a later read's is a page at once, as much as
+  /// the connection kept before it waited.
+  bool first_read = false;
+  /// The room, when a read is tried.
+  net::mutable_buffer make() const;
+  /// Gives the room back if the buffer holds nothing.
   void nothing_came() const;
+  bool may_drain() const {
+    return !first_read;
+  }
 };
 
 /// `buffered_read` as a coroutine of its own, for the paths a nested frame per read does not
