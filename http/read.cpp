@@ -118,17 +118,11 @@ template bool take_read(beast::flat_buffer&, client_request_parser&, beast::erro
 template bool take_read(beast::flat_buffer&, engine_response_parser&, beast::error_code,
                         std::size_t, std::size_t, beast::error_code&);
 
-net::mutable_buffer next_read_room(beast::flat_buffer& buffer) {
-  return buffer.prepare(beast::read_size(buffer, read_size_limit));
-}
-
 net::mutable_buffer late_read_room::make() const {
-  if (first_read) {
-    return next_read_room(*buffer);
-  }
-  // Made only when bytes are there, the room may as well hold a usual request: a chat request
-  // of a few KB then takes one read, not three into rooms that double from 512 bytes.
-  return buffer->prepare(std::max(beast::read_size(*buffer, read_size_limit), late_read_size));
+  auto size = beast::read_size(*buffer, read_size_limit);
+  // Made only when bytes are there, a later read's room may as well hold a usual request: a
+  // chat request of a few KB then takes one read, not three into rooms that double from 512.
+  return buffer->prepare(first_read ? size : std::max(size, late_read_size));
 }
 
 void late_read_room::nothing_came() const {

@@ -94,9 +94,6 @@ protected:
   ~read_wait_hook() = default;
 };
 
-/// Where the next read into `buffer` goes: as much room as a buffered read gets.
-net::mutable_buffer next_read_room(beast::flat_buffer& buffer);
-
 /// `buffer`'s next read room for async_read_drained_late: made when a read is tried, and let
 /// go again when the try found nothing and the buffer holds nothing else, so that a connection
 /// waiting for its client holds no read buffer.
